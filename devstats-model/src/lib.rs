@@ -1,0 +1,336 @@
+//! The typed model of a DevStats deployment: **foundations → projects → GitHub repos**, plus the
+//! instance (namespace, ingress, images, storage, Patroni …) that serves them.
+//!
+//! - [`load`] / [`parse_str`] read a model file, check its structure against the JSON Schema, check
+//!   every rule, and report *all* problems with `file:line:column` and field path.
+//! - [`Model::schedules`] computes sync and affiliations cron schedules (the `splitcrons` algorithm).
+//! - No Kubernetes types and no IO beyond reading the file it is given.
+//!
+//! ```
+//! let src = include_str!("../../fixtures/example.yaml");
+//! let model = devstats_model::parse_str("example.yaml", src).expect("valid");
+//! assert!(model.projects.len() >= 3);
+//! ```
+
+pub mod diagnostics;
+pub mod schedule;
+pub mod source;
+pub mod structure;
+pub mod types;
+pub mod validate;
+pub mod values;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+pub use diagnostics::{Invalid, LoadError, Problem};
+pub use types::*;
+pub use values::*;
+
+use source::Path;
+
+/// Largest model file accepted.
+pub const MAX_FILE_BYTES: usize = 64 << 20;
+
+fn schema() -> &'static serde_json::Value {
+    static SCHEMA: OnceLock<serde_json::Value> = OnceLock::new();
+    SCHEMA.get_or_init(structure::json_schema)
+}
+
+/// Reads and validates a model file.
+pub fn load(path: &std::path::Path) -> Result<Model, LoadError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| LoadError::Io {
+        file: file.clone(),
+        message: e.to_string(),
+    })?;
+    let src = match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            let off = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            return Err(invalid(
+                &file,
+                &text,
+                vec![
+                    Problem::new(
+                        Path::root(),
+                        format!("the file is not UTF-8 (invalid byte at offset {off})"),
+                    )
+                    .help("save the file as UTF-8"),
+                ],
+            ));
+        }
+    };
+    parse_str(&file, &src)
+}
+
+fn invalid(file: &str, src: &str, problems: Vec<Problem>) -> LoadError {
+    let mut inv = Invalid {
+        file: file.to_owned(),
+        source: Arc::from(src),
+        problems,
+    };
+    inv.normalize();
+    LoadError::Invalid(Box::new(inv))
+}
+
+/// Parses and validates model text; `file` names it in messages.
+pub fn parse_str(file: &str, src: &str) -> Result<Model, LoadError> {
+    if src.len() > MAX_FILE_BYTES {
+        return Err(invalid(
+            file,
+            "",
+            vec![Problem::new(
+                Path::root(),
+                format!(
+                    "the file is {} bytes; at most {MAX_FILE_BYTES} are accepted",
+                    src.len()
+                ),
+            )],
+        ));
+    }
+    let root = match source::parse(src) {
+        Ok(Some(root)) => root,
+        Ok(None) => {
+            return Err(invalid(
+                file,
+                src,
+                vec![
+                    Problem::new(Path::root(), "the file is empty")
+                        .help("a model has `instance`, `foundations` and `projects`"),
+                ],
+            ));
+        }
+        Err(e) => {
+            let mut p = Problem::new(Path::root(), format!("YAML syntax error: {}", e.message));
+            p.pos = Some(e.pos);
+            return Err(invalid(file, src, vec![p]));
+        }
+    };
+    let structural = structure::check(&root, schema());
+    if !structural.is_empty() {
+        return Err(invalid(file, src, structural));
+    }
+    let model: Model = match serde_saphyr::from_str(src) {
+        Ok(m) => m,
+        Err(e) => {
+            let mut p = Problem::new(Path::root(), first_line(&e.to_string()));
+            if let Some(loc) = e.location() {
+                let line = loc.line() as usize;
+                let column = loc.column() as usize;
+                p.pos = Some(source::Pos {
+                    offset: offset_of(src, line, column),
+                    line,
+                    column,
+                });
+            }
+            return Err(invalid(file, src, vec![p]));
+        }
+    };
+    let mut problems = validate::validate(&model);
+    if problems.is_empty()
+        && let Err(e) = model.schedules()
+    {
+        problems.push(Problem::new(
+            Path::root().key("instance").key("schedules"),
+            e.to_string(),
+        ));
+    }
+    if problems.is_empty() {
+        return Ok(model);
+    }
+    for p in &mut problems {
+        p.locate(Some(&root));
+    }
+    Err(invalid(file, src, problems))
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or(s).to_owned()
+}
+
+fn offset_of(src: &str, line: usize, column: usize) -> usize {
+    let mut off = 0;
+    for (i, l) in src.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            return off
+                + l.char_indices()
+                    .nth(column.saturating_sub(1))
+                    .map_or(l.len(), |(b, _)| b);
+        }
+        off += l.len();
+    }
+    src.len()
+}
+
+/// What an instance deploys for one project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Deployment {
+    /// Nothing: not in a served foundation, or disabled.
+    None,
+    /// Archived: only its volume is kept (the database lives in Patroni).
+    VolumeOnly,
+    /// Everything: volume, provisioning, CronJobs, Grafana, Service, hosts.
+    Full,
+}
+
+/// Counts for a one-line summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// Foundations defined.
+    pub foundations: usize,
+    /// Projects defined.
+    pub projects: usize,
+    /// GitHub selectors (orgs + repos + regexps).
+    pub repos: usize,
+    /// Projects this instance deploys fully.
+    pub served: usize,
+}
+
+impl Model {
+    /// The foundation named `name`.
+    #[must_use]
+    pub fn foundation(&self, name: &str) -> Option<&Foundation> {
+        self.foundations.iter().find(|f| f.name.as_str() == name)
+    }
+
+    /// The project named `name`.
+    #[must_use]
+    pub fn project(&self, name: &str) -> Option<&Project> {
+        self.projects.iter().find(|p| p.name.as_str() == name)
+    }
+
+    /// Foundations this instance serves, in the instance's order.
+    #[must_use]
+    pub fn served_foundations(&self) -> Vec<&Foundation> {
+        self.instance
+            .foundations
+            .iter()
+            .filter_map(|f| self.foundation(f.as_str()))
+            .collect()
+    }
+
+    /// What this instance deploys for `p`.
+    #[must_use]
+    pub fn deployment(&self, p: &Project) -> Deployment {
+        let served = p
+            .foundations
+            .iter()
+            .any(|f| self.instance.foundations.contains(f));
+        match (served, p.status) {
+            (false, _) | (_, ProjectStatus::Disabled) => Deployment::None,
+            (true, ProjectStatus::Archived) => Deployment::VolumeOnly,
+            (true, ProjectStatus::Active) => Deployment::Full,
+        }
+    }
+
+    /// Projects in canonical order (by name), with what the instance deploys for each.
+    #[must_use]
+    pub fn projects_by_name(&self) -> Vec<&Project> {
+        let mut v: Vec<&Project> = self.projects.iter().collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Project hosts `{url}.{domain}` for each served foundation the project belongs to (in the
+    /// instance's foundation order), then its aliases when the instance serves aliases.
+    #[must_use]
+    pub fn project_hosts(&self, p: &Project) -> Vec<String> {
+        if self.deployment(p) != Deployment::Full {
+            return Vec::new();
+        }
+        let mut hosts: Vec<String> = self
+            .served_foundations()
+            .into_iter()
+            .filter(|f| p.foundations.contains(&f.name))
+            .map(|f| format!("{}.{}", p.url(), f.domain))
+            .collect();
+        if self.instance.ingress.aliases {
+            for a in &p.aliases {
+                if !hosts.iter().any(|h| h == a.as_str()) {
+                    hosts.push(a.to_string());
+                }
+            }
+        }
+        hosts
+    }
+
+    /// Projects in schedule-rotation order: by `order`, then by name (independent of file order).
+    #[must_use]
+    pub fn rotation_order(&self) -> Vec<&Project> {
+        let mut v: Vec<&Project> = self.projects.iter().collect();
+        v.sort_by(|a, b| (a.order.unwrap_or(u32::MAX), &a.name).cmp(&(b.order.unwrap_or(u32::MAX), &b.name)));
+        v
+    }
+
+    /// Sync and affiliations schedules of every fully deployed project (overrides applied).
+    ///
+    /// Suspended projects keep their slot so that suspending one project moves no other schedule.
+    pub fn schedules(&self) -> Result<BTreeMap<String, schedule::ProjectSchedule>, schedule::ScheduleError> {
+        let s = &self.instance.schedules;
+        let params = schedule::ScheduleParams {
+            period: match s.period {
+                RotationPeriod::Weekly => schedule::Period::Weekly,
+                RotationPeriod::Monthly => schedule::Period::Monthly,
+            },
+            sync_every_hours: s.sync_every_hours,
+            gha_offset_minutes: s.gha_offset_minutes,
+            offset_hours: s.offset_hours,
+            first_reserved_hours: s.first.as_ref().map_or(0, |r| r.hours),
+            last_reserved_hours: s.last.as_ref().map_or(0, |r| r.hours),
+        };
+        let order = self.rotation_order();
+        let inputs: Vec<schedule::SlotInput> = order
+            .iter()
+            .map(|p| schedule::SlotInput {
+                slot: if s.first.as_ref().is_some_and(|r| r.project == p.name) {
+                    schedule::Slot::First
+                } else if s.last.as_ref().is_some_and(|r| r.project == p.name) {
+                    schedule::Slot::Last
+                } else {
+                    schedule::Slot::Ordinary
+                },
+                eligible: self.deployment(p) == Deployment::Full,
+            })
+            .collect();
+        let phase = match self.instance.role {
+            Role::Prod => schedule::Phase::Primary,
+            Role::Test => schedule::Phase::HalfPeriod,
+        };
+        let computed = schedule::compute(&params, &inputs, phase)?;
+        let mut out = BTreeMap::new();
+        for (p, sched) in order.into_iter().zip(computed) {
+            if let Some(mut sched) = sched {
+                if let Some(sync) = &p.schedule.sync {
+                    sched.sync = sync.to_string();
+                }
+                if let Some(aff) = &p.schedule.affiliations {
+                    sched.affiliations = aff.to_string();
+                }
+                out.insert(p.name.to_string(), sched);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Counts for `validate`'s summary line.
+    #[must_use]
+    pub fn summary(&self) -> Summary {
+        Summary {
+            foundations: self.foundations.len(),
+            projects: self.projects.len(),
+            repos: self.projects.iter().map(|p| p.github.len()).sum(),
+            served: self
+                .projects
+                .iter()
+                .filter(|p| self.deployment(p) == Deployment::Full)
+                .count(),
+        }
+    }
+
+    /// Serializes the model as YAML (the model file format).
+    pub fn to_yaml(&self) -> Result<String, String> {
+        serde_saphyr::to_string(self).map_err(|e| e.to_string())
+    }
+}

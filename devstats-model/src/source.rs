@@ -1,0 +1,386 @@
+//! A located YAML tree: every node knows its byte span, line and column, so every problem can
+//! name `file:line:column`. Built with `saphyr-parser`; bounded in depth and size so hostile
+//! input cannot exhaust the stack or memory.
+
+use std::collections::BTreeMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle};
+
+/// Deepest nesting accepted.
+pub const MAX_DEPTH: usize = 128;
+/// Most nodes accepted (after alias expansion).
+pub const MAX_NODES: usize = 2_000_000;
+
+/// A position in the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord)]
+pub struct Pos {
+    /// Byte offset.
+    pub offset: usize,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (characters).
+    pub column: usize,
+}
+
+/// A node of the located tree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// Where the node starts.
+    pub pos: Pos,
+    /// Length in bytes (0 when unknown).
+    pub len: usize,
+    /// What the node holds.
+    pub kind: NodeKind,
+}
+
+/// The content of a node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeKind {
+    /// A scalar and whether it was quoted (quoted scalars are always strings).
+    Scalar {
+        /// The text.
+        value: String,
+        /// True for quoted or block scalars.
+        quoted: bool,
+    },
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping: key nodes and value nodes, in source order.
+    Map(Vec<(Node, Node)>),
+}
+
+/// A YAML syntax error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// Where.
+    pub pos: Pos,
+    /// What.
+    pub message: String,
+}
+
+/// Converts character indices to byte offsets.
+struct Offsets<'a> {
+    src: &'a str,
+    /// (char index, byte offset) checkpoints, monotonic.
+    last: (usize, usize),
+}
+
+impl<'a> Offsets<'a> {
+    fn new(src: &'a str) -> Self {
+        Self { src, last: (0, 0) }
+    }
+
+    fn byte(&mut self, char_idx: usize) -> usize {
+        let (mut ci, mut bi) = if char_idx >= self.last.0 {
+            self.last
+        } else {
+            (0, 0)
+        };
+        let rest = &self.src[bi..];
+        for ch in rest.chars() {
+            if ci == char_idx {
+                break;
+            }
+            ci += 1;
+            bi += ch.len_utf8();
+        }
+        self.last = (ci, bi);
+        bi
+    }
+}
+
+/// Parses `src` into a located tree (the first document; `None` for an empty stream).
+pub fn parse(src: &str) -> Result<Option<Node>, SyntaxError> {
+    let mut offsets = Offsets::new(src);
+    let mut parser = Parser::new_from_str(src);
+    let mut anchors: BTreeMap<usize, Node> = BTreeMap::new();
+    let mut count = 0usize;
+    // Stack of open containers: (start pos, kind, pending key for maps).
+    enum Open {
+        Seq(Pos, usize, Vec<Node>),
+        Map(Pos, usize, Vec<(Node, Node)>, Option<Node>),
+    }
+    let mut stack: Vec<Open> = Vec::new();
+    let mut root: Option<Node> = None;
+    let mut docs = 0usize;
+
+    let make_pos = |offsets: &mut Offsets<'_>, m: saphyr_parser::Marker| Pos {
+        offset: offsets.byte(m.index()),
+        line: m.line(),
+        column: m.col() + 1,
+    };
+
+    loop {
+        let Some(next) = parser.next() else { break };
+        let (event, span) = next.map_err(|e| {
+            let m = *e.marker();
+            SyntaxError {
+                pos: make_pos(&mut offsets, m),
+                message: e.info().to_owned(),
+            }
+        })?;
+        let start = make_pos(&mut offsets, span.start);
+        let end_off = offsets.byte(span.end.index());
+        let finished: Option<(Node, usize)> = match event {
+            Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentEnd => None,
+            Event::DocumentStart(_) => {
+                docs += 1;
+                if docs > 1 {
+                    return Err(SyntaxError {
+                        pos: start,
+                        message: "a model file holds exactly one YAML document; found a second '---'".into(),
+                    });
+                }
+                None
+            }
+            Event::Alias(id) => match anchors.get(&id) {
+                Some(n) => {
+                    count = count.saturating_add(count_nodes(n));
+                    let mut n = n.clone();
+                    n.pos = start;
+                    Some((n, 0))
+                }
+                None => {
+                    return Err(SyntaxError {
+                        pos: start,
+                        message: "alias to an unknown anchor".into(),
+                    });
+                }
+            },
+            Event::Scalar(value, style, anchor, _tag) => {
+                let quoted = !matches!(style, ScalarStyle::Plain);
+                let n = Node {
+                    pos: start,
+                    len: end_off.saturating_sub(start.offset),
+                    kind: NodeKind::Scalar {
+                        value: value.into_owned(),
+                        quoted,
+                    },
+                };
+                Some((n, anchor))
+            }
+            Event::SequenceStart(anchor, _) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(SyntaxError {
+                        pos: start,
+                        message: format!("nesting deeper than {MAX_DEPTH}"),
+                    });
+                }
+                stack.push(Open::Seq(start, anchor, Vec::new()));
+                None
+            }
+            Event::MappingStart(anchor, _) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(SyntaxError {
+                        pos: start,
+                        message: format!("nesting deeper than {MAX_DEPTH}"),
+                    });
+                }
+                stack.push(Open::Map(start, anchor, Vec::new(), None));
+                None
+            }
+            Event::SequenceEnd => match stack.pop() {
+                Some(Open::Seq(p, anchor, items)) => Some((
+                    Node {
+                        pos: p,
+                        len: end_off.saturating_sub(p.offset),
+                        kind: NodeKind::Seq(items),
+                    },
+                    anchor,
+                )),
+                _ => {
+                    return Err(SyntaxError {
+                        pos: start,
+                        message: "unbalanced sequence".into(),
+                    });
+                }
+            },
+            Event::MappingEnd => match stack.pop() {
+                Some(Open::Map(p, anchor, items, _)) => Some((
+                    Node {
+                        pos: p,
+                        len: end_off.saturating_sub(p.offset),
+                        kind: NodeKind::Map(items),
+                    },
+                    anchor,
+                )),
+                _ => {
+                    return Err(SyntaxError {
+                        pos: start,
+                        message: "unbalanced mapping".into(),
+                    });
+                }
+            },
+        };
+        if let Some((node, anchor)) = finished {
+            count += 1;
+            if count > MAX_NODES {
+                return Err(SyntaxError {
+                    pos: start,
+                    message: format!("more than {MAX_NODES} nodes"),
+                });
+            }
+            if anchor != 0 {
+                anchors.insert(anchor, node.clone());
+            }
+            match stack.last_mut() {
+                Some(Open::Seq(_, _, items)) => items.push(node),
+                Some(Open::Map(_, _, items, pending)) => match pending.take() {
+                    Some(key) => items.push((key, node)),
+                    None => *pending = Some(node),
+                },
+                None => root = Some(node),
+            }
+        }
+    }
+    Ok(root)
+}
+
+fn count_nodes(n: &Node) -> usize {
+    match &n.kind {
+        NodeKind::Scalar { .. } => 1,
+        NodeKind::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
+        NodeKind::Map(items) => {
+            1 + items
+                .iter()
+                .map(|(k, v)| count_nodes(k) + count_nodes(v))
+                .sum::<usize>()
+        }
+    }
+}
+
+/// One step of a path into the tree.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    /// A mapping key.
+    Key(String),
+    /// A sequence index.
+    Index(usize),
+}
+
+/// A field path such as `projects[3].disk`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Path(pub Vec<Step>);
+
+impl Path {
+    /// The empty path (the document root).
+    #[must_use]
+    pub fn root() -> Self {
+        Self(Vec::new())
+    }
+    /// This path plus a key.
+    #[must_use]
+    pub fn key(&self, k: &str) -> Self {
+        let mut v = self.0.clone();
+        v.push(Step::Key(k.to_owned()));
+        Self(v)
+    }
+    /// This path plus an index.
+    #[must_use]
+    pub fn index(&self, i: usize) -> Self {
+        let mut v = self.0.clone();
+        v.push(Step::Index(i));
+        Self(v)
+    }
+}
+
+impl std::fmt::Display for Path {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("(document)");
+        }
+        for (i, s) in self.0.iter().enumerate() {
+            match s {
+                Step::Key(k) if i == 0 => write!(f, "{k}")?,
+                Step::Key(k) => write!(f, ".{k}")?,
+                Step::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Node {
+    /// The value node at `path`, or the deepest existing ancestor and whether the whole path resolved.
+    #[must_use]
+    pub fn lookup(&self, path: &Path) -> (&Node, bool) {
+        let mut cur = self;
+        for step in &path.0 {
+            let next = match (step, &cur.kind) {
+                (Step::Key(k), NodeKind::Map(items)) => items
+                    .iter()
+                    .find(|(key, _)| key.scalar() == Some(k.as_str()))
+                    .map(|(_, v)| v),
+                (Step::Index(i), NodeKind::Seq(items)) => items.get(*i),
+                _ => None,
+            };
+            match next {
+                Some(n) => cur = n,
+                None => return (cur, false),
+            }
+        }
+        (cur, true)
+    }
+
+    /// The key node of the last step of `path` (for "unknown field" style errors).
+    #[must_use]
+    pub fn lookup_key(&self, path: &Path) -> Option<&Node> {
+        let (last, parent) = path.0.split_last()?;
+        let (p, ok) = self.lookup(&Path(parent.to_vec()));
+        if !ok {
+            return None;
+        }
+        match (last, &p.kind) {
+            (Step::Key(k), NodeKind::Map(items)) => items
+                .iter()
+                .find(|(key, _)| key.scalar() == Some(k.as_str()))
+                .map(|(key, _)| key),
+            _ => None,
+        }
+    }
+
+    /// The scalar text, if this is a scalar.
+    #[must_use]
+    pub fn scalar(&self) -> Option<&str> {
+        match &self.kind {
+            NodeKind::Scalar { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn located() {
+        let src = "a: 1\nb:\n  - x\n  - é: 2\n";
+        let root = parse(src).expect("parses").expect("has a document");
+        let p = Path::root().key("b").index(1).key("é");
+        let (n, ok) = root.lookup(&p);
+        assert!(ok);
+        assert_eq!(n.scalar(), Some("2"));
+        assert_eq!((n.pos.line, n.pos.column), (4, 10));
+        assert_eq!(&src[n.pos.offset..n.pos.offset + n.len], "2");
+        assert_eq!(p.to_string(), "b[1].é");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let src = "[".repeat(10_000);
+        assert!(parse(&src).is_err());
+    }
+
+    #[test]
+    fn alias_bombs_are_bounded() {
+        let mut src = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        let mut prev = "a".to_owned();
+        for i in 0..12 {
+            let name = format!("l{i}");
+            src.push_str(&format!("{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+            prev = name;
+        }
+        assert!(parse(&src).is_err());
+    }
+}
