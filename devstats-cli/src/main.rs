@@ -4,6 +4,7 @@
 //! 0 ok, 1 drift or findings, 2 error.
 
 mod diag;
+mod render;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,6 +15,8 @@ use clap::{Parser, Subcommand};
 const EXAMPLES: &str = "\
 Examples:
   devstats-k8s validate fixtures/cncf.yaml
+  devstats-k8s render fixtures/cncf.yaml > devstats.yaml
+  devstats-k8s render fixtures/cncf.yaml --project kubernetes --only sync,grafana
   devstats-k8s schema > devstats.schema.json
 ";
 
@@ -33,6 +36,17 @@ enum Command {
         /// The model file.
         model: PathBuf,
     },
+    /// Render every object of the deployment: YAML on stdout (default), a JSON v1/List, or one file per object.
+    #[command(after_help = "Examples:
+  devstats-k8s render fixtures/cncf.yaml | kubectl apply --server-side --field-manager devstats-k8s -f -
+  devstats-k8s render fixtures/cncf.yaml -o json > devstats.json
+  devstats-k8s render fixtures/cncf.yaml --out-dir rendered/
+  devstats-k8s render fixtures/cncf.yaml --foundation cdf
+  devstats-k8s render fixtures/cncf.yaml --only ingress,static
+  devstats-k8s render fixtures/cncf.yaml --secrets-from secrets/")]
+    Render(render::RenderArgs),
+    /// List the components `--only` accepts.
+    Components,
     /// Print the JSON Schema of the model file (for editors' YAML language servers).
     #[command(after_help = "Example:\n  devstats-k8s schema > devstats.schema.json")]
     Schema,
@@ -72,6 +86,15 @@ fn run(cli: Cli) -> Result<ExitCode, miette::Report> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Render(args) => render::run(args),
+        Command::Components => {
+            let mut text = String::new();
+            for c in devstats_render::Component::ALL {
+                text.push_str(&format!("{:<20} {}\n", c.as_str(), c.description()));
+            }
+            write_stdout(text.trim_end())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Schema => {
             let schema = devstats_model::structure::json_schema();
             let text = serde_json::to_string_pretty(&schema).map_err(|e| miette::miette!("{e}"))?;
@@ -81,7 +104,7 @@ fn run(cli: Cli) -> Result<ExitCode, miette::Report> {
     }
 }
 
-fn write_stdout(text: &str) -> Result<(), miette::Report> {
+pub(crate) fn write_stdout(text: &str) -> Result<(), miette::Report> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.write_all(b"\n")) {
         Ok(()) => Ok(()),

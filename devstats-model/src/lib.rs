@@ -13,6 +13,7 @@
 //! ```
 
 pub mod diagnostics;
+pub mod helm_import;
 pub mod schedule;
 pub mod source;
 pub mod structure;

@@ -94,6 +94,30 @@ pub struct Instance {
     pub tools: ToolSettings,
 }
 
+impl Instance {
+    /// An instance with the chart's defaults for everything but its identity.
+    #[must_use]
+    pub fn new(name: &str, namespace: &str, role: Role, foundations: &[&str]) -> Self {
+        Self {
+            name: Name::from(name),
+            namespace: Name::from(namespace),
+            role,
+            foundations: foundations.iter().map(|f| Name::from(*f)).collect(),
+            ingress: IngressSettings::default(),
+            images: Images::default(),
+            storage: Storage::default(),
+            node_selectors: NodeSelectors::default(),
+            resources: Resources::default(),
+            replicas: Replicas::default(),
+            secrets: SecretNames::default(),
+            patroni: Patroni::default(),
+            components: Components::default(),
+            schedules: ScheduleSettings::default(),
+            tools: ToolSettings::default(),
+        }
+    }
+}
+
 /// Which cert-manager issuer kind signs the certificates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 pub enum IssuerKind {

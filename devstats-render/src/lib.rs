@@ -1,1 +1,420 @@
-//! DevStats render.
+//! Pure functions from the DevStats model to Kubernetes objects (k8s-openapi types), one module per
+//! DevStats component, a cross-object reference check, and output as YAML, JSON or one file per object.
+//!
+//! No IO, no async, no network: like kube-rs's `kube-core`. Output is deterministic: objects come in
+//! apply order ([`Phase`], then kind, then name), maps are `BTreeMap`s, and project order in the
+//! model file does not matter.
+//!
+//! Where is X built? One hop: `grafana.rs` builds the Grafana Deployments and Services,
+//! `sync.rs` the sync CronJobs, `patroni.rs` the database, `ingress.rs` the Ingresses, and so on.
+
+pub mod affiliations;
+pub mod api;
+pub mod backups;
+pub mod bootstrap;
+pub mod common;
+pub mod grafana;
+pub mod ingress;
+pub mod namespace;
+pub mod object;
+pub mod output;
+pub mod patroni;
+pub mod provision;
+pub mod refs;
+pub mod reports;
+pub mod secrets;
+pub mod static_sites;
+pub mod sync;
+pub mod volumes;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+use devstats_model::schedule::ProjectSchedule;
+use devstats_model::{Deployment, Model, Project};
+
+pub use object::Object;
+pub use secrets::{RequiredSecret, SecretValue, SecretValues};
+
+/// Apply phases, in order. Objects of a phase only reference objects of earlier phases (or of
+/// the same phase), so applying phase by phase never creates a dangling reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase {
+    /// The namespace.
+    Namespace,
+    /// Secrets, ServiceAccount, RBAC.
+    Config,
+    /// PersistentVolumeClaims.
+    Storage,
+    /// Patroni: Endpoints, Services, StatefulSet.
+    Database,
+    /// The bootstrap Job (logs database, users, grants).
+    Bootstrap,
+    /// Per-project provisioning Jobs.
+    Provision,
+    /// CronJobs.
+    Schedules,
+    /// Deployments, their Services, helper pods.
+    Workloads,
+    /// Ingresses.
+    Routing,
+}
+
+impl Phase {
+    /// All phases in order.
+    pub const ALL: [Phase; 9] = [
+        Phase::Namespace,
+        Phase::Config,
+        Phase::Storage,
+        Phase::Database,
+        Phase::Bootstrap,
+        Phase::Provision,
+        Phase::Schedules,
+        Phase::Workloads,
+        Phase::Routing,
+    ];
+
+    /// Lowercase name, e.g. `database`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Namespace => "namespace",
+            Phase::Config => "config",
+            Phase::Storage => "storage",
+            Phase::Database => "database",
+            Phase::Bootstrap => "bootstrap",
+            Phase::Provision => "provision",
+            Phase::Schedules => "schedules",
+            Phase::Workloads => "workloads",
+            Phase::Routing => "routing",
+        }
+    }
+}
+
+macro_rules! components {
+    ($($variant:ident => $name:literal, $per_project:literal, $doc:literal;)*) => {
+        /// A DevStats component, for `--only` selection.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Component { $(#[doc = $doc] $variant,)* }
+
+        impl Component {
+            /// Every component.
+            pub const ALL: &'static [Component] = &[$(Component::$variant,)*];
+            /// The CLI spelling.
+            #[must_use]
+            pub fn as_str(self) -> &'static str { match self { $(Component::$variant => $name,)* } }
+            /// True for components with one object (set) per project.
+            #[must_use]
+            pub fn per_project(self) -> bool { match self { $(Component::$variant => $per_project,)* } }
+            /// What it renders.
+            #[must_use]
+            pub fn description(self) -> &'static str { match self { $(Component::$variant => $doc,)* } }
+        }
+
+        impl FromStr for Component {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($name => Ok(Component::$variant),)*
+                    _ => Err(format!(
+                        "unknown component '{s}'; allowed: {}",
+                        Component::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+
+components! {
+    Namespace => "namespace", false, "the instance Namespace";
+    Secrets => "secrets", false, "the PostgreSQL, GitHub and Grafana Secrets (only with secret data)";
+    Volumes => "volumes", true, "per-project PersistentVolumeClaims";
+    BackupsVolume => "backups-volume", false, "the shared backups PersistentVolumeClaim";
+    Postgres => "postgres", false, "Patroni: ServiceAccount, Role, RoleBinding, Endpoints, Services, StatefulSet";
+    Bootstrap => "bootstrap", false, "the bootstrap Job";
+    Provision => "provision", true, "per-project provisioning Jobs";
+    Sync => "sync", true, "per-project sync CronJobs";
+    Affiliations => "affiliations", true, "per-project affiliations CronJobs";
+    AffiliationsImport => "affiliations-import", false, "the shared affiliations import CronJob";
+    Grafana => "grafana", true, "per-project Grafana Deployments and Services";
+    Api => "api", false, "the API Deployment and Service";
+    Static => "static", false, "static site Deployments and Services";
+    Ingress => "ingress", false, "Ingresses (bare domains and bucketed project hosts)";
+    Backups => "backups", false, "the logical backups CronJob";
+    Vacuum => "vacuum", false, "the vacuum CronJob";
+    Reports => "reports", false, "the reports pod";
+    Tests => "tests", false, "the tests pod";
+}
+
+impl fmt::Display for Component {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which part of the deployment to render (instead of the chart's 23 skip gates and 9 index ranges).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Only these components (all when empty).
+    pub only: BTreeSet<Component>,
+    /// Only these projects' objects (all when empty). Without `only`, selecting projects renders
+    /// just the per-project components.
+    pub projects: BTreeSet<String>,
+    /// Only projects of these foundations, and these foundations' static sites (all when empty).
+    pub foundations: BTreeSet<String>,
+}
+
+impl Selection {
+    /// Everything.
+    #[must_use]
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    fn narrowed(&self) -> bool {
+        !self.projects.is_empty() || !self.foundations.is_empty()
+    }
+
+    /// Whether a component is selected.
+    #[must_use]
+    pub fn component(&self, c: Component) -> bool {
+        if !self.only.is_empty() {
+            return self.only.contains(&c);
+        }
+        !self.narrowed() || c.per_project() || (c == Component::Static && !self.foundations.is_empty())
+    }
+
+    /// Whether a project is selected.
+    #[must_use]
+    pub fn project(&self, p: &Project) -> bool {
+        (self.projects.is_empty() || self.projects.contains(p.name.as_str()))
+            && (self.foundations.is_empty() || p.foundations.iter().any(|f| self.foundations.contains(f.as_str())))
+    }
+
+    /// Checks that every named project, foundation and component exists.
+    pub fn check(&self, model: &Model) -> Result<(), RenderError> {
+        let mut problems = Vec::new();
+        for p in &self.projects {
+            if model.project(p).is_none() {
+                let hint = devstats_model::structure::suggest(p, model.projects.iter().map(|p| p.name.as_str()))
+                    .map(|s| format!("; did you mean '{s}'?"))
+                    .unwrap_or_default();
+                problems.push(format!("unknown project '{p}'{hint}"));
+            }
+        }
+        for f in &self.foundations {
+            if model.foundation(f).is_none() {
+                problems.push(format!(
+                    "unknown foundation '{f}'; defined: {}",
+                    model.foundations.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(RenderError::Selection(problems)) }
+    }
+}
+
+/// Render options.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// What to render.
+    pub selection: Selection,
+    /// Secret values (files named by key); without them Secrets are left out and listed as required.
+    pub secrets: Option<SecretValues>,
+}
+
+/// Why rendering failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    /// The schedule parameters are unusable.
+    #[error("cannot compute schedules: {0}")]
+    Schedule(#[from] devstats_model::schedule::ScheduleError),
+    /// Secret data was given but incomplete.
+    #[error("secret data is incomplete: {}", .0.join("; "))]
+    Secrets(Vec<String>),
+    /// The selection names things that do not exist.
+    #[error("{}", .0.join("; "))]
+    Selection(Vec<String>),
+    /// Rendered objects reference objects that do not exist.
+    #[error("{} broken reference{}:\n  {}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.join("\n  "))]
+    References(Vec<String>),
+}
+
+/// Everything the builders need: the model and what is derived from it once.
+pub struct Ctx<'a> {
+    /// The model.
+    pub model: &'a Model,
+    /// Computed schedules by project name.
+    pub schedules: BTreeMap<String, ProjectSchedule>,
+    /// Secret values, when rendering Secrets.
+    pub secrets: Option<&'a SecretValues>,
+}
+
+impl<'a> Ctx<'a> {
+    /// Derives schedules etc. from a validated model.
+    pub fn new(model: &'a Model, secrets: Option<&'a SecretValues>) -> Result<Self, RenderError> {
+        Ok(Self { model, schedules: model.schedules()?, secrets })
+    }
+}
+
+/// One rendered object with its place in the deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    /// Apply phase.
+    pub phase: Phase,
+    /// Component that built it.
+    pub component: Component,
+    /// The project it belongs to, for per-project objects.
+    pub project: Option<String>,
+    /// The foundation it belongs to, for per-foundation objects (static sites).
+    pub foundation: Option<String>,
+    /// The object.
+    pub object: Object,
+}
+
+/// The result of a render.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderSet {
+    /// Objects in canonical (apply) order.
+    pub objects: Vec<Rendered>,
+    /// Secrets the workloads need that were not rendered (no secret data given).
+    pub required_secrets: Vec<RequiredSecret>,
+}
+
+fn phase_of(o: &Object) -> Phase {
+    match o {
+        Object::Namespace(_) => Phase::Namespace,
+        Object::Secret(_) | Object::ServiceAccount(_) | Object::Role(_) | Object::RoleBinding(_) => Phase::Config,
+        Object::PersistentVolumeClaim(_) => Phase::Storage,
+        Object::Endpoints(_) | Object::StatefulSet(_) => Phase::Database,
+        Object::Service(s) if s.metadata.name.as_deref().is_some_and(|n| n.starts_with(common::names::POSTGRES)) => {
+            Phase::Database
+        }
+        Object::Job(j) if j.metadata.name.as_deref() == Some(common::names::BOOTSTRAP) => Phase::Bootstrap,
+        Object::Job(_) => Phase::Provision,
+        Object::CronJob(_) => Phase::Schedules,
+        Object::Service(_) | Object::Deployment(_) | Object::Pod(_) => Phase::Workloads,
+        Object::Ingress(_) => Phase::Routing,
+    }
+}
+
+fn kind_rank(o: &Object) -> u8 {
+    match o {
+        Object::Namespace(_) => 0,
+        Object::Secret(_) => 1,
+        Object::ServiceAccount(_) => 2,
+        Object::Role(_) => 3,
+        Object::RoleBinding(_) => 4,
+        Object::PersistentVolumeClaim(_) => 5,
+        Object::Endpoints(_) => 6,
+        Object::Service(_) => 7,
+        Object::StatefulSet(_) => 8,
+        Object::Job(_) => 9,
+        Object::CronJob(_) => 10,
+        Object::Deployment(_) => 11,
+        Object::Pod(_) => 12,
+        Object::Ingress(_) => 13,
+    }
+}
+
+/// Renders the selected objects of a validated model and returns them in canonical apply order.
+///
+/// Everything is built and every cross-object reference checked first; the selection then filters
+/// the result, so a partial render is always a subset of a consistent whole.
+pub fn render(model: &Model, opts: &Options) -> Result<RenderSet, RenderError> {
+    opts.selection.check(model)?;
+    let ctx = Ctx::new(model, opts.secrets.as_ref())?;
+    let (all, required_secrets) = build_all(&ctx)?;
+    refs::check(&all, &required_secrets)?;
+    let sel = &opts.selection;
+    let objects = all
+        .into_iter()
+        .filter(|r| {
+            sel.component(r.component)
+                && match (&r.project, &r.foundation) {
+                    (Some(p), _) => model.project(p).is_some_and(|p| sel.project(p)),
+                    (None, Some(f)) => sel.foundations.is_empty() || sel.foundations.contains(f),
+                    (None, None) => true,
+                }
+        })
+        .collect();
+    let required_secrets = if sel.component(Component::Secrets) { required_secrets } else { Vec::new() };
+    Ok(RenderSet { objects, required_secrets })
+}
+
+fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), RenderError> {
+    let model = ctx.model;
+    let c = &model.instance.components;
+    let mut out: Vec<Rendered> = Vec::new();
+    let mut push = |component: Component, project: Option<&str>, objs: Vec<Object>| {
+        for object in objs {
+            out.push(Rendered {
+                phase: phase_of(&object),
+                component,
+                project: project.map(str::to_owned),
+                foundation: None,
+                object,
+            });
+        }
+    };
+
+    push(Component::Namespace, None, vec![namespace::build(ctx)]);
+    let mut required_secrets = Vec::new();
+    match ctx.secrets {
+        Some(_) => push(Component::Secrets, None, secrets::build(ctx)?),
+        None => required_secrets = secrets::required(ctx),
+    }
+    if c.postgres {
+        push(Component::Postgres, None, patroni::build(ctx));
+    }
+    push(Component::BackupsVolume, None, vec![volumes::backups_pvc(ctx)]);
+    if c.bootstrap {
+        push(Component::Bootstrap, None, vec![bootstrap::build(ctx)]);
+    }
+    for p in model.projects_by_name() {
+        let name = Some(p.name.as_str());
+        match model.deployment(p) {
+            Deployment::None => {}
+            Deployment::VolumeOnly => push(Component::Volumes, name, vec![volumes::project_pvc(ctx, p)]),
+            Deployment::Full => {
+                push(Component::Volumes, name, vec![volumes::project_pvc(ctx, p)]);
+                push(Component::Provision, name, vec![provision::build(ctx, p)]);
+                push(Component::Sync, name, vec![sync::build(ctx, p)]);
+                push(Component::Affiliations, name, vec![affiliations::build(ctx, p)]);
+                push(Component::Grafana, name, grafana::build(ctx, p));
+            }
+        }
+    }
+    if c.affiliations_import.enabled {
+        push(Component::AffiliationsImport, None, vec![affiliations::import(ctx)]);
+    }
+    if c.api {
+        push(Component::Api, None, api::build(ctx));
+    }
+    if c.ingress {
+        push(Component::Ingress, None, ingress::build(ctx));
+    }
+    if c.backups.enabled {
+        push(Component::Backups, None, vec![backups::build(ctx)]);
+    }
+    if c.vacuum.enabled {
+        push(Component::Vacuum, None, vec![backups::vacuum(ctx)]);
+    }
+    if c.reports {
+        push(Component::Reports, None, vec![reports::reports(ctx)]);
+    }
+    if c.tests {
+        push(Component::Tests, None, vec![reports::tests(ctx)]);
+    }
+    if c.static_sites {
+        for (foundation, object) in static_sites::build(ctx) {
+            out.push(Rendered { phase: phase_of(&object), component: Component::Static, project: None, foundation, object });
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.phase, kind_rank(&a.object), a.object.name()).cmp(&(b.phase, kind_rank(&b.object), b.object.name()))
+    });
+    Ok((out, required_secrets))
+}

@@ -208,12 +208,36 @@ struct PerProjectObject {
 }
 
 const PER_PROJECT_OBJECTS: &[PerProjectObject] = &[
-    PerProjectObject { kind: "PersistentVolumeClaim", name_prefix: "devstats-pvc-", kept_when_archived: true },
-    PerProjectObject { kind: "Pod", name_prefix: "devstats-provision-", kept_when_archived: false },
-    PerProjectObject { kind: "CronJob", name_prefix: "devstats-", kept_when_archived: false },
-    PerProjectObject { kind: "CronJob", name_prefix: "devstats-affiliations-", kept_when_archived: false },
-    PerProjectObject { kind: "Deployment", name_prefix: "devstats-grafana-", kept_when_archived: false },
-    PerProjectObject { kind: "Service", name_prefix: "devstats-service-", kept_when_archived: false },
+    PerProjectObject {
+        kind: "PersistentVolumeClaim",
+        name_prefix: "devstats-pvc-",
+        kept_when_archived: true,
+    },
+    PerProjectObject {
+        kind: "Pod",
+        name_prefix: "devstats-provision-",
+        kept_when_archived: false,
+    },
+    PerProjectObject {
+        kind: "CronJob",
+        name_prefix: "devstats-",
+        kept_when_archived: false,
+    },
+    PerProjectObject {
+        kind: "CronJob",
+        name_prefix: "devstats-affiliations-",
+        kept_when_archived: false,
+    },
+    PerProjectObject {
+        kind: "Deployment",
+        name_prefix: "devstats-grafana-",
+        kept_when_archived: false,
+    },
+    PerProjectObject {
+        kind: "Service",
+        name_prefix: "devstats-service-",
+        kept_when_archived: false,
+    },
 ];
 
 /// The chart's Secrets (all three carry placeholder data in the fixtures).
@@ -332,12 +356,16 @@ pub struct ParityContext {
 impl ParityContext {
     /// Context for the instance living in `namespace`, every project served, no secrets.
     pub fn new(namespace: impl Into<String>) -> Self {
-        Self { namespace: namespace.into(), ..Self::default() }
+        Self {
+            namespace: namespace.into(),
+            ..Self::default()
+        }
     }
 
     /// Marks `proj` as not served by this instance.
     pub fn not_served(mut self, proj: impl Into<String>) -> Self {
-        self.absent_projects.insert(proj.into(), ProjectAbsence::NotServed);
+        self.absent_projects
+            .insert(proj.into(), ProjectAbsence::NotServed);
         self
     }
 
@@ -438,8 +466,7 @@ pub fn parity_doc_path() -> PathBuf {
 /// The `## id` headings of `docs/helm-parity.md`.
 pub fn documented_ids() -> BTreeSet<String> {
     let path = parity_doc_path();
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     text.lines()
         .filter_map(|l| l.strip_prefix("## "))
         .map(|h| h.trim().trim_matches('`').to_owned())
@@ -449,8 +476,12 @@ pub fn documented_ids() -> BTreeSet<String> {
 /// Panics unless every deviation used by `report` is a `## id` section of `docs/helm-parity.md`.
 pub fn assert_documented(report: &ParityReport) {
     let documented = documented_ids();
-    let missing: Vec<&str> =
-        report.deviations_used.keys().copied().filter(|id| !documented.contains(*id)).collect();
+    let missing: Vec<&str> = report
+        .deviations_used
+        .keys()
+        .copied()
+        .filter(|id| !documented.contains(*id))
+        .collect();
     assert!(
         missing.is_empty(),
         "deviations used but not documented as `## id` in {}: {missing:?}",
@@ -460,7 +491,11 @@ pub fn assert_documented(report: &ParityReport) {
 
 /// Panics with the summary unless the report is clean; also checks the documentation.
 pub fn assert_parity(report: &ParityReport) {
-    assert!(report.is_clean(), "render differs from the Helm chart:\n{}", report.summary());
+    assert!(
+        report.is_clean(),
+        "render differs from the Helm chart:\n{}",
+        report.summary()
+    );
     assert_documented(report);
 }
 
@@ -478,8 +513,17 @@ struct ObjKey {
 
 impl ObjKey {
     fn of(v: &Value) -> Self {
-        let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or_default().to_owned();
-        Self { kind: s("/kind"), namespace: s("/metadata/namespace"), name: s("/metadata/name") }
+        let s = |p: &str| {
+            v.pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Self {
+            kind: s("/kind"),
+            namespace: s("/metadata/namespace"),
+            name: s("/metadata/name"),
+        }
     }
 }
 
@@ -498,7 +542,9 @@ fn index<'a>(objs: &'a [Value], side: &str, report: &mut ParityReport) -> BTreeM
     for v in objs {
         let key = ObjKey::of(v);
         if ix.insert(key.clone(), v).is_some() {
-            report.unexplained.push(format!("{key}: rendered twice in the {side} render"));
+            report
+                .unexplained
+                .push(format!("{key}: rendered twice in {side}"));
         }
     }
     ix
@@ -507,8 +553,8 @@ fn index<'a>(objs: &'a [Value], side: &str, report: &mut ParityReport) -> BTreeM
 /// Compares the chart's render with ours. See the module documentation for the rules.
 pub fn compare(chart: &[Value], ours: &[Value], ctx: &ParityContext) -> ParityReport {
     let mut report = ParityReport::default();
-    let chart_ix = index(chart, "chart", &mut report);
-    let ours_ix = index(ours, "our", &mut report);
+    let chart_ix = index(chart, "the chart render", &mut report);
+    let ours_ix = index(ours, "our render", &mut report);
     let mut matched: BTreeSet<ObjKey> = BTreeSet::new();
 
     // Project Ingresses are compared as a group when absent projects had hosts in the chart.
@@ -531,7 +577,10 @@ pub fn compare(chart: &[Value], ours: &[Value], ctx: &ParityContext) -> ParityRe
         if let Some((mapping, ours_key, ours_obj)) = mapped_counterpart(key, &ours_ix) {
             matched.insert(ours_key);
             report.compared += 1;
-            let id = format!("{}→{} {}/{}", key.kind, mapping.ours_kind, key.namespace, key.name);
+            let id = format!(
+                "{}→{} {}/{}",
+                key.kind, mapping.ours_kind, key.namespace, key.name
+            );
             let as_ours = wrap_pod(chart_obj, mapping);
             compare_pair(
                 &mut report,
@@ -543,9 +592,14 @@ pub fn compare(chart: &[Value], ours: &[Value], ctx: &ParityContext) -> ParityRe
             );
             continue;
         }
-        match MISSING_RULES.iter().find(|(_, applies)| applies(key, chart_obj, ctx)) {
+        match MISSING_RULES
+            .iter()
+            .find(|(_, applies)| applies(key, chart_obj, ctx))
+        {
             Some((id, _)) => report.use_deviation(id),
-            None => report.unexplained.push(format!("{key}: missing from our render (the chart renders it)")),
+            None => report
+                .unexplained
+                .push(format!("{key}: missing from our render (the chart renders it)")),
         }
     }
 
@@ -570,7 +624,10 @@ fn mapped_counterpart<'a>(
         .iter()
         .filter(|m| m.chart_kind == key.kind && key.name.starts_with(m.name_prefix))
         .find_map(|m| {
-            let ours_key = ObjKey { kind: m.ours_kind.to_owned(), ..key.clone() };
+            let ours_key = ObjKey {
+                kind: m.ours_kind.to_owned(),
+                ..key.clone()
+            };
             ours_ix.get(&ours_key).map(|v| (m, ours_key, *v))
         })
 }
@@ -608,7 +665,12 @@ fn compare_pair(
 ) {
     let c = normalise(chart);
     let o = normalise(ours);
-    let kind = c.value.get("kind").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let kind = c
+        .value
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let mut d = Differ {
         id,
         kind: &kind,
@@ -620,7 +682,10 @@ fn compare_pair(
     d.diff(&mut Vec::new(), Some(&c.value), Some(&o.value));
     let mut used = d.used;
     // Empty env values written differently (null vs "" vs nothing) are the same to Kubernetes.
-    let differs = c.empty_forms.iter().any(|(k, form)| o.empty_forms.get(k).is_some_and(|f| f != form));
+    let differs = c
+        .empty_forms
+        .iter()
+        .any(|(k, form)| o.empty_forms.get(k).is_some_and(|f| f != form));
     if differs {
         used.insert(NULL_ENV_VALUES);
     }
@@ -644,7 +709,11 @@ struct Normalised {
 fn normalise(obj: &Value) -> Normalised {
     let mut value = obj.clone();
     let mut forms = BTreeMap::new();
-    let kind = value.get("kind").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let kind = value
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     if let Some(m) = value.as_object_mut() {
         m.remove("status");
     }
@@ -668,7 +737,10 @@ fn normalise(obj: &Value) -> Normalised {
         "Secret" => normalise_secret(&mut value),
         _ => {}
     }
-    Normalised { value, empty_forms: forms }
+    Normalised {
+        value,
+        empty_forms: forms,
+    }
 }
 
 fn normalise_pod_template(t: &mut Value, forms: &mut BTreeMap<String, &'static str>) {
@@ -747,7 +819,9 @@ fn normalise_container(list: &str, c: &mut Value, forms: &mut BTreeMap<String, &
 }
 
 fn normalise_service(v: &mut Value) {
-    let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
     // API default (ServiceSpec.type): the chart never writes it.
     spec.entry("type").or_insert_with(|| json!("ClusterIP"));
     if let Some(Value::Array(ports)) = spec.get_mut("ports") {
@@ -802,7 +876,9 @@ fn pointer(path: &[String]) -> String {
     if path.is_empty() {
         return "/".to_owned();
     }
-    path.iter().map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1"))).collect()
+    path.iter()
+        .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
+        .collect()
 }
 
 fn show(v: Option<&Value>) -> String {
@@ -819,7 +895,13 @@ fn show(v: Option<&Value>) -> String {
 
 impl Differ<'_> {
     fn report(&mut self, path: &[String], chart: Option<&Value>, ours: Option<&Value>) {
-        self.out.push(format!("{}: {}: chart {} != ours {}", self.id, pointer(path), show(chart), show(ours)));
+        self.out.push(format!(
+            "{}: {}: chart {} != ours {}",
+            self.id,
+            pointer(path),
+            show(chart),
+            show(ours)
+        ));
     }
 
     /// Object metadata (not pod-template metadata): labels/annotations may be added.
@@ -836,8 +918,12 @@ impl Differ<'_> {
             return;
         }
         if self.is_object_metadata(path)
-            && let (Some(Value::Object(c)), Some(Value::Object(o))) = (chart, ours)
+            && let (None | Some(Value::Object(_)), None | Some(Value::Object(_))) = (chart, ours)
         {
+            // An absent metadata is an empty one (e.g. a CronJob's jobTemplate.metadata).
+            let empty = Map::new();
+            let c = chart.and_then(Value::as_object).unwrap_or(&empty);
+            let o = ours.and_then(Value::as_object).unwrap_or(&empty);
             self.diff_metadata(path, c, o);
             return;
         }
@@ -981,8 +1067,10 @@ impl Differ<'_> {
 
 /// Names of the elements if every element is an object with a unique string `name`.
 fn element_names(list: &[Value]) -> Option<Vec<&str>> {
-    let names: Vec<&str> =
-        list.iter().map(|e| e.get("name").and_then(Value::as_str)).collect::<Option<_>>()?;
+    let names: Vec<&str> = list
+        .iter()
+        .map(|e| e.get("name").and_then(Value::as_str))
+        .collect::<Option<_>>()?;
     let unique: BTreeSet<&str> = names.iter().copied().collect();
     (!names.is_empty() && unique.len() == names.len()).then_some(names)
 }
@@ -1004,7 +1092,10 @@ fn same_quantity(a: &Value, b: &Value) -> bool {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     };
-    match (text(a).as_deref().and_then(parse_quantity), text(b).as_deref().and_then(parse_quantity)) {
+    match (
+        text(a).as_deref().and_then(parse_quantity),
+        text(b).as_deref().and_then(parse_quantity),
+    ) {
         (Some(x), Some(y)) => quantity_eq(x, y),
         _ => false,
     }
@@ -1016,9 +1107,25 @@ pub type Quantity = (i128, i32, u32);
 /// Parses a Kubernetes resource quantity (`1000m`, `0.5`, `4Gi`, `1e3`, `2k`).
 pub fn parse_quantity(s: &str) -> Option<Quantity> {
     let s = s.trim();
-    const BINARY: &[(&str, u32)] = &[("Ki", 10), ("Mi", 20), ("Gi", 30), ("Ti", 40), ("Pi", 50), ("Ei", 60)];
-    const DECIMAL: &[(&str, i32)] =
-        &[("n", -9), ("u", -6), ("m", -3), ("k", 3), ("M", 6), ("G", 9), ("T", 12), ("P", 15), ("E", 18)];
+    const BINARY: &[(&str, u32)] = &[
+        ("Ki", 10),
+        ("Mi", 20),
+        ("Gi", 30),
+        ("Ti", 40),
+        ("Pi", 50),
+        ("Ei", 60),
+    ];
+    const DECIMAL: &[(&str, i32)] = &[
+        ("n", -9),
+        ("u", -6),
+        ("m", -3),
+        ("k", 3),
+        ("M", 6),
+        ("G", 9),
+        ("T", 12),
+        ("P", 15),
+        ("E", 18),
+    ];
     // Decimal exponent form first ("1e3", "1E3"); a bare trailing "E" is the exa suffix.
     if let Some(pos) = s.find(['e', 'E'])
         && let Ok(exp) = s[pos + 1..].parse::<i32>()
@@ -1026,11 +1133,17 @@ pub fn parse_quantity(s: &str) -> Option<Quantity> {
         let (m, e) = parse_decimal(&s[..pos])?;
         return Some((m, e.checked_add(exp)?, 0));
     }
-    if let Some((num, b)) = BINARY.iter().find_map(|(suf, b)| s.strip_suffix(suf).map(|n| (n, *b))) {
+    if let Some((num, b)) = BINARY
+        .iter()
+        .find_map(|(suf, b)| s.strip_suffix(suf).map(|n| (n, *b)))
+    {
         let (m, e) = parse_decimal(num)?;
         return Some((m, e, b));
     }
-    if let Some((num, d)) = DECIMAL.iter().find_map(|(suf, d)| s.strip_suffix(suf).map(|n| (n, *d))) {
+    if let Some((num, d)) = DECIMAL
+        .iter()
+        .find_map(|(suf, d)| s.strip_suffix(suf).map(|n| (n, *d)))
+    {
         let (m, e) = parse_decimal(num)?;
         return Some((m, e.checked_add(d)?, 0));
     }
@@ -1052,7 +1165,11 @@ fn parse_decimal(s: &str) -> Option<(i128, i32)> {
         return None;
     }
     let digits = format!("{int}{frac}");
-    let m: i128 = if digits.is_empty() { 0 } else { digits.parse().ok()? };
+    let m: i128 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().ok()?
+    };
     let e = -i32::try_from(frac.len()).ok()?;
     Some((if neg { -m } else { m }, e))
 }
@@ -1081,7 +1198,10 @@ pub fn quantity_eq(a: Quantity, b: Quantity) -> bool {
 
 /// `devstats-ingress-N` with N >= 2 → N.
 fn project_bucket(name: &str) -> Option<usize> {
-    name.strip_prefix(PROJECT_INGRESS_PREFIX)?.parse().ok().filter(|n| *n >= FIRST_PROJECT_BUCKET)
+    name.strip_prefix(PROJECT_INGRESS_PREFIX)?
+        .parse()
+        .ok()
+        .filter(|n| *n >= FIRST_PROJECT_BUCKET)
 }
 
 /// One routed path of a project Ingress: (host, path, pathType, backend service, backend port).
@@ -1090,15 +1210,39 @@ type RuleKey = (String, String, String, String, String);
 /// Rules of an Ingress with the index of the rule they come from.
 fn rule_keys(ing: &Value) -> Vec<(RuleKey, usize)> {
     let mut out = Vec::new();
-    let rules = ing.pointer("/spec/rules").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let rules = ing
+        .pointer("/spec/rules")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     for (ri, rule) in rules.iter().enumerate() {
         let host = rule.get("host").and_then(Value::as_str).unwrap_or_default();
-        let paths =
-            rule.pointer("/http/paths").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let paths = rule
+            .pointer("/http/paths")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         for p in paths {
-            let s = |ptr: &str| p.pointer(ptr).and_then(Value::as_str).unwrap_or_default().to_owned();
-            let port = p.pointer("/backend/service/port").map(Value::to_string).unwrap_or_default();
-            out.push(((host.to_owned(), s("/path"), s("/pathType"), s("/backend/service/name"), port), ri));
+            let s = |ptr: &str| {
+                p.pointer(ptr)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let port = p
+                .pointer("/backend/service/port")
+                .map(Value::to_string)
+                .unwrap_or_default();
+            out.push((
+                (
+                    host.to_owned(),
+                    s("/path"),
+                    s("/pathType"),
+                    s("/backend/service/name"),
+                    port,
+                ),
+                ri,
+            ));
         }
     }
     out
@@ -1106,9 +1250,17 @@ fn rule_keys(ing: &Value) -> Vec<(RuleKey, usize)> {
 
 fn tls_hosts(ing: &Value) -> Vec<(String, usize, usize)> {
     let mut out = Vec::new();
-    let tls = ing.pointer("/spec/tls").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let tls = ing
+        .pointer("/spec/tls")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     for (ti, t) in tls.iter().enumerate() {
-        let hosts = t.get("hosts").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let hosts = t
+            .get("hosts")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         for (hi, h) in hosts.iter().enumerate() {
             out.push((h.as_str().unwrap_or_default().to_owned(), ti, hi));
         }
@@ -1117,7 +1269,9 @@ fn tls_hosts(ing: &Value) -> Vec<(String, usize, usize)> {
 }
 
 fn service_project<'a>(service: &'a str, ctx: &ParityContext) -> Option<&'a str> {
-    service.strip_prefix(PROJECT_SERVICE_PREFIX).filter(|p| ctx.absent_projects.contains_key(*p))
+    service
+        .strip_prefix(PROJECT_SERVICE_PREFIX)
+        .filter(|p| ctx.absent_projects.contains_key(*p))
 }
 
 /// Namespaces whose chart project Ingresses route hosts of projects absent from our render.
@@ -1125,7 +1279,11 @@ fn ingress_group_namespaces(chart_ix: &BTreeMap<ObjKey, &Value>, ctx: &ParityCon
     chart_ix
         .iter()
         .filter(|(k, _)| k.kind == "Ingress" && project_bucket(&k.name).is_some())
-        .filter(|(_, v)| rule_keys(v).iter().any(|((.., svc, _), _)| service_project(svc, ctx).is_some()))
+        .filter(|(_, v)| {
+            rule_keys(v)
+                .iter()
+                .any(|((.., svc, _), _)| service_project(svc, ctx).is_some())
+        })
         .map(|(k, _)| k.namespace.clone())
         .collect()
 }
@@ -1208,11 +1366,19 @@ fn compare_project_ingresses(
 
     let chart_tls: BTreeMap<String, (ObjKey, usize, usize)> = chart_ings
         .iter()
-        .flat_map(|(_, k, v)| tls_hosts(v).into_iter().map(move |(h, ti, hi)| (h, (k.clone(), ti, hi))))
+        .flat_map(|(_, k, v)| {
+            tls_hosts(v)
+                .into_iter()
+                .map(move |(h, ti, hi)| (h, (k.clone(), ti, hi)))
+        })
         .collect();
     let ours_tls: BTreeMap<String, (ObjKey, usize, usize)> = ours_ings
         .iter()
-        .flat_map(|(_, k, v)| tls_hosts(v).into_iter().map(move |(h, ti, hi)| (h, (k.clone(), ti, hi))))
+        .flat_map(|(_, k, v)| {
+            tls_hosts(v)
+                .into_iter()
+                .map(move |(h, ti, hi)| (h, (k.clone(), ti, hi)))
+        })
         .collect();
     for (host, (ck, ti, hi)) in &chart_tls {
         if !ours_tls.contains_key(host) && !absent_hosts.contains(host.as_str()) {
@@ -1256,13 +1422,23 @@ fn compare_project_ingresses(
                 json!(key.name)
             ));
         }
-        let reference = chart_ix.get(key).copied().or_else(|| chart_ings.first().map(|(_, _, v)| *v));
+        let reference = chart_ix
+            .get(key)
+            .copied()
+            .or_else(|| chart_ings.first().map(|(_, _, v)| *v));
         if let Some(reference) = reference {
             compare_pair(report, &id, &shape(reference), &shape(ours), &[], None);
         }
-        let tls = ours.pointer("/spec/tls").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let tls = ours
+            .pointer("/spec/tls")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         if tls.len() != 1 {
-            report.unexplained.push(format!("{id}: /spec/tls: chart 1 entry != ours {} entries", tls.len()));
+            report.unexplained.push(format!(
+                "{id}: /spec/tls: chart 1 entry != ours {} entries",
+                tls.len()
+            ));
         }
         let want_secret = format!("{TLS_SECRET_PREFIX}{n}");
         if let Some(t) = tls.first()

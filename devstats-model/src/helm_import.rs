@@ -1,0 +1,1 @@
+//! Import of a `cncf/devstats-helm` values file into the model (being written).

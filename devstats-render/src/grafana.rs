@@ -1,0 +1,349 @@
+//! Per-project Grafana: Deployment `devstats-grafana-{proj}` and Service `devstats-service-{proj}`.
+//!
+//! The chart (`devstats-grafana.yaml`, `devstats-grafana-service.yaml`) renders one Grafana per
+//! project in its index range: image `grafanaImage` running `grafana_start.sh` on port 3000, the
+//! shared backups volume at `/root` (the Grafana data tarball), exec liveness/readiness probes,
+//! 12 env vars (icon, org name, GA, project, database, read-only PostgreSQL credentials, the
+//! Grafana admin secret) and a ClusterIP Service 80 → 3000.
+//!
+//! We render the same pair for every project the instance deploys fully (archived and unserved
+//! projects get none), with identical pod templates. The chart's unquoted `GA` (rendered `null`)
+//! becomes `""`.
+
+use devstats_model::Project;
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, ExecAction, PodSpec, PodTemplateSpec, Probe, Service, ServicePort, ServiceSpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::common::{Env, chart_labels, mount, names, node_selector, pvc_volume, resources};
+use crate::{Component, Ctx, Object};
+
+/// Grafana's container port.
+pub const PORT: i32 = 3000;
+/// Port of the Grafana Services (what the Ingresses route to).
+pub const SERVICE_PORT: i32 = 80;
+/// Name of the backups volume in the pod.
+const BACKUPS_VOLUME: &str = "data-backups";
+/// Where the backups volume is mounted (the entrypoint links `/root/grafana`).
+const BACKUPS_MOUNT: &str = "/root";
+/// Entrypoint.
+const COMMAND: &str = "grafana_start.sh";
+/// Health check script.
+const HEALTH_CHECK: &str = "grafana_health_check.sh";
+
+fn probe(initial_delay: i32) -> Probe {
+    Probe {
+        exec: Some(ExecAction { command: Some(vec![HEALTH_CHECK.to_owned(), format!("127.0.0.1:{PORT}")]) }),
+        initial_delay_seconds: Some(initial_delay),
+        period_seconds: Some(30),
+        ..Probe::default()
+    }
+}
+
+/// Pod-template metadata of a Deployment as the chart writes it: namespace and labels, no name.
+fn template_meta(ctx: &Ctx<'_>, labels: std::collections::BTreeMap<String, String>) -> ObjectMeta {
+    ObjectMeta { name: None, ..ctx.pod_meta(String::new(), labels) }
+}
+
+fn replicas(n: u32) -> Option<i32> {
+    Some(i32::try_from(n).unwrap_or(i32::MAX))
+}
+
+/// The chart's Deployment strategy for Grafana and the API: surge 1, never below the replica count.
+pub(crate) fn rolling_update() -> Option<DeploymentStrategy> {
+    Some(DeploymentStrategy {
+        type_: Some("RollingUpdate".to_owned()),
+        rolling_update: Some(RollingUpdateDeployment {
+            max_surge: Some(IntOrString::Int(1)),
+            max_unavailable: Some(IntOrString::Int(0)),
+        }),
+    })
+}
+
+/// The project's Grafana Deployment and Service.
+#[must_use]
+pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
+    let inst = &ctx.model.instance;
+    let proj = p.name.as_str();
+    let name = names::grafana(proj);
+    let pod_labels = chart_labels("grafana", Some(proj));
+    let pg = inst.secrets.postgres.as_str();
+    let gf = inst.secrets.grafana.as_str();
+    let env = Env::new()
+        .val("ICON", p.icon())
+        .val("ORGNAME", p.display_name.as_str())
+        .val("GA", p.google_analytics.clone().unwrap_or_default())
+        .val("PROJ", proj)
+        .val("PG_DB", p.database())
+        .secret("PG_PORT", pg, "PG_PORT.secret")
+        .secret("PG_HOST", pg, "PG_HOST_RO.secret")
+        .secret("PG_HOST_RW", pg, "PG_HOST.secret")
+        .secret("PG_PASS", pg, "PG_PASS_RO.secret")
+        .val("GF_PANELS_DISABLE_SANITIZE_HTML", "true")
+        .secret("GF_SECURITY_ADMIN_USER", gf, "GF_SECURITY_ADMIN_USER.secret")
+        .secret("GF_SECURITY_ADMIN_PASSWORD", gf, "GF_SECURITY_ADMIN_PASSWORD.secret");
+    let container = Container {
+        name: name.clone(),
+        image: Some(inst.images.grafana.to_string()),
+        image_pull_policy: ctx.pull_policy(),
+        command: Some(vec![COMMAND.to_owned()]),
+        resources: resources(inst.resources.grafana.as_ref()),
+        volume_mounts: Some(vec![mount(BACKUPS_VOLUME, BACKUPS_MOUNT)]),
+        ports: Some(vec![ContainerPort { container_port: PORT, ..ContainerPort::default() }]),
+        env: env.build(),
+        liveness_probe: Some(probe(60)),
+        readiness_probe: Some(probe(10)),
+        ..Container::default()
+    };
+    let deployment = Deployment {
+        metadata: ctx.meta(name, Component::Grafana.as_str(), pod_labels.clone()),
+        spec: Some(DeploymentSpec {
+            replicas: replicas(inst.replicas.grafana),
+            strategy: rolling_update(),
+            selector: LabelSelector { match_labels: Some(pod_labels.clone()), ..LabelSelector::default() },
+            template: PodTemplateSpec {
+                metadata: Some(template_meta(ctx, pod_labels.clone())),
+                spec: Some(PodSpec {
+                    volumes: Some(vec![pvc_volume(BACKUPS_VOLUME, names::BACKUPS_PVC)]),
+                    containers: vec![container],
+                    restart_policy: Some("Always".to_owned()),
+                    node_selector: node_selector(&inst.node_selectors.app),
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    };
+    let service = Service {
+        metadata: ctx.meta(names::grafana_service(proj), Component::Grafana.as_str(), chart_labels("service", Some(proj))),
+        spec: Some(ServiceSpec {
+            ports: Some(vec![ServicePort {
+                port: SERVICE_PORT,
+                target_port: Some(IntOrString::Int(PORT)),
+                protocol: Some("TCP".to_owned()),
+                ..ServicePort::default()
+            }]),
+            selector: Some(pod_labels),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    };
+    vec![Object::from(deployment), Object::from(service)]
+}
+
+/// Test helpers shared by the Grafana, API, static-site and Ingress tests: the chart's renders as
+/// JSON, a model like the chart's prod values, and a path-reporting JSON diff.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::io::Read;
+
+    use devstats_model::{Foundation, Hostname, ImageRef, Instance, Model, Name, Project, Role};
+    use serde_json::Value;
+
+    use crate::{Ctx, Object};
+
+    fn fixture(name: &str) -> String {
+        format!("{}/../fixtures/helm/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// Parses multi-document YAML into JSON values (comment-only documents skipped).
+    pub fn parse_docs(text: &str) -> Vec<Value> {
+        text.split("\n---\n")
+            .filter(|d| d.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')))
+            .map(|d| serde_saphyr::from_str::<Value>(d).expect("chart render document parses"))
+            .filter(|v| !v.is_null())
+            .collect()
+    }
+
+    /// The objects of `rendered-samples-prod.yaml`.
+    pub fn samples() -> Vec<Value> {
+        let text = std::fs::read_to_string(fixture("rendered-samples-prod.yaml")).expect("samples fixture");
+        parse_docs(&text)
+    }
+
+    /// The objects of the full prod render (`rendered-prod-defaults.yaml.gz`).
+    pub fn full_prod() -> Vec<Value> {
+        let bytes = std::fs::read(fixture("rendered-prod-defaults.yaml.gz")).expect("prod render fixture");
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text).expect("gunzip");
+        parse_docs(&text)
+    }
+
+    /// The chart object of `kind` named `name` in `docs`, with `env: null` dropped and env
+    /// `value: null` written as `""` (how we render the chart's nulls).
+    pub fn chart_object(docs: &[Value], kind: &str, name: &str) -> Value {
+        let mut v = docs
+            .iter()
+            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind} {name} in the chart render"))
+            .clone();
+        normalise_nulls(&mut v);
+        v
+    }
+
+    fn normalise_nulls(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                if m.get("env").is_some_and(Value::is_null) {
+                    m.remove("env");
+                }
+                if let Some(Value::Array(env)) = m.get_mut("env") {
+                    for e in env {
+                        if e.get("value").is_some_and(Value::is_null) {
+                            e["value"] = Value::String(String::new());
+                        }
+                    }
+                }
+                m.values_mut().for_each(normalise_nulls);
+            }
+            Value::Array(a) => a.iter_mut().for_each(normalise_nulls),
+            _ => {}
+        }
+    }
+
+    /// Our object as JSON, without the `app.kubernetes.io/*` labels on its object metadata.
+    pub fn ours(o: &Object) -> Value {
+        let mut v = serde_json::to_value(o).expect("object serialises");
+        if let Some(Value::Object(labels)) = v.pointer_mut("/metadata/labels") {
+            labels.retain(|k, _| !k.starts_with("app.kubernetes.io/"));
+        }
+        v
+    }
+
+    fn diff(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+                    let p = format!("{path}/{k}");
+                    match (x.get(k), y.get(k)) {
+                        (Some(l), Some(r)) => diff(&p, l, r, out),
+                        (l, r) => out.push(format!("{p}: ours {l:?} != chart {r:?}")),
+                    }
+                }
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                if x.len() != y.len() {
+                    out.push(format!("{path}: ours has {} elements, chart {}", x.len(), y.len()));
+                }
+                for (i, (l, r)) in x.iter().zip(y).enumerate() {
+                    diff(&format!("{path}/{i}"), l, r, out);
+                }
+            }
+            _ if a == b => {}
+            _ => out.push(format!("{path}: ours {a} != chart {b}")),
+        }
+    }
+
+    /// Asserts that our object equals the chart's, listing the JSON path of every difference.
+    pub fn assert_same(ours: &Value, chart: &Value) {
+        let mut out = Vec::new();
+        diff("", ours, chart, &mut out);
+        assert!(out.is_empty(), "{} {}: differences:\n  {}", chart["kind"], chart["metadata"]["name"], out.join("\n  "));
+    }
+
+    /// A foundation like the chart's `domains:` entries.
+    pub fn foundation(name: &str, domain: &str, site: &str) -> Foundation {
+        Foundation {
+            name: Name::from(name),
+            display_name: None,
+            domain: Hostname::from(domain),
+            site: Some(Name::from(site)),
+            static_image: ImageRef(format!("lukaszgryglicki/devstats-static-{site}")),
+            aggregate: None,
+        }
+    }
+
+    /// A project in `foundations` with the chart's defaults; name = url = database = icon.
+    pub fn project(name: &str, foundations: &[&str]) -> Project {
+        let yaml = format!(
+            "name: {name}\ndisplayName: {name}\nfoundations: [{}]\ndisk: 10Gi\n",
+            foundations.join(", ")
+        );
+        serde_saphyr::from_str(&yaml).expect("project parses")
+    }
+
+    /// The chart's kubernetes project.
+    pub fn kubernetes() -> Project {
+        let mut p = project("kubernetes", &["cncf"]);
+        p.display_name = "Kubernetes".to_owned();
+        p.url = Some(Name::from("k8s"));
+        p.database = Some("gha".into());
+        p.icon = Some("k8s".to_owned());
+        p.main_repo = Some("kubernetes/kubernetes".into());
+        p.disk = "50Gi".into();
+        p.max_history = 2;
+        p.order = Some(0);
+        p
+    }
+
+    /// The prod instance serving the chart's four domains, with the given projects.
+    pub fn prod_model(projects: Vec<Project>) -> Model {
+        let mut instance = Instance::new("prod", "devstats-prod", Role::Prod, &["test", "cncf", "cdf", "graphql"]);
+        instance.ingress.class_name = Name::from("nginx-prod");
+        Model {
+            instance,
+            foundations: vec![
+                foundation("test", "teststats.cncf.io", "test"),
+                foundation("cncf", "devstats.cncf.io", "prod"),
+                foundation("cdf", "devstats.cd.foundation", "cdf"),
+                foundation("graphql", "devstats.graphql.org", "graphql"),
+            ],
+            projects,
+        }
+    }
+
+    /// A context without computed schedules (the builders tested here need none).
+    pub fn ctx(model: &Model) -> Ctx<'_> {
+        Ctx { model, schedules: std::collections::BTreeMap::new(), secrets: None }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{assert_same, chart_object, ctx, full_prod, kubernetes, ours, prod_model, project, samples};
+    use super::*;
+
+    #[test]
+    fn kubernetes_matches_the_chart_sample() {
+        let model = prod_model(vec![kubernetes()]);
+        let ctx = ctx(&model);
+        let objs = build(&ctx, &model.projects[0]);
+        assert_eq!(objs.len(), 2);
+        let docs = samples();
+        assert_same(&ours(&objs[0]), &chart_object(&docs, "Deployment", "devstats-grafana-kubernetes"));
+        assert_same(&ours(&objs[1]), &chart_object(&docs, "Service", "devstats-service-kubernetes"));
+    }
+
+    #[test]
+    fn tekton_matches_the_full_prod_render() {
+        let mut tekton = project("tekton", &["cncf", "cdf"]);
+        tekton.display_name = "Tekton".to_owned();
+        let model = prod_model(vec![tekton]);
+        let ctx = ctx(&model);
+        let objs = build(&ctx, &model.projects[0]);
+        let docs = full_prod();
+        assert_same(&ours(&objs[0]), &chart_object(&docs, "Deployment", "devstats-grafana-tekton"));
+        assert_same(&ours(&objs[1]), &chart_object(&docs, "Service", "devstats-service-tekton"));
+    }
+
+    #[test]
+    fn model_knobs_reach_the_deployment() {
+        let mut p = project("foo", &["cncf"]);
+        p.google_analytics = Some("UA-1".to_owned());
+        let mut model = prod_model(vec![p]);
+        model.instance.replicas.grafana = 3;
+        model.instance.resources.grafana = None;
+        let ctx = ctx(&model);
+        let v = ours(&build(&ctx, &model.projects[0])[0]);
+        assert_eq!(v["spec"]["replicas"], 3);
+        let c = &v["spec"]["template"]["spec"]["containers"][0];
+        assert!(c.get("resources").is_none());
+        assert_eq!(c["env"][2]["name"], "GA");
+        assert_eq!(c["env"][2]["value"], "UA-1");
+        assert!(v["spec"]["template"]["metadata"].get("name").is_none());
+    }
+}

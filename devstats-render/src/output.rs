@@ -1,0 +1,87 @@
+//! Output formats: a multi-document YAML stream (what `kubectl apply -f -` accepts), a JSON
+//! `v1/List`, or one file per object. Pure: functions return bytes or (path, bytes) pairs; the
+//! CLI writes them.
+
+use crate::{Phase, Rendered};
+
+/// Why serialization failed (should not happen for builder output).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot serialize {object}: {message}")]
+pub struct OutputError {
+    /// The object.
+    pub object: String,
+    /// The serializer's message.
+    pub message: String,
+}
+
+/// One object as a YAML document (no leading `---`).
+pub fn object_yaml(r: &Rendered) -> Result<String, OutputError> {
+    serde_saphyr::to_string(&r.object).map_err(|e| OutputError { object: r.object.id(), message: e.to_string() })
+}
+
+/// All objects as one YAML stream, each document starting with `---`.
+pub fn yaml_stream(objects: &[Rendered]) -> Result<String, OutputError> {
+    let docs = serialize_all(objects, object_yaml)?;
+    let mut out = String::with_capacity(docs.iter().map(|d| d.len() + 4).sum());
+    for d in docs {
+        out.push_str("---\n");
+        out.push_str(&d);
+        if !d.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+/// Serializes objects in order, in parallel on large inputs (output identical to sequential).
+fn serialize_all(
+    objects: &[Rendered],
+    f: fn(&Rendered) -> Result<String, OutputError>,
+) -> Result<Vec<String>, OutputError> {
+    const CHUNK: usize = 256;
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if objects.len() < 2 * CHUNK || threads < 2 {
+        return objects.iter().map(f).collect();
+    }
+    let per = objects.len().div_ceil(threads);
+    let results: Vec<Result<Vec<String>, OutputError>> = std::thread::scope(|s| {
+        let handles: Vec<_> =
+            objects.chunks(per).map(|chunk| s.spawn(move || chunk.iter().map(f).collect())).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(OutputError { object: "(worker)".into(), message: "serializer thread panicked".into() })
+                })
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(objects.len());
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
+/// All objects as a pretty-printed JSON `v1/List`.
+pub fn json_list(objects: &[Rendered]) -> Result<String, OutputError> {
+    let items: Vec<&crate::Object> = objects.iter().map(|r| &r.object).collect();
+    let list = serde_json::json!({ "apiVersion": "v1", "kind": "List", "items": items });
+    let mut s = serde_json::to_string_pretty(&list)
+        .map_err(|e| OutputError { object: "v1/List".into(), message: e.to_string() })?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// Relative path of an object's file: `NN-phase/kind-name.yaml`, in apply order when sorted.
+#[must_use]
+pub fn file_path(r: &Rendered) -> String {
+    let n = Phase::ALL.iter().position(|p| *p == r.phase).unwrap_or(0) + 1;
+    format!("{n:02}-{}/{}-{}.yaml", r.phase.as_str(), r.object.kind().to_ascii_lowercase(), r.object.name())
+}
+
+/// One (relative path, YAML) pair per object.
+pub fn files(objects: &[Rendered]) -> Result<Vec<(String, String)>, OutputError> {
+    let docs = serialize_all(objects, object_yaml)?;
+    Ok(objects.iter().map(file_path).zip(docs).collect())
+}

@@ -1,0 +1,131 @@
+//! The three Secrets the workloads read (`pg-db`, `github-oauth`, `grafana-secret` by default).
+//!
+//! Secret *values* never live in the model. They come from files named by key (`PG_PASS.secret`
+//! …, the chart's file names) and are held in [`SecretValue`], whose `Debug`/`Display` never print
+//! the value. Without values, Secrets are not rendered; [`required`] lists what must exist.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+
+use crate::{Ctx, Object, RenderError};
+
+/// A secret value; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue(Vec<u8>);
+
+impl SecretValue {
+    /// Wraps bytes.
+    #[must_use]
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+    /// The bytes (for building the Secret only).
+    #[must_use]
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+    /// Number of bytes.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// True when empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<redacted, {} bytes>", self.0.len())
+    }
+}
+
+impl fmt::Display for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<redacted, {} bytes>", self.0.len())
+    }
+}
+
+/// Secret values by key (file name), e.g. `PG_PASS.secret`.
+pub type SecretValues = BTreeMap<String, SecretValue>;
+
+/// A Secret the deployment needs, and its keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequiredSecret {
+    /// Secret name.
+    pub name: String,
+    /// Keys it must hold.
+    pub keys: Vec<&'static str>,
+}
+
+/// Keys of the PostgreSQL Secret.
+pub const PG_KEYS: [&str; 9] = [
+    "PG_ADMIN_USER.secret",
+    "PG_HOST.secret",
+    "PG_HOST_RO.secret",
+    "PG_PASS.secret",
+    "PG_PASS_RO.secret",
+    "PG_PASS_TEAM.secret",
+    "PG_PASS_REP.secret",
+    "PG_PORT.secret",
+    "PG_USER_RO.secret",
+];
+/// Key of the GitHub Secret.
+pub const GITHUB_KEYS: [&str; 1] = ["GHA2DB_GITHUB_OAUTH.secret"];
+/// Keys of the Grafana Secret.
+pub const GRAFANA_KEYS: [&str; 2] = ["GF_SECURITY_ADMIN_USER.secret", "GF_SECURITY_ADMIN_PASSWORD.secret"];
+
+/// The Secrets and keys this model's workloads read.
+#[must_use]
+pub fn required(ctx: &Ctx<'_>) -> Vec<RequiredSecret> {
+    let s = &ctx.model.instance.secrets;
+    vec![
+        RequiredSecret { name: s.postgres.to_string(), keys: PG_KEYS.to_vec() },
+        RequiredSecret { name: s.github.to_string(), keys: GITHUB_KEYS.to_vec() },
+        RequiredSecret { name: s.grafana.to_string(), keys: GRAFANA_KEYS.to_vec() },
+    ]
+}
+
+/// Builds the Secrets from the supplied values; every key must be present.
+pub fn build(ctx: &Ctx<'_>) -> Result<Vec<Object>, RenderError> {
+    let Some(values) = ctx.secrets else { return Ok(Vec::new()) };
+    let mut missing = Vec::new();
+    let mut out = Vec::new();
+    for req in required(ctx) {
+        let mut data = BTreeMap::new();
+        for key in &req.keys {
+            match values.get(*key) {
+                Some(v) => {
+                    data.insert((*key).to_owned(), ByteString(v.expose().to_vec()));
+                }
+                None => missing.push(format!("{} needs key {key} (file {key})", req.name)),
+            }
+        }
+        let chart = crate::common::chart_labels("secret", None);
+        out.push(Object::from(Secret {
+            metadata: ctx.meta(req.name.clone(), "secrets", chart),
+            type_: Some("Opaque".into()),
+            data: Some(data),
+            ..Secret::default()
+        }));
+    }
+    if missing.is_empty() { Ok(out) } else { Err(RenderError::Secrets(missing)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SecretValue;
+
+    #[test]
+    fn secret_values_never_print() {
+        let v = SecretValue::new(b"hunter2".to_vec());
+        assert_eq!(format!("{v:?}"), "<redacted, 7 bytes>");
+        assert_eq!(format!("{v}"), "<redacted, 7 bytes>");
+        assert!(!format!("{:?}", vec![v]).contains("hunter2"));
+    }
+}
