@@ -50,17 +50,21 @@ pub fn load(path: &std::path::Path) -> Result<Model, LoadError> {
         Err(e) => {
             let off = e.utf8_error().valid_up_to();
             let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            return Err(invalid(
-                &file,
-                &text,
-                vec![
-                    Problem::new(
-                        Path::root(),
-                        format!("the file is not UTF-8 (invalid byte at offset {off})"),
-                    )
-                    .help("save the file as UTF-8"),
-                ],
-            ));
+            let valid = std::str::from_utf8(&e.as_bytes()[..off]).unwrap_or_default();
+            let line = valid.matches('\n').count() + 1;
+            let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            let mut p = Problem::new(
+                Path::root(),
+                format!("the file is not UTF-8 (invalid byte at offset {off})"),
+            )
+            .help("save the file as UTF-8");
+            p.pos = Some(source::Pos {
+                offset: off,
+                line,
+                column,
+            });
+            p.len = 1;
+            return Err(invalid(&file, &text, vec![p]));
         }
     };
     parse_str(&file, &src)
