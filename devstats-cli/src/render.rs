@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use devstats_render::{Component, Options, Selection, SecretValue, SecretValues};
+use devstats_render::{Component, Options, SecretValue, SecretValues, Selection};
 use miette::{IntoDiagnostic, WrapErr, miette};
 
 /// Output format of `render`.
@@ -79,7 +79,9 @@ const MARKER: &str = ".devstats-k8s-render";
 impl RenderArgs {
     fn plan(self) -> miette::Result<Plan> {
         if self.out_dir.is_some() && self.output == Format::Json {
-            return Err(miette!("--out-dir writes YAML files; it cannot be combined with -o json"));
+            return Err(miette!(
+                "--out-dir writes YAML files; it cannot be combined with -o json"
+            ));
         }
         Ok(Plan {
             selection: self.select.selection()?,
@@ -94,20 +96,28 @@ impl RenderArgs {
 /// Reads secret values: every regular file in `dir` is one key, named by its file name.
 pub fn read_secrets(dir: &Path) -> miette::Result<SecretValues> {
     let mut values = SecretValues::new();
-    let entries = std::fs::read_dir(dir).into_diagnostic().wrap_err_with(|| format!("--secrets-from {}", dir.display()))?;
+    let entries = std::fs::read_dir(dir)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("--secrets-from {}", dir.display()))?;
     for entry in entries {
         let entry = entry.into_diagnostic()?;
         let path = entry.path();
         if !path.is_file() {
             continue;
         }
-        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else { continue };
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
         if name.starts_with('.') {
             continue;
         }
-        let bytes = std::fs::read(&path).into_diagnostic().wrap_err_with(|| format!("reading {}", path.display()))?;
+        let bytes = std::fs::read(&path)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("reading {}", path.display()))?;
         if bytes.ends_with(b"\n") {
-            eprintln!("warning: {name} ends with a newline; it is used verbatim (editors add one: `truncate -s -1 {name}`)");
+            eprintln!(
+                "warning: {name} ends with a newline; it is used verbatim (editors add one: `truncate -s -1 {name}`)"
+            );
         }
         values.insert(name, SecretValue::new(bytes));
     }
@@ -164,21 +174,30 @@ fn write_dir(dir: &Path, objects: &[devstats_render::Rendered]) -> miette::Resul
         // Remove what a previous render wrote, so deleted objects do not linger.
         for entry in std::fs::read_dir(dir).into_diagnostic()? {
             let path = entry.into_diagnostic()?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
             if path.is_dir() && name.len() > 3 && name.as_bytes()[..2].iter().all(u8::is_ascii_digit) {
                 std::fs::remove_dir_all(&path).into_diagnostic()?;
             }
         }
     }
     std::fs::create_dir_all(dir).into_diagnostic()?;
-    std::fs::write(dir.join(MARKER), "written by devstats-k8s render --out-dir; the directory is replaced on each render\n")
-        .into_diagnostic()?;
+    std::fs::write(
+        dir.join(MARKER),
+        "written by devstats-k8s render --out-dir; the directory is replaced on each render\n",
+    )
+    .into_diagnostic()?;
     for (rel, text) in &files {
         let path = dir.join(rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).into_diagnostic()?;
         }
-        std::fs::write(&path, text).into_diagnostic().wrap_err_with(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, text)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("writing {}", path.display()))?;
     }
     eprintln!("wrote {} objects to {}", files.len(), dir.display());
     Ok(())

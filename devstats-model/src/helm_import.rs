@@ -832,7 +832,8 @@ pub fn import(values_yaml: &str, opts: &ImportOptions) -> Result<Imported> {
     let mut warnings = Vec::new();
     let c = Obj::new(&map, String::new());
 
-    let role = if c.flag("testServer", true) && !c.flag("prodServer", false) {
+    let (test_server, prod_server) = (c.flag("testServer", true), c.flag("prodServer", false));
+    let role = if test_server && !prod_server {
         Role::Test
     } else {
         Role::Prod
@@ -862,6 +863,7 @@ pub fn import(values_yaml: &str, opts: &ImportOptions) -> Result<Imported> {
     let mut chart_schedules = Vec::with_capacity(list.len());
     let mut unknown_project_keys: BTreeMap<String, usize> = BTreeMap::new();
     let mut cert_nums = 0usize;
+    let mut py_disabled = BTreeSet::new();
     for (i, item) in list.iter().enumerate() {
         let Value::Object(pm) = item else {
             return Err(invalid(&format!("projects[{i}]"), "is not a mapping"));
@@ -875,6 +877,7 @@ pub fn import(values_yaml: &str, opts: &ImportOptions) -> Result<Imported> {
             skip_ga,
             &mut warnings,
             &mut cert_nums,
+            &mut py_disabled,
         )?;
         for k in pm.keys().filter(|k| !PROJECT_KEYS.contains(&k.as_str())) {
             *unknown_project_keys.entry(k.clone()).or_default() += 1;
@@ -955,6 +958,31 @@ pub fn import(values_yaml: &str, opts: &ImportOptions) -> Result<Imported> {
         {
             f.aggregate = Some(Name::from(agg));
         }
+    }
+
+    // Projects disabled in projects.yaml that this instance deploys run only when
+    // `projectsOverride` enables them (`+name`).
+    let enabled: BTreeSet<&str> = model
+        .instance
+        .tools
+        .projects_override
+        .split(',')
+        .filter_map(|s| s.trim().strip_prefix('+'))
+        .collect();
+    let idle: Vec<&str> = model
+        .projects
+        .iter()
+        .filter(|p| py_disabled.contains(p.name.as_str()) && !enabled.contains(p.name.as_str()))
+        .filter(|p| model.deployment(p) == crate::Deployment::Full)
+        .map(|p| p.name.as_str())
+        .collect();
+    if !idle.is_empty() {
+        warnings.push(format!(
+            "{} project(s) deployed by this instance are disabled in projects.yaml and not enabled by \
+             `projectsOverride` (tools.projectsOverride: '+name,…'), so their jobs do nothing: {}",
+            idle.len(),
+            idle.join(", ")
+        ));
     }
 
     // Schedules: keep the chart's where they differ from the computed ones.
@@ -1211,7 +1239,8 @@ fn import_instance(
             && scalar_string(v).is_none_or(|s| s.trim() != *default)
         {
             warnings.push(format!(
-                "`{key}` = {} is not representable (the model uses the chart's default '{default}'); ignored{}",
+                "`{key}` = {} is not representable (the model uses the chart's default \
+                 '{default}'); ignored{}",
                 show(v),
                 if key.ends_with("PodName") || *key == "pvName" {
                     ": for one-off maintenance pods use the `run` command"
@@ -1226,7 +1255,8 @@ fn import_instance(
             && scalar_string(v).is_none_or(|s| s.trim() != *default)
         {
             warnings.push(format!(
-                "`{key}` = {} overrides a container command; ignored: run maintenance scripts with the `run` command",
+                "`{key}` = {} overrides a container command; ignored: run maintenance scripts with \
+                 the `run` command",
                 show(v)
             ));
         }
@@ -1234,13 +1264,14 @@ fn import_instance(
     for key in COMMAND_ARGS_KEYS {
         if c.truthy(key) {
             warnings.push(format!(
-                "`{key}` overrides container arguments; ignored: run maintenance scripts with the `run` command"
+                "`{key}` overrides container arguments; ignored: run maintenance scripts with the \
+                 `run` command"
             ));
         }
     }
     match c.raw("reportsCommandArgs") {
         None => {}
-        Some(Value::Array(a)) if a.len() == 1 && a[0].as_str() == Some("36525d") => {}
+        Some(Value::Array(a)) if a.len() == 1 && a.first().and_then(Value::as_str) == Some("36525d") => {}
         Some(_) => warnings.push(
             "`reportsCommandArgs` overrides the reports pod's arguments; ignored: use the `run` command"
                 .to_owned(),
@@ -1248,8 +1279,8 @@ fn import_instance(
     }
     if c.truthy("overwritePostgresCommand") {
         warnings.push(
-            "`overwritePostgresCommand` replaces the Patroni command (`postgresCommand`/`postgresCommandArgs`); \
-             ignored: for a debug shell use the `run` command"
+            "`overwritePostgresCommand` replaces the Patroni command (`postgresCommand`, \
+             `postgresCommandArgs`); ignored: for a debug shell use the `run` command"
                 .to_owned(),
         );
     }
@@ -1429,8 +1460,8 @@ fn import_components(c: &Obj<'_>, role: Role, warnings: &mut Vec<String>) -> Res
     let enabled = !c.truthy("skipBackups");
     if enabled && backups_role != role {
         warnings.push(format!(
-            "backups: the chart chooses the backups role from `backupsTestServer`/`backupsProdServer`, which make \
-             it {} on this {} instance; kept as components.backups.role (pass --set \
+            "backups: the chart chooses the backups role from `backupsTestServer`/`backupsProdServer`, \
+             which make it {} on this {} instance; kept as components.backups.role (pass --set \
              backupsTestServer={},backupsProdServer={} if that is not intended)",
             role_str(backups_role),
             role_str(role),
@@ -1616,6 +1647,7 @@ fn import_project(
     skip_ga: bool,
     warnings: &mut Vec<String>,
     cert_nums: &mut usize,
+    py_disabled: &mut BTreeSet<String>,
 ) -> Result<(Project, ChartSchedule)> {
     let o = Obj::new(pm, format!("projects[{i}]"));
     let proj = o.string("proj", "")?.trim().to_owned();
@@ -1701,27 +1733,23 @@ fn import_project(
     let py_archived = py_status == Some("Archived");
 
     // Status.
-    let status =
-        if o.truthy("archived") {
-            ProjectStatus::Archived
-        } else if py_archived && !has_flags {
-            ProjectStatus::Archived
-        } else if py_archived {
-            warnings.push(format!(
-            "project `{proj}` is Archived in projects.yaml but the values serve it ({}); kept active as the \
-             chart deploys it: set `status: archived` to archive it",
-            foundations.iter().map(Name::as_str).collect::<Vec<_>>().join(", ")
-        ));
-            ProjectStatus::Active
-        } else if !has_flags {
-            ProjectStatus::Disabled
-        } else {
-            ProjectStatus::Active
-        };
-    if entry.and_then(|e| e.disabled) == Some(true) && has_flags && status == ProjectStatus::Active {
+    let status = if o.truthy("archived") || (py_archived && !has_flags) {
+        ProjectStatus::Archived
+    } else if py_archived {
+        let served: Vec<&str> = foundations.iter().map(Name::as_str).collect();
         warnings.push(format!(
-            "project `{proj}` is disabled in projects.yaml but the values serve it; kept active"
+            "project `{proj}` is Archived in projects.yaml but the values serve it ({}); kept active as \
+             the chart deploys it: set `status: archived` to archive it",
+            served.join(", ")
         ));
+        ProjectStatus::Active
+    } else if has_flags {
+        ProjectStatus::Active
+    } else {
+        ProjectStatus::Disabled
+    };
+    if entry.and_then(|e| e.disabled) == Some(true) && has_flags && status == ProjectStatus::Active {
+        py_disabled.insert(proj.clone());
     }
     if !has_flags
         && status == ProjectStatus::Archived
@@ -1859,8 +1887,8 @@ fn keep_chart_schedules(
         let served = computed.len();
         warnings.push(if recompute {
             format!(
-                "schedules: {differing} of {served} served projects get computed schedules that differ from the \
-                 chart's (--recompute-schedules)"
+                "schedules: {differing} of {served} served projects get computed schedules that differ \
+                 from the chart's (--recompute-schedules)"
             )
         } else {
             format!(

@@ -17,6 +17,8 @@ pub mod helm_import;
 pub mod schedule;
 pub mod source;
 pub mod structure;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod types;
 pub mod validate;
 pub mod values;

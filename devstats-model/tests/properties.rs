@@ -1,50 +1,10 @@
 //! Property tests: loading never panics on any input, valid models round-trip through YAML,
 //! and computed schedules do not depend on the order of projects in the file.
 
-use devstats_model::{Foundation, Hostname, ImageRef, Instance, Model, Name, Project, Quantity, Role};
+use devstats_model::testing::arb_model;
 use proptest::prelude::*;
 
 const EXAMPLE: &str = include_str!("../../fixtures/example.yaml");
-
-fn project(name: &str, order: Option<u32>, disk_gi: u32, foundations: Vec<Name>, archived: bool) -> Project {
-    let src = format!(
-        "name: {name}\ndisplayName: Project {name}\nfoundations: []\ndisk: {disk_gi}Gi\ngithub:\n  orgs: [{name}-org]\n"
-    );
-    let mut p: Project = serde_saphyr::from_str(&src).expect("project template parses");
-    p.order = order;
-    p.foundations = foundations;
-    if archived {
-        p.status = devstats_model::ProjectStatus::Archived;
-    }
-    p
-}
-
-prop_compose! {
-    fn arb_model()(
-        names in proptest::collection::btree_set("[a-z][a-z0-9]{0,12}", 1..40),
-        disks in proptest::collection::vec(1u32..500, 40),
-        flags in proptest::collection::vec(any::<(bool, bool, bool)>(), 40),
-        role in prop_oneof![Just(Role::Prod), Just(Role::Test)],
-        replicas in 1u32..9,
-    ) -> Model {
-        let foundations = vec![
-            Foundation { name: Name::from("alpha"), display_name: None, domain: Hostname::from("stats.alpha.org"), site: None, static_image: ImageRef::from("example/static-alpha:1"), aggregate: None },
-            Foundation { name: Name::from("beta"), display_name: Some("Beta Foundation".into()), domain: Hostname::from("stats.beta.org"), site: Some(Name::from("b")), static_image: ImageRef::from("example/static-beta:1"), aggregate: None },
-        ];
-        let projects = names.iter().enumerate().map(|(i, n)| {
-            let (in_beta, ordered, archived) = flags[i];
-            let mut fs = vec![Name::from("alpha")];
-            if in_beta { fs.push(Name::from("beta")); }
-            project(n, ordered.then_some(i as u32), disks[i], fs, archived)
-        }).collect();
-        let mut instance = Instance::new("inst", "devstats-inst", role, &["alpha", "beta"]);
-        instance.schedules.first = None;
-        instance.schedules.last = None;
-        instance.patroni.replicas = replicas;
-        instance.storage.postgres_size = Quantity::from("100Gi");
-        Model { instance, foundations, projects }
-    }
-}
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]

@@ -10,7 +10,9 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
-use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -25,7 +27,10 @@ pub const SERVICE_PORT: i32 = 80;
 
 /// Pod-template metadata of a Deployment as the chart writes it: namespace and labels, no name.
 fn template_meta(ctx: &Ctx<'_>, labels: BTreeMap<String, String>) -> ObjectMeta {
-    ObjectMeta { name: None, ..ctx.pod_meta(String::new(), labels) }
+    ObjectMeta {
+        name: None,
+        ..ctx.pod_meta(String::new(), labels)
+    }
 }
 
 /// The API Service and Deployment.
@@ -63,7 +68,10 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         image_pull_policy: ctx.pull_policy(),
         command: Some(vec!["api".to_owned()]),
         resources: resources(inst.resources.api.as_ref()),
-        ports: Some(vec![ContainerPort { container_port: PORT, ..ContainerPort::default() }]),
+        ports: Some(vec![ContainerPort {
+            container_port: PORT,
+            ..ContainerPort::default()
+        }]),
         env: env.build(),
         ..Container::default()
     };
@@ -72,7 +80,10 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         spec: Some(DeploymentSpec {
             replicas: Some(i32::try_from(inst.replicas.api).unwrap_or(i32::MAX)),
             strategy: rolling_update(),
-            selector: LabelSelector { match_labels: Some(labels.clone()), ..LabelSelector::default() },
+            selector: LabelSelector {
+                match_labels: Some(labels.clone()),
+                ..LabelSelector::default()
+            },
             template: PodTemplateSpec {
                 metadata: Some(template_meta(ctx, labels)),
                 spec: Some(PodSpec {
@@ -92,7 +103,9 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grafana::test_support::{assert_same, chart_object, ctx, kubernetes, ours, prod_model, samples};
+    use crate::grafana::test_support::{
+        assert_same, chart_object, ctx, kubernetes, ours, prod_model, samples,
+    };
 
     #[test]
     fn matches_the_chart_sample() {
@@ -100,8 +113,14 @@ mod tests {
         let objs = build(&ctx(&model));
         assert_eq!(objs.len(), 2);
         let docs = samples();
-        assert_same(&ours(&objs[0]), &chart_object(&docs, "Service", "devstats-api-service"));
-        assert_same(&ours(&objs[1]), &chart_object(&docs, "Deployment", "devstats-api"));
+        assert_same(
+            &ours(&objs[0]),
+            &chart_object(&docs, "Service", "devstats-api-service"),
+        );
+        assert_same(
+            &ours(&objs[1]),
+            &chart_object(&docs, "Deployment", "devstats-api"),
+        );
     }
 
     #[test]

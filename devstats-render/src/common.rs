@@ -36,10 +36,18 @@ pub fn chart_labels(ty: &str, proj: Option<&str>) -> BTreeMap<String, String> {
 impl Ctx<'_> {
     /// Object metadata: name, the instance namespace, the chart labels plus the recommended labels.
     #[must_use]
-    pub fn meta(&self, name: impl Into<String>, component: &str, chart: BTreeMap<String, String>) -> ObjectMeta {
+    pub fn meta(
+        &self,
+        name: impl Into<String>,
+        component: &str,
+        chart: BTreeMap<String, String>,
+    ) -> ObjectMeta {
         let mut labels = chart;
         labels.insert("app.kubernetes.io/name".into(), APP.into());
-        labels.insert("app.kubernetes.io/instance".into(), self.model.instance.name.to_string());
+        labels.insert(
+            "app.kubernetes.io/instance".into(),
+            self.model.instance.name.to_string(),
+        );
         labels.insert("app.kubernetes.io/component".into(), component.into());
         labels.insert("app.kubernetes.io/part-of".into(), APP.into());
         labels.insert("app.kubernetes.io/managed-by".into(), MANAGED_BY.into());
@@ -98,7 +106,11 @@ impl Env {
     /// A literal value.
     #[must_use]
     pub fn val(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.0.push(EnvVar { name: name.into(), value: Some(value.into()), value_from: None });
+        self.0.push(EnvVar {
+            name: name.into(),
+            value: Some(value.into()),
+            value_from: None,
+        });
         self
     }
     /// A flag: `'1'` when set, `''` otherwise.
@@ -119,7 +131,11 @@ impl Env {
             name: name.into(),
             value: None,
             value_from: Some(EnvVarSource {
-                secret_key_ref: Some(SecretKeySelector { name: secret.into(), key: key.into(), optional: None }),
+                secret_key_ref: Some(SecretKeySelector {
+                    name: secret.into(),
+                    key: key.into(),
+                    optional: None,
+                }),
                 ..EnvVarSource::default()
             }),
         });
@@ -132,7 +148,10 @@ impl Env {
             name: name.into(),
             value: None,
             value_from: Some(EnvVarSource {
-                field_ref: Some(ObjectFieldSelector { api_version: None, field_path: path.into() }),
+                field_ref: Some(ObjectFieldSelector {
+                    api_version: None,
+                    field_path: path.into(),
+                }),
                 ..EnvVarSource::default()
             }),
         });
@@ -179,7 +198,10 @@ pub fn node_selector(sel: &BTreeMap<String, String>) -> Option<BTreeMap<String, 
 pub fn pvc_volume(volume: &str, claim: &str) -> Volume {
     Volume {
         name: volume.into(),
-        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name: claim.into(), read_only: None }),
+        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+            claim_name: claim.into(),
+            read_only: None,
+        }),
         ..Volume::default()
     }
 }
@@ -187,7 +209,11 @@ pub fn pvc_volume(volume: &str, claim: &str) -> Volume {
 /// A volume mount.
 #[must_use]
 pub fn mount(volume: &str, path: &str) -> VolumeMount {
-    VolumeMount { name: volume.into(), mount_path: path.into(), ..VolumeMount::default() }
+    VolumeMount {
+        name: volume.into(),
+        mount_path: path.into(),
+        ..VolumeMount::default()
+    }
 }
 
 /// Names of objects, as the chart names them.

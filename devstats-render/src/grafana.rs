@@ -36,7 +36,9 @@ const HEALTH_CHECK: &str = "grafana_health_check.sh";
 
 fn probe(initial_delay: i32) -> Probe {
     Probe {
-        exec: Some(ExecAction { command: Some(vec![HEALTH_CHECK.to_owned(), format!("127.0.0.1:{PORT}")]) }),
+        exec: Some(ExecAction {
+            command: Some(vec![HEALTH_CHECK.to_owned(), format!("127.0.0.1:{PORT}")]),
+        }),
         initial_delay_seconds: Some(initial_delay),
         period_seconds: Some(30),
         ..Probe::default()
@@ -45,7 +47,10 @@ fn probe(initial_delay: i32) -> Probe {
 
 /// Pod-template metadata of a Deployment as the chart writes it: namespace and labels, no name.
 fn template_meta(ctx: &Ctx<'_>, labels: std::collections::BTreeMap<String, String>) -> ObjectMeta {
-    ObjectMeta { name: None, ..ctx.pod_meta(String::new(), labels) }
+    ObjectMeta {
+        name: None,
+        ..ctx.pod_meta(String::new(), labels)
+    }
 }
 
 fn replicas(n: u32) -> Option<i32> {
@@ -84,7 +89,11 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
         .secret("PG_PASS", pg, "PG_PASS_RO.secret")
         .val("GF_PANELS_DISABLE_SANITIZE_HTML", "true")
         .secret("GF_SECURITY_ADMIN_USER", gf, "GF_SECURITY_ADMIN_USER.secret")
-        .secret("GF_SECURITY_ADMIN_PASSWORD", gf, "GF_SECURITY_ADMIN_PASSWORD.secret");
+        .secret(
+            "GF_SECURITY_ADMIN_PASSWORD",
+            gf,
+            "GF_SECURITY_ADMIN_PASSWORD.secret",
+        );
     let container = Container {
         name: name.clone(),
         image: Some(inst.images.grafana.to_string()),
@@ -92,7 +101,10 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
         command: Some(vec![COMMAND.to_owned()]),
         resources: resources(inst.resources.grafana.as_ref()),
         volume_mounts: Some(vec![mount(BACKUPS_VOLUME, BACKUPS_MOUNT)]),
-        ports: Some(vec![ContainerPort { container_port: PORT, ..ContainerPort::default() }]),
+        ports: Some(vec![ContainerPort {
+            container_port: PORT,
+            ..ContainerPort::default()
+        }]),
         env: env.build(),
         liveness_probe: Some(probe(60)),
         readiness_probe: Some(probe(10)),
@@ -103,7 +115,10 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
         spec: Some(DeploymentSpec {
             replicas: replicas(inst.replicas.grafana),
             strategy: rolling_update(),
-            selector: LabelSelector { match_labels: Some(pod_labels.clone()), ..LabelSelector::default() },
+            selector: LabelSelector {
+                match_labels: Some(pod_labels.clone()),
+                ..LabelSelector::default()
+            },
             template: PodTemplateSpec {
                 metadata: Some(template_meta(ctx, pod_labels.clone())),
                 spec: Some(PodSpec {
@@ -119,7 +134,11 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
         ..Deployment::default()
     };
     let service = Service {
-        metadata: ctx.meta(names::grafana_service(proj), Component::Grafana.as_str(), chart_labels("service", Some(proj))),
+        metadata: ctx.meta(
+            names::grafana_service(proj),
+            Component::Grafana.as_str(),
+            chart_labels("service", Some(proj)),
+        ),
         spec: Some(ServiceSpec {
             ports: Some(vec![ServicePort {
                 port: SERVICE_PORT,
@@ -153,7 +172,10 @@ pub(crate) mod test_support {
     /// Parses multi-document YAML into JSON values (comment-only documents skipped).
     pub fn parse_docs(text: &str) -> Vec<Value> {
         text.split("\n---\n")
-            .filter(|d| d.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')))
+            .filter(|d| {
+                d.lines()
+                    .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            })
             .map(|d| serde_saphyr::from_str::<Value>(d).expect("chart render document parses"))
             .filter(|v| !v.is_null())
             .collect()
@@ -169,7 +191,9 @@ pub(crate) mod test_support {
     pub fn full_prod() -> Vec<Value> {
         let bytes = std::fs::read(fixture("rendered-prod-defaults.yaml.gz")).expect("prod render fixture");
         let mut text = String::new();
-        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text).expect("gunzip");
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .expect("gunzip");
         parse_docs(&text)
     }
 
@@ -227,7 +251,11 @@ pub(crate) mod test_support {
             }
             (Value::Array(x), Value::Array(y)) => {
                 if x.len() != y.len() {
-                    out.push(format!("{path}: ours has {} elements, chart {}", x.len(), y.len()));
+                    out.push(format!(
+                        "{path}: ours has {} elements, chart {}",
+                        x.len(),
+                        y.len()
+                    ));
                 }
                 for (i, (l, r)) in x.iter().zip(y).enumerate() {
                     diff(&format!("{path}/{i}"), l, r, out);
@@ -242,7 +270,13 @@ pub(crate) mod test_support {
     pub fn assert_same(ours: &Value, chart: &Value) {
         let mut out = Vec::new();
         diff("", ours, chart, &mut out);
-        assert!(out.is_empty(), "{} {}: differences:\n  {}", chart["kind"], chart["metadata"]["name"], out.join("\n  "));
+        assert!(
+            out.is_empty(),
+            "{} {}: differences:\n  {}",
+            chart["kind"],
+            chart["metadata"]["name"],
+            out.join("\n  ")
+        );
     }
 
     /// A foundation like the chart's `domains:` entries.
@@ -282,7 +316,12 @@ pub(crate) mod test_support {
 
     /// The prod instance serving the chart's four domains, with the given projects.
     pub fn prod_model(projects: Vec<Project>) -> Model {
-        let mut instance = Instance::new("prod", "devstats-prod", Role::Prod, &["test", "cncf", "cdf", "graphql"]);
+        let mut instance = Instance::new(
+            "prod",
+            "devstats-prod",
+            Role::Prod,
+            &["test", "cncf", "cdf", "graphql"],
+        );
         instance.ingress.class_name = Name::from("nginx-prod");
         Model {
             instance,
@@ -298,13 +337,19 @@ pub(crate) mod test_support {
 
     /// A context without computed schedules (the builders tested here need none).
     pub fn ctx(model: &Model) -> Ctx<'_> {
-        Ctx { model, schedules: std::collections::BTreeMap::new(), secrets: None }
+        Ctx {
+            model,
+            schedules: std::collections::BTreeMap::new(),
+            secrets: None,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::test_support::{assert_same, chart_object, ctx, full_prod, kubernetes, ours, prod_model, project, samples};
+    use super::test_support::{
+        assert_same, chart_object, ctx, full_prod, kubernetes, ours, prod_model, project, samples,
+    };
     use super::*;
 
     #[test]
@@ -314,8 +359,14 @@ mod tests {
         let objs = build(&ctx, &model.projects[0]);
         assert_eq!(objs.len(), 2);
         let docs = samples();
-        assert_same(&ours(&objs[0]), &chart_object(&docs, "Deployment", "devstats-grafana-kubernetes"));
-        assert_same(&ours(&objs[1]), &chart_object(&docs, "Service", "devstats-service-kubernetes"));
+        assert_same(
+            &ours(&objs[0]),
+            &chart_object(&docs, "Deployment", "devstats-grafana-kubernetes"),
+        );
+        assert_same(
+            &ours(&objs[1]),
+            &chart_object(&docs, "Service", "devstats-service-kubernetes"),
+        );
     }
 
     #[test]
@@ -326,8 +377,29 @@ mod tests {
         let ctx = ctx(&model);
         let objs = build(&ctx, &model.projects[0]);
         let docs = full_prod();
-        assert_same(&ours(&objs[0]), &chart_object(&docs, "Deployment", "devstats-grafana-tekton"));
-        assert_same(&ours(&objs[1]), &chart_object(&docs, "Service", "devstats-service-tekton"));
+        assert_same(
+            &ours(&objs[0]),
+            &chart_object(&docs, "Deployment", "devstats-grafana-tekton"),
+        );
+        assert_same(
+            &ours(&objs[1]),
+            &chart_object(&docs, "Service", "devstats-service-tekton"),
+        );
+    }
+
+    #[test]
+    fn the_comparison_reports_json_paths() {
+        let model = prod_model(vec![kubernetes()]);
+        let ctx = ctx(&model);
+        let mut v = ours(&build(&ctx, &model.projects[0])[0]);
+        v["spec"]["template"]["spec"]["containers"][0]["env"][3]["value"] = "x".into();
+        let chart = chart_object(&samples(), "Deployment", "devstats-grafana-kubernetes");
+        let err = std::panic::catch_unwind(|| assert_same(&v, &chart)).expect_err("difference detected");
+        let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(
+            msg.contains("/spec/template/spec/containers/0/env/3/value"),
+            "{msg}"
+        );
     }
 
     #[test]

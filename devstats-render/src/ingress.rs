@@ -1,9 +1,376 @@
-//! Ingresses (being written).
+//! Ingresses: `devstats-ingress-1` for the bare foundation domains and `devstats-ingress-2..N` for
+//! the project hosts, packed into TLS buckets.
+//!
+//! The chart (`devstats-ingress.yaml`, `devstats-ingress-projects.yaml`) renders:
+//! - `devstats-ingress-1` with TLS Secret `devstats-tls-1` for the domains in its range, a
+//!   host-less catch-all `/` → `devstats-static-service-default`, and per domain `apiPath` →
+//!   `devstats-api-service` (unless `skipAPIIngress`) then `/` → `devstats-static-service-{shortname}`;
+//! - the project hosts `{url}.{domain}` (per project in values order, per domain in domain order,
+//!   then its aliases), de-duplicated and packed in order into buckets of `tlsMaxHostsPerCert`
+//!   hosts, each bucket one Ingress `devstats-ingress-{i}` with one TLS entry `devstats-tls-{i}`
+//!   and one rule per host → `devstats-service-{proj}:80`.
+//!
+//! Both carry the cert-manager ingress-shim annotations and `spec.ingressClassName`.
+//!
+//! We render the same objects from the model: bare domains of the served foundations, project
+//! hosts from [`devstats_model::Model::project_hosts`] of fully deployed projects in rotation order
+//! (`order`, then name — the chart's values order for an imported model). Bucketing depends only on
+//! the model, so re-renders are identical.
 
-#![allow(unused_variables, missing_docs)]
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::{Ctx, Object};
-use devstats_model::Project;
-use k8s_openapi::api::core::v1::Pod;
+use devstats_model::IssuerKind;
+use k8s_openapi::api::networking::v1::{
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend,
+    IngressSpec, IngressTLS, ServiceBackendPort,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-pub fn build(ctx: &Ctx<'_>) -> Vec<Object> { Vec::new() }
+use crate::common::{chart_labels, names};
+use crate::{Component, Ctx, Object};
+
+/// Number of the bare-domain Ingress; project buckets are numbered from the next one.
+pub const DOMAINS_INGRESS: usize = 1;
+
+/// Name of Ingress number `i`.
+#[must_use]
+pub fn ingress_name(i: usize) -> String {
+    format!("devstats-ingress-{i}")
+}
+
+/// Name of the TLS Secret of Ingress number `i`.
+#[must_use]
+pub fn tls_secret(i: usize) -> String {
+    format!("devstats-tls-{i}")
+}
+
+/// A path rule → `service:80` (every chart backend uses port 80 and `pathType: Prefix`).
+fn rule(host: Option<&str>, path: &str, service: &str) -> IngressRule {
+    IngressRule {
+        host: host.map(str::to_owned),
+        http: Some(HTTPIngressRuleValue {
+            paths: vec![HTTPIngressPath {
+                path: Some(path.to_owned()),
+                path_type: "Prefix".to_owned(),
+                backend: IngressBackend {
+                    service: Some(IngressServiceBackend {
+                        name: service.to_owned(),
+                        port: Some(ServiceBackendPort {
+                            number: Some(80),
+                            name: None,
+                        }),
+                    }),
+                    resource: None,
+                },
+            }],
+        }),
+    }
+}
+
+/// Object metadata with the cert-manager annotations.
+fn meta(ctx: &Ctx<'_>, i: usize) -> ObjectMeta {
+    let ing = &ctx.model.instance.ingress;
+    let issuer_key = match ing.issuer.kind {
+        IssuerKind::Issuer => "cert-manager.io/issuer",
+        IssuerKind::ClusterIssuer => "cert-manager.io/cluster-issuer",
+    };
+    let mut m = ctx.meta(
+        ingress_name(i),
+        Component::Ingress.as_str(),
+        chart_labels("ingress", None),
+    );
+    m.annotations = Some(BTreeMap::from([
+        (
+            "acme.cert-manager.io/http01-ingress-class".to_owned(),
+            ing.class_name.to_string(),
+        ),
+        (issuer_key.to_owned(), ing.issuer.name.to_string()),
+    ]));
+    m
+}
+
+fn ingress(ctx: &Ctx<'_>, i: usize, tls_hosts: Vec<String>, rules: Vec<IngressRule>) -> Object {
+    let tls = if tls_hosts.is_empty() {
+        None
+    } else {
+        Some(vec![IngressTLS {
+            hosts: Some(tls_hosts),
+            secret_name: Some(tls_secret(i)),
+        }])
+    };
+    Object::from(Ingress {
+        metadata: meta(ctx, i),
+        spec: Some(IngressSpec {
+            ingress_class_name: Some(ctx.model.instance.ingress.class_name.to_string()),
+            tls,
+            rules: Some(rules),
+            ..IngressSpec::default()
+        }),
+        ..Ingress::default()
+    })
+}
+
+/// Every project host with the project serving it: fully deployed projects in rotation order,
+/// each project's hosts in [`devstats_model::Model::project_hosts`] order, first occurrence wins.
+#[must_use]
+pub fn project_hosts(ctx: &Ctx<'_>) -> Vec<(String, String)> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for p in ctx.model.rotation_order() {
+        for host in ctx.model.project_hosts(p) {
+            if seen.insert(host.clone()) {
+                out.push((host, p.name.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// `devstats-ingress-1` (bare domains) and one Ingress per bucket of project hosts.
+#[must_use]
+pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
+    let inst = &ctx.model.instance;
+    let foundations = ctx.model.served_foundations();
+
+    let mut rules = vec![rule(
+        None,
+        "/",
+        &names::static_service(crate::static_sites::DEFAULT_SITE),
+    )];
+    for f in &foundations {
+        let domain = f.domain.as_str();
+        if inst.ingress.api_on_bare_domains {
+            rules.push(rule(Some(domain), &inst.ingress.api_path, names::API_SERVICE));
+        }
+        rules.push(rule(
+            Some(domain),
+            "/",
+            &names::static_service(f.site_name().as_str()),
+        ));
+    }
+    let domains = foundations.iter().map(|f| f.domain.to_string()).collect();
+    let mut out = vec![ingress(ctx, DOMAINS_INGRESS, domains, rules)];
+
+    let per_cert = usize::try_from(inst.ingress.max_hosts_per_certificate)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    let hosts = project_hosts(ctx);
+    for (n, bucket) in hosts.chunks(per_cert).enumerate() {
+        let i = DOMAINS_INGRESS + 1 + n;
+        let rules = bucket
+            .iter()
+            .map(|(h, p)| rule(Some(h), "/", &names::grafana_service(p)))
+            .collect();
+        out.push(ingress(
+            ctx,
+            i,
+            bucket.iter().map(|(h, _)| h.clone()).collect(),
+            rules,
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use devstats_model::{IssuerKind, Name, Project, ProjectStatus};
+    use serde_json::Value;
+
+    use super::*;
+    use crate::grafana::test_support::{
+        assert_same, chart_object, ctx, full_prod, kubernetes, ours, prod_model, project, samples,
+    };
+
+    fn hosts_of(v: &Value) -> Vec<String> {
+        v["spec"]["rules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["host"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// Projects (in order) reconstructed from the chart's project Ingresses: each host's first
+    /// label is the project's url, its domain the foundation, its backend the project.
+    fn projects_from_render(docs: &[Value]) -> Vec<Project> {
+        let domain_to_foundation = BTreeMap::from([
+            ("teststats.cncf.io", "test"),
+            ("devstats.cncf.io", "cncf"),
+            ("devstats.cd.foundation", "cdf"),
+            ("devstats.graphql.org", "graphql"),
+        ]);
+        let mut ings: Vec<&Value> = docs
+            .iter()
+            .filter(|d| d["kind"] == "Ingress" && d["metadata"]["name"] != "devstats-ingress-1")
+            .collect();
+        ings.sort_by_key(|d| {
+            d["metadata"]["name"]
+                .as_str()
+                .and_then(|n| n.rsplit('-').next())
+                .and_then(|n| n.parse::<u32>().ok())
+        });
+        let mut projects: Vec<Project> = Vec::new();
+        for ing in ings {
+            for r in ing["spec"]["rules"].as_array().expect("rules") {
+                let host = r["host"].as_str().expect("host");
+                let svc = r["http"]["paths"][0]["backend"]["service"]["name"]
+                    .as_str()
+                    .expect("service");
+                let proj = svc.strip_prefix("devstats-service-").expect("grafana service");
+                let (url, domain) = host.split_once('.').expect("project host");
+                let f = domain_to_foundation[domain];
+                if let Some(p) = projects.iter_mut().find(|p| p.name.as_str() == proj) {
+                    p.foundations.push(Name::from(f));
+                } else {
+                    let mut p = project(proj, &[f]);
+                    p.url = Some(Name::from(url));
+                    p.order = Some(u32::try_from(projects.len()).expect("few projects"));
+                    projects.push(p);
+                }
+            }
+        }
+        projects
+    }
+
+    #[test]
+    fn matches_the_chart_sample_and_the_full_prod_render() {
+        let full = full_prod();
+        let mut projects = projects_from_render(&full);
+        assert_eq!(projects[0].name.as_str(), "kubernetes");
+        projects[0] = kubernetes();
+        // Archived and unserved projects must not move hosts.
+        let mut archived = project("aaa-archived", &["cncf"]);
+        archived.status = ProjectStatus::Archived;
+        archived.order = Some(1);
+        projects.push(archived);
+        projects.push(project("aaa-unserved", &["lf"]));
+        let model = prod_model(projects);
+        let objs = build(&ctx(&model));
+        assert_eq!(objs.len(), 9);
+
+        let chart_ingresses = full.iter().filter(|d| d["kind"] == "Ingress").count();
+        assert_eq!(chart_ingresses, objs.len());
+        for o in &objs {
+            assert_same(&ours(o), &chart_object(&full, "Ingress", o.name()));
+        }
+        let docs = samples();
+        for o in &objs[..2] {
+            assert_same(&ours(o), &chart_object(&docs, "Ingress", o.name()));
+        }
+    }
+
+    fn big_model(reverse: bool) -> devstats_model::Model {
+        let mut projects: Vec<Project> = (0..80)
+            .map(|i| {
+                let mut p = project(&format!("p{i:02}"), &["cncf"]);
+                p.order = Some(i);
+                p
+            })
+            .collect();
+        let mut both = project("tekton", &["cncf", "cdf"]);
+        both.order = Some(80);
+        let mut aliased = project("aliased", &["cncf"]);
+        aliased.aliases = vec!["stats.example.org".into(), "other.example.org".into()];
+        aliased.order = Some(81);
+        projects.extend([both, aliased]);
+        if reverse {
+            projects.reverse();
+        }
+        let mut m = prod_model(projects);
+        m.instance.foundations = vec!["cncf".into(), "cdf".into()];
+        m.instance.ingress.max_hosts_per_certificate = 30;
+        m
+    }
+
+    #[test]
+    fn buckets_cover_every_host_once_and_are_stable() {
+        let model = big_model(false);
+        let objs = build(&ctx(&model));
+        // 80 + 2 (tekton) + 3 (aliased + 2 aliases) = 85 hosts → 30 + 30 + 25.
+        assert_eq!(objs.len(), 4);
+        let mut all_hosts = Vec::new();
+        for (n, o) in objs.iter().enumerate().skip(1) {
+            let v = ours(o);
+            let i = n + 1;
+            assert_eq!(v["metadata"]["name"], format!("devstats-ingress-{i}"));
+            let tls = v["spec"]["tls"].as_array().expect("tls");
+            assert_eq!(tls.len(), 1);
+            assert_eq!(tls[0]["secretName"], format!("devstats-tls-{i}"));
+            let tls_hosts: Vec<String> = tls[0]["hosts"]
+                .as_array()
+                .expect("hosts")
+                .iter()
+                .map(|h| h.as_str().expect("host").to_owned())
+                .collect();
+            assert!(tls_hosts.len() <= 30);
+            assert_eq!(tls_hosts, hosts_of(&v));
+            all_hosts.extend(tls_hosts);
+        }
+        assert_eq!(all_hosts.len(), 85);
+        let unique: BTreeSet<&String> = all_hosts.iter().collect();
+        assert_eq!(unique.len(), all_hosts.len(), "a host is routed twice");
+        for h in [
+            "tekton.devstats.cncf.io",
+            "tekton.devstats.cd.foundation",
+            "aliased.devstats.cncf.io",
+            "stats.example.org",
+            "other.example.org",
+        ] {
+            assert!(unique.contains(&h.to_owned()), "{h} missing");
+        }
+        let last = ours(&objs[3]);
+        assert_eq!(last["spec"]["rules"][24]["host"], "other.example.org");
+        assert_eq!(
+            last["spec"]["rules"][24]["http"]["paths"][0]["backend"]["service"]["name"],
+            "devstats-service-aliased"
+        );
+
+        // Bare domains: both served foundations, API first.
+        let first = ours(&objs[0]);
+        assert_eq!(
+            first["spec"]["tls"][0]["hosts"],
+            serde_json::json!(["devstats.cncf.io", "devstats.cd.foundation"])
+        );
+        assert_eq!(first["spec"]["rules"].as_array().map(Vec::len), Some(5));
+
+        assert_eq!(build(&ctx(&model)), objs, "second render differs");
+        let reversed = big_model(true);
+        assert_eq!(
+            build(&ctx(&reversed)),
+            objs,
+            "project file order changes the buckets"
+        );
+    }
+
+    #[test]
+    fn knobs_aliases_api_path_and_cluster_issuer() {
+        let mut model = big_model(false);
+        model.instance.ingress.aliases = false;
+        model.instance.ingress.api_on_bare_domains = false;
+        model.instance.ingress.issuer.kind = IssuerKind::ClusterIssuer;
+        model.instance.ingress.issuer.name = Name::from("le");
+        let objs = build(&ctx(&model));
+        let first = ours(&objs[0]);
+        assert_eq!(first["spec"]["rules"].as_array().map(Vec::len), Some(3));
+        assert_eq!(
+            first["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
+            "le"
+        );
+        assert!(
+            first["metadata"]["annotations"]
+                .get("cert-manager.io/issuer")
+                .is_none()
+        );
+        let hosts: Vec<String> = objs.iter().skip(1).flat_map(|o| hosts_of(&ours(o))).collect();
+        assert_eq!(hosts.len(), 83);
+        assert!(!hosts.iter().any(|h| h.ends_with("example.org")));
+
+        model.instance.ingress.api_on_bare_domains = true;
+        model.instance.ingress.api_path = "/v1/".to_owned();
+        let first = ours(&build(&ctx(&model))[0]);
+        assert_eq!(first["spec"]["rules"][1]["http"]["paths"][0]["path"], "/v1/");
+        assert_eq!(first["spec"]["rules"][1]["host"], "devstats.cncf.io");
+    }
+}

@@ -190,7 +190,10 @@ impl Selection {
     #[must_use]
     pub fn project(&self, p: &Project) -> bool {
         (self.projects.is_empty() || self.projects.contains(p.name.as_str()))
-            && (self.foundations.is_empty() || p.foundations.iter().any(|f| self.foundations.contains(f.as_str())))
+            && (self.foundations.is_empty()
+                || p.foundations
+                    .iter()
+                    .any(|f| self.foundations.contains(f.as_str())))
     }
 
     /// Checks that every named project, foundation and component exists.
@@ -198,9 +201,10 @@ impl Selection {
         let mut problems = Vec::new();
         for p in &self.projects {
             if model.project(p).is_none() {
-                let hint = devstats_model::structure::suggest(p, model.projects.iter().map(|p| p.name.as_str()))
-                    .map(|s| format!("; did you mean '{s}'?"))
-                    .unwrap_or_default();
+                let hint =
+                    devstats_model::structure::suggest(p, model.projects.iter().map(|p| p.name.as_str()))
+                        .map(|s| format!("; did you mean '{s}'?"))
+                        .unwrap_or_default();
                 problems.push(format!("unknown project '{p}'{hint}"));
             }
         }
@@ -208,11 +212,20 @@ impl Selection {
             if model.foundation(f).is_none() {
                 problems.push(format!(
                     "unknown foundation '{f}'; defined: {}",
-                    model.foundations.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+                    model
+                        .foundations
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
         }
-        if problems.is_empty() { Ok(()) } else { Err(RenderError::Selection(problems)) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(RenderError::Selection(problems))
+        }
     }
 }
 
@@ -255,7 +268,11 @@ pub struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// Derives schedules etc. from a validated model.
     pub fn new(model: &'a Model, secrets: Option<&'a SecretValues>) -> Result<Self, RenderError> {
-        Ok(Self { model, schedules: model.schedules()?, secrets })
+        Ok(Self {
+            model,
+            schedules: model.schedules()?,
+            secrets,
+        })
     }
 }
 
@@ -286,10 +303,17 @@ pub struct RenderSet {
 fn phase_of(o: &Object) -> Phase {
     match o {
         Object::Namespace(_) => Phase::Namespace,
-        Object::Secret(_) | Object::ServiceAccount(_) | Object::Role(_) | Object::RoleBinding(_) => Phase::Config,
+        Object::Secret(_) | Object::ServiceAccount(_) | Object::Role(_) | Object::RoleBinding(_) => {
+            Phase::Config
+        }
         Object::PersistentVolumeClaim(_) => Phase::Storage,
         Object::Endpoints(_) | Object::StatefulSet(_) => Phase::Database,
-        Object::Service(s) if s.metadata.name.as_deref().is_some_and(|n| n.starts_with(common::names::POSTGRES)) => {
+        Object::Service(s)
+            if s.metadata
+                .name
+                .as_deref()
+                .is_some_and(|n| n.starts_with(common::names::POSTGRES)) =>
+        {
             Phase::Database
         }
         Object::Job(j) if j.metadata.name.as_deref() == Some(common::names::BOOTSTRAP) => Phase::Bootstrap,
@@ -340,8 +364,15 @@ pub fn render(model: &Model, opts: &Options) -> Result<RenderSet, RenderError> {
                 }
         })
         .collect();
-    let required_secrets = if sel.component(Component::Secrets) { required_secrets } else { Vec::new() };
-    Ok(RenderSet { objects, required_secrets })
+    let required_secrets = if sel.component(Component::Secrets) {
+        required_secrets
+    } else {
+        Vec::new()
+    };
+    Ok(RenderSet {
+        objects,
+        required_secrets,
+    })
 }
 
 fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), RenderError> {
@@ -388,7 +419,11 @@ fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), Rend
         }
     }
     if c.affiliations_import.enabled {
-        push(Component::AffiliationsImport, None, vec![affiliations::import(ctx)]);
+        push(
+            Component::AffiliationsImport,
+            None,
+            vec![affiliations::import(ctx)],
+        );
     }
     if c.api {
         push(Component::Api, None, api::build(ctx));
@@ -410,11 +445,21 @@ fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), Rend
     }
     if c.static_sites {
         for (foundation, object) in static_sites::build(ctx) {
-            out.push(Rendered { phase: phase_of(&object), component: Component::Static, project: None, foundation, object });
+            out.push(Rendered {
+                phase: phase_of(&object),
+                component: Component::Static,
+                project: None,
+                foundation,
+                object,
+            });
         }
     }
     out.sort_by(|a, b| {
-        (a.phase, kind_rank(&a.object), a.object.name()).cmp(&(b.phase, kind_rank(&b.object), b.object.name()))
+        (a.phase, kind_rank(&a.object), a.object.name()).cmp(&(
+            b.phase,
+            kind_rank(&b.object),
+            b.object.name(),
+        ))
     });
     Ok((out, required_secrets))
 }

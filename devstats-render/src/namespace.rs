@@ -13,5 +13,8 @@ pub fn build(ctx: &Ctx<'_>) -> Object {
     let ns = ctx.namespace().to_owned();
     let mut meta = ctx.meta(ns.clone(), "namespace", BTreeMap::from([("name".to_owned(), ns)]));
     meta.namespace = None;
-    Object::from(Namespace { metadata: meta, ..Namespace::default() })
+    Object::from(Namespace {
+        metadata: meta,
+        ..Namespace::default()
+    })
 }

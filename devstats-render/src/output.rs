@@ -16,7 +16,10 @@ pub struct OutputError {
 
 /// One object as a YAML document (no leading `---`).
 pub fn object_yaml(r: &Rendered) -> Result<String, OutputError> {
-    serde_saphyr::to_string(&r.object).map_err(|e| OutputError { object: r.object.id(), message: e.to_string() })
+    serde_saphyr::to_string(&r.object).map_err(|e| OutputError {
+        object: r.object.id(),
+        message: e.to_string(),
+    })
 }
 
 /// All objects as one YAML stream, each document starting with `---`.
@@ -45,13 +48,18 @@ fn serialize_all(
     }
     let per = objects.len().div_ceil(threads);
     let results: Vec<Result<Vec<String>, OutputError>> = std::thread::scope(|s| {
-        let handles: Vec<_> =
-            objects.chunks(per).map(|chunk| s.spawn(move || chunk.iter().map(f).collect())).collect();
+        let handles: Vec<_> = objects
+            .chunks(per)
+            .map(|chunk| s.spawn(move || chunk.iter().map(f).collect()))
+            .collect();
         handles
             .into_iter()
             .map(|h| {
                 h.join().unwrap_or_else(|_| {
-                    Err(OutputError { object: "(worker)".into(), message: "serializer thread panicked".into() })
+                    Err(OutputError {
+                        object: "(worker)".into(),
+                        message: "serializer thread panicked".into(),
+                    })
                 })
             })
             .collect()
@@ -67,8 +75,10 @@ fn serialize_all(
 pub fn json_list(objects: &[Rendered]) -> Result<String, OutputError> {
     let items: Vec<&crate::Object> = objects.iter().map(|r| &r.object).collect();
     let list = serde_json::json!({ "apiVersion": "v1", "kind": "List", "items": items });
-    let mut s = serde_json::to_string_pretty(&list)
-        .map_err(|e| OutputError { object: "v1/List".into(), message: e.to_string() })?;
+    let mut s = serde_json::to_string_pretty(&list).map_err(|e| OutputError {
+        object: "v1/List".into(),
+        message: e.to_string(),
+    })?;
     s.push('\n');
     Ok(s)
 }
@@ -77,7 +87,12 @@ pub fn json_list(objects: &[Rendered]) -> Result<String, OutputError> {
 #[must_use]
 pub fn file_path(r: &Rendered) -> String {
     let n = Phase::ALL.iter().position(|p| *p == r.phase).unwrap_or(0) + 1;
-    format!("{n:02}-{}/{}-{}.yaml", r.phase.as_str(), r.object.kind().to_ascii_lowercase(), r.object.name())
+    format!(
+        "{n:02}-{}/{}-{}.yaml",
+        r.phase.as_str(),
+        r.object.kind().to_ascii_lowercase(),
+        r.object.name()
+    )
 }
 
 /// One (relative path, YAML) pair per object.

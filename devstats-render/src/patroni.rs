@@ -1,9 +1,664 @@
-//! Patroni (being written).
+//! Patroni: the PostgreSQL cluster `devstats-postgres`.
+//!
+//! The chart renders eight objects (templates `devstats-postgres-*.yaml`): a ServiceAccount, a Role
+//! (configmaps, endpoints, pods, services) and its RoleBinding, the leader Endpoints
+//! `devstats-postgres-config` (`subsets: []`), three headless Services (`devstats-postgres` for the
+//! primary, `devstats-postgres-ro` for the replicas, `devstats-postgres-config` with neither selector
+//! nor ports so that the leader Endpoints is not garbage-collected) and the StatefulSet, whose 53
+//! env vars the image's entrypoint renders into Patroni's local configuration.
+//!
+//! We render the same objects, field for field, from `instance.patroni`, with two deliberate
+//! differences:
+//! - `PATRONI_MAXIMUM_LAG_ON_FAILOVER` is the integer `53687091200`; Helm renders the chart's value
+//!   as the float `5.36870912e+10`.
+//! - `PATRONI_RETRY_TIMEOUT` defaults to 20 (chart: 60), so that Patroni's rule
+//!   `loop_wait + 2 × retry_timeout ≤ ttl` holds with the default loop_wait 15 and ttl 60.
+//!
+//! Patroni writes `subsets` of the Endpoints `devstats-postgres-config` at run time (the primary
+//! points it at itself): the apply layer must create that object only when it is missing and never
+//! update it afterwards.
 
-#![allow(unused_variables, missing_docs)]
+use std::collections::BTreeMap;
 
+use devstats_model::{Patroni, WalLevel};
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::core::v1::{
+    Affinity, Container, ContainerPort, EmptyDirVolumeSource, Endpoints, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec,
+    PodTemplateSpec, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, Volume,
+    VolumeResourceRequirements,
+};
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement, ObjectMeta};
+
+use crate::common::{APP, Env, chart_labels, mount, names, node_selector, resources};
 use crate::{Ctx, Object};
-use devstats_model::Project;
-use k8s_openapi::api::core::v1::Pod;
 
-pub fn build(ctx: &Ctx<'_>) -> Vec<Object> { Vec::new() }
+/// The `type` label of every Patroni object.
+const TYPE: &str = "postgres";
+/// The `app.kubernetes.io/component` value.
+const COMPONENT: &str = "postgres";
+/// PostgreSQL port (the chart's `postgresPort`).
+const PG_PORT: i32 = 5432;
+/// Patroni REST API port.
+const REST_PORT: i32 = 8008;
+/// UID and GID of the `postgres` user of the image.
+const POSTGRES_UID: i64 = 999;
+/// Data directory mount (the `pgdata` volume claim template).
+const PGDATA: &str = "/home/postgres/pgdata";
+/// The data volume claim template.
+const PGDATA_VOLUME: &str = "pgdata";
+/// The memory-backed `/dev/shm` volume.
+const SHM_VOLUME: &str = "devshm";
+
+/// Labels of every Patroni object: the chart labels plus `cluster-name`.
+fn labels() -> BTreeMap<String, String> {
+    let mut l = chart_labels(TYPE, None);
+    l.insert("cluster-name".to_owned(), names::POSTGRES.to_owned());
+    l
+}
+
+/// Service selector for a Patroni member role (`primary` or `replica`).
+fn role_selector(role: &str) -> BTreeMap<String, String> {
+    let mut l = labels();
+    l.insert("role".to_owned(), role.to_owned());
+    l
+}
+
+fn meta(ctx: &Ctx<'_>, name: &str) -> ObjectMeta {
+    ctx.meta(name, COMPONENT, labels())
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn port(port: i32, name: &str) -> ServicePort {
+    ServicePort {
+        port,
+        name: Some(name.to_owned()),
+        ..ServicePort::default()
+    }
+}
+
+/// All Patroni objects: ServiceAccount, Role, RoleBinding, Endpoints, three Services, StatefulSet.
+#[must_use]
+pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
+    vec![
+        service_account(ctx),
+        role(ctx),
+        role_binding(ctx),
+        endpoints(ctx),
+        service_primary(ctx),
+        service_replicas(ctx),
+        service_config(ctx),
+        stateful_set(ctx),
+    ]
+}
+
+fn service_account(ctx: &Ctx<'_>) -> Object {
+    Object::from(ServiceAccount {
+        metadata: meta(ctx, names::POSTGRES),
+        ..ServiceAccount::default()
+    })
+}
+
+fn role(ctx: &Ctx<'_>) -> Object {
+    let rule = |resource: &str, verbs: &[&str]| PolicyRule {
+        api_groups: Some(strings(&[""])),
+        resources: Some(strings(&[resource])),
+        verbs: strings(verbs),
+        ..PolicyRule::default()
+    };
+    Object::from(Role {
+        metadata: meta(ctx, names::POSTGRES),
+        rules: Some(vec![
+            rule(
+                "configmaps",
+                &["create", "get", "list", "patch", "update", "watch"],
+            ),
+            rule(
+                "endpoints",
+                &["get", "patch", "update", "create", "list", "watch"],
+            ),
+            rule("pods", &["get", "list", "patch", "update", "watch"]),
+            rule("services", &["create", "get", "list", "watch", "patch", "update"]),
+        ]),
+    })
+}
+
+fn role_binding(ctx: &Ctx<'_>) -> Object {
+    Object::from(RoleBinding {
+        metadata: meta(ctx, names::POSTGRES),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".to_owned(),
+            kind: "Role".to_owned(),
+            name: names::POSTGRES.to_owned(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".to_owned(),
+            name: names::POSTGRES.to_owned(),
+            ..Subject::default()
+        }]),
+    })
+}
+
+/// The leader Endpoints. Patroni owns `subsets` at run time: create-only for the apply layer.
+fn endpoints(ctx: &Ctx<'_>) -> Object {
+    Object::from(Endpoints {
+        metadata: meta(ctx, names::POSTGRES_CONFIG),
+        subsets: Some(Vec::new()),
+    })
+}
+
+fn headless(
+    ctx: &Ctx<'_>,
+    name: &str,
+    ports: Option<Vec<ServicePort>>,
+    selector: Option<BTreeMap<String, String>>,
+) -> Object {
+    Object::from(Service {
+        metadata: meta(ctx, name),
+        spec: Some(ServiceSpec {
+            cluster_ip: Some("None".to_owned()),
+            ports,
+            selector,
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    })
+}
+
+fn service_primary(ctx: &Ctx<'_>) -> Object {
+    headless(
+        ctx,
+        names::POSTGRES,
+        Some(vec![port(PG_PORT, "psql")]),
+        Some(role_selector("primary")),
+    )
+}
+
+fn service_replicas(ctx: &Ctx<'_>) -> Object {
+    headless(
+        ctx,
+        names::POSTGRES_RO,
+        Some(vec![port(PG_PORT, "psql"), port(REST_PORT, "patronictl")]),
+        Some(role_selector("replica")),
+    )
+}
+
+fn service_config(ctx: &Ctx<'_>) -> Object {
+    headless(ctx, names::POSTGRES_CONFIG, None, None)
+}
+
+/// `'on'` / `'off'`, as the chart's PostgreSQL switches.
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+fn wal_level(l: WalLevel) -> &'static str {
+    match l {
+        WalLevel::Minimal => "minimal",
+        WalLevel::Replica => "replica",
+        WalLevel::Logical => "logical",
+    }
+}
+
+/// The 53 env vars of the Patroni container, in the chart's order.
+fn env(ctx: &Ctx<'_>, p: &Patroni) -> Env {
+    let pg = ctx.model.instance.secrets.postgres.as_str();
+    let q = &p.postgres;
+    let kube_labels = format!(
+        r#"{{"name": "{APP}", "type": "{TYPE}", "cluster-name": "{}"}}"#,
+        names::POSTGRES
+    );
+    let kube_ports = format!(r#"[{{"name": "postgresql", "port": {PG_PORT}}}]"#);
+    Env::new()
+        .field("PATRONI_KUBERNETES_POD_IP", "status.podIP")
+        .field("POD_IP", "status.podIP")
+        .field("PATRONI_KUBERNETES_NAMESPACE", "metadata.namespace")
+        .val("PATRONI_KUBERNETES_LABELS", kube_labels)
+        .val("PATRONI_KUBERNETES_PORTS", kube_ports)
+        .secret("PATRONI_SUPERUSER_USERNAME", pg, "PG_ADMIN_USER.secret")
+        .secret("PATRONI_SUPERUSER_PASSWORD", pg, "PG_PASS.secret")
+        .val("PATRONI_REPLICATION_USERNAME", "standby")
+        .secret("PATRONI_REPLICATION_PASSWORD", pg, "PG_PASS_REP.secret")
+        .val("PATRONI_SCOPE", names::POSTGRES)
+        .val("PATRONI_KUBERNETES_USE_ENDPOINTS", "true")
+        .field("PATRONI_NAME", "metadata.name")
+        .val("PATRONI_POSTGRESQL_DATA_DIR", format!("{PGDATA}/pgroot/data"))
+        .val("PATRONI_POSTGRESQL_PGPASS", "/tmp/pgpass")
+        .val("PATRONI_POSTGRESQL_LISTEN", format!("0.0.0.0:{PG_PORT}"))
+        .val("PATRONI_RESTAPI_LISTEN", format!("0.0.0.0:{REST_PORT}"))
+        .val("PATRONI_POSTGRES_BUFFERS", q.shared_buffers.as_str())
+        .val("PATRONI_POSTGRES_MAX_CONN", q.max_connections.to_string())
+        .val(
+            "PATRONI_POSTGRES_MAX_PARALLEL_WORKERS_PER_GATHER",
+            q.max_parallel_workers_per_gather.to_string(),
+        )
+        .val(
+            "PATRONI_POSTGRES_MAX_WORKER_PROCESSES",
+            q.max_worker_processes.to_string(),
+        )
+        .val(
+            "PATRONI_POSTGRES_MAX_PARALLEL_WORKERS",
+            q.max_parallel_workers.to_string(),
+        )
+        .val("PATRONI_POSTGRES_WORK_MEM", q.work_mem.as_str())
+        .val("PATRONI_POSTGRES_WAL_BUFFERS", q.wal_buffers.as_str())
+        .val("PATRONI_POSTGRES_MAX_TEMP_FILE", q.max_temp_file.as_str())
+        .val("PATRONI_POSTGRES_USE_SLOTS", q.use_slots.to_string())
+        .val("PATRONI_POSTGRES_HOT_STANDBY", on_off(q.hot_standby))
+        .val(
+            "PATRONI_POSTGRES_HOT_STANDBY_FEEDBACK",
+            on_off(q.hot_standby_feedback),
+        )
+        .val("PATRONI_POSTGRES_WAL_LOG_HINTS", on_off(q.wal_log_hints))
+        .val("PATRONI_POSTGRES_WAL_KEEP_SIZE", q.wal_keep_size.as_str())
+        .val("PATRONI_POSTGRES_WAL_LEVEL", wal_level(q.wal_level))
+        .val("PATRONI_POSTGRES_MAX_WAL_SENDERS", q.max_wal_senders.to_string())
+        .val(
+            "PATRONI_POSTGRES_MAX_REPLICATION_SLOTS",
+            q.max_replication_slots.to_string(),
+        )
+        .val(
+            "PATRONI_POSTGRES_AUTOVACUUM_MAX_WORKERS",
+            q.autovacuum_max_workers.to_string(),
+        )
+        .val(
+            "PATRONI_POSTGRES_AUTOVACUUM_NAPTIME",
+            q.autovacuum_naptime.as_str(),
+        )
+        .val(
+            "PATRONI_POSTGRES_AUTOVACUUM_VACUUM_COST_LIMIT",
+            q.autovacuum_vacuum_cost_limit.to_string(),
+        )
+        .val(
+            "PATRONI_POSTGRES_AUTOVACUUM_VACUUM_THRESHOLD",
+            q.autovacuum_vacuum_threshold.to_string(),
+        )
+        .val(
+            "PATRONI_POSTGRES_AUTOVACUUM_VACUUM_SCALE_FACTOR",
+            q.autovacuum_vacuum_scale_factor.to_string(),
+        )
+        .val(
+            "PATRONI_POSTGRES_AUTOVACUUM_ANALYZE_THRESHOLD",
+            q.autovacuum_analyze_threshold.to_string(),
+        )
+        .val(
+            "PATRONI_POSTGRES_AUTOVACUUM_ANALYZE_SCALE_FACTOR",
+            q.autovacuum_analyze_scale_factor.to_string(),
+        )
+        .val("PATRONI_LOOP_WAIT", p.loop_wait.to_string())
+        .val("PATRONI_TTL", p.ttl.to_string())
+        .val("PATRONI_RETRY_TIMEOUT", p.retry_timeout.to_string())
+        .val("PATRONI_MASTER_START_TIMEOUT", p.master_start_timeout.to_string())
+        .val(
+            "PATRONI_MAXIMUM_LAG_ON_FAILOVER",
+            p.maximum_lag_on_failover.to_string(),
+        )
+        .val(
+            "PATRONI_POSTGRES_MAINTENANCE_WORK_MEM",
+            q.maintenance_work_mem.as_str(),
+        )
+        .val(
+            "PATRONI_POSTGRES_IDLE_TRANSACTION_TIMEOUT",
+            q.idle_transaction_timeout.as_str(),
+        )
+        .val("PATRONI_POSTGRES_MAX_WAL_SIZE", q.max_wal_size.as_str())
+        .val("PATRONI_POSTGRES_MIN_WAL_SIZE", q.min_wal_size.as_str())
+        .val(
+            "PATRONI_POSTGRES_CHECKPOINT_COMPLETION_TARGET",
+            q.checkpoint_completion_target.to_string(),
+        )
+        .val(
+            "PATRONI_POSTGRES_DEFAULT_STATISTICS_TARGET",
+            q.default_statistics_target.to_string(),
+        )
+        .val("PATRONI_POSTGRES_CACHE_SIZE", q.cache_size.as_str())
+        .val("PATRONI_POSTGRES_IO_CONCURRENCY", q.io_concurrency.to_string())
+        .val(
+            "PATRONI_POSTGRES_RANDOM_PAGE_COST",
+            q.random_page_cost.to_string(),
+        )
+}
+
+fn stateful_set(ctx: &Ctx<'_>) -> Object {
+    let inst = &ctx.model.instance;
+    let p = &inst.patroni;
+    let image = inst.images.postgres.as_str().to_owned();
+    let pgdata_mount = mount(PGDATA_VOLUME, PGDATA);
+    let mut pod_meta = ctx.pod_meta(names::POSTGRES, labels());
+    // The chart's pod template carries namespace and labels, but no name.
+    pod_meta.name = None;
+    let anti_affinity = PodAffinityTerm {
+        label_selector: Some(LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "type".to_owned(),
+                operator: "In".to_owned(),
+                values: Some(strings(&[TYPE])),
+            }]),
+            ..LabelSelector::default()
+        }),
+        topology_key: "kubernetes.io/hostname".to_owned(),
+        ..PodAffinityTerm::default()
+    };
+    let init = Container {
+        name: "patch-container".to_owned(),
+        image: Some(image.clone()),
+        command: Some(vec![
+            "/bin/chown".to_owned(),
+            "-R".to_owned(),
+            format!("{POSTGRES_UID}:{POSTGRES_UID}"),
+            PGDATA.to_owned(),
+        ]),
+        volume_mounts: Some(vec![pgdata_mount.clone()]),
+        security_context: Some(SecurityContext {
+            run_as_user: Some(0),
+            ..SecurityContext::default()
+        }),
+        ..Container::default()
+    };
+    let tcp = |n: i32| ContainerPort {
+        container_port: n,
+        protocol: Some("TCP".to_owned()),
+        ..ContainerPort::default()
+    };
+    let container = Container {
+        name: names::POSTGRES.to_owned(),
+        resources: resources(inst.resources.postgres.as_ref()),
+        image: Some(image),
+        image_pull_policy: ctx.pull_policy(),
+        ports: Some(vec![tcp(REST_PORT), tcp(PG_PORT)]),
+        volume_mounts: Some(vec![pgdata_mount, mount(SHM_VOLUME, "/dev/shm")]),
+        env: env(ctx, p).build(),
+        ..Container::default()
+    };
+    let claim = PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some(PGDATA_VOLUME.to_owned()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec![inst.storage.access_mode.as_str().to_owned()]),
+            storage_class_name: Some(inst.storage.class_name.clone()),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([(
+                    "storage".to_owned(),
+                    Quantity(inst.storage.postgres_size.as_str().to_owned()),
+                )])),
+                ..VolumeResourceRequirements::default()
+            }),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        ..PersistentVolumeClaim::default()
+    };
+    Object::from(StatefulSet {
+        metadata: meta(ctx, names::POSTGRES),
+        spec: Some(StatefulSetSpec {
+            selector: LabelSelector {
+                match_labels: Some(labels()),
+                ..LabelSelector::default()
+            },
+            replicas: Some(i32::try_from(p.replicas).unwrap_or(i32::MAX)),
+            service_name: Some(names::POSTGRES.to_owned()),
+            template: PodTemplateSpec {
+                metadata: Some(pod_meta),
+                spec: Some(PodSpec {
+                    security_context: Some(PodSecurityContext {
+                        fs_group: Some(POSTGRES_UID),
+                        ..PodSecurityContext::default()
+                    }),
+                    service_account_name: Some(names::POSTGRES.to_owned()),
+                    volumes: Some(vec![Volume {
+                        name: SHM_VOLUME.to_owned(),
+                        empty_dir: Some(EmptyDirVolumeSource {
+                            medium: Some("Memory".to_owned()),
+                            ..EmptyDirVolumeSource::default()
+                        }),
+                        ..Volume::default()
+                    }]),
+                    affinity: Some(Affinity {
+                        pod_anti_affinity: Some(PodAntiAffinity {
+                            required_during_scheduling_ignored_during_execution: Some(vec![anti_affinity]),
+                            ..PodAntiAffinity::default()
+                        }),
+                        ..Affinity::default()
+                    }),
+                    init_containers: Some(vec![init]),
+                    containers: vec![container],
+                    termination_grace_period_seconds: Some(30),
+                    node_selector: node_selector(&inst.node_selectors.db),
+                    ..PodSpec::default()
+                }),
+            },
+            volume_claim_templates: Some(vec![claim]),
+            ..StatefulSetSpec::default()
+        }),
+        ..StatefulSet::default()
+    })
+}
+
+/// Test support shared by the tests of `patroni`, `backups` and `reports`: the sample render of the
+/// chart and a JSON differ that names the path of every difference.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use serde_json::Value;
+
+    use crate::Object;
+
+    const SAMPLES: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/helm/rendered-samples-prod.yaml"
+    ));
+
+    /// The object of the samples render with this kind and name.
+    pub(crate) fn chart_object(kind: &str, name: &str) -> Value {
+        let found: Vec<Value> = SAMPLES
+            .split("\n---\n")
+            .filter(|d| {
+                d.lines()
+                    .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            })
+            .map(|d| {
+                serde_saphyr::from_str::<Value>(d).unwrap_or_else(|e| panic!("sample document: {e}\n{d}"))
+            })
+            .filter(|v| v["kind"] == kind && v["metadata"]["name"] == name)
+            .collect();
+        assert_eq!(found.len(), 1, "{kind} {name} in the samples");
+        found.into_iter().next().unwrap_or_default()
+    }
+
+    /// Our object as JSON, without the `app.kubernetes.io/*` labels of its metadata.
+    pub(crate) fn ours(o: &Object) -> Value {
+        let mut v = serde_json::to_value(o).unwrap_or_else(|e| panic!("serializing {}: {e}", o.id()));
+        if let Some(labels) = v.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+            labels.retain(|k, _| !k.starts_with("app.kubernetes.io/"));
+        }
+        v
+    }
+
+    fn diff_into(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+                    let p = format!("{path}/{k}");
+                    match (x.get(k), y.get(k)) {
+                        (Some(l), Some(r)) => diff_into(&p, l, r, out),
+                        (l, r) => out.push(format!("{p}: chart {l:?} != ours {r:?}")),
+                    }
+                }
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                if x.len() != y.len() {
+                    out.push(format!("{path}: chart has {} items, ours {}", x.len(), y.len()));
+                }
+                for (i, (l, r)) in x.iter().zip(y).enumerate() {
+                    diff_into(&format!("{path}/{i}"), l, r, out);
+                }
+            }
+            _ if a != b => out.push(format!("{path}: chart {a} != ours {b}")),
+            _ => {}
+        }
+    }
+
+    /// Every difference between the chart's object and ours, as `path: chart … != ours …`.
+    pub(crate) fn diff(chart: &Value, ours: &Value) -> Vec<String> {
+        let mut out = Vec::new();
+        diff_into("", chart, ours, &mut out);
+        out
+    }
+
+    /// Asserts that our object equals the chart's sample object of the same kind and name.
+    pub(crate) fn assert_same(chart: &Value, o: &Object) {
+        let d = diff(chart, &ours(o));
+        assert!(
+            d.is_empty(),
+            "{} differs from the chart:\n  {}",
+            o.id(),
+            d.join("\n  ")
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use devstats_model::{Instance, Model, Role};
+    use serde_json::Value;
+
+    use super::fixture::{assert_same, chart_object, ours};
+    use super::*;
+
+    fn model() -> Model {
+        Model {
+            instance: Instance::new("prod", "devstats-prod", Role::Prod, &["cncf"]),
+            foundations: vec![],
+            projects: vec![],
+        }
+    }
+
+    fn objects(m: &Model) -> Vec<Object> {
+        build(&Ctx {
+            model: m,
+            schedules: BTreeMap::new(),
+            secrets: None,
+        })
+    }
+
+    fn env_value(o: &Object, name: &str) -> Option<String> {
+        let v = ours(o);
+        v.pointer("/spec/template/spec/containers/0/env")?
+            .as_array()?
+            .iter()
+            .find(|e| e["name"] == name)?
+            .get("value")?
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    fn find<'a>(objs: &'a [Object], kind: &str, name: &str) -> &'a Object {
+        objs.iter()
+            .find(|o| o.kind() == kind && o.name() == name)
+            .unwrap_or_else(|| panic!("no {kind} {name}"))
+    }
+
+    #[test]
+    fn matches_the_chart_samples() {
+        let mut m = model();
+        // The chart's retry timeout (ours defaults to 20, see the module docs).
+        m.instance.patroni.retry_timeout = 60;
+        let objs = objects(&m);
+        assert_eq!(objs.len(), 8);
+        for o in &objs {
+            let mut chart = chart_object(o.kind(), o.name());
+            if o.kind() == "StatefulSet" {
+                // Deliberate: the integer instead of Helm's float rendering.
+                let env = chart
+                    .pointer_mut("/spec/template/spec/containers/0/env")
+                    .and_then(Value::as_array_mut);
+                for e in env.into_iter().flatten() {
+                    if e["name"] == "PATRONI_MAXIMUM_LAG_ON_FAILOVER" {
+                        assert_eq!(e["value"], "5.36870912e+10");
+                        e["value"] = Value::from("53687091200");
+                    }
+                }
+                // k8s-openapi always writes a PVC's apiVersion and kind, also inside
+                // volumeClaimTemplates; the API server fills them in there anyway.
+                let claims = chart
+                    .pointer_mut("/spec/volumeClaimTemplates")
+                    .and_then(Value::as_array_mut);
+                for c in claims.into_iter().flatten() {
+                    c["apiVersion"] = Value::from("v1");
+                    c["kind"] = Value::from("PersistentVolumeClaim");
+                }
+            }
+            assert_same(&chart, o);
+        }
+    }
+
+    #[test]
+    fn fifty_three_env_vars_and_deliberate_values() {
+        let objs = objects(&model());
+        let sts = find(&objs, "StatefulSet", names::POSTGRES);
+        let n = ours(sts)["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .map(Vec::len);
+        assert_eq!(n, Some(53));
+        assert_eq!(env_value(sts, "PATRONI_RETRY_TIMEOUT").as_deref(), Some("20"));
+        assert_eq!(
+            env_value(sts, "PATRONI_MAXIMUM_LAG_ON_FAILOVER").as_deref(),
+            Some("53687091200")
+        );
+    }
+
+    #[test]
+    fn model_values_flow_into_the_statefulset() {
+        let mut m = model();
+        let p = &mut m.instance.patroni;
+        p.replicas = 3;
+        p.postgres.use_slots = false;
+        p.postgres.hot_standby = false;
+        p.postgres.wal_level = WalLevel::Logical;
+        p.postgres.random_page_cost = 4.0;
+        p.postgres.checkpoint_completion_target = 0.75;
+        m.instance.storage.postgres_size = "100Gi".into();
+        let objs = objects(&m);
+        let sts = find(&objs, "StatefulSet", names::POSTGRES);
+        let v = ours(sts);
+        assert_eq!(v["spec"]["replicas"], 3);
+        assert_eq!(
+            v["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"],
+            "100Gi"
+        );
+        assert_eq!(
+            env_value(sts, "PATRONI_POSTGRES_USE_SLOTS").as_deref(),
+            Some("false")
+        );
+        assert_eq!(
+            env_value(sts, "PATRONI_POSTGRES_HOT_STANDBY").as_deref(),
+            Some("off")
+        );
+        assert_eq!(
+            env_value(sts, "PATRONI_POSTGRES_WAL_LEVEL").as_deref(),
+            Some("logical")
+        );
+        assert_eq!(
+            env_value(sts, "PATRONI_POSTGRES_RANDOM_PAGE_COST").as_deref(),
+            Some("4")
+        );
+        assert_eq!(
+            env_value(sts, "PATRONI_POSTGRES_CHECKPOINT_COMPLETION_TARGET").as_deref(),
+            Some("0.75")
+        );
+    }
+
+    #[test]
+    fn endpoints_render_empty_subsets() {
+        let objs = objects(&model());
+        let ep = ours(find(&objs, "Endpoints", names::POSTGRES_CONFIG));
+        assert_eq!(ep["subsets"], Value::Array(vec![]));
+    }
+}

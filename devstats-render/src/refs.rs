@@ -28,7 +28,11 @@ fn pod_template(o: &Object) -> Option<&PodTemplateSpec> {
         Object::Deployment(d) => d.spec.as_ref().map(|s| &s.template),
         Object::StatefulSet(s) => s.spec.as_ref().map(|s| &s.template),
         Object::Job(j) => j.spec.as_ref().map(|s| &s.template),
-        Object::CronJob(c) => c.spec.as_ref().and_then(|s| s.job_template.spec.as_ref()).map(|s| &s.template),
+        Object::CronJob(c) => c
+            .spec
+            .as_ref()
+            .and_then(|s| s.job_template.spec.as_ref())
+            .map(|s| &s.template),
         _ => None,
     }
 }
@@ -43,7 +47,9 @@ fn pod_spec(o: &Object) -> Option<&PodSpec> {
 fn pod_labels(o: &Object) -> Option<&BTreeMap<String, String>> {
     match o {
         Object::Pod(p) => p.metadata.labels.as_ref(),
-        other => pod_template(other).and_then(|t| t.metadata.as_ref()).and_then(|m| m.labels.as_ref()),
+        other => pod_template(other)
+            .and_then(|t| t.metadata.as_ref())
+            .and_then(|m| m.labels.as_ref()),
     }
 }
 
@@ -59,20 +65,30 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
         templates: Vec::new(),
     };
     for r in required {
-        idx.secrets.insert(r.name.as_str(), r.keys.iter().map(|k| (*k).to_owned()).collect());
+        idx.secrets
+            .insert(r.name.as_str(), r.keys.iter().map(|k| (*k).to_owned()).collect());
     }
     for r in objects {
         let o = &r.object;
         match o {
             Object::Secret(s) => {
-                let keys = s.data.iter().flat_map(|d| d.keys().cloned()).chain(s.string_data.iter().flat_map(|d| d.keys().cloned()));
+                let keys = s
+                    .data
+                    .iter()
+                    .flat_map(|d| d.keys().cloned())
+                    .chain(s.string_data.iter().flat_map(|d| d.keys().cloned()));
                 idx.secrets.insert(o.name(), keys.collect());
             }
             Object::PersistentVolumeClaim(_) => {
                 idx.pvcs.insert(o.name());
             }
             Object::Service(s) => {
-                let ports = s.spec.iter().flat_map(|sp| sp.ports.iter().flatten()).map(|p| p.port).collect();
+                let ports = s
+                    .spec
+                    .iter()
+                    .flat_map(|sp| sp.ports.iter().flatten())
+                    .map(|p| p.port)
+                    .collect();
                 idx.services.insert(o.name(), ports);
             }
             Object::ServiceAccount(_) => {
@@ -107,18 +123,34 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
         match o {
             Object::Deployment(d) => {
                 if let Some(spec) = &d.spec {
-                    check_selector(&id, spec.selector.match_labels.as_ref(), pod_labels(o), &mut broken);
+                    check_selector(
+                        &id,
+                        spec.selector.match_labels.as_ref(),
+                        pod_labels(o),
+                        &mut broken,
+                    );
                 }
             }
             Object::StatefulSet(s) => {
                 if let Some(spec) = &s.spec {
-                    check_selector(&id, spec.selector.match_labels.as_ref(), pod_labels(o), &mut broken);
+                    check_selector(
+                        &id,
+                        spec.selector.match_labels.as_ref(),
+                        pod_labels(o),
+                        &mut broken,
+                    );
                     if let Some(svc) = &spec.service_name
                         && !idx.services.contains_key(svc.as_str())
                     {
-                        broken.push(format!("{id}: serviceName names Service {svc}, which is not rendered"));
+                        broken.push(format!(
+                            "{id}: serviceName names Service {svc}, which is not rendered"
+                        ));
                     }
-                    if let Some(sa) = spec.template.spec.as_ref().and_then(|p| p.service_account_name.as_ref())
+                    if let Some(sa) = spec
+                        .template
+                        .spec
+                        .as_ref()
+                        .and_then(|p| p.service_account_name.as_ref())
                         && !idx.service_accounts.contains(sa.as_str())
                     {
                         broken.push(format!("{id}: serviceAccountName {sa} is not rendered"));
@@ -127,7 +159,10 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             }
             Object::RoleBinding(rb) => {
                 if rb.role_ref.kind == "Role" && !idx.roles.contains(rb.role_ref.name.as_str()) {
-                    broken.push(format!("{id}: roleRef names Role {}, which is not rendered", rb.role_ref.name));
+                    broken.push(format!(
+                        "{id}: roleRef names Role {}, which is not rendered",
+                        rb.role_ref.name
+                    ));
                 }
                 for s in rb.subjects.iter().flatten() {
                     if s.kind == "ServiceAccount" && !idx.service_accounts.contains(s.name.as_str()) {
@@ -139,7 +174,8 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                 if let Some(sel) = s.spec.as_ref().and_then(|sp| sp.selector.as_ref()) {
                     let matches = idx.templates.iter().any(|(_, labels)| {
                         sel.iter().all(|(k, v)| {
-                            RUNTIME_POD_LABELS.contains(&k.as_str()) || labels.get(k).is_some_and(|lv| lv == v)
+                            RUNTIME_POD_LABELS.contains(&k.as_str())
+                                || labels.get(k).is_some_and(|lv| lv == v)
                         })
                     });
                     if !matches {
@@ -149,21 +185,23 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             }
             Object::Ingress(ing) => {
                 let spec = ing.spec.as_ref();
-                let backends = spec
-                    .and_then(|s| s.default_backend.as_ref())
-                    .into_iter()
-                    .chain(spec.iter().flat_map(|s| s.rules.iter().flatten()).flat_map(|rule| {
-                        rule.http.iter().flat_map(|h| h.paths.iter()).map(|p| &p.backend)
-                    }));
+                let backends = spec.and_then(|s| s.default_backend.as_ref()).into_iter().chain(
+                    spec.iter()
+                        .flat_map(|s| s.rules.iter().flatten())
+                        .flat_map(|rule| rule.http.iter().flat_map(|h| h.paths.iter()).map(|p| &p.backend)),
+                );
                 for b in backends {
                     if let Some(svc) = &b.service {
                         match idx.services.get(svc.name.as_str()) {
-                            None => broken.push(format!("{id}: backend Service {} is not rendered", svc.name)),
+                            None => {
+                                broken.push(format!("{id}: backend Service {} is not rendered", svc.name))
+                            }
                             Some(ports) => {
                                 if let Some(n) = svc.port.as_ref().and_then(|p| p.number)
                                     && !ports.contains(&n)
                                 {
-                                    broken.push(format!("{id}: backend Service {} has no port {n}", svc.name));
+                                    broken
+                                        .push(format!("{id}: backend Service {} has no port {n}", svc.name));
                                 }
                             }
                         }
@@ -194,31 +232,56 @@ fn check_selector(
     };
     let ok = labels.is_some_and(|l| sel.iter().all(|(k, v)| l.get(k) == Some(v)));
     if !ok {
-        broken.push(format!("{id}: selector {sel:?} does not match its own pod template labels"));
+        broken.push(format!(
+            "{id}: selector {sel:?} does not match its own pod template labels"
+        ));
     }
 }
 
-fn check_pod(idx: &Index<'_>, id: &str, spec: &PodSpec, claim_templates: &BTreeSet<&str>, broken: &mut Vec<String>) {
+fn check_pod(
+    idx: &Index<'_>,
+    id: &str,
+    spec: &PodSpec,
+    claim_templates: &BTreeSet<&str>,
+    broken: &mut Vec<String>,
+) {
     for v in spec.volumes.iter().flatten() {
         if let Some(pvc) = &v.persistent_volume_claim
             && !idx.pvcs.contains(pvc.claim_name.as_str())
         {
-            broken.push(format!("{id}: volume {} claims PersistentVolumeClaim {}, which is not rendered", v.name, pvc.claim_name));
+            broken.push(format!(
+                "{id}: volume {} claims PersistentVolumeClaim {}, which is not rendered",
+                v.name, pvc.claim_name
+            ));
         }
     }
     let volume_names: BTreeSet<&str> = spec.volumes.iter().flatten().map(|v| v.name.as_str()).collect();
-    for c in spec.init_containers.iter().flatten().chain(spec.containers.iter()) {
+    for c in spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(spec.containers.iter())
+    {
         for m in c.volume_mounts.iter().flatten() {
             if !volume_names.contains(m.name.as_str()) && !claim_templates.contains(m.name.as_str()) {
-                broken.push(format!("{id}: container {} mounts volume {}, which the pod does not define", c.name, m.name));
+                broken.push(format!(
+                    "{id}: container {} mounts volume {}, which the pod does not define",
+                    c.name, m.name
+                ));
             }
         }
         for e in c.env.iter().flatten() {
             if let Some(sk) = e.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()) {
                 match idx.secrets.get(sk.name.as_str()) {
-                    None => broken.push(format!("{id}: env {} reads Secret {}, which is neither rendered nor required", e.name, sk.name)),
+                    None => broken.push(format!(
+                        "{id}: env {} reads Secret {}, which is neither rendered nor required",
+                        e.name, sk.name
+                    )),
                     Some(keys) if !keys.contains(&sk.key) => {
-                        broken.push(format!("{id}: env {} reads key {} of Secret {}, which has no such key", e.name, sk.key, sk.name));
+                        broken.push(format!(
+                            "{id}: env {} reads key {} of Secret {}, which has no such key",
+                            e.name, sk.key, sk.name
+                        ));
                     }
                     Some(_) => {}
                 }

@@ -78,22 +78,36 @@ pub const PG_KEYS: [&str; 9] = [
 /// Key of the GitHub Secret.
 pub const GITHUB_KEYS: [&str; 1] = ["GHA2DB_GITHUB_OAUTH.secret"];
 /// Keys of the Grafana Secret.
-pub const GRAFANA_KEYS: [&str; 2] = ["GF_SECURITY_ADMIN_USER.secret", "GF_SECURITY_ADMIN_PASSWORD.secret"];
+pub const GRAFANA_KEYS: [&str; 2] = [
+    "GF_SECURITY_ADMIN_USER.secret",
+    "GF_SECURITY_ADMIN_PASSWORD.secret",
+];
 
 /// The Secrets and keys this model's workloads read.
 #[must_use]
 pub fn required(ctx: &Ctx<'_>) -> Vec<RequiredSecret> {
     let s = &ctx.model.instance.secrets;
     vec![
-        RequiredSecret { name: s.postgres.to_string(), keys: PG_KEYS.to_vec() },
-        RequiredSecret { name: s.github.to_string(), keys: GITHUB_KEYS.to_vec() },
-        RequiredSecret { name: s.grafana.to_string(), keys: GRAFANA_KEYS.to_vec() },
+        RequiredSecret {
+            name: s.postgres.to_string(),
+            keys: PG_KEYS.to_vec(),
+        },
+        RequiredSecret {
+            name: s.github.to_string(),
+            keys: GITHUB_KEYS.to_vec(),
+        },
+        RequiredSecret {
+            name: s.grafana.to_string(),
+            keys: GRAFANA_KEYS.to_vec(),
+        },
     ]
 }
 
 /// Builds the Secrets from the supplied values; every key must be present.
 pub fn build(ctx: &Ctx<'_>) -> Result<Vec<Object>, RenderError> {
-    let Some(values) = ctx.secrets else { return Ok(Vec::new()) };
+    let Some(values) = ctx.secrets else {
+        return Ok(Vec::new());
+    };
     let mut missing = Vec::new();
     let mut out = Vec::new();
     for req in required(ctx) {
@@ -114,7 +128,11 @@ pub fn build(ctx: &Ctx<'_>) -> Result<Vec<Object>, RenderError> {
             ..Secret::default()
         }));
     }
-    if missing.is_empty() { Ok(out) } else { Err(RenderError::Secrets(missing)) }
+    if missing.is_empty() {
+        Ok(out)
+    } else {
+        Err(RenderError::Secrets(missing))
+    }
 }
 
 #[cfg(test)]

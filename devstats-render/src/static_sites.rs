@@ -36,7 +36,9 @@ const HEALTH_CHECK: &str = "/usr/bin/static_page_health_check.sh";
 
 fn probe(initial_delay: i32) -> Probe {
     Probe {
-        exec: Some(ExecAction { command: Some(vec![HEALTH_CHECK.to_owned(), format!("127.0.0.1:{PORT}")]) }),
+        exec: Some(ExecAction {
+            command: Some(vec![HEALTH_CHECK.to_owned(), format!("127.0.0.1:{PORT}")]),
+        }),
         initial_delay_seconds: Some(initial_delay),
         period_seconds: Some(30),
         ..Probe::default()
@@ -45,7 +47,10 @@ fn probe(initial_delay: i32) -> Probe {
 
 /// Pod-template metadata of a Deployment as the chart writes it: namespace and labels, no name.
 fn template_meta(ctx: &Ctx<'_>, labels: BTreeMap<String, String>) -> ObjectMeta {
-    ObjectMeta { name: None, ..ctx.pod_meta(String::new(), labels) }
+    ObjectMeta {
+        name: None,
+        ..ctx.pod_meta(String::new(), labels)
+    }
 }
 
 /// One site's Deployment and Service.
@@ -59,7 +64,10 @@ fn site(ctx: &Ctx<'_>, site: &str, image: &str) -> [Object; 2] {
         image: Some(image.to_owned()),
         image_pull_policy: ctx.pull_policy(),
         volume_mounts: Some(vec![mount(BACKUPS_VOLUME, BACKUPS_MOUNT)]),
-        ports: Some(vec![ContainerPort { container_port: PORT, ..ContainerPort::default() }]),
+        ports: Some(vec![ContainerPort {
+            container_port: PORT,
+            ..ContainerPort::default()
+        }]),
         liveness_probe: Some(probe(30)),
         readiness_probe: Some(probe(10)),
         resources: resources(inst.resources.static_sites.as_ref()),
@@ -69,7 +77,10 @@ fn site(ctx: &Ctx<'_>, site: &str, image: &str) -> [Object; 2] {
         metadata: ctx.meta(name, component, pod_labels.clone()),
         spec: Some(DeploymentSpec {
             replicas: Some(i32::try_from(inst.replicas.static_sites).unwrap_or(i32::MAX)),
-            selector: LabelSelector { match_labels: Some(pod_labels.clone()), ..LabelSelector::default() },
+            selector: LabelSelector {
+                match_labels: Some(pod_labels.clone()),
+                ..LabelSelector::default()
+            },
             template: PodTemplateSpec {
                 metadata: Some(template_meta(ctx, pod_labels.clone())),
                 spec: Some(PodSpec {
@@ -84,7 +95,11 @@ fn site(ctx: &Ctx<'_>, site: &str, image: &str) -> [Object; 2] {
         ..Deployment::default()
     };
     let service = Service {
-        metadata: ctx.meta(names::static_service(site), component, chart_labels(&format!("static-service-{site}"), None)),
+        metadata: ctx.meta(
+            names::static_service(site),
+            component,
+            chart_labels(&format!("static-service-{site}"), None),
+        ),
         spec: Some(ServiceSpec {
             ports: Some(vec![ServicePort {
                 name: Some("http".to_owned()),
@@ -104,8 +119,14 @@ fn site(ctx: &Ctx<'_>, site: &str, image: &str) -> [Object; 2] {
 /// default site first, then one site per served foundation in the instance's order.
 #[must_use]
 pub fn build(ctx: &Ctx<'_>) -> Vec<(Option<String>, Object)> {
-    let mut out: Vec<(Option<String>, Object)> =
-        site(ctx, DEFAULT_SITE, ctx.model.instance.images.static_default.as_str()).into_iter().map(|o| (None, o)).collect();
+    let mut out: Vec<(Option<String>, Object)> = site(
+        ctx,
+        DEFAULT_SITE,
+        ctx.model.instance.images.static_default.as_str(),
+    )
+    .into_iter()
+    .map(|o| (None, o))
+    .collect();
     for f in ctx.model.served_foundations() {
         let objs = site(ctx, f.site_name().as_str(), f.static_image.as_str());
         out.extend(objs.into_iter().map(|o| (Some(f.name.to_string()), o)));
@@ -141,7 +162,10 @@ mod tests {
             ]
         );
         let docs = samples();
-        for (_, o) in objs.iter().filter(|(f, _)| f.is_none() || f.as_deref() == Some("cncf")) {
+        for (_, o) in objs
+            .iter()
+            .filter(|(f, _)| f.is_none() || f.as_deref() == Some("cncf"))
+        {
             assert_same(&ours(o), &chart_object(&docs, o.kind(), o.name()));
         }
         let full = full_prod();
@@ -160,11 +184,20 @@ mod tests {
         let names: Vec<&str> = objs.iter().map(|(_, o)| o.name()).collect();
         assert_eq!(
             names,
-            ["devstats-static-default", "devstats-static-service-default", "devstats-static-cdf", "devstats-static-service-cdf"]
+            [
+                "devstats-static-default",
+                "devstats-static-service-default",
+                "devstats-static-cdf",
+                "devstats-static-service-cdf"
+            ]
         );
         let v = ours(&objs[2].1);
         assert_eq!(v["spec"]["replicas"], 2);
         assert_eq!(v["spec"]["template"]["spec"]["nodeSelector"]["node"], "web");
-        assert!(v["spec"]["template"]["spec"]["containers"][0].get("env").is_none());
+        assert!(
+            v["spec"]["template"]["spec"]["containers"][0]
+                .get("env")
+                .is_none()
+        );
     }
 }

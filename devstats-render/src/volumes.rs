@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use devstats_model::{AccessMode, Project};
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PersistentVolumeClaimSpec, VolumeResourceRequirements};
+use k8s_openapi::api::core::v1::{
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, VolumeResourceRequirements,
+};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use crate::common::{chart_labels, names};
@@ -15,7 +17,10 @@ fn spec(class: &str, mode: AccessMode, size: &str) -> PersistentVolumeClaimSpec 
         access_modes: Some(vec![mode.as_str().to_owned()]),
         storage_class_name: Some(class.to_owned()),
         resources: Some(VolumeResourceRequirements {
-            requests: Some(BTreeMap::from([("storage".to_owned(), Quantity(size.to_owned()))])),
+            requests: Some(BTreeMap::from([(
+                "storage".to_owned(),
+                Quantity(size.to_owned()),
+            )])),
             ..VolumeResourceRequirements::default()
         }),
         ..PersistentVolumeClaimSpec::default()
@@ -39,7 +44,11 @@ pub fn project_pvc(ctx: &Ctx<'_>, p: &Project) -> Object {
 pub fn backups_pvc(ctx: &Ctx<'_>) -> Object {
     let b = &ctx.model.instance.storage.backups;
     Object::from(PersistentVolumeClaim {
-        metadata: ctx.meta(names::BACKUPS_PVC, "backups-volume", chart_labels("pvc", Some("backups"))),
+        metadata: ctx.meta(
+            names::BACKUPS_PVC,
+            "backups-volume",
+            chart_labels("pvc", Some("backups")),
+        ),
         spec: Some(spec(&b.class_name, b.access_mode, b.size.as_str())),
         ..PersistentVolumeClaim::default()
     })

@@ -640,6 +640,9 @@ fn api_defaults_are_equivalent() {
         static_default["spec"]["template"]["spec"]["restartPolicy"] = json!("Always");
         let pg = find_mut(&mut ours, "Secret", "pg-db");
         pg.as_object_mut().expect("secret").remove("type");
+        let sts = find_mut(&mut ours, "StatefulSet", "devstats-postgres");
+        sts["spec"]["volumeClaimTemplates"][0]["apiVersion"] = json!("v1");
+        sts["spec"]["volumeClaimTemplates"][0]["kind"] = json!("PersistentVolumeClaim");
         ours
     };
     let report = compare(prod(), &ours, &prod_ctx());
@@ -657,6 +660,14 @@ fn api_defaults_are_equivalent() {
         &report,
         &["Service devstats-prod/devstats-service-kubernetes: /spec/ports/0/protocol: chart \"TCP\" != ours \"UDP\""
             .to_owned()],
+    );
+    let ours = mutated("StatefulSet", "devstats-postgres", |o| {
+        o["spec"]["volumeClaimTemplates"][0]["apiVersion"] = json!("v2");
+    });
+    let report = compare(prod(), &ours, &prod_ctx());
+    assert_unexplained(
+        &report,
+        &["StatefulSet devstats-prod/devstats-postgres: /spec/volumeClaimTemplates/0/apiVersion: chart \"v1\" != ours \"v2\"".to_owned()],
     );
     let ours = mutated("Service", "devstats-postgres", |o| {
         o["spec"]["type"] = json!("NodePort")
@@ -773,6 +784,38 @@ fn integer_env_value_is_accepted_only_as_the_float_rendering() {
     let ptr = format!("/spec/template/spec/containers/0/env/{j}/value");
     let (ours, _) = with_value("StatefulSet", "devstats-postgres", &ptr, json!("1024.0"));
     assert_eq!(compare(prod(), &ours, &prod_ctx()).unexplained.len(), 1);
+}
+
+#[test]
+fn patroni_retry_timeout_may_only_be_lowered_to_satisfy_the_ttl_rule() {
+    let c = &find(prod(), "StatefulSet", "devstats-postgres")["spec"]["template"]["spec"]["containers"][0];
+    let env = |var: &str| format!("/spec/template/spec/containers/0/env/{}/value", env_index(c, var));
+    let retry = env("PATRONI_RETRY_TIMEOUT");
+    let sts = |changes: &[(&str, &str)]| {
+        let mut ours = prod().to_vec();
+        let o = find_mut(&mut ours, "StatefulSet", "devstats-postgres");
+        for (ptr, v) in changes {
+            *at(o, ptr) = json!(v);
+        }
+        compare(prod(), &ours, &prod_ctx())
+    };
+    // chart: loop_wait 15, ttl 60, retry_timeout 60 (15 + 2 × 60 > 60)
+    assert_clean_with(&sts(&[(&retry, "22")]), &[(PATRONI_TIMING, 1)]);
+    assert_clean_with(&sts(&[(&retry, "20")]), &[(PATRONI_TIMING, 1)]);
+    let id = "StatefulSet devstats-prod/devstats-postgres";
+    assert_unexplained(
+        &sts(&[(&retry, "23")]),
+        &[format!("{id}: {retry}: chart \"60\" != ours \"23\"")],
+    );
+    // Only with the chart's loop_wait and ttl.
+    let ttl = env("PATRONI_TTL");
+    assert_unexplained(
+        &sts(&[(&retry, "22"), (&ttl, "70")]),
+        &[
+            format!("{id}: {retry}: chart \"60\" != ours \"22\""),
+            format!("{id}: {ttl}: chart \"60\" != ours \"70\""),
+        ],
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1124,6 +1167,21 @@ fn regrouped_ingresses_are_still_strict() {
     assert_unexplained(
         &report,
         &["Ingress devstats-prod/devstats-ingress-2: /spec/tls/0/hosts: 36 hosts, more than 35 per certificate".to_owned()],
+    );
+
+    // The same host routed by two buckets.
+    let report = run(&|o| {
+        let rule = find(o, "Ingress", "devstats-ingress-2")["spec"]["rules"][0].clone();
+        let ing = find_mut(o, "Ingress", "devstats-ingress-8");
+        ing["spec"]["tls"][0]["hosts"]
+            .as_array_mut()
+            .expect("hosts")
+            .push(rule["host"].clone());
+        ing["spec"]["rules"].as_array_mut().expect("rules").push(rule);
+    });
+    assert_unexplained(
+        &report,
+        &["Ingress devstats-prod/devstats-ingress-8: /spec/rules/34/host: rule k8s.devstats.cncf.io/ -> devstats-service-kubernetes:80 is also routed by Ingress devstats-prod/devstats-ingress-2".to_owned()],
     );
 
     // Wrong TLS secret, ingress class, annotation; a gap in the numbering.

@@ -13,6 +13,10 @@
 //! - CPU, memory and storage quantities compare by value (`1000m` ≡ `1`, `4Gi` ≡ `4096Mi`);
 //! - Secret data compare by key only (the chart's values are placeholders).
 //!
+//! Lists of uniquely named elements (env, containers, volumes, mounts, ports) are matched by
+//! name: a missing, added or reordered name is reported once, and differences inside matched
+//! elements are reported at the chart's index.
+//!
 //! Labels and annotations: every chart label/annotation on *object* metadata must be present on
 //! ours with the same value, and we may add `app.kubernetes.io/*` labels and any annotation there.
 //! Pod-template labels and annotations must be exactly equal: changing them would restart every
@@ -100,6 +104,8 @@ pub const SERVED_PROJECTS_ONLY: &str = "served-projects-only";
 pub const INSTANCE_NAMESPACE_ONLY: &str = "instance-namespace-only";
 /// Integer env values are rendered as integers, not Helm's float rendering.
 pub const INTEGER_ENV_VALUES: &str = "integer-env-values";
+/// Patroni's retry timeout lowered to satisfy `loop_wait + 2 × retry_timeout <= ttl`.
+pub const PATRONI_TIMING: &str = "patroni-timing";
 /// Env `value: null` / `env: null` are rendered as `""` / no env.
 pub const NULL_ENV_VALUES: &str = "null-env-values";
 /// `app.kubernetes.io/*` labels are added on object metadata.
@@ -128,6 +134,10 @@ pub const DEVIATIONS: &[Deviation] = &[
     Deviation {
         id: INTEGER_ENV_VALUES,
         description: "integer env values as integers (chart: Helm float64 rendering such as 5.36870912e+10)",
+    },
+    Deviation {
+        id: PATRONI_TIMING,
+        description: "PATRONI_RETRY_TIMEOUT lowered so that loop_wait + 2 × retry_timeout <= ttl (chart: 15 + 2 × 60 > 60)",
     },
     Deviation {
         id: NULL_ENV_VALUES,
@@ -176,6 +186,9 @@ pub const API_DEFAULTS_DOC: &[&str] = &[
     "PodSpec restartPolicy = Always",
     // The chart writes `type: Opaque` on Secrets; a renderer may leave the default.
     "Secret type = Opaque",
+    // The API server stores TypeMeta on StatefulSet claim templates; the chart omits it and
+    // k8s-openapi always serialises it (seen in the first real parity run).
+    "StatefulSet spec.volumeClaimTemplates[] apiVersion = v1, kind = PersistentVolumeClaim",
 ];
 
 /// A kind mapping: a chart object of `chart_kind` whose name starts with `name_prefix` may be
@@ -257,16 +270,55 @@ pub const MAX_HOSTS_PER_BUCKET: usize = 35;
 const TLS_SECRET_PREFIX: &str = "devstats-tls-";
 const PROJECT_SERVICE_PREFIX: &str = "devstats-service-";
 
+/// Does a deviation explain this chart object's absence from our render?
+type MissingRule = fn(&ObjKey, &Value, &ParityContext) -> bool;
+/// Does a deviation explain this differing scalar (path, chart value, our value)?
+type LeafRule = fn(&Leaf<'_>) -> bool;
+
+/// A differing scalar, with both (normalised) objects for rules that look at siblings.
+struct Leaf<'a> {
+    path: &'a [String],
+    chart: &'a Value,
+    ours: &'a Value,
+    chart_root: &'a Value,
+    ours_root: &'a Value,
+}
+
+impl Leaf<'_> {
+    /// For `…/env/N/value`: the env var's name on the chart side.
+    fn env_name(&self) -> Option<&str> {
+        let n = self.path.len();
+        if n < 3 || self.path[n - 1] != "value" || self.path[n - 3] != "env" {
+            return None;
+        }
+        let name_ptr = format!("{}/name", pointer(&self.path[..n - 1]));
+        self.chart_root.pointer(&name_ptr).and_then(Value::as_str)
+    }
+
+    /// For an env value: an integer env var of the same container, on one side.
+    fn sibling_int(&self, root: &Value, var: &str) -> Option<i64> {
+        let env = root
+            .pointer(&pointer(&self.path[..self.path.len() - 2]))?
+            .as_array()?;
+        let e = env
+            .iter()
+            .find(|e| e.get("name").and_then(Value::as_str) == Some(var))?;
+        e.get("value")?.as_str()?.parse().ok()
+    }
+}
+
 /// Rules explaining a chart object that is absent from our render.
-const MISSING_RULES: &[(&str, fn(&ObjKey, &Value, &ParityContext) -> bool)] = &[
+const MISSING_RULES: &[(&str, MissingRule)] = &[
     (INSTANCE_NAMESPACE_ONLY, other_namespace_object),
     (SERVED_PROJECTS_ONLY, absent_project_object),
     (SECRETS_NOT_RENDERED, unrendered_secret),
 ];
 
 /// Rules explaining a differing scalar: (deviation, predicate on path, chart value, our value).
-const LEAF_RULES: &[(&str, fn(&[String], &Value, &Value) -> bool)] =
-    &[(INTEGER_ENV_VALUES, integer_env_value_as_float)];
+const LEAF_RULES: &[(&str, LeafRule)] = &[
+    (INTEGER_ENV_VALUES, integer_env_value_as_float),
+    (PATRONI_TIMING, patroni_retry_timeout_fixed),
+];
 
 fn other_namespace_object(key: &ObjKey, _: &Value, ctx: &ParityContext) -> bool {
     key.kind == "Namespace" && key.name != ctx.namespace
@@ -291,16 +343,43 @@ fn unrendered_secret(key: &ObjKey, _: &Value, ctx: &ParityContext) -> bool {
 }
 
 /// `…/env/N/value`: the chart has Helm's float64 rendering of our integer.
-fn integer_env_value_as_float(path: &[String], chart: &Value, ours: &Value) -> bool {
-    let n = path.len();
-    if n < 3 || path[n - 1] != "value" || path[n - 3] != "env" {
+fn integer_env_value_as_float(leaf: &Leaf<'_>) -> bool {
+    if leaf.env_name().is_none() {
         return false;
     }
-    let (Some(c), Some(o)) = (chart.as_str(), ours.as_str()) else {
+    let (Some(c), Some(o)) = (leaf.chart.as_str(), leaf.ours.as_str()) else {
         return false;
     };
     match o.parse::<i128>() {
         Ok(int) if o == int.to_string() => c != o && c == go_float_string(int),
+        _ => false,
+    }
+}
+
+/// `PATRONI_RETRY_TIMEOUT`: the chart's timing breaks Patroni's rule
+/// `loop_wait + 2 × retry_timeout <= ttl`, ours keeps the same `PATRONI_LOOP_WAIT` and
+/// `PATRONI_TTL` and a smaller retry timeout that satisfies it.
+fn patroni_retry_timeout_fixed(leaf: &Leaf<'_>) -> bool {
+    if leaf.env_name() != Some("PATRONI_RETRY_TIMEOUT") {
+        return false;
+    }
+    let int = |v: &Value| v.as_str().and_then(|s| s.parse::<i64>().ok());
+    let (Some(chart_retry), Some(ours_retry)) = (int(leaf.chart), int(leaf.ours)) else {
+        return false;
+    };
+    let timing = |root: &Value| {
+        Some((
+            leaf.sibling_int(root, "PATRONI_LOOP_WAIT")?,
+            leaf.sibling_int(root, "PATRONI_TTL")?,
+        ))
+    };
+    match (timing(leaf.chart_root), timing(leaf.ours_root)) {
+        (Some((loop_wait, ttl)), Some(ours_timing)) => {
+            ours_timing == (loop_wait, ttl)
+                && loop_wait + 2 * chart_retry > ttl
+                && loop_wait + 2 * ours_retry <= ttl
+                && ours_retry > 0
+        }
         _ => false,
     }
 }
@@ -663,6 +742,9 @@ fn compare_pair(
     ours_only_ok: &[&str],
     mapping_deviation: Option<&'static str>,
 ) {
+    if mapping_deviation.is_none() && chart == ours {
+        return; // fast path: identical objects normalise identically
+    }
     let c = normalise(chart);
     let o = normalise(ours);
     let kind = c
@@ -673,6 +755,8 @@ fn compare_pair(
         .to_owned();
     let mut d = Differ {
         id,
+        chart_root: &c.value,
+        ours_root: &o.value,
         kind: &kind,
         ours_only_ok,
         ours_only_deviation: mapping_deviation,
@@ -734,6 +818,7 @@ fn normalise(obj: &Value) -> Normalised {
             }
         }
         "Service" => normalise_service(&mut value),
+        "StatefulSet" => normalise_claim_templates(&mut value),
         "Secret" => normalise_secret(&mut value),
         _ => {}
     }
@@ -838,6 +923,16 @@ fn normalise_service(v: &mut Value) {
     }
 }
 
+fn normalise_claim_templates(v: &mut Value) {
+    if let Some(Value::Array(templates)) = v.pointer_mut("/spec/volumeClaimTemplates") {
+        for t in templates.iter_mut().filter_map(Value::as_object_mut) {
+            // API default: the API server stores the claim templates' TypeMeta.
+            t.entry("apiVersion").or_insert_with(|| json!("v1"));
+            t.entry("kind").or_insert_with(|| json!("PersistentVolumeClaim"));
+        }
+    }
+}
+
 const SECRET_VALUE: &str = "<value not compared>";
 
 fn normalise_secret(v: &mut Value) {
@@ -864,6 +959,8 @@ fn normalise_secret(v: &mut Value) {
 
 struct Differ<'a> {
     id: &'a str,
+    chart_root: &'a Value,
+    ours_root: &'a Value,
     kind: &'a str,
     ours_only_ok: &'a [&'a str],
     ours_only_deviation: Option<&'static str>,
@@ -947,7 +1044,15 @@ impl Differ<'_> {
                 }
             }
             (Some(c), Some(o)) if is_quantity_path(path) && same_quantity(c, o) => {}
-            (Some(c), Some(o)) => match LEAF_RULES.iter().find(|(_, applies)| applies(path, c, o)) {
+            (Some(c), Some(o)) => match LEAF_RULES.iter().find(|(_, applies)| {
+                applies(&Leaf {
+                    path,
+                    chart: c,
+                    ours: o,
+                    chart_root: self.chart_root,
+                    ours_root: self.ours_root,
+                })
+            }) {
                 Some((dev, _)) => {
                     self.used.insert(dev);
                 }
@@ -1229,9 +1334,12 @@ fn rule_keys(ing: &Value) -> Vec<(RuleKey, usize)> {
                     .unwrap_or_default()
                     .to_owned()
             };
+            // `number` or `name` (a named port), whichever is set.
             let port = p
-                .pointer("/backend/service/port")
-                .map(Value::to_string)
+                .pointer("/backend/service/port/number")
+                .or_else(|| p.pointer("/backend/service/port/name"))
+                .or_else(|| p.pointer("/backend/service/port"))
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
                 .unwrap_or_default();
             out.push((
                 (
@@ -1313,17 +1421,27 @@ fn compare_project_ingresses(
     let ours_ings = project_ingresses(ours_ix, ns);
     let show_rule = |(host, path, _, svc, port): &RuleKey| format!("{host}{path} -> {svc}:{port}");
 
-    let collect_rules = |ings: &[(usize, ObjKey, &Value)]| {
+    let collect_rules = |ings: &[(usize, ObjKey, &Value)], dups: &mut Vec<String>| {
         let mut m: BTreeMap<RuleKey, (ObjKey, usize)> = BTreeMap::new();
         for (_, k, v) in ings {
             for (rule, ri) in rule_keys(v) {
-                m.entry(rule).or_insert_with(|| (k.clone(), ri));
+                if let Some((first, _)) = m.get(&rule) {
+                    dups.push(format!(
+                        "{k}: /spec/rules/{ri}/host: rule {} is also routed by {first}",
+                        show_rule(&rule)
+                    ));
+                } else {
+                    m.insert(rule, (k.clone(), ri));
+                }
             }
         }
         m
     };
-    let chart_rules = collect_rules(&chart_ings);
-    let ours_rules = collect_rules(&ours_ings);
+    let mut dups = Vec::new();
+    let chart_rules = collect_rules(&chart_ings, &mut dups);
+    dups.clear(); // the chart de-duplicates hosts itself; only ours is checked
+    let ours_rules = collect_rules(&ours_ings, &mut dups);
+    report.unexplained.append(&mut dups);
 
     let mut removed = 0usize;
     let mut moved = Vec::new();

@@ -1,0 +1,137 @@
+//! `devstats-k8s import-helm`: turns a `cncf/devstats-helm` values file into a model file.
+//!
+//! All the mapping lives in [`devstats_model::helm_import`]; this module reads the files, prints
+//! the warnings, writes the model and loads it back through the validating loader.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use devstats_model::helm_import::{self, ImportOptions};
+
+const EXAMPLES: &str = "\
+Examples:
+  devstats-k8s import-helm devstats-helm/values.yaml -o test.yaml
+  devstats-k8s import-helm devstats-helm/values.yaml \\
+      --projects devstats-docker-images/devstats-helm/projects.yaml \\
+      --set namespace=devstats-prod --set testServer= --set prodServer=1 \\
+      --set ingressClass=nginx-prod --set indexDomainsFrom=1 -o prod.yaml
+";
+
+/// Import a cncf/devstats-helm values file into a model file.
+///
+/// The instance is the release those values install: `testServer`/`prodServer` choose its role,
+/// `indexDomainsFrom/To` the foundations it serves. The chart's precomputed schedules are kept as
+/// overrides where they differ from the computed ones, so nothing changes live. Everything that
+/// cannot be carried over is reported as a warning on standard error; secret values are never
+/// copied.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct ImportArgs {
+    /// The chart's values.yaml.
+    #[arg(value_name = "VALUES")]
+    pub values: PathBuf,
+    /// Override a values key like `helm install --set` (repeatable; `a=1,b=` sets two keys, `\,` is
+    /// a literal comma, `a.b=c` sets a nested key).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// The images' devstats-helm/projects.yaml: GitHub orgs, repos and regexps, maturity and
+    /// archived status of each project.
+    #[arg(long, value_name = "FILE")]
+    pub projects: Option<PathBuf>,
+    /// Write the model to this file instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Use computed schedules everywhere instead of keeping the chart's differing ones as
+    /// overrides (moves CronJob schedules on the next apply).
+    #[arg(long)]
+    pub recompute_schedules: bool,
+}
+
+fn read(path: &Path) -> Result<String, miette::Report> {
+    std::fs::read_to_string(path).map_err(|e| miette::miette!("{}: cannot read: {e}", path.display()))
+}
+
+/// Runs `import-helm`: exit 0 when the model was written and loads back cleanly, else an error.
+pub fn run(args: ImportArgs) -> Result<ExitCode, miette::Report> {
+    let mut sets = Vec::new();
+    for arg in &args.sets {
+        let pairs = helm_import::parse_set(arg).map_err(|e| {
+            miette::miette!(
+                help = "write --set key=value (an empty value is `key=`; `\\,` is a literal comma)",
+                "{e}"
+            )
+        })?;
+        sets.extend(pairs);
+    }
+    let values_text = read(&args.values)?;
+    let projects_text = args.projects.as_deref().map(read).transpose()?;
+    let opts = ImportOptions {
+        sets,
+        projects_yaml: projects_text,
+        recompute_schedules: args.recompute_schedules,
+    };
+    let imported = helm_import::import(&values_text, &opts).map_err(|e| {
+        let file = match &e {
+            helm_import::ImportError::ProjectsYaml { .. } => args.projects.as_deref().unwrap_or(&args.values),
+            _ => &args.values,
+        };
+        miette::miette!("{}: {e}", file.display())
+    })?;
+    for w in &imported.warnings {
+        eprintln!("warning: {w}");
+    }
+
+    let yaml = imported
+        .model
+        .to_yaml()
+        .map_err(|e| miette::miette!("cannot serialize the model: {e}"))?;
+    let values_name = args.values.display().to_string();
+    let projects_name = args.projects.as_ref().map(|p| p.display().to_string());
+    let mut text = helm_import::header(
+        &values_name,
+        projects_name.as_deref(),
+        &args.sets,
+        args.recompute_schedules,
+    );
+    text.push_str(&yaml);
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+
+    let written = match &args.output {
+        Some(path) => {
+            std::fs::write(path, &text)
+                .map_err(|e| miette::miette!("{}: cannot write: {e}", path.display()))?;
+            path.display().to_string()
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                Err(e) => return Err(miette::miette!("cannot write output: {e}")),
+            }
+            "<stdout>".to_owned()
+        }
+    };
+
+    // Final check: what was written loads through the validating loader.
+    let model = devstats_model::parse_str(&written, &text).map_err(crate::diag::report)?;
+    let s = model.summary();
+    let overrides = model
+        .projects
+        .iter()
+        .filter(|p| p.schedule.sync.is_some() || p.schedule.affiliations.is_some())
+        .count();
+    eprintln!(
+        "{written}: {} foundations, {} projects ({} served by instance `{}`), {} schedule overrides, {} warnings",
+        s.foundations,
+        s.projects,
+        s.served,
+        model.instance.name,
+        overrides,
+        imported.warnings.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,86 @@
+//! Parity with the real devstats-helm chart: import the chart's values (test = chart defaults;
+//! prod = the overrides of `fixtures/helm/SOURCES.md`), render, and compare with the real Helm
+//! renders. Every chart object must have a counterpart with equal functional fields; every
+//! difference must be a deviation documented in `docs/helm-parity.md`.
+
+mod support;
+
+use std::path::PathBuf;
+
+use devstats_model::helm_import::{ImportOptions, import};
+use devstats_model::{Deployment, Model};
+use devstats_render::{Options, render};
+use support::parity::{self, ParityContext};
+
+fn fixture(rel: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/")).join(rel)
+}
+
+fn imported(sets: &[(&str, &str)]) -> Model {
+    let values = std::fs::read_to_string(fixture("helm/values.yaml")).expect("values.yaml");
+    let opts = ImportOptions {
+        sets: sets
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        projects_yaml: None,
+        recompute_schedules: false,
+    };
+    let model = import(&values, &opts).expect("the chart's values import").model;
+    // The imported model must be a valid model file.
+    let yaml = model.to_yaml().expect("serializes");
+    devstats_model::parse_str("imported.yaml", &yaml).expect("the imported model validates")
+}
+
+fn context(model: &Model) -> ParityContext {
+    let mut ctx = ParityContext::new(model.instance.namespace.as_str());
+    for p in &model.projects {
+        ctx = match model.deployment(p) {
+            Deployment::Full => ctx,
+            Deployment::VolumeOnly => ctx.archived(p.name.as_str()),
+            Deployment::None => ctx.not_served(p.name.as_str()),
+        };
+    }
+    ctx
+}
+
+fn check(model: &Model, chart_render: &str) -> parity::ParityReport {
+    let set = render(model, &Options::default()).expect("renders");
+    let ours: Vec<serde_json::Value> = set
+        .objects
+        .iter()
+        .map(|r| serde_json::to_value(&r.object).expect("json"))
+        .collect();
+    let chart = parity::load_chart_render(&fixture(chart_render));
+    let report = parity::compare(&chart, &ours, &context(model));
+    assert!(report.is_clean(), "{}", report.summary());
+    parity::assert_documented(&report);
+    report
+}
+
+#[test]
+fn parity_with_the_chart_test_defaults() {
+    let model = imported(&[]);
+    let report = check(&model, "helm/rendered-test-defaults.yaml.gz");
+    assert!(
+        report.compared > 1000,
+        "compared only {} objects",
+        report.compared
+    );
+}
+
+#[test]
+fn parity_with_the_chart_prod_render() {
+    let model = imported(&[
+        ("namespace", "devstats-prod"),
+        ("testServer", ""),
+        ("prodServer", "1"),
+        ("ingressClass", "nginx-prod"),
+    ]);
+    let report = check(&model, "helm/rendered-prod-defaults.yaml.gz");
+    assert!(
+        report.compared > 1000,
+        "compared only {} objects",
+        report.compared
+    );
+}
