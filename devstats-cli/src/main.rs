@@ -4,6 +4,7 @@
 //! 0 ok, 1 drift or findings, 2 error.
 
 mod diag;
+mod import;
 mod render;
 
 use std::io::Write;
@@ -45,6 +46,12 @@ enum Command {
   devstats-k8s render fixtures/cncf.yaml --only ingress,static
   devstats-k8s render fixtures/cncf.yaml --secrets-from secrets/")]
     Render(render::RenderArgs),
+    /// Import a cncf/devstats-helm values file (plus the `--set` overrides used with it) into a model file.
+    #[command(after_help = "Examples:
+  devstats-k8s import-helm devstats-helm/values.yaml --set namespace=devstats-prod --set testServer= \\
+      --set prodServer=1 --set ingressClass=nginx-prod --set indexDomainsFrom=1 -o prod.yaml
+  devstats-k8s import-helm values.yaml --projects devstats-docker-images/devstats-helm/projects.yaml -o model.yaml")]
+    ImportHelm(import::ImportArgs),
     /// List the components `--only` accepts.
     Components,
     /// Print the JSON Schema of the model file (for editors' YAML language servers).
@@ -87,6 +94,7 @@ fn run(cli: Cli) -> Result<ExitCode, miette::Report> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Render(args) => render::run(args),
+        Command::ImportHelm(args) => import::run(args),
         Command::Components => {
             let mut text = String::new();
             for c in devstats_render::Component::ALL {

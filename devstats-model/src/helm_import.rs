@@ -1444,7 +1444,12 @@ fn import_patroni(c: &Obj<'_>, warnings: &mut Vec<String>) -> Result<Patroni> {
 fn import_components(c: &Obj<'_>, role: Role, warnings: &mut Vec<String>) -> Result<Components> {
     let d = Components::default();
     let db = &d.backups;
-    let backups_role = if c.flag("backupsTestServer", true) && !c.flag("backupsProdServer", false) {
+    // Read both flags (no short-circuit) so both count as read keys.
+    let (backups_test, backups_prod) = (
+        c.flag("backupsTestServer", true),
+        c.flag("backupsProdServer", false),
+    );
+    let backups_role = if backups_test && !backups_prod {
         Role::Test
     } else {
         Role::Prod

@@ -361,7 +361,7 @@ mod tests {
         let (n, ok) = root.lookup(&p);
         assert!(ok);
         assert_eq!(n.scalar(), Some("2"));
-        assert_eq!((n.pos.line, n.pos.column), (4, 10));
+        assert_eq!((n.pos.line, n.pos.column), (4, 8), "columns count characters");
         assert_eq!(&src[n.pos.offset..n.pos.offset + n.len], "2");
         assert_eq!(p.to_string(), "b[1].é");
     }

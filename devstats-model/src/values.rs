@@ -513,10 +513,8 @@ mod tests {
     fn quantities() {
         assert_eq!(parse_quantity("1000m"), Ok(1000));
         assert_eq!(parse_quantity("1"), Ok(1000));
-        assert_eq!(
-            parse_quantity("3Gi"),
-            Ok(3 * 1000 * (1 << 30) / 1000 * 1000 / 1000)
-        );
+        // Thousandths of a byte: 3 GiB.
+        assert_eq!(parse_quantity("3Gi"), Ok(3 * (1 << 30) * 1000));
         assert!(parse_quantity("3GB").is_err());
         assert!(parse_quantity("").is_err());
         assert!(parse_quantity("Gi").is_err());

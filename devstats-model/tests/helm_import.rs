@@ -18,14 +18,19 @@ const CNCF_FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/cnc
 const VALUES_PATH: &str = "fixtures/helm/values.yaml";
 const PROJECTS_PATH: &str = "fixtures/upstream/cncf_devstats-docker-images__devstats-helm__projects.yaml";
 
-/// The production install: prod server, prod namespace and ingress class, domains 1.. (CNCF, CDF,
-/// GraphQL; the test domain is the test instance's).
+/// The production install as the runbooks do it: prod server, prod namespace and ingress class,
+/// domains and static sites 1.. (CNCF, CDF, GraphQL; the test domain is the test instance's), the
+/// prod API image, and the backups job's own prod flags.
 const PROD_SETS: &[&str] = &[
     "namespace=devstats-prod",
     "testServer=",
     "prodServer=1",
     "ingressClass=nginx-prod",
     "indexDomainsFrom=1",
+    "indexStaticsFrom=1",
+    "apiImage=lukaszgryglicki/devstats-api-prod",
+    "backupsTestServer=",
+    "backupsProdServer=1",
 ];
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -189,9 +194,9 @@ fn prod_import_matches_the_chart() -> TestResult {
     let curvine = model.project("curvine").ok_or("no curvine")?;
     assert_eq!(curvine.github.repos.len(), 1);
 
-    // Backups keep the chart's separate test/prod flags (defaults say test).
-    assert_eq!(model.instance.components.backups.role, Some(Role::Test));
-    assert_eq!(model.instance.components.backups.schedule.as_str(), "45 3 30 * *");
+    // The prod install sets the backups job's own flags to prod: role follows the instance.
+    assert_eq!(model.instance.components.backups.role, None);
+    assert_eq!(model.instance.components.backups.schedule.as_str(), "45 3 29 * *");
     Ok(())
 }
 

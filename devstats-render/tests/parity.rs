@@ -84,3 +84,92 @@ fn parity_with_the_chart_prod_render() {
         report.compared
     );
 }
+
+fn prod() -> Model {
+    imported(&[
+        ("namespace", "devstats-prod"),
+        ("testServer", ""),
+        ("prodServer", "1"),
+        ("ingressClass", "nginx-prod"),
+    ])
+}
+
+fn report_for(model: &Model, chart_render: &str) -> parity::ParityReport {
+    let set = render(model, &Options::default()).expect("renders");
+    let ours: Vec<serde_json::Value> = set
+        .objects
+        .iter()
+        .map(|r| serde_json::to_value(&r.object).expect("json"))
+        .collect();
+    parity::compare(
+        &parity::load_chart_render(&fixture(chart_render)),
+        &ours,
+        &context(model),
+    )
+}
+
+/// The parity test must fail when a functional field is altered in our model: an image, a
+/// schedule, an env value, a volume size, a host.
+#[test]
+fn parity_fails_when_a_functional_field_changes() {
+    let base = prod();
+    let chart = "helm/rendered-prod-defaults.yaml.gz";
+    type Mutation = (&'static str, fn(&mut Model));
+    let mutations: [Mutation; 6] = [
+        ("sync image", |m| {
+            m.instance.images.sync = "lukaszgryglicki/devstats-minimal-prod:other".into()
+        }),
+        ("grafana image", |m| {
+            m.instance.images.grafana = "example/grafana".into()
+        }),
+        ("a schedule", |m| {
+            let p = m
+                .projects
+                .iter_mut()
+                .find(|p| p.name.as_str() == "prometheus")
+                .expect("prometheus");
+            p.schedule.sync = Some("5 * * * *".into());
+        }),
+        ("an env value", |m| m.instance.tools.git_commits_batch = 999),
+        ("a volume", |m| {
+            let p = m
+                .projects
+                .iter_mut()
+                .find(|p| p.name.as_str() == "kubernetes")
+                .expect("kubernetes");
+            p.disk = "51Gi".into();
+        }),
+        ("a host", |m| {
+            let p = m
+                .projects
+                .iter_mut()
+                .find(|p| p.name.as_str() == "prometheus")
+                .expect("prometheus");
+            p.url = Some("prom".into());
+        }),
+    ];
+    for (what, mutate) in mutations {
+        let mut m = base.clone();
+        mutate(&mut m);
+        let report = report_for(&m, chart);
+        assert!(
+            !report.is_clean(),
+            "changing {what} went unnoticed by the parity comparison"
+        );
+    }
+}
+
+#[test]
+fn parity_reports_its_deviations() {
+    let report = report_for(&prod(), "helm/rendered-prod-defaults.yaml.gz");
+    let used: Vec<&str> = report.deviations_used.keys().copied().collect();
+    for id in [
+        "provision-as-job",
+        "served-projects-only",
+        "instance-namespace-only",
+        "integer-env-values",
+        "secrets-not-rendered",
+    ] {
+        assert!(used.contains(&id), "deviation {id} not exercised; used: {used:?}");
+    }
+}

@@ -812,8 +812,8 @@ fn patroni_retry_timeout_may_only_be_lowered_to_satisfy_the_ttl_rule() {
     assert_unexplained(
         &sts(&[(&retry, "22"), (&ttl, "70")]),
         &[
-            format!("{id}: {retry}: chart \"60\" != ours \"22\""),
             format!("{id}: {ttl}: chart \"60\" != ours \"70\""),
+            format!("{id}: {retry}: chart \"60\" != ours \"22\""),
         ],
     );
 }

@@ -1,5 +1,5 @@
 //! Snapshots of the exact bytes we emit: the whole render of `fixtures/example.yaml`, and one
-//! object of every kind from `fixtures/cncf.yaml` (kubernetes for per-project kinds).
+//! object of every kind and component from `fixtures/cncf.yaml` (kubernetes for per-project ones).
 //! Review every `.snap` change: these are the objects operators apply.
 
 use std::collections::BTreeSet;
@@ -23,14 +23,8 @@ fn cncf_one_object_per_kind() {
     let mut seen = BTreeSet::new();
     for r in &set.objects {
         let kind = r.object.kind();
-        // Per-project kinds: take kubernetes' object; singletons: the first of the kind.
-        let pick = match &r.project {
-            Some(p) => p == "kubernetes",
-            None => !set
-                .objects
-                .iter()
-                .any(|o| o.object.kind() == kind && o.project.is_some()),
-        };
+        // One object per (kind, component): kubernetes' for per-project components.
+        let pick = r.project.as_deref().is_none_or(|p| p == "kubernetes");
         if pick && seen.insert((kind, r.component)) {
             let name = format!("cncf-{}-{}", kind.to_ascii_lowercase(), r.component.as_str());
             insta::assert_snapshot!(name, output::yaml_stream(std::slice::from_ref(r)).expect("yaml"));
