@@ -74,9 +74,7 @@ fn problem(inv: &Invalid, p: &Problem) -> ProblemDiagnostic {
         span: p.pos.map(|pos| {
             SourceSpan::new(
                 pos.offset.min(inv.source.len()).into(),
-                p.len
-                    .max(1)
-                    .min(inv.source.len().saturating_sub(pos.offset).max(0)),
+                p.len.max(1).min(inv.source.len().saturating_sub(pos.offset)),
             )
         }),
         source: NamedSource::new(inv.file.clone(), inv.source.to_string()),

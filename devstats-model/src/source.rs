@@ -110,8 +110,7 @@ pub fn parse(src: &str) -> Result<Option<Node>, SyntaxError> {
         column: m.col() + 1,
     };
 
-    loop {
-        let Some(next) = parser.next() else { break };
+    for next in parser.by_ref() {
         let (event, span) = next.map_err(|e| {
             let m = *e.marker();
             SyntaxError {

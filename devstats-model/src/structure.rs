@@ -129,11 +129,14 @@ impl<'s> Checker<'s> {
                 }
             }
             NodeKind::Scalar { value, quoted } => {
+                // A whole number where one is wanted: only its range can be wrong.
+                if want("integer") && !quoted && self.integer_in_range(value, schema, path, node, out) {
+                    return;
+                }
                 let ok = (want("string") && !is_null(node))
                     || (want("boolean") && !quoted && is_bool(value))
-                    || (want("integer") && !quoted && self.integer_ok(value, schema, path, node, out))
                     || (want("number") && !quoted && value.parse::<f64>().is_ok_and(f64::is_finite));
-                if !ok && !(want("integer") && !quoted && parse_int(value).is_some()) {
+                if !ok {
                     out.push(self.type_problem(node, &types, path, schema));
                 }
             }
@@ -141,7 +144,8 @@ impl<'s> Checker<'s> {
         }
     }
 
-    fn integer_ok(
+    /// True when `value` is a whole number (problems are pushed if it is out of range).
+    fn integer_in_range(
         &self,
         value: &str,
         schema: &Value,
@@ -309,10 +313,9 @@ impl<'s> Checker<'s> {
                         .get(r)
                         .map(|s| self.resolve(s))
                         .and_then(|s| s.get("description"))
+                        .and_then(Value::as_str)
                     {
-                        if let Some(d) = d.as_str() {
-                            p = p.help(first_sentence(d));
-                        }
+                        p = p.help(first_sentence(d));
                     }
                     out.push(p);
                 }

@@ -398,17 +398,16 @@ impl ImageRef {
             Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
             None => (rest, None),
         };
-        if let Some(t) = tag {
-            if t.is_empty()
+        if let Some(t) = tag
+            && (t.is_empty()
                 || t.len() > 128
                 || !t
                     .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-            {
-                return Err(format!(
-                    "tag '{t}' may contain only letters, digits, '_', '.', '-' (≤128)"
-                ));
-            }
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+        {
+            return Err(format!(
+                "tag '{t}' may contain only letters, digits, '_', '.', '-' (≤128)"
+            ));
         }
         if repo.is_empty() || repo.starts_with('/') || repo.ends_with('/') {
             return Err("repository path must not be empty or start/end with '/'".into());
