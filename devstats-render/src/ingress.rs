@@ -132,24 +132,35 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
     let inst = &ctx.model.instance;
     let foundations = ctx.model.served_foundations();
 
-    let mut rules = vec![rule(
-        None,
-        "/",
-        &names::static_service(crate::static_sites::DEFAULT_SITE),
-    )];
-    for f in &foundations {
-        let domain = f.domain.as_str();
-        if inst.ingress.api_on_bare_domains {
-            rules.push(rule(Some(domain), &inst.ingress.api_path, names::API_SERVICE));
-        }
+    // Bare domains route to the static sites and the API, when those components are rendered.
+    let statics = inst.components.static_sites;
+    let api = inst.components.api && inst.ingress.api_on_bare_domains;
+    let mut rules = Vec::new();
+    if statics {
         rules.push(rule(
-            Some(domain),
+            None,
             "/",
-            &names::static_service(f.site_name().as_str()),
+            &names::static_service(crate::static_sites::DEFAULT_SITE),
         ));
     }
+    for f in &foundations {
+        let domain = f.domain.as_str();
+        if api {
+            rules.push(rule(Some(domain), &inst.ingress.api_path, names::API_SERVICE));
+        }
+        if statics {
+            rules.push(rule(
+                Some(domain),
+                "/",
+                &names::static_service(f.site_name().as_str()),
+            ));
+        }
+    }
     let domains = foundations.iter().map(|f| f.domain.to_string()).collect();
-    let mut out = vec![ingress(ctx, DOMAINS_INGRESS, domains, rules)];
+    let mut out = Vec::new();
+    if !rules.is_empty() {
+        out.push(ingress(ctx, DOMAINS_INGRESS, domains, rules));
+    }
 
     let per_cert = usize::try_from(inst.ingress.max_hosts_per_certificate)
         .unwrap_or(usize::MAX)
@@ -372,5 +383,21 @@ mod tests {
         let first = ours(&build(&ctx(&model))[0]);
         assert_eq!(first["spec"]["rules"][1]["http"]["paths"][0]["path"], "/v1/");
         assert_eq!(first["spec"]["rules"][1]["host"], "devstats.cncf.io");
+    }
+
+    #[test]
+    fn bare_domains_follow_the_rendered_components() {
+        let mut model = devstats_model::testing::synthetic(5);
+        model.instance.components.api = false;
+        let set = crate::render(&model, &crate::Options::default()).expect("no dangling API backend");
+        let yaml = crate::output::yaml_stream(&set.objects).expect("yaml");
+        assert!(!yaml.contains("devstats-api-service"));
+        model.instance.components.static_sites = false;
+        let set = crate::render(&model, &crate::Options::default()).expect("no dangling static backend");
+        assert!(
+            set.objects
+                .iter()
+                .all(|r| r.object.name() != "devstats-ingress-1")
+        );
     }
 }
