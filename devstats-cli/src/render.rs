@@ -158,6 +158,8 @@ pub fn run(args: RenderArgs) -> miette::Result<ExitCode> {
             crate::write_stdout(&text)?;
         }
     }
+    // The process ends here: skip freeing ~1,500 objects one by one (a measurable part of the run).
+    std::mem::forget(set);
     Ok(ExitCode::SUCCESS)
 }
 

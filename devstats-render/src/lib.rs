@@ -13,6 +13,8 @@ pub mod api;
 pub mod backups;
 pub mod bootstrap;
 pub mod common;
+pub mod flux;
+pub mod gitops;
 pub mod grafana;
 pub mod ingress;
 pub mod namespace;
@@ -353,6 +355,12 @@ pub fn render(model: &Model, opts: &Options) -> Result<RenderSet, RenderError> {
     let (all, required_secrets) = build_all(&ctx)?;
     refs::check(&all, &required_secrets)?;
     let sel = &opts.selection;
+    if *sel == Selection::all() {
+        return Ok(RenderSet {
+            objects: all,
+            required_secrets,
+        });
+    }
     let objects = all
         .into_iter()
         .filter(|r| {
@@ -454,12 +462,21 @@ fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), Rend
             });
         }
     }
-    out.sort_by(|a, b| {
+    Ok((canonical_order(out), required_secrets))
+}
+
+/// Sorts into apply order (phase, kind, name). Objects are large, so a permutation is sorted and
+/// each object moved once.
+fn canonical_order(objects: Vec<Rendered>) -> Vec<Rendered> {
+    let mut order: Vec<usize> = (0..objects.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&objects[a], &objects[b]);
         (a.phase, kind_rank(&a.object), a.object.name()).cmp(&(
             b.phase,
             kind_rank(&b.object),
             b.object.name(),
         ))
     });
-    Ok((out, required_secrets))
+    let mut slots: Vec<Option<Rendered>> = objects.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }

@@ -9,6 +9,19 @@ use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
 
 use crate::{Object, RenderError, Rendered, RequiredSecret};
 
+/// `Kind namespace/name`, formatted only when a problem is reported.
+#[derive(Clone, Copy)]
+struct Id<'a>(&'a Object);
+
+impl std::fmt::Display for Id<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.namespace() {
+            Some(ns) => write!(f, "{} {ns}/{}", self.0.kind(), self.0.name()),
+            None => write!(f, "{} {}", self.0.kind(), self.0.name()),
+        }
+    }
+}
+
 /// Pod labels that controllers add at runtime and that Service selectors may rely on:
 /// Patroni labels the primary `role: primary` and replicas `role: replica`.
 pub const RUNTIME_POD_LABELS: [&str; 1] = ["role"];
@@ -19,8 +32,8 @@ struct Index<'a> {
     services: BTreeMap<&'a str, BTreeSet<i32>>,
     service_accounts: BTreeSet<&'a str>,
     roles: BTreeSet<&'a str>,
-    /// (owner id, template labels)
-    templates: Vec<(String, &'a BTreeMap<String, String>)>,
+    /// Pod-template label sets, indexed by each of their (key, value) pairs.
+    templates: BTreeMap<(&'a str, &'a str), Vec<&'a BTreeMap<String, String>>>,
 }
 
 fn pod_template(o: &Object) -> Option<&PodTemplateSpec> {
@@ -62,7 +75,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
         services: BTreeMap::new(),
         service_accounts: BTreeSet::new(),
         roles: BTreeSet::new(),
-        templates: Vec::new(),
+        templates: BTreeMap::new(),
     };
     for r in required {
         idx.secrets
@@ -100,14 +113,19 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             _ => {}
         }
         if let Some(labels) = pod_labels(o) {
-            idx.templates.push((o.id(), labels));
+            for (k, v) in labels {
+                idx.templates
+                    .entry((k.as_str(), v.as_str()))
+                    .or_default()
+                    .push(labels);
+            }
         }
     }
 
     let mut broken = Vec::new();
     for r in objects {
         let o = &r.object;
-        let id = o.id();
+        let id = Id(o);
         if let Some(spec) = pod_spec(o) {
             let claim_templates: BTreeSet<&str> = match o {
                 Object::StatefulSet(s) => s
@@ -118,13 +136,13 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     .collect(),
                 _ => BTreeSet::new(),
             };
-            check_pod(&idx, &id, spec, &claim_templates, &mut broken);
+            check_pod(&idx, id, spec, &claim_templates, &mut broken);
         }
         match o {
             Object::Deployment(d) => {
                 if let Some(spec) = &d.spec {
                     check_selector(
-                        &id,
+                        id,
                         spec.selector.match_labels.as_ref(),
                         pod_labels(o),
                         &mut broken,
@@ -134,7 +152,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             Object::StatefulSet(s) => {
                 if let Some(spec) = &s.spec {
                     check_selector(
-                        &id,
+                        id,
                         spec.selector.match_labels.as_ref(),
                         pod_labels(o),
                         &mut broken,
@@ -172,12 +190,23 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             }
             Object::Service(s) => {
                 if let Some(sel) = s.spec.as_ref().and_then(|sp| sp.selector.as_ref()) {
-                    let matches = idx.templates.iter().any(|(_, labels)| {
-                        sel.iter().all(|(k, v)| {
-                            RUNTIME_POD_LABELS.contains(&k.as_str())
-                                || labels.get(k).is_some_and(|lv| lv == v)
-                        })
-                    });
+                    let required: Vec<(&String, &String)> = sel
+                        .iter()
+                        .filter(|(k, _)| !RUNTIME_POD_LABELS.contains(&k.as_str()))
+                        .collect();
+                    // Candidates: templates carrying the selector's first pair (all must carry it).
+                    let matches = match required.first() {
+                        None => !idx.templates.is_empty(),
+                        Some((k0, v0)) => {
+                            idx.templates
+                                .get(&(k0.as_str(), v0.as_str()))
+                                .is_some_and(|cands| {
+                                    cands.iter().any(|labels| {
+                                        required.iter().all(|(k, v)| labels.get(*k) == Some(*v))
+                                    })
+                                })
+                        }
+                    };
                     if !matches {
                         broken.push(format!("{id}: selector {sel:?} matches no rendered pod template"));
                     }
@@ -221,7 +250,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
 }
 
 fn check_selector(
-    id: &str,
+    id: Id<'_>,
     sel: Option<&BTreeMap<String, String>>,
     labels: Option<&BTreeMap<String, String>>,
     broken: &mut Vec<String>,
@@ -240,7 +269,7 @@ fn check_selector(
 
 fn check_pod(
     idx: &Index<'_>,
-    id: &str,
+    id: Id<'_>,
     spec: &PodSpec,
     claim_templates: &BTreeSet<&str>,
     broken: &mut Vec<String>,
