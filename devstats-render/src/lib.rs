@@ -36,7 +36,7 @@ use std::str::FromStr;
 use devstats_model::schedule::ProjectSchedule;
 use devstats_model::{Deployment, Model, Project};
 
-pub use object::Object;
+pub use object::{CustomKind, CustomResource, Object};
 pub use secrets::{RequiredSecret, SecretValue, SecretValues};
 
 /// Apply phases, in order. Objects of a phase only reference objects of earlier phases (or of
@@ -322,26 +322,38 @@ fn phase_of(o: &Object) -> Phase {
         Object::Job(_) => Phase::Provision,
         Object::CronJob(_) => Phase::Schedules,
         Object::Service(_) | Object::Deployment(_) | Object::Pod(_) => Phase::Workloads,
+        Object::PodDisruptionBudget(_) | Object::HorizontalPodAutoscaler(_) => Phase::Workloads,
+        Object::ConfigMap(_) | Object::NetworkPolicy(_) => Phase::Config,
         Object::Ingress(_) => Phase::Routing,
+        Object::Custom(c) => match c.kind {
+            "Issuer" | "ClusterIssuer" | "Certificate" | "ExternalSecret" | "SealedSecret" => Phase::Config,
+            "Gateway" | "HTTPRoute" => Phase::Routing,
+            _ => Phase::Workloads,
+        },
     }
 }
 
 fn kind_rank(o: &Object) -> u8 {
     match o {
         Object::Namespace(_) => 0,
-        Object::Secret(_) => 1,
-        Object::ServiceAccount(_) => 2,
-        Object::Role(_) => 3,
-        Object::RoleBinding(_) => 4,
-        Object::PersistentVolumeClaim(_) => 5,
-        Object::Endpoints(_) => 6,
-        Object::Service(_) => 7,
-        Object::StatefulSet(_) => 8,
-        Object::Job(_) => 9,
-        Object::CronJob(_) => 10,
-        Object::Deployment(_) => 11,
-        Object::Pod(_) => 12,
-        Object::Ingress(_) => 13,
+        Object::NetworkPolicy(_) => 1,
+        Object::Secret(_) => 2,
+        Object::ConfigMap(_) => 3,
+        Object::ServiceAccount(_) => 4,
+        Object::Role(_) => 5,
+        Object::RoleBinding(_) => 6,
+        Object::Custom(_) => 7,
+        Object::PersistentVolumeClaim(_) => 8,
+        Object::Endpoints(_) => 9,
+        Object::Service(_) => 10,
+        Object::StatefulSet(_) => 11,
+        Object::Job(_) => 12,
+        Object::CronJob(_) => 13,
+        Object::Deployment(_) => 14,
+        Object::Pod(_) => 15,
+        Object::PodDisruptionBudget(_) => 16,
+        Object::HorizontalPodAutoscaler(_) => 17,
+        Object::Ingress(_) => 18,
     }
 }
 

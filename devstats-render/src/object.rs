@@ -1,11 +1,14 @@
 //! The closed set of Kubernetes kinds DevStats renders, as one enum over k8s-openapi types.
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    Endpoints, Namespace, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount,
+    ConfigMap, Endpoints, Namespace, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::{Metadata, Resource};
@@ -22,37 +25,40 @@ macro_rules! objects {
                 #[doc = concat!("A `", stringify!($variant), "`.")]
                 $variant($ty),
             )*
+            /// A custom resource (cert-manager, Gateway API, prometheus-operator, Flagger …),
+            /// built from a typed spec struct.
+            Custom(CustomResource),
         }
 
         impl Object {
             /// `apiVersion`.
             #[must_use]
             pub fn api_version(&self) -> &'static str {
-                match self { $(Self::$variant(_) => <$ty as Resource>::API_VERSION,)* }
+                match self { $(Self::$variant(_) => <$ty as Resource>::API_VERSION,)* Self::Custom(c) => c.api_version }
             }
             /// `kind`.
             #[must_use]
             pub fn kind(&self) -> &'static str {
-                match self { $(Self::$variant(_) => <$ty as Resource>::KIND,)* }
+                match self { $(Self::$variant(_) => <$ty as Resource>::KIND,)* Self::Custom(c) => c.kind }
             }
             /// The API group (empty for core).
             #[must_use]
             pub fn group(&self) -> &'static str {
-                match self { $(Self::$variant(_) => <$ty as Resource>::GROUP,)* }
+                match self { $(Self::$variant(_) => <$ty as Resource>::GROUP,)* Self::Custom(c) => c.group() }
             }
             /// The resource's URL path segment (plural), e.g. `cronjobs`.
             #[must_use]
             pub fn plural(&self) -> &'static str {
-                match self { $(Self::$variant(_) => <$ty as Resource>::URL_PATH_SEGMENT,)* }
+                match self { $(Self::$variant(_) => <$ty as Resource>::URL_PATH_SEGMENT,)* Self::Custom(c) => c.plural }
             }
             /// `metadata`.
             #[must_use]
             pub fn meta(&self) -> &ObjectMeta {
-                match self { $(Self::$variant(o) => o.metadata(),)* }
+                match self { $(Self::$variant(o) => o.metadata(),)* Self::Custom(c) => &c.metadata }
             }
             /// `metadata`, mutable.
             pub fn meta_mut(&mut self) -> &mut ObjectMeta {
-                match self { $(Self::$variant(o) => o.metadata_mut(),)* }
+                match self { $(Self::$variant(o) => o.metadata_mut(),)* Self::Custom(c) => &mut c.metadata }
             }
         }
 
@@ -79,6 +85,10 @@ objects! {
     CronJob(CronJob),
     Deployment(Deployment),
     Ingress(Ingress),
+    ConfigMap(ConfigMap),
+    PodDisruptionBudget(PodDisruptionBudget),
+    HorizontalPodAutoscaler(HorizontalPodAutoscaler),
+    NetworkPolicy(NetworkPolicy),
 }
 
 impl Object {
@@ -101,5 +111,76 @@ impl Object {
             Some(ns) => format!("{} {ns}/{}", self.kind(), self.name()),
             None => format!("{} {}", self.kind(), self.name()),
         }
+    }
+}
+
+/// A custom resource: type information plus metadata and a body (`spec`, and for some kinds
+/// other top-level fields) serialized from a typed struct when the object is built.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomResource {
+    /// `apiVersion`, e.g. `cert-manager.io/v1`.
+    #[serde(rename = "apiVersion")]
+    pub api_version: &'static str,
+    /// `kind`, e.g. `ClusterIssuer`.
+    pub kind: &'static str,
+    /// The resource's plural (URL path segment), e.g. `clusterissuers`.
+    #[serde(skip)]
+    pub plural: &'static str,
+    /// Whether the kind is namespaced.
+    #[serde(skip)]
+    pub namespaced: bool,
+    /// `metadata`.
+    pub metadata: ObjectMeta,
+    /// The other top-level fields (`spec` …), in order.
+    #[serde(flatten)]
+    pub body: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Type information of a custom resource kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustomKind {
+    /// `apiVersion`.
+    pub api_version: &'static str,
+    /// `kind`.
+    pub kind: &'static str,
+    /// Plural.
+    pub plural: &'static str,
+    /// Namespaced or cluster-scoped.
+    pub namespaced: bool,
+}
+
+impl CustomResource {
+    /// Builds a custom resource of `kind` from a typed body (a struct whose fields are the
+    /// top-level fields besides apiVersion/kind/metadata, usually just `spec`).
+    pub fn new<B: Serialize>(
+        kind: CustomKind,
+        mut metadata: ObjectMeta,
+        body: &B,
+    ) -> Result<Self, serde_json::Error> {
+        if !kind.namespaced {
+            metadata.namespace = None;
+        }
+        let body = match serde_json::to_value(body)? {
+            serde_json::Value::Object(m) => m,
+            other => {
+                let mut m = serde_json::Map::new();
+                m.insert("spec".into(), other);
+                m
+            }
+        };
+        Ok(Self {
+            api_version: kind.api_version,
+            kind: kind.kind,
+            plural: kind.plural,
+            namespaced: kind.namespaced,
+            metadata,
+            body,
+        })
+    }
+
+    /// The API group (the part of apiVersion before '/', empty for core).
+    #[must_use]
+    pub fn group(&self) -> &'static str {
+        self.api_version.rsplit_once('/').map_or("", |(g, _)| g)
     }
 }
