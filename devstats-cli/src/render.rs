@@ -45,11 +45,22 @@ impl SelectArgs {
     }
 }
 
+/// Which environment of the model to use (shared by validate and render).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct EnvArgs {
+    /// Use this environment of the model (`environments:`); without it, the model's default
+    /// environment (`validate` checks every environment).
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+}
+
 /// Arguments of `render`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RenderArgs {
     /// The model file.
     pub model: PathBuf,
+    #[command(flatten)]
+    pub env: EnvArgs,
     /// Output format on stdout.
     #[arg(short = 'o', long, value_enum, default_value_t = Format::Yaml)]
     pub output: Format,
@@ -60,6 +71,10 @@ pub struct RenderArgs {
     /// Secrets are left out and listed on stderr as required.
     #[arg(long, value_name = "DIR")]
     pub secrets_from: Option<PathBuf>,
+    /// Write a Flux repository tree into DIR instead: `clusters/<env>/`, `apps/<env>/<phase>/`,
+    /// `infrastructure/<env>/` for the selected environment (every environment without --env).
+    #[arg(long, value_name = "DIR")]
+    pub gitops: Option<PathBuf>,
     #[command(flatten)]
     pub select: SelectArgs,
 }
@@ -67,6 +82,8 @@ pub struct RenderArgs {
 /// A validated render plan.
 struct Plan {
     model: PathBuf,
+    env: Option<String>,
+    gitops: Option<PathBuf>,
     format: Format,
     out_dir: Option<PathBuf>,
     secrets_from: Option<PathBuf>,
@@ -83,8 +100,29 @@ impl RenderArgs {
                 "--out-dir writes YAML files; it cannot be combined with -o json"
             ));
         }
+        if self.gitops.is_some() {
+            let conflicting = [
+                (self.out_dir.is_some(), "--out-dir"),
+                (self.output == Format::Json, "-o json"),
+                (
+                    self.secrets_from.is_some(),
+                    "--secrets-from (a GitOps tree never holds secret values)",
+                ),
+                (
+                    !self.select.only.is_empty()
+                        || !self.select.projects.is_empty()
+                        || !self.select.foundations.is_empty(),
+                    "--only/--project/--foundation (the tree holds whole environments)",
+                ),
+            ];
+            if let Some((_, what)) = conflicting.iter().find(|(on, _)| *on) {
+                return Err(miette!("--gitops cannot be combined with {what}"));
+            }
+        }
         Ok(Plan {
             selection: self.select.selection()?,
+            env: self.env.env,
+            gitops: self.gitops,
             model: self.model,
             format: self.output,
             out_dir: self.out_dir,
@@ -124,13 +162,23 @@ pub fn read_secrets(dir: &Path) -> miette::Result<SecretValues> {
     Ok(values)
 }
 
-/// Loads and renders; shared by the commands that need the objects.
+/// Loads (the default environment) and renders; shared by the commands that need the objects.
 pub fn load_and_render(
     model: &Path,
     secrets_from: Option<&Path>,
     selection: Selection,
 ) -> miette::Result<(devstats_model::Model, devstats_render::RenderSet)> {
-    let m = devstats_model::load(model).map_err(crate::diag::report)?;
+    load_and_render_env(model, None, secrets_from, selection)
+}
+
+/// Loads environment `env` (the default one when `None`) and renders.
+pub fn load_and_render_env(
+    model: &Path,
+    env: Option<&str>,
+    secrets_from: Option<&Path>,
+    selection: Selection,
+) -> miette::Result<(devstats_model::Model, devstats_render::RenderSet)> {
+    let m = devstats_model::load_env(model, env).map_err(crate::diag::report)?;
     let secrets = secrets_from.map(read_secrets).transpose()?;
     let set = devstats_render::render(&m, &Options { selection, secrets })
         .map_err(|e| miette!("{}: {e}", model.display()))?;
@@ -140,7 +188,14 @@ pub fn load_and_render(
 /// Runs `render`.
 pub fn run(args: RenderArgs) -> miette::Result<ExitCode> {
     let plan = args.plan()?;
-    let (_, set) = load_and_render(&plan.model, plan.secrets_from.as_deref(), plan.selection)?;
+    if let Some(dir) = &plan.gitops {
+        return crate::gitops::run(&plan.model, plan.env.as_deref(), dir);
+    }
+    let secrets_from = plan.secrets_from.as_deref();
+    let (_, set) = match plan.env.as_deref() {
+        None => load_and_render(&plan.model, secrets_from, plan.selection)?,
+        Some(env) => load_and_render_env(&plan.model, Some(env), secrets_from, plan.selection)?,
+    };
     if !set.required_secrets.is_empty() {
         eprintln!("note: Secrets are not rendered without --secrets-from; these must exist before apply:");
         for s in &set.required_secrets {
@@ -149,14 +204,21 @@ pub fn run(args: RenderArgs) -> miette::Result<ExitCode> {
     }
     match &plan.out_dir {
         Some(dir) => write_dir(dir, &set.objects)?,
-        None => {
-            let text = match plan.format {
-                Format::Yaml => devstats_render::output::yaml_stream(&set.objects),
-                Format::Json => devstats_render::output::json_list(&set.objects),
+        None => match plan.format {
+            Format::Yaml => {
+                let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+                match devstats_render::output::write_yaml_stream(&set.objects, &mut out) {
+                    Ok(()) => {}
+                    Err(devstats_render::output::WriteError::Io(e))
+                        if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                    Err(e) => return Err(miette!("{e}")),
+                }
             }
-            .map_err(|e| miette!("{e}"))?;
-            crate::write_stdout(&text)?;
-        }
+            Format::Json => {
+                let text = devstats_render::output::json_list(&set.objects).map_err(|e| miette!("{e}"))?;
+                crate::write_stdout(text.trim_end())?;
+            }
+        },
     }
     // The process ends here: skip freeing ~1,500 objects one by one (a measurable part of the run).
     std::mem::forget(set);
@@ -203,4 +265,43 @@ fn write_dir(dir: &Path, objects: &[devstats_render::Rendered]) -> miette::Resul
     }
     eprintln!("wrote {} objects to {}", files.len(), dir.display());
     Ok(())
+}
+
+/// Runs `validate`: environment `env`, or every environment of the model when `None`. One
+/// summary line per environment (for a model without environments, one line as before).
+pub fn validate(model: &Path, env: Option<&str>) -> miette::Result<ExitCode> {
+    let envs = match env {
+        Some(name) => {
+            let m = devstats_model::load_env(model, Some(name)).map_err(crate::diag::report)?;
+            vec![devstats_model::EnvModel {
+                name: name.to_owned(),
+                default: false,
+                declared: true,
+                model: m,
+            }]
+        }
+        None => devstats_model::load_environments(model).map_err(crate::diag::report)?,
+    };
+    for e in &envs {
+        let s = e.model.summary();
+        let which = if e.declared {
+            format!(
+                " environment `{}`{}:",
+                e.name,
+                if e.default { " (default)" } else { "" }
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "{}:{which} valid: {} foundations, {} projects ({} served by instance `{}`), {} GitHub repo selectors",
+            model.display(),
+            s.foundations,
+            s.projects,
+            s.served,
+            e.model.instance.name,
+            s.repos
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -36,12 +36,41 @@ pub fn yaml_stream(objects: &[Rendered]) -> Result<String, OutputError> {
     Ok(out)
 }
 
+/// Writes the YAML stream of `objects` to `w` in windows (serialized in parallel, written in
+/// order), so memory stays bounded however many objects there are. Output is byte-identical to
+/// [`yaml_stream`].
+pub fn write_yaml_stream<W: std::io::Write>(objects: &[Rendered], w: &mut W) -> Result<(), WriteError> {
+    const WINDOW: usize = 512;
+    for window in objects.chunks(WINDOW) {
+        for doc in serialize_all(window, object_yaml)? {
+            w.write_all(b"---\n")?;
+            w.write_all(doc.as_bytes())?;
+            if !doc.ends_with('\n') {
+                w.write_all(b"\n")?;
+            }
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Why writing output failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// An object could not be serialized.
+    #[error(transparent)]
+    Serialize(#[from] OutputError),
+    /// The writer failed (e.g. a closed pipe).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
 /// Serializes objects in order, in parallel on large inputs (output identical to sequential).
 fn serialize_all(
     objects: &[Rendered],
     f: fn(&Rendered) -> Result<String, OutputError>,
 ) -> Result<Vec<String>, OutputError> {
-    const CHUNK: usize = 256;
+    const CHUNK: usize = 128;
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     if objects.len() < 2 * CHUNK || threads < 2 {
         return objects.iter().map(f).collect();
@@ -99,4 +128,19 @@ pub fn file_path(r: &Rendered) -> String {
 pub fn files(objects: &[Rendered]) -> Result<Vec<(String, String)>, OutputError> {
     let docs = serialize_all(objects, object_yaml)?;
     Ok(objects.iter().map(file_path).zip(docs).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn streamed_output_equals_the_string_output() {
+        let model = devstats_model::testing::synthetic(300);
+        let set = crate::render(&model, &crate::Options::default()).expect("renders");
+        let mut buf = Vec::new();
+        super::write_yaml_stream(&set.objects, &mut buf).expect("writes");
+        assert_eq!(
+            String::from_utf8(buf).expect("utf-8"),
+            super::yaml_stream(&set.objects).expect("yaml")
+        );
+    }
 }
