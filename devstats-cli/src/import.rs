@@ -12,6 +12,8 @@ use devstats_model::helm_import::{self, ImportOptions};
 const EXAMPLES: &str = "\
 Examples:
   devstats-k8s import-helm devstats-helm/values.yaml -o test.yaml
+  devstats-k8s import-helm devstats-helm/values.yaml --set namespace=devstats-prod,testServer=,prodServer=1 \\
+      --default-env prod --env-set test:namespace=devstats-test,testServer=1,prodServer= -o model.yaml
   devstats-k8s import-helm devstats-helm/values.yaml \\
       --projects devstats-docker-images/devstats-helm/projects.yaml \\
       --set namespace=devstats-prod --set testServer= --set prodServer=1 \\
@@ -46,6 +48,15 @@ pub struct ImportArgs {
     /// overrides (moves CronJob schedules on the next apply).
     #[arg(long)]
     pub recompute_schedules: bool,
+    /// Write an `environments:` block with this default environment; unless it gets `--env-set`s
+    /// of its own, it is the base install as is (`NAME: {}`).
+    #[arg(long, value_name = "NAME")]
+    pub default_env: Option<String>,
+    /// An environment's own override on top of the base `--set`s (repeatable; the environment
+    /// is written as the difference of its install from the base), e.g.
+    /// `--env-set test:namespace=devstats-test --env-set test:testServer=1`.
+    #[arg(long = "env-set", value_name = "ENV:KEY=VALUE")]
+    pub env_sets: Vec<String>,
 }
 
 fn read(path: &Path) -> Result<String, miette::Report> {
@@ -71,7 +82,29 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, miette::Report> {
         projects_yaml: projects_text,
         recompute_schedules: args.recompute_schedules,
     };
-    let imported = helm_import::import(&values_text, &opts).map_err(|e| {
+    let mut envs: Vec<helm_import::EnvironmentImport> = Vec::new();
+    for arg in &args.env_sets {
+        let (name, pairs) = helm_import::parse_env_set(arg).map_err(|e| {
+            miette::miette!(
+                help = "write --env-set ENV:key=value, e.g. test:namespace=devstats-test",
+                "{e}"
+            )
+        })?;
+        match envs.iter_mut().find(|e| e.name == name) {
+            Some(e) => e.sets.extend(pairs),
+            None => envs.push(helm_import::EnvironmentImport { name, sets: pairs }),
+        }
+    }
+    let default_env = match (&args.default_env, envs.first()) {
+        (Some(d), _) => Some(d.clone()),
+        (None, Some(first)) => Some(first.name.clone()),
+        (None, None) => None,
+    };
+    let imported = match &default_env {
+        Some(default) => helm_import::import_environments(&values_text, &opts, default, &envs),
+        None => helm_import::import(&values_text, &opts),
+    }
+    .map_err(|e| {
         let file = match &e {
             helm_import::ImportError::ProjectsYaml { .. } => args.projects.as_deref().unwrap_or(&args.values),
             _ => &args.values,
@@ -83,16 +116,17 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, miette::Report> {
     }
 
     let yaml = imported
-        .model
         .to_yaml()
         .map_err(|e| miette::miette!("cannot serialize the model: {e}"))?;
     let values_name = args.values.display().to_string();
     let projects_name = args.projects.as_ref().map(|p| p.display().to_string());
-    let mut text = helm_import::header(
+    let mut text = helm_import::header_with_environments(
         &values_name,
         projects_name.as_deref(),
         &args.sets,
         args.recompute_schedules,
+        args.default_env.as_deref(),
+        &args.env_sets,
     );
     text.push_str(&yaml);
     if !text.ends_with('\n') {

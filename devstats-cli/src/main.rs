@@ -4,7 +4,9 @@
 //! 0 ok, 1 drift or findings, 2 error.
 
 mod diag;
+mod gitops;
 mod import;
+mod ops;
 mod render;
 
 use std::io::Write;
@@ -18,7 +20,12 @@ Examples:
   devstats-k8s validate fixtures/cncf.yaml
   devstats-k8s render fixtures/cncf.yaml > devstats.yaml
   devstats-k8s render fixtures/cncf.yaml --project kubernetes --only sync,grafana
+  devstats-k8s render fixtures/cncf.yaml --env test
+  devstats-k8s render fixtures/cncf.yaml --gitops deploy/
   devstats-k8s schema > devstats.schema.json
+  devstats-k8s apply fixtures/cncf.yaml --secrets-from secrets/
+  devstats-k8s diff fixtures/cncf.yaml
+  devstats-k8s status fixtures/cncf.yaml
 ";
 
 /// Deploy CNCF DevStats on Kubernetes from a typed model of foundations, projects and GitHub repos.
@@ -32,10 +39,14 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check a model file: structure, every rule, computed schedules. Exit 0 when valid, 2 with all problems.
-    #[command(after_help = "Example:\n  devstats-k8s validate fixtures/cncf.yaml")]
+    #[command(
+        after_help = "Examples:\n  devstats-k8s validate fixtures/cncf.yaml\n  devstats-k8s validate fixtures/cncf.yaml --env test"
+    )]
     Validate {
         /// The model file.
         model: PathBuf,
+        #[command(flatten)]
+        env: render::EnvArgs,
     },
     /// Render every object of the deployment: YAML on stdout (default), a JSON v1/List, or one file per object.
     #[command(after_help = "Examples:
@@ -44,7 +55,9 @@ enum Command {
   devstats-k8s render fixtures/cncf.yaml --out-dir rendered/
   devstats-k8s render fixtures/cncf.yaml --foundation cdf
   devstats-k8s render fixtures/cncf.yaml --only ingress,static
-  devstats-k8s render fixtures/cncf.yaml --secrets-from secrets/")]
+  devstats-k8s render fixtures/cncf.yaml --secrets-from secrets/
+  devstats-k8s render fixtures/cncf.yaml --env test
+  devstats-k8s render fixtures/cncf.yaml --gitops deploy/")]
     Render(render::RenderArgs),
     /// Import a cncf/devstats-helm values file (plus the `--set` overrides used with it) into a model file.
     #[command(after_help = "Examples:
@@ -57,6 +70,24 @@ enum Command {
     /// Print the JSON Schema of the model file (for editors' YAML language servers).
     #[command(after_help = "Example:\n  devstats-k8s schema > devstats.schema.json")]
     Schema,
+    /// Apply the model to a cluster: phased server-side apply with typed waits, inventory prune.
+    #[command(after_help = ops::APPLY_HELP)]
+    Apply(ops::ApplyArgs),
+    /// Show what apply would change (server-side dry run), Secret values masked. Exit 0 no drift, 1 drift, 2 error.
+    #[command(after_help = ops::DIFF_HELP)]
+    Diff(ops::DiffArgs),
+    /// One row per project (provisioning, last runs, Grafana, host), the database and Ingresses.
+    #[command(after_help = ops::STATUS_HELP)]
+    Status(ops::StatusArgs),
+    /// Print the log of a project's newest sync, affiliations, Grafana or provisioning pod.
+    #[command(after_help = ops::LOGS_HELP)]
+    Logs(ops::LogsArgs),
+    /// Delete everything apply recorded in the inventory; keeps volumes and the database unless asked.
+    #[command(after_help = ops::DESTROY_HELP)]
+    Destroy(ops::DestroyArgs),
+    /// Run a maintenance task (reinit, vars, health, merge_dbs, ..., provision, sleep) as a Job from a project's provisioning pod.
+    #[command(after_help = ops::RUN_HELP)]
+    Run(ops::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -79,20 +110,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode, miette::Report> {
     match cli.command {
-        Command::Validate { model } => {
-            let m = devstats_model::load(&model).map_err(diag::report)?;
-            let s = m.summary();
-            println!(
-                "{}: valid: {} foundations, {} projects ({} served by instance `{}`), {} GitHub repo selectors",
-                model.display(),
-                s.foundations,
-                s.projects,
-                s.served,
-                m.instance.name,
-                s.repos
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Validate { model, env } => render::validate(&model, env.env.as_deref()),
         Command::Render(args) => render::run(args),
         Command::ImportHelm(args) => import::run(args),
         Command::Components => {
@@ -109,6 +127,12 @@ fn run(cli: Cli) -> Result<ExitCode, miette::Report> {
             write_stdout(&text)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Apply(args) => ops::apply(args),
+        Command::Diff(args) => ops::diff(args),
+        Command::Status(args) => ops::status(args),
+        Command::Logs(args) => ops::logs(args),
+        Command::Destroy(args) => ops::destroy(args),
+        Command::Run(args) => ops::run(args),
     }
 }
 

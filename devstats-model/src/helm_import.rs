@@ -42,6 +42,7 @@ use std::fmt::Write as _;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::environments::Environments;
 use crate::types::{
     AccessMode, AffiliationSettings, BackupsJob, Components, CpuMemory, CronPolicy, Foundation, GiantMode,
     GithubSelectors, Images, IngressSettings, Instance, IssuerKind, IssuerRef, Maturity, Model,
@@ -68,10 +69,198 @@ pub struct ImportOptions {
 /// The result of an import.
 #[derive(Debug, Clone)]
 pub struct Imported {
-    /// The model (run it through [`crate::validate::validate`] or serialize and load it).
+    /// The model (run it through [`crate::validate::validate`] or serialize and load it); with
+    /// environments, its instance is the base.
     pub model: Model,
     /// Everything that was not carried over exactly, one sentence each.
     pub warnings: Vec<String>,
+    /// The environments block, for [`import_environments`].
+    pub environments: Option<Environments>,
+}
+
+impl Imported {
+    /// The model file text (without header): the model and its environments block.
+    ///
+    /// # Errors
+    ///
+    /// The serializer's message (not expected for imported models).
+    pub fn to_yaml(&self) -> std::result::Result<String, String> {
+        crate::environments::model_file_yaml(&self.model, self.environments.as_ref())
+    }
+}
+
+/// One environment of [`import_environments`]: its name and the `--set` overrides applied after
+/// the base ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvironmentImport {
+    /// Environment name, e.g. `test`.
+    pub name: String,
+    /// Its overrides, e.g. `namespace=devstats-test`, `testServer=1`.
+    pub sets: Vec<(String, String)>,
+}
+
+/// Parses one `--env-set NAME:KEY=VALUE[,KEY=VALUE…]` argument.
+///
+/// # Errors
+///
+/// [`ImportError::Set`] when the environment name or a pair is missing.
+pub fn parse_env_set(arg: &str) -> Result<(String, Vec<(String, String)>)> {
+    let Some((name, rest)) = arg.split_once(':') else {
+        return Err(ImportError::Set {
+            arg: arg.to_owned(),
+            message: "expected ENV:key=value, e.g. test:namespace=devstats-test".into(),
+        });
+    };
+    let name = name.trim();
+    if let Err(e) = Name::from(name).check() {
+        return Err(ImportError::Set {
+            arg: arg.to_owned(),
+            message: format!("environment name `{name}` {e}"),
+        });
+    }
+    Ok((name.to_owned(), parse_set(rest)?))
+}
+
+/// Imports a values file as a model with environments: the base instance is what `opts` installs,
+/// and each environment is what `opts` plus the environment's own overrides install, written as
+/// the difference of its instance from the base (an overlay). `default` names the default
+/// environment; when it is not among `envs` it is added first as the base as is (`{}`).
+///
+/// Environments share foundations and projects: per-project differences of an environment's
+/// import (e.g. the chart's precomputed test schedules) are not carried over and are warned
+/// about; an environment's schedules are computed from its role (test runs half a period after
+/// prod).
+///
+/// # Errors
+///
+/// Like [`import`], for the base or any environment; [`ImportError::Set`] for a bad environment
+/// name or a name given twice.
+pub fn import_environments(
+    values_yaml: &str,
+    opts: &ImportOptions,
+    default: &str,
+    envs: &[EnvironmentImport],
+) -> Result<Imported> {
+    let env_error = |name: &str, message: String| ImportError::Set {
+        arg: format!("--env-set {name}:…"),
+        message,
+    };
+    let mut names: Vec<&str> = Vec::new();
+    for name in std::iter::once(default).chain(envs.iter().map(|e| e.name.as_str())) {
+        if let Err(e) = Name::from(name).check() {
+            return Err(env_error(name, format!("environment name `{name}` {e}")));
+        }
+        if name == crate::environments::DEFAULT_KEY {
+            return Err(env_error(
+                name,
+                "`default` is reserved; name the environment otherwise".into(),
+            ));
+        }
+        if names.contains(&name) && name != default {
+            return Err(env_error(name, format!("environment `{name}` is given twice")));
+        }
+        names.push(name);
+    }
+    let mut base = import(values_yaml, opts)?;
+    let located =
+        |m: &Model| crate::environments::located(&m.instance).map_err(|message| invalid("instance", message));
+    let base_node = located(&base.model)?;
+    let empty = || crate::source::Node {
+        pos: crate::source::Pos::default(),
+        len: 0,
+        kind: crate::source::NodeKind::Map(Vec::new()),
+    };
+    let mut overlays = Vec::new();
+    if !envs.iter().any(|e| e.name == default) {
+        overlays.push((Name::from(default), empty()));
+    }
+    let mut warnings = Vec::new();
+    let mut env_models: Vec<Model> = Vec::new();
+    for env in envs {
+        let mut o = opts.clone();
+        o.sets.extend(env.sets.iter().cloned());
+        let imported = import(values_yaml, &o).map_err(|e| env_error(&env.name, e.to_string()))?;
+        let node = located(&imported.model)?;
+        let overlay = crate::environments::diff(&base_node, &node).unwrap_or_else(empty);
+        for w in &imported.warnings {
+            // Precomputed schedules are settled below (environments share the projects).
+            if !base.warnings.contains(w) && !w.starts_with("schedules:") {
+                warnings.push(format!("environment `{}`: {w}", env.name));
+            }
+        }
+        // Projects are shared: compare them without what is per environment (schedules are
+        // computed from the environment's role, suspension is settled below).
+        let shared = |p: &Project| Project {
+            schedule: ScheduleOverride::default(),
+            suspended: false,
+            ..p.clone()
+        };
+        let mut schedules = Vec::new();
+        let mut others = Vec::new();
+        for (a, b) in base.model.projects.iter().zip(&imported.model.projects) {
+            if shared(a) != shared(b) {
+                others.push(a.name.as_str());
+            } else if a.schedule != b.schedule && imported.model.deployment(b) == crate::Deployment::Full {
+                schedules.push(a.name.as_str());
+            }
+        }
+        if !schedules.is_empty() {
+            warnings.push(format!(
+                "environment `{}`: the chart's precomputed schedules of {} served project(s) differ from \
+                 the computed ones; environments share the projects, so the computed schedules are used \
+                 ({})",
+                env.name,
+                schedules.len(),
+                schedules.join(", ")
+            ));
+        }
+        if !others.is_empty() {
+            warnings.push(format!(
+                "environment `{}`: {} project(s) import differently with its overrides; environments \
+                 share the projects, so the base's are kept ({})",
+                env.name,
+                others.len(),
+                others.join(", ")
+            ));
+        }
+        overlays.push((Name::from(env.name.as_str()), overlay));
+        env_models.push(imported.model);
+    }
+    // Suspension follows the chart's flag of the environments that run the project's CronJobs
+    // (`suspendCronTest` on test, `suspendCronProd` on prod).
+    if !envs.iter().any(|e| e.name == default) {
+        env_models.push(base.model.clone());
+    }
+    let mut conflicts = Vec::new();
+    for p in &mut base.model.projects {
+        let values: BTreeSet<bool> = env_models
+            .iter()
+            .filter_map(|m| {
+                m.project(p.name.as_str())
+                    .filter(|q| m.deployment(q) == crate::Deployment::Full)
+                    .map(|q| q.suspended)
+            })
+            .collect();
+        match values.iter().collect::<Vec<_>>().as_slice() {
+            [one] => p.suspended = **one,
+            [_, _] => conflicts.push(p.name.to_string()),
+            _ => {}
+        }
+    }
+    if !conflicts.is_empty() {
+        warnings.push(format!(
+            "{} project(s) are suspended in some environments that deploy them and not in others; \
+             kept as the base import has them: {}",
+            conflicts.len(),
+            conflicts.join(", ")
+        ));
+    }
+    base.warnings.extend(warnings);
+    base.environments = Some(Environments {
+        default: Name::from(default),
+        overlays,
+    });
+    Ok(base)
 }
 
 /// Why an import failed.
@@ -789,6 +978,32 @@ pub fn header(values: &str, projects: Option<&str>, sets: &[String], recompute_s
 // Import
 // ---------------------------------------------------------------------------------------------
 
+/// [`header`] plus the environment arguments of `import-helm` (`--default-env`, `--env-set`).
+#[must_use]
+pub fn header_with_environments(
+    values: &str,
+    projects: Option<&str>,
+    sets: &[String],
+    recompute_schedules: bool,
+    default_env: Option<&str>,
+    env_sets: &[String],
+) -> String {
+    let mut s = header(values, projects, sets, recompute_schedules);
+    let Some(line) = s.strip_suffix("; edit freely.\n") else {
+        return s;
+    };
+    let mut line = line.to_owned();
+    if let Some(d) = default_env {
+        let _ = write!(line, " --default-env {}", shell_word(d));
+    }
+    for e in env_sets {
+        let _ = write!(line, " --env-set {}", shell_word(e));
+    }
+    line.push_str("; edit freely.\n");
+    s = line;
+    s
+}
+
 /// YAML reading like Go's yaml.v2 (Helm, DevStats): a repeated key keeps its last value (the
 /// images' projects.yaml repeats `annotation_regexp` once).
 fn yaml_options() -> serde_saphyr::Options {
@@ -1003,7 +1218,11 @@ pub fn import(values_yaml: &str, opts: &ImportOptions) -> Result<Imported> {
         ));
     }
 
-    Ok(Imported { model, warnings })
+    Ok(Imported {
+        model,
+        warnings,
+        environments: None,
+    })
 }
 
 fn import_domains(c: &Obj<'_>) -> Result<(Vec<Foundation>, Vec<Domain>)> {
@@ -1334,6 +1553,7 @@ fn import_instance(
         namespace: Name(namespace),
         role,
         foundations: served,
+        projects: crate::types::ProjectSelection::default(),
         ingress,
         images,
         storage,
@@ -1345,6 +1565,9 @@ fn import_instance(
         components,
         schedules: ScheduleSettings::default(),
         tools,
+        gitops: crate::types::GitOps::default(),
+        // TODO(hardening): Security::chart_compatible() once fixtures/cncf.yaml is regenerated.
+        security: crate::hardening::Security::default(),
     })
 }
 

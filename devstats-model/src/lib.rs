@@ -3,6 +3,8 @@
 //!
 //! - [`load`] / [`parse_str`] read a model file, check its structure against the JSON Schema, check
 //!   every rule, and report *all* problems with `file:line:column` and field path.
+//! - [`environments`]: a file may declare environments (test, prod …) overlaying its instance;
+//!   [`load_env`] resolves one (the default without a name), [`load_environments`] all of them.
 //! - [`Model::schedules`] computes sync and affiliations cron schedules (the `splitcrons` algorithm).
 //! - No Kubernetes types and no IO beyond reading the file it is given.
 //!
@@ -13,6 +15,8 @@
 //! ```
 
 pub mod diagnostics;
+pub mod environments;
+pub mod hardening;
 pub mod helm_import;
 pub mod schedule;
 pub mod source;
@@ -27,6 +31,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 pub use diagnostics::{Invalid, LoadError, Problem};
+pub use environments::{EnvModel, Environments};
 pub use types::*;
 pub use values::*;
 
@@ -40,15 +45,40 @@ fn schema() -> &'static serde_json::Value {
     SCHEMA.get_or_init(structure::json_schema)
 }
 
-/// Reads and validates a model file.
+/// The schema of a file with environments before merging (the base instance may be partial).
+fn relaxed_schema() -> &'static serde_json::Value {
+    static SCHEMA: OnceLock<serde_json::Value> = OnceLock::new();
+    SCHEMA.get_or_init(|| environments::base_relaxed_schema(schema()))
+}
+
+/// Reads and validates a model file; with environments, resolves the default one.
 pub fn load(path: &std::path::Path) -> Result<Model, LoadError> {
+    load_env(path, None)
+}
+
+/// Reads and validates a model file and resolves environment `env` (the model's default
+/// environment when `None`). Naming an environment the file does not define is a located problem
+/// that lists the defined ones.
+pub fn load_env(path: &std::path::Path, env: Option<&str>) -> Result<Model, LoadError> {
+    let (file, src) = read(path)?;
+    parse_str_env(&file, &src, env)
+}
+
+/// Reads and validates a model file and resolves every environment it declares (in file order),
+/// or its one instance when it declares none. Problems of all environments are reported at once.
+pub fn load_environments(path: &std::path::Path) -> Result<Vec<EnvModel>, LoadError> {
+    let (file, src) = read(path)?;
+    parse_environments(&file, &src)
+}
+
+fn read(path: &std::path::Path) -> Result<(String, String), LoadError> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| LoadError::Io {
         file: file.clone(),
         message: e.to_string(),
     })?;
-    let src = match String::from_utf8(bytes) {
-        Ok(s) => s,
+    match String::from_utf8(bytes) {
+        Ok(s) => Ok((file, s)),
         Err(e) => {
             let off = e.utf8_error().valid_up_to();
             let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
@@ -66,10 +96,9 @@ pub fn load(path: &std::path::Path) -> Result<Model, LoadError> {
                 column,
             });
             p.len = 1;
-            return Err(invalid(&file, &text, vec![p]));
+            Err(invalid(&file, &text, vec![p]))
         }
-    };
-    parse_str(&file, &src)
+    }
 }
 
 fn invalid(file: &str, src: &str, problems: Vec<Problem>) -> LoadError {
@@ -82,8 +111,47 @@ fn invalid(file: &str, src: &str, problems: Vec<Problem>) -> LoadError {
     LoadError::Invalid(Box::new(inv))
 }
 
-/// Parses and validates model text; `file` names it in messages.
+/// Parses and validates model text; `file` names it in messages. With environments, resolves the
+/// default one.
 pub fn parse_str(file: &str, src: &str) -> Result<Model, LoadError> {
+    parse_str_env(file, src, None)
+}
+
+/// Parses and validates model text and resolves environment `env` (the default one when `None`).
+pub fn parse_str_env(file: &str, src: &str, env: Option<&str>) -> Result<Model, LoadError> {
+    let mut all = parse_inner(file, src, environments::Which::One(env))?;
+    match all.pop() {
+        Some(e) => Ok(e.model),
+        None => Err(invalid(
+            file,
+            src,
+            vec![Problem::new(Path::root(), "no environment was resolved")],
+        )),
+    }
+}
+
+/// Parses and validates model text and resolves every environment it declares (in file order),
+/// or its one instance when it declares none.
+pub fn parse_environments(file: &str, src: &str) -> Result<Vec<EnvModel>, LoadError> {
+    parse_inner(file, src, environments::Which::All)
+}
+
+/// The rules, the project selection and the schedules of one resolved model (unlocated).
+fn check_model(model: &Model) -> Vec<Problem> {
+    let mut problems = validate::validate(model);
+    problems.extend(environments::check_selection(model));
+    if problems.is_empty()
+        && let Err(e) = model.schedules()
+    {
+        problems.push(Problem::new(
+            Path::root().key("instance").key("schedules"),
+            e.to_string(),
+        ));
+    }
+    problems
+}
+
+fn parse_inner(file: &str, src: &str, which: environments::Which<'_>) -> Result<Vec<EnvModel>, LoadError> {
     if src.len() > MAX_FILE_BYTES {
         return Err(invalid(
             file,
@@ -115,6 +183,13 @@ pub fn parse_str(file: &str, src: &str) -> Result<Model, LoadError> {
             return Err(invalid(file, src, vec![p]));
         }
     };
+    if environments::find(&root).is_some() {
+        return environments::resolve(&root, which, schema(), relaxed_schema(), &check_model)
+            .map_err(|problems| invalid(file, src, problems));
+    }
+    if let environments::Which::One(Some(name)) = which {
+        return Err(invalid(file, src, vec![environments::undeclared(&root, name)]));
+    }
     let structural = structure::check(&root, schema());
     if !structural.is_empty() {
         return Err(invalid(file, src, structural));
@@ -135,17 +210,14 @@ pub fn parse_str(file: &str, src: &str) -> Result<Model, LoadError> {
             return Err(invalid(file, src, vec![p]));
         }
     };
-    let mut problems = validate::validate(&model);
-    if problems.is_empty()
-        && let Err(e) = model.schedules()
-    {
-        problems.push(Problem::new(
-            Path::root().key("instance").key("schedules"),
-            e.to_string(),
-        ));
-    }
+    let mut problems = check_model(&model);
     if problems.is_empty() {
-        return Ok(model);
+        return Ok(vec![EnvModel {
+            name: model.instance.name.to_string(),
+            default: true,
+            declared: false,
+            model,
+        }]);
     }
     for p in &mut problems {
         p.locate(Some(&root));
@@ -221,10 +293,10 @@ impl Model {
     /// What this instance deploys for `p`.
     #[must_use]
     pub fn deployment(&self, p: &Project) -> Deployment {
-        let served = p
-            .foundations
-            .iter()
-            .any(|f| self.instance.foundations.contains(f));
+        let served = self.instance.projects.includes(&p.name)
+            && p.foundations
+                .iter()
+                .any(|f| self.instance.foundations.contains(f));
         match (served, p.status) {
             (false, _) | (_, ProjectStatus::Disabled) => Deployment::None,
             (true, ProjectStatus::Archived) => Deployment::VolumeOnly,

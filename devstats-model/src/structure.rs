@@ -14,6 +14,7 @@ pub fn json_schema() -> Value {
     if let Some(obj) = schema.as_object_mut() {
         obj.insert("title".into(), Value::String("devstats-k8s model".into()));
     }
+    crate::environments::extend_schema(&mut schema);
     schema
 }
 

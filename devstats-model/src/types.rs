@@ -59,6 +59,9 @@ pub struct Instance {
     pub role: Role,
     /// Foundations whose projects and sites this instance serves.
     pub foundations: Vec<Name>,
+    /// Which projects of the served foundations it deploys (all of them when unset).
+    #[serde(default, skip_serializing_if = "ProjectSelection::is_all")]
+    pub projects: ProjectSelection,
     /// Ingress, hosts and TLS certificates.
     #[serde(default)]
     pub ingress: IngressSettings,
@@ -92,6 +95,14 @@ pub struct Instance {
     /// Settings passed to the DevStats tools as environment variables.
     #[serde(default)]
     pub tools: ToolSettings,
+    /// Layout and contents of the Flux repository tree (`render --gitops`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub gitops: GitOps,
+    /// Production hardening: secured pods, zero-downtime rollouts, autoscaling, isolation, HTTPS
+    /// (`docs/security.md`). Unset: the hardened defaults; the Helm import writes the
+    /// chart-compatible settings.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub security: crate::hardening::Security,
 }
 
 impl Instance {
@@ -103,6 +114,7 @@ impl Instance {
             namespace: Name::from(namespace),
             role,
             foundations: foundations.iter().map(|f| Name::from(*f)).collect(),
+            projects: ProjectSelection::default(),
             ingress: IngressSettings::default(),
             images: Images::default(),
             storage: Storage::default(),
@@ -114,6 +126,206 @@ impl Instance {
             components: Components::default(),
             schedules: ScheduleSettings::default(),
             tools: ToolSettings::default(),
+            gitops: GitOps::default(),
+            security: crate::hardening::Security::chart_compatible(),
+        }
+    }
+}
+
+/// Which projects of the served foundations an instance deploys: e.g. a test environment that
+/// serves only a few projects of a foundation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ProjectSelection {
+    /// Deploy only these projects (every project of the served foundations when empty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub only: Vec<Name>,
+    /// Never deploy these projects.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<Name>,
+}
+
+impl ProjectSelection {
+    /// True when every project of the served foundations is deployed.
+    #[must_use]
+    pub fn is_all(&self) -> bool {
+        self.only.is_empty() && self.exclude.is_empty()
+    }
+
+    /// Whether the project named `name` is selected.
+    #[must_use]
+    pub fn includes(&self, name: &Name) -> bool {
+        (self.only.is_empty() || self.only.contains(name)) && !self.exclude.contains(name)
+    }
+}
+
+/// The Flux repository tree that `render --gitops` writes (see `docs/environments.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct GitOps {
+    /// The Git repository Flux reads the tree from.
+    pub repository: GitRepositorySettings,
+    /// Directory of the tree inside the repository (empty: the repository root), e.g. `deploy`.
+    pub path: String,
+    /// How often Flux reconciles each Kustomization, e.g. `10m`.
+    pub interval: String,
+    /// How the Secrets the workloads read appear in the tree (never as plaintext).
+    pub secrets: GitOpsSecrets,
+    /// Third-party controllers the deployment needs, as Flux HelmReleases under `infrastructure/`.
+    pub infrastructure: Infrastructure,
+}
+
+impl Default for GitOps {
+    fn default() -> Self {
+        Self {
+            repository: GitRepositorySettings::default(),
+            path: String::new(),
+            interval: "10m".into(),
+            secrets: GitOpsSecrets::Omit,
+            infrastructure: Infrastructure::default(),
+        }
+    }
+}
+
+/// The Git repository of the GitOps tree (a Flux `GitRepository`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct GitRepositorySettings {
+    /// Clone URL, e.g. `https://github.com/cncf/devstats-deploy` or `ssh://git@github.com/cncf/devstats-deploy`.
+    pub url: String,
+    /// Branch Flux follows.
+    pub branch: String,
+    /// How often Flux fetches the repository, e.g. `5m`.
+    pub interval: String,
+    /// Secret in `flux-system` holding the credentials of a private repository.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<Name>,
+}
+
+impl Default for GitRepositorySettings {
+    fn default() -> Self {
+        Self {
+            url: "https://github.com/cncf/devstats-deploy".into(),
+            branch: "main".into(),
+            interval: "5m".into(),
+            secret_ref: None,
+        }
+    }
+}
+
+/// How Secrets appear in the GitOps tree. Secret values never do.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum GitOpsSecrets {
+    /// Leave Secrets out; `apps/<env>/SECRETS.md` lists what must exist before the first sync.
+    #[default]
+    Omit,
+    /// One `ExternalSecret` (`external-secrets.io/v1`) per Secret, read from an external store.
+    ExternalSecret(ExternalSecretSettings),
+    /// One `SealedSecret` placeholder per Secret, written once, for the operator to seal.
+    SealedSecretPlaceholder,
+}
+
+/// Where External Secrets Operator reads the Secrets from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExternalSecretSettings {
+    /// The `SecretStore` or `ClusterSecretStore` to read from.
+    pub store: Name,
+    /// Kind of the store.
+    #[serde(default)]
+    pub kind: SecretStoreKind,
+    /// Prefix of the remote keys: Secret `pg-db` is read from remote key `{prefix}pg-db`, one
+    /// property per Secret key.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub remote_key_prefix: String,
+    /// How often the Secrets are refreshed from the store, e.g. `1h`.
+    #[serde(default = "one_hour")]
+    pub refresh_interval: String,
+}
+
+fn one_hour() -> String {
+    "1h".into()
+}
+
+/// Kind of an External Secrets Operator store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum SecretStoreKind {
+    /// A namespaced `SecretStore` in the instance namespace.
+    SecretStore,
+    /// A cluster-wide `ClusterSecretStore`.
+    #[default]
+    ClusterSecretStore,
+}
+
+impl SecretStoreKind {
+    /// The Kubernetes kind.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SecretStore => "SecretStore",
+            Self::ClusterSecretStore => "ClusterSecretStore",
+        }
+    }
+}
+
+/// An ingress controller installed by the GitOps tree, serving the instance's ingress class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum IngressController {
+    /// ingress-nginx (kubernetes/ingress-nginx; retired upstream, prefer traefik for new clusters).
+    IngressNginx,
+    /// Traefik (Ingress provider).
+    Traefik,
+}
+
+/// Third-party controllers rendered as Flux `HelmRelease`s (all off by default). Cluster-wide
+/// controllers (cert-manager, prometheus-operator, External Secrets, Sealed Secrets) belong to one
+/// environment per cluster; an ingress controller serves one ingress class.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Infrastructure {
+    /// cert-manager (issues the Ingresses' certificates).
+    pub cert_manager: bool,
+    /// An ingress controller for `ingress.className` (none when unset).
+    pub ingress_controller: Option<IngressController>,
+    /// kube-prometheus-stack (prometheus-operator, Prometheus, Alertmanager, Grafana).
+    pub prometheus_operator: bool,
+    /// External Secrets Operator (for `secrets: {externalSecret: …}`).
+    pub external_secrets: bool,
+    /// Sealed Secrets controller (for `secrets: sealedSecretPlaceholder`).
+    pub sealed_secrets: bool,
+    /// Helm chart versions (semver ranges Flux resolves).
+    pub versions: ChartVersions,
+}
+
+/// Helm chart versions of the infrastructure controllers (semver ranges, e.g. `1.18.x`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ChartVersions {
+    /// Chart `cert-manager` (charts.jetstack.io).
+    pub cert_manager: String,
+    /// Chart `ingress-nginx`.
+    pub ingress_nginx: String,
+    /// Chart `traefik`.
+    pub traefik: String,
+    /// Chart `kube-prometheus-stack`.
+    pub kube_prometheus_stack: String,
+    /// Chart `external-secrets`.
+    pub external_secrets: String,
+    /// Chart `sealed-secrets`.
+    pub sealed_secrets: String,
+}
+
+impl Default for ChartVersions {
+    fn default() -> Self {
+        Self {
+            cert_manager: "1.18.x".into(),
+            ingress_nginx: "4.13.x".into(),
+            traefik: "37.x".into(),
+            kube_prometheus_stack: "77.x".into(),
+            external_secrets: "0.19.x".into(),
+            sealed_secrets: "2.17.x".into(),
         }
     }
 }

@@ -628,5 +628,6 @@ pub fn validate(model: &Model) -> Vec<Problem> {
             }
         }
     }
+    v.problems.extend(crate::hardening::validate(model));
     v.problems
 }

@@ -6,7 +6,10 @@
 //! UPDATE_FIXTURES=1 cargo test -p devstats-model --test helm_import
 //! ```
 
-use devstats_model::helm_import::{ImportError, ImportOptions, Imported, header, import, parse_set};
+use devstats_model::helm_import::{
+    EnvironmentImport, ImportError, ImportOptions, Imported, header_with_environments, import,
+    import_environments, parse_env_set, parse_set,
+};
 use devstats_model::{Deployment, Model, ProjectStatus, Role, parse_str};
 
 const VALUES: &str = include_str!("../../fixtures/helm/values.yaml");
@@ -33,6 +36,29 @@ const PROD_SETS: &[&str] = &[
     "backupsProdServer=1",
 ];
 
+/// The test install as the runbooks do it, on top of the prod settings: the test namespace and
+/// server role, ingress class `nginx-test`, the test issuer (`sslEnv=test` →
+/// `letsencrypt-test`), only domain and static site 0 (the test foundation), the test images and
+/// the backups job's test flags.
+const TEST_ENV_SETS: &[&str] = &[
+    "test:namespace=devstats-test",
+    "test:testServer=1",
+    "test:prodServer=",
+    "test:ingressClass=nginx-test",
+    "test:sslEnv=test",
+    "test:indexDomainsFrom=0",
+    "test:indexDomainsTo=1",
+    "test:indexStaticsFrom=0",
+    "test:indexStaticsTo=1",
+    "test:provisionImage=lukaszgryglicki/devstats-test",
+    "test:affiliationsImage=lukaszgryglicki/devstats-test",
+    "test:syncImage=lukaszgryglicki/devstats-minimal-test",
+    "test:apiImage=lukaszgryglicki/devstats-api-test",
+    "test:backupsTestServer=1",
+    "test:backupsProdServer=",
+    r"test:projectsOverride=+azf\,+cii\,+cncf\,+fn\,+godotengine\,+linux\,+opencontainers\,+openfaas\,+openwhisk\,+riff\,+sam\,+zephyr",
+];
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn sets(args: &[&str]) -> Result<Vec<(String, String)>, ImportError> {
@@ -54,12 +80,42 @@ fn import_prod() -> Result<Imported, ImportError> {
     )
 }
 
+/// The CNCF model: the prod install as the base and default environment `prod`, plus `test`.
+fn import_cncf() -> Result<Imported, ImportError> {
+    let mut envs: Vec<EnvironmentImport> = Vec::new();
+    for arg in TEST_ENV_SETS {
+        let (name, pairs) = parse_env_set(arg)?;
+        match envs.iter_mut().find(|e| e.name == name) {
+            Some(e) => e.sets.extend(pairs),
+            None => envs.push(EnvironmentImport { name, sets: pairs }),
+        }
+    }
+    import_environments(
+        VALUES,
+        &ImportOptions {
+            sets: sets(PROD_SETS)?,
+            projects_yaml: Some(PROJECTS.to_owned()),
+            recompute_schedules: false,
+        },
+        "prod",
+        &envs,
+    )
+}
+
 /// The model file text exactly as `devstats-k8s import-helm` writes it.
 fn prod_text() -> Result<String, Box<dyn std::error::Error>> {
-    let imported = import_prod()?;
+    let imported = import_cncf()?;
     let sets: Vec<String> = PROD_SETS.iter().map(|s| (*s).to_owned()).collect();
-    let mut text = header(VALUES_PATH, Some(PROJECTS_PATH), &sets, false);
-    text.push_str(&imported.model.to_yaml()?);
+    let env_sets: Vec<String> = TEST_ENV_SETS.iter().map(|s| (*s).to_owned()).collect();
+    let mut text = header_with_environments(
+        VALUES_PATH,
+        Some(PROJECTS_PATH),
+        &sets,
+        false,
+        Some("prod"),
+        &env_sets,
+    );
+    text.push_str(&imported.to_yaml()?);
     Ok(text)
 }
 
@@ -84,6 +140,18 @@ fn cncf_fixture_is_golden() -> TestResult {
     );
     let model = parse_str("fixtures/cncf.yaml", &on_disk).map_err(|e| e.to_string())?;
     assert_eq!(model.projects.len(), 283);
+    Ok(())
+}
+
+#[test]
+fn cncf_environments_import_warnings() -> TestResult {
+    let imported = import_cncf()?;
+    let env_warnings: Vec<&String> = imported
+        .warnings
+        .iter()
+        .filter(|w| w.starts_with("environment `"))
+        .collect();
+    eprintln!("{env_warnings:#?}");
     Ok(())
 }
 

@@ -133,7 +133,14 @@ pub fn import(ctx: &Ctx<'_>) -> Object {
             labels: chart_labels("affiliations-import", None),
             command: "./devstats-helm/import_affs_shared.sh",
             image: inst.images.affiliations.as_str(),
-            resources: None,
+            // The chart gives the import no resources; with default resources (requests and
+            // limits everywhere) it gets the affiliations jobs' own.
+            resources: inst
+                .security
+                .pods
+                .default_resources
+                .as_ref()
+                .and(inst.resources.affiliations.as_ref()),
             env,
             project_volume: None,
         },

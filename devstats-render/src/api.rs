@@ -18,6 +18,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::common::{Env, chart_labels, names, node_selector, resources};
 use crate::grafana::rolling_update;
+use crate::security::{self, Probes, Workload};
 use crate::{Component, Ctx, Object};
 
 /// The API's container port.
@@ -75,17 +76,18 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         env: env.build(),
         ..Container::default()
     };
-    let deployment = Deployment {
+    let hpa = &inst.security.autoscaling.api;
+    let mut deployment = Deployment {
         metadata: ctx.meta(names::API, component, labels.clone()),
         spec: Some(DeploymentSpec {
-            replicas: Some(i32::try_from(inst.replicas.api).unwrap_or(i32::MAX)),
+            replicas: security::replicas(inst.replicas.api, hpa.enabled),
             strategy: rolling_update(),
             selector: LabelSelector {
                 match_labels: Some(labels.clone()),
                 ..LabelSelector::default()
             },
             template: PodTemplateSpec {
-                metadata: Some(template_meta(ctx, labels)),
+                metadata: Some(template_meta(ctx, labels.clone())),
                 spec: Some(PodSpec {
                     containers: vec![container],
                     restart_policy: Some("Always".to_owned()),
@@ -97,7 +99,51 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         }),
         ..Deployment::default()
     };
-    vec![Object::from(service), Object::from(deployment)]
+    if let Some(spec) = deployment.spec.as_mut() {
+        let multi = hpa.enabled || inst.replicas.api > 1;
+        security::web_rollout(ctx, spec, hardened_probes(), multi);
+        if let Some(pod) = spec.template.spec.as_mut() {
+            security::harden_pod(ctx, pod, Workload::Api);
+        }
+    }
+    let mut out = vec![Object::from(service), Object::from(deployment)];
+    if crate::pdb::enabled(ctx) {
+        out.push(crate::pdb::build(
+            ctx,
+            names::API,
+            component,
+            labels.clone(),
+            labels.clone(),
+        ));
+    }
+    if hpa.enabled {
+        out.push(crate::hpa::build(ctx, names::API, component, labels, hpa));
+    }
+    out
+}
+
+/// The hardened probes (the chart has none): readiness asks the API for its list of APIs (a
+/// POST, as every API call; no database query), liveness and startup check that it listens.
+fn hardened_probes() -> Probes {
+    let readiness = [
+        "wget",
+        "-q",
+        "-T",
+        "5",
+        "-O",
+        "/dev/null",
+        "--post-data",
+        r#"{"api":"ListAPIs"}"#,
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .chain([format!("http://127.0.0.1:{PORT}/api/v1")])
+    .collect();
+    Probes {
+        readiness: security::exec_probe(readiness, 10, 3),
+        liveness: security::tcp_probe(PORT, 20, 6),
+        startup: security::tcp_probe(PORT, 5, 24),
+    }
 }
 
 #[cfg(test)]

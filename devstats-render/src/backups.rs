@@ -61,6 +61,14 @@ fn cron_job(ctx: &Ctx<'_>, j: Job<'_>) -> Object {
         volume_mounts: mounts,
         ..Container::default()
     };
+    let mut pod = PodSpec {
+        containers: vec![container],
+        volumes,
+        restart_policy: Some("Never".to_owned()),
+        node_selector: node_selector(j.node_selector),
+        ..PodSpec::default()
+    };
+    crate::security::harden_pod(ctx, &mut pod, crate::security::Workload::Tool);
     Object::from(CronJob {
         metadata: ctx.meta(j.name, j.component, chart_labels(j.cron_type, None)),
         spec: Some(CronJobSpec {
@@ -76,13 +84,7 @@ fn cron_job(ctx: &Ctx<'_>, j: Job<'_>) -> Object {
                     backoff_limit: j.backoff_limit.map(i32_of),
                     template: PodTemplateSpec {
                         metadata: Some(ctx.pod_meta(j.name, chart_labels(j.pod_type, None))),
-                        spec: Some(PodSpec {
-                            containers: vec![container],
-                            volumes,
-                            restart_policy: Some("Never".to_owned()),
-                            node_selector: node_selector(j.node_selector),
-                            ..PodSpec::default()
-                        }),
+                        spec: Some(pod),
                     },
                     ..JobSpec::default()
                 }),

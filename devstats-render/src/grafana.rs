@@ -19,6 +19,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::common::{Env, chart_labels, mount, names, node_selector, pvc_volume, resources};
+use crate::security::{self, Probes, Workload};
 use crate::{Component, Ctx, Object};
 
 /// Grafana's container port.
@@ -51,10 +52,6 @@ fn template_meta(ctx: &Ctx<'_>, labels: std::collections::BTreeMap<String, Strin
         name: None,
         ..ctx.pod_meta(String::new(), labels)
     }
-}
-
-fn replicas(n: u32) -> Option<i32> {
-    Some(i32::try_from(n).unwrap_or(i32::MAX))
 }
 
 /// The chart's Deployment strategy for Grafana and the API: surge 1, never below the replica count.
@@ -110,10 +107,11 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
         readiness_probe: Some(probe(10)),
         ..Container::default()
     };
-    let deployment = Deployment {
-        metadata: ctx.meta(name, Component::Grafana.as_str(), pod_labels.clone()),
+    let hpa = &inst.security.autoscaling.grafana;
+    let mut deployment = Deployment {
+        metadata: ctx.meta(name.clone(), Component::Grafana.as_str(), pod_labels.clone()),
         spec: Some(DeploymentSpec {
-            replicas: replicas(inst.replicas.grafana),
+            replicas: security::replicas(inst.replicas.grafana, hpa.enabled),
             strategy: rolling_update(),
             selector: LabelSelector {
                 match_labels: Some(pod_labels.clone()),
@@ -133,6 +131,13 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
         }),
         ..Deployment::default()
     };
+    if let Some(spec) = deployment.spec.as_mut() {
+        let multi = hpa.enabled || inst.replicas.grafana > 1;
+        security::web_rollout(ctx, spec, hardened_probes(), multi);
+        if let Some(pod) = spec.template.spec.as_mut() {
+            security::harden_pod(ctx, pod, Workload::Grafana);
+        }
+    }
     let service = Service {
         metadata: ctx.meta(
             names::grafana_service(proj),
@@ -146,137 +151,57 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
                 protocol: Some("TCP".to_owned()),
                 ..ServicePort::default()
             }]),
-            selector: Some(pod_labels),
+            selector: Some(pod_labels.clone()),
             ..ServiceSpec::default()
         }),
         ..Service::default()
     };
-    vec![Object::from(deployment), Object::from(service)]
+    let mut out = vec![Object::from(deployment), Object::from(service)];
+    let component = Component::Grafana.as_str();
+    if crate::pdb::enabled(ctx) {
+        out.push(crate::pdb::build(
+            ctx,
+            &name,
+            component,
+            pod_labels.clone(),
+            pod_labels.clone(),
+        ));
+    }
+    if hpa.enabled {
+        out.push(crate::hpa::build(ctx, &name, component, pod_labels, hpa));
+    }
+    out
+}
+
+/// The hardened probes: readiness runs the health check script, liveness and startup only
+/// check that Grafana listens (the chart runs the script for both readiness and liveness).
+fn hardened_probes() -> Probes {
+    Probes {
+        readiness: security::exec_probe(vec![HEALTH_CHECK.to_owned(), format!("127.0.0.1:{PORT}")], 10, 3),
+        liveness: security::tcp_probe(PORT, 20, 6),
+        startup: security::tcp_probe(PORT, 5, 60),
+    }
 }
 
 /// Test helpers shared by the Grafana, API, static-site and Ingress tests: the chart's renders as
 /// JSON, a model like the chart's prod values, and a path-reporting JSON diff.
 #[cfg(test)]
 pub(crate) mod test_support {
-    use std::io::Read;
-
     use devstats_model::{Foundation, Hostname, ImageRef, Instance, Model, Name, Project, Role};
     use serde_json::Value;
 
-    use crate::{Ctx, Object};
+    use crate::Ctx;
 
-    fn fixture(name: &str) -> String {
-        format!("{}/../fixtures/helm/{name}", env!("CARGO_MANIFEST_DIR"))
-    }
-
-    /// Parses multi-document YAML into JSON values (comment-only documents skipped).
-    pub fn parse_docs(text: &str) -> Vec<Value> {
-        text.split("\n---\n")
-            .filter(|d| {
-                d.lines()
-                    .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-            })
-            .map(|d| serde_saphyr::from_str::<Value>(d).expect("chart render document parses"))
-            .filter(|v| !v.is_null())
-            .collect()
-    }
+    pub use crate::testkit::{assert_same, chart_object, ours};
 
     /// The objects of `rendered-samples-prod.yaml`.
     pub fn samples() -> Vec<Value> {
-        let text = std::fs::read_to_string(fixture("rendered-samples-prod.yaml")).expect("samples fixture");
-        parse_docs(&text)
+        crate::testkit::samples().to_vec()
     }
 
     /// The objects of the full prod render (`rendered-prod-defaults.yaml.gz`).
     pub fn full_prod() -> Vec<Value> {
-        let bytes = std::fs::read(fixture("rendered-prod-defaults.yaml.gz")).expect("prod render fixture");
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_string(&mut text)
-            .expect("gunzip");
-        parse_docs(&text)
-    }
-
-    /// The chart object of `kind` named `name` in `docs`, with `env: null` dropped and env
-    /// `value: null` written as `""` (how we render the chart's nulls).
-    pub fn chart_object(docs: &[Value], kind: &str, name: &str) -> Value {
-        let mut v = docs
-            .iter()
-            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
-            .unwrap_or_else(|| panic!("no {kind} {name} in the chart render"))
-            .clone();
-        normalise_nulls(&mut v);
-        v
-    }
-
-    fn normalise_nulls(v: &mut Value) {
-        match v {
-            Value::Object(m) => {
-                if m.get("env").is_some_and(Value::is_null) {
-                    m.remove("env");
-                }
-                if let Some(Value::Array(env)) = m.get_mut("env") {
-                    for e in env {
-                        if e.get("value").is_some_and(Value::is_null) {
-                            e["value"] = Value::String(String::new());
-                        }
-                    }
-                }
-                m.values_mut().for_each(normalise_nulls);
-            }
-            Value::Array(a) => a.iter_mut().for_each(normalise_nulls),
-            _ => {}
-        }
-    }
-
-    /// Our object as JSON, without the `app.kubernetes.io/*` labels on its object metadata.
-    pub fn ours(o: &Object) -> Value {
-        let mut v = serde_json::to_value(o).expect("object serialises");
-        if let Some(Value::Object(labels)) = v.pointer_mut("/metadata/labels") {
-            labels.retain(|k, _| !k.starts_with("app.kubernetes.io/"));
-        }
-        v
-    }
-
-    fn diff(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
-        match (a, b) {
-            (Value::Object(x), Value::Object(y)) => {
-                for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
-                    let p = format!("{path}/{k}");
-                    match (x.get(k), y.get(k)) {
-                        (Some(l), Some(r)) => diff(&p, l, r, out),
-                        (l, r) => out.push(format!("{p}: ours {l:?} != chart {r:?}")),
-                    }
-                }
-            }
-            (Value::Array(x), Value::Array(y)) => {
-                if x.len() != y.len() {
-                    out.push(format!(
-                        "{path}: ours has {} elements, chart {}",
-                        x.len(),
-                        y.len()
-                    ));
-                }
-                for (i, (l, r)) in x.iter().zip(y).enumerate() {
-                    diff(&format!("{path}/{i}"), l, r, out);
-                }
-            }
-            _ if a == b => {}
-            _ => out.push(format!("{path}: ours {a} != chart {b}")),
-        }
-    }
-
-    /// Asserts that our object equals the chart's, listing the JSON path of every difference.
-    pub fn assert_same(ours: &Value, chart: &Value) {
-        let mut out = Vec::new();
-        diff("", ours, chart, &mut out);
-        assert!(
-            out.is_empty(),
-            "{} {}: differences:\n  {}",
-            chart["kind"],
-            chart["metadata"]["name"],
-            out.join("\n  ")
-        );
+        crate::testkit::full("prod").to_vec()
     }
 
     /// A foundation like the chart's `domains:` entries.

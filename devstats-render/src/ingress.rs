@@ -20,6 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use devstats_model::IssuerKind;
+use devstats_model::hardening::{IngressFlavor, Routing};
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend,
     IngressSpec, IngressTLS, ServiceBackendPort,
@@ -67,9 +68,14 @@ fn rule(host: Option<&str>, path: &str, service: &str) -> IngressRule {
     }
 }
 
-/// Object metadata with the cert-manager annotations.
+/// Object metadata with the cert-manager annotations and, when the model asks for them, the
+/// HTTP → HTTPS redirect and HSTS annotations of the ingress controller
+/// (`instance.security.https`): ingress-nginx `force-ssl-redirect` (its HSTS header comes from
+/// the controller's ConfigMap, on by default); Traefik the `router.middlewares` of
+/// [`crate::cert_manager::traefik_middlewares`].
 fn meta(ctx: &Ctx<'_>, i: usize) -> ObjectMeta {
     let ing = &ctx.model.instance.ingress;
+    let https = &ctx.model.instance.security.https;
     let issuer_key = match ing.issuer.kind {
         IssuerKind::Issuer => "cert-manager.io/issuer",
         IssuerKind::ClusterIssuer => "cert-manager.io/cluster-issuer",
@@ -79,13 +85,46 @@ fn meta(ctx: &Ctx<'_>, i: usize) -> ObjectMeta {
         Component::Ingress.as_str(),
         chart_labels("ingress", None),
     );
-    m.annotations = Some(BTreeMap::from([
+    let mut annotations = BTreeMap::from([
         (
             "acme.cert-manager.io/http01-ingress-class".to_owned(),
             ing.class_name.to_string(),
         ),
         (issuer_key.to_owned(), ing.issuer.name.to_string()),
-    ]));
+    ]);
+    match https.controller {
+        IngressFlavor::IngressNginx => {
+            if https.redirect {
+                annotations.insert(
+                    "nginx.ingress.kubernetes.io/force-ssl-redirect".to_owned(),
+                    "true".to_owned(),
+                );
+            }
+        }
+        IngressFlavor::Traefik => {
+            let ns = ctx.namespace();
+            let mut middlewares = Vec::new();
+            if https.redirect {
+                middlewares.push(format!(
+                    "{ns}-{}@kubernetescrd",
+                    crate::cert_manager::REDIRECT_MIDDLEWARE
+                ));
+            }
+            if https.hsts.is_some() {
+                middlewares.push(format!(
+                    "{ns}-{}@kubernetescrd",
+                    crate::cert_manager::HSTS_MIDDLEWARE
+                ));
+            }
+            if !middlewares.is_empty() {
+                annotations.insert(
+                    "traefik.ingress.kubernetes.io/router.middlewares".to_owned(),
+                    middlewares.join(","),
+                );
+            }
+        }
+    }
+    m.annotations = Some(annotations);
     m
 }
 
@@ -126,10 +165,29 @@ pub fn project_hosts(ctx: &Ctx<'_>) -> Vec<(String, String)> {
     out
 }
 
-/// `devstats-ingress-1` (bare domains) and one Ingress per bucket of project hosts.
+/// The project hosts packed in order into TLS buckets of `maxHostsPerCertificate`, each with
+/// its number (the first is 2: number 1 is the bare domains). Depends only on the model, so
+/// re-renders never reshuffle certificates.
+#[must_use]
+pub fn project_buckets(ctx: &Ctx<'_>) -> Vec<(usize, Vec<(String, String)>)> {
+    let per_cert = usize::try_from(ctx.model.instance.ingress.max_hosts_per_certificate)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    project_hosts(ctx)
+        .chunks(per_cert)
+        .enumerate()
+        .map(|(n, bucket)| (DOMAINS_INGRESS + 1 + n, bucket.to_vec()))
+        .collect()
+}
+
+/// `devstats-ingress-1` (bare domains) and one Ingress per bucket of project hosts; nothing with
+/// Gateway API routing (see [`crate::gateway`]).
 #[must_use]
 pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
     let inst = &ctx.model.instance;
+    if inst.security.routing != Routing::Ingress {
+        return Vec::new();
+    }
     let foundations = ctx.model.served_foundations();
 
     // Bare domains route to the static sites and the API, when those components are rendered.
@@ -162,12 +220,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         out.push(ingress(ctx, DOMAINS_INGRESS, domains, rules));
     }
 
-    let per_cert = usize::try_from(inst.ingress.max_hosts_per_certificate)
-        .unwrap_or(usize::MAX)
-        .max(1);
-    let hosts = project_hosts(ctx);
-    for (n, bucket) in hosts.chunks(per_cert).enumerate() {
-        let i = DOMAINS_INGRESS + 1 + n;
+    for (i, bucket) in project_buckets(ctx) {
         let rules = bucket
             .iter()
             .map(|(h, p)| rule(Some(h), "/", &names::grafana_service(p)))

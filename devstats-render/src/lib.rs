@@ -12,21 +12,29 @@ pub mod affiliations;
 pub mod api;
 pub mod backups;
 pub mod bootstrap;
+pub mod cert_manager;
 pub mod common;
 pub mod flux;
+pub mod gateway;
 pub mod gitops;
 pub mod grafana;
+pub mod hpa;
 pub mod ingress;
 pub mod namespace;
+pub mod network_policy;
 pub mod object;
 pub mod output;
 pub mod patroni;
+pub mod pdb;
 pub mod provision;
 pub mod refs;
 pub mod reports;
 pub mod secrets;
+pub mod security;
 pub mod static_sites;
 pub mod sync;
+#[cfg(test)]
+mod testkit;
 pub mod volumes;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -130,7 +138,7 @@ macro_rules! components {
 }
 
 components! {
-    Namespace => "namespace", false, "the instance Namespace";
+    Namespace => "namespace", false, "the instance Namespace and its NetworkPolicies";
     Secrets => "secrets", false, "the PostgreSQL, GitHub and Grafana Secrets (only with secret data)";
     Volumes => "volumes", true, "per-project PersistentVolumeClaims";
     BackupsVolume => "backups-volume", false, "the shared backups PersistentVolumeClaim";
@@ -143,7 +151,7 @@ components! {
     Grafana => "grafana", true, "per-project Grafana Deployments and Services";
     Api => "api", false, "the API Deployment and Service";
     Static => "static", false, "static site Deployments and Services";
-    Ingress => "ingress", false, "Ingresses (bare domains and bucketed project hosts)";
+    Ingress => "ingress", false, "Ingresses or Gateway API routes (bare domains and bucketed project hosts), and the cert-manager issuer";
     Backups => "backups", false, "the logical backups CronJob";
     Vacuum => "vacuum", false, "the vacuum CronJob";
     Reports => "reports", false, "the reports pod";
@@ -412,6 +420,7 @@ fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), Rend
     };
 
     push(Component::Namespace, None, vec![namespace::build(ctx)]);
+    push(Component::Namespace, None, network_policy::build(ctx));
     let mut required_secrets = Vec::new();
     match ctx.secrets {
         Some(_) => push(Component::Secrets, None, secrets::build(ctx)?),
@@ -450,6 +459,18 @@ fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), Rend
     }
     if c.ingress {
         push(Component::Ingress, None, ingress::build(ctx));
+        push(Component::Ingress, None, gateway::build(ctx));
+        push(
+            Component::Ingress,
+            None,
+            cert_manager::issuer(ctx).into_iter().collect(),
+        );
+        let https = &model.instance.security.https;
+        if model.instance.security.routing == devstats_model::hardening::Routing::Ingress
+            && https.controller == devstats_model::hardening::IngressFlavor::Traefik
+        {
+            push(Component::Ingress, None, cert_manager::traefik_middlewares(ctx));
+        }
     }
     if c.backups.enabled {
         push(Component::Backups, None, vec![backups::build(ctx)]);
@@ -472,6 +493,11 @@ fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), Rend
                 foundation,
                 object,
             });
+        }
+    }
+    if security::hardened(ctx) {
+        for r in &mut out {
+            security::suppress(ctx, &mut r.object);
         }
     }
     Ok((canonical_order(out), required_secrets))

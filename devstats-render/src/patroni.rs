@@ -20,6 +20,7 @@
 
 use std::collections::BTreeMap;
 
+use devstats_model::hardening::PatroniDcs;
 use devstats_model::{Patroni, WalLevel};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
@@ -33,6 +34,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement, ObjectMeta};
 
 use crate::common::{APP, Env, chart_labels, mount, names, node_selector, resources};
+use crate::security::{self, Workload};
 use crate::{Ctx, Object};
 
 /// The `type` label of every Patroni object.
@@ -44,7 +46,7 @@ const PG_PORT: i32 = 5432;
 /// Patroni REST API port.
 const REST_PORT: i32 = 8008;
 /// UID and GID of the `postgres` user of the image.
-const POSTGRES_UID: i64 = 999;
+const POSTGRES_UID: i64 = security::POSTGRES_UID;
 /// Data directory mount (the `pgdata` volume claim template).
 const PGDATA: &str = "/home/postgres/pgdata";
 /// The data volume claim template.
@@ -85,16 +87,32 @@ fn port(port: i32, name: &str) -> ServicePort {
 /// All Patroni objects: ServiceAccount, Role, RoleBinding, Endpoints, three Services, StatefulSet.
 #[must_use]
 pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
-    vec![
-        service_account(ctx),
-        role(ctx),
-        role_binding(ctx),
-        endpoints(ctx),
-        service_primary(ctx),
-        service_replicas(ctx),
-        service_config(ctx),
-        stateful_set(ctx),
-    ]
+    let mut out = vec![service_account(ctx), role(ctx), role_binding(ctx)];
+    if endpoints_dcs(ctx) {
+        out.push(endpoints(ctx));
+    }
+    out.extend([service_primary(ctx), service_replicas(ctx)]);
+    if endpoints_dcs(ctx) {
+        out.push(service_config(ctx));
+    }
+    out.push(stateful_set(ctx));
+    if crate::pdb::enabled(ctx) {
+        out.push(crate::pdb::build(
+            ctx,
+            names::POSTGRES,
+            COMPONENT,
+            labels(),
+            labels(),
+        ));
+    }
+    out
+}
+
+/// Whether Patroni keeps its DCS in Endpoints (the chart) rather than ConfigMaps
+/// (`instance.security.patroni.dcs`). With ConfigMaps there is no leader Endpoints and no config
+/// Service, and the Role grants no access to Endpoints or Services.
+fn endpoints_dcs(ctx: &Ctx<'_>) -> bool {
+    ctx.model.instance.security.patroni.dcs == PatroniDcs::Endpoints
 }
 
 fn service_account(ctx: &Ctx<'_>) -> Object {
@@ -113,18 +131,28 @@ fn role(ctx: &Ctx<'_>) -> Object {
     };
     Object::from(Role {
         metadata: meta(ctx, names::POSTGRES),
-        rules: Some(vec![
-            rule(
-                "configmaps",
-                &["create", "get", "list", "patch", "update", "watch"],
-            ),
-            rule(
-                "endpoints",
-                &["get", "patch", "update", "create", "list", "watch"],
-            ),
-            rule("pods", &["get", "list", "patch", "update", "watch"]),
-            rule("services", &["create", "get", "list", "watch", "patch", "update"]),
-        ]),
+        rules: Some(if endpoints_dcs(ctx) {
+            vec![
+                rule(
+                    "configmaps",
+                    &["create", "get", "list", "patch", "update", "watch"],
+                ),
+                rule(
+                    "endpoints",
+                    &["get", "patch", "update", "create", "list", "watch"],
+                ),
+                rule("pods", &["get", "list", "patch", "update", "watch"]),
+                rule("services", &["create", "get", "list", "watch", "patch", "update"]),
+            ]
+        } else {
+            vec![
+                rule(
+                    "configmaps",
+                    &["create", "get", "list", "patch", "update", "watch"],
+                ),
+                rule("pods", &["get", "list", "patch", "update", "watch"]),
+            ]
+        }),
     })
 }
 
@@ -225,7 +253,10 @@ fn env(ctx: &Ctx<'_>, p: &Patroni) -> Env {
         .val("PATRONI_REPLICATION_USERNAME", "standby")
         .secret("PATRONI_REPLICATION_PASSWORD", pg, "PG_PASS_REP.secret")
         .val("PATRONI_SCOPE", names::POSTGRES)
-        .val("PATRONI_KUBERNETES_USE_ENDPOINTS", "true")
+        .val(
+            "PATRONI_KUBERNETES_USE_ENDPOINTS",
+            if endpoints_dcs(ctx) { "true" } else { "false" },
+        )
         .field("PATRONI_NAME", "metadata.name")
         .val("PATRONI_POSTGRESQL_DATA_DIR", format!("{PGDATA}/pgroot/data"))
         .val("PATRONI_POSTGRESQL_PGPASS", "/tmp/pgpass")
@@ -365,6 +396,7 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
         protocol: Some("TCP".to_owned()),
         ..ContainerPort::default()
     };
+    let probes = inst.security.patroni.probes;
     let container = Container {
         name: names::POSTGRES.to_owned(),
         resources: resources(inst.resources.postgres.as_ref()),
@@ -373,6 +405,11 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
         ports: Some(vec![tcp(REST_PORT), tcp(PG_PORT)]),
         volume_mounts: Some(vec![pgdata_mount, mount(SHM_VOLUME, "/dev/shm")]),
         env: env(ctx, p).build(),
+        // Patroni's REST API: ready when it runs as primary or a streaming replica; live while
+        // its HA loop runs. Startup allows a long bootstrap before liveness counts.
+        readiness_probe: probes.then(|| security::http_probe("/readiness", REST_PORT, 10, 3)),
+        liveness_probe: probes.then(|| security::http_probe("/liveness", REST_PORT, 10, 3)),
+        startup_probe: probes.then(|| security::http_probe("/liveness", REST_PORT, 10, 90)),
         ..Container::default()
     };
     let claim = PersistentVolumeClaim {
@@ -394,7 +431,9 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
         }),
         ..PersistentVolumeClaim::default()
     };
-    Object::from(StatefulSet {
+    // With hardened pods, fsGroup (applied by the kubelet) replaces the root chown init container.
+    let init_containers = (!security::hardened(ctx)).then(|| vec![init]);
+    let mut sts = StatefulSet {
         metadata: meta(ctx, names::POSTGRES),
         spec: Some(StatefulSetSpec {
             selector: LabelSelector {
@@ -426,7 +465,7 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
                         }),
                         ..Affinity::default()
                     }),
-                    init_containers: Some(vec![init]),
+                    init_containers,
                     containers: vec![container],
                     termination_grace_period_seconds: Some(30),
                     node_selector: node_selector(&inst.node_selectors.db),
@@ -437,7 +476,11 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
             ..StatefulSetSpec::default()
         }),
         ..StatefulSet::default()
-    })
+    };
+    if let Some(pod) = sts.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
+        security::harden_pod(ctx, pod, Workload::Postgres);
+    }
+    Object::from(sts)
 }
 
 /// Test support shared by the tests of `patroni`, `backups` and `reports`: the sample render of the
@@ -447,78 +490,16 @@ pub(crate) mod fixture {
     use serde_json::Value;
 
     use crate::Object;
-
-    const SAMPLES: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../fixtures/helm/rendered-samples-prod.yaml"
-    ));
+    pub(crate) use crate::testkit::ours;
 
     /// The object of the samples render with this kind and name.
     pub(crate) fn chart_object(kind: &str, name: &str) -> Value {
-        let found: Vec<Value> = SAMPLES
-            .split("\n---\n")
-            .filter(|d| {
-                d.lines()
-                    .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-            })
-            .map(|d| {
-                serde_saphyr::from_str::<Value>(d).unwrap_or_else(|e| panic!("sample document: {e}\n{d}"))
-            })
-            .filter(|v| v["kind"] == kind && v["metadata"]["name"] == name)
-            .collect();
-        assert_eq!(found.len(), 1, "{kind} {name} in the samples");
-        found.into_iter().next().unwrap_or_default()
-    }
-
-    /// Our object as JSON, without the `app.kubernetes.io/*` labels of its metadata.
-    pub(crate) fn ours(o: &Object) -> Value {
-        let mut v = serde_json::to_value(o).unwrap_or_else(|e| panic!("serializing {}: {e}", o.id()));
-        if let Some(labels) = v.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
-            labels.retain(|k, _| !k.starts_with("app.kubernetes.io/"));
-        }
-        v
-    }
-
-    fn diff_into(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
-        match (a, b) {
-            (Value::Object(x), Value::Object(y)) => {
-                for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
-                    let p = format!("{path}/{k}");
-                    match (x.get(k), y.get(k)) {
-                        (Some(l), Some(r)) => diff_into(&p, l, r, out),
-                        (l, r) => out.push(format!("{p}: chart {l:?} != ours {r:?}")),
-                    }
-                }
-            }
-            (Value::Array(x), Value::Array(y)) => {
-                if x.len() != y.len() {
-                    out.push(format!("{path}: chart has {} items, ours {}", x.len(), y.len()));
-                }
-                for (i, (l, r)) in x.iter().zip(y).enumerate() {
-                    diff_into(&format!("{path}/{i}"), l, r, out);
-                }
-            }
-            _ if a != b => out.push(format!("{path}: chart {a} != ours {b}")),
-            _ => {}
-        }
-    }
-
-    /// Every difference between the chart's object and ours, as `path: chart … != ours …`.
-    pub(crate) fn diff(chart: &Value, ours: &Value) -> Vec<String> {
-        let mut out = Vec::new();
-        diff_into("", chart, ours, &mut out);
-        out
+        crate::testkit::chart_object(crate::testkit::samples(), kind, name)
     }
 
     /// Asserts that our object equals the chart's sample object of the same kind and name.
     pub(crate) fn assert_same(chart: &Value, o: &Object) {
-        let d = diff(chart, &ours(o));
-        assert!(
-            d.is_empty(),
-            "{} differs from the chart:\n  {}",
-            o.id(),
-            d.join("\n  ")
-        );
+        crate::testkit::assert_same(&ours(o), chart);
     }
 }
 

@@ -240,15 +240,17 @@ pub(crate) fn tool_pod_template(ctx: &Ctx<'_>, pod: ToolPod<'_>) -> PodTemplateS
         volume_mounts: mounts,
         ..Container::default()
     };
+    let mut spec = PodSpec {
+        containers: vec![container],
+        volumes,
+        restart_policy: Some(RESTART_NEVER.to_owned()),
+        node_selector: node_selector(&inst.node_selectors.app),
+        ..PodSpec::default()
+    };
+    crate::security::harden_pod(ctx, &mut spec, crate::security::Workload::Tool);
     PodTemplateSpec {
         metadata: Some(ctx.pod_meta(pod.name, pod.labels)),
-        spec: Some(PodSpec {
-            containers: vec![container],
-            volumes,
-            restart_policy: Some(RESTART_NEVER.to_owned()),
-            node_selector: node_selector(&inst.node_selectors.app),
-            ..PodSpec::default()
-        }),
+        spec: Some(spec),
     }
 }
 
@@ -356,83 +358,18 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Object {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 pub(crate) mod test_support {
     use std::collections::BTreeMap;
-    use std::io::Read;
-    use std::sync::OnceLock;
 
     use devstats_model::schedule::ProjectSchedule;
     use devstats_model::{Foundation, Hostname, ImageRef, Instance, Model, Name, Project, Role};
     use serde_json::{Value, json};
 
-    use crate::{Ctx, Object};
+    use crate::Ctx;
 
-    fn fixture(name: &str) -> String {
-        format!("{}/../fixtures/helm/{name}", env!("CARGO_MANIFEST_DIR"))
-    }
-
-    /// Parses multi-document YAML into JSON values (comment-only documents skipped).
-    pub fn parse_docs(text: &str) -> Vec<Value> {
-        text.split("\n---\n")
-            .filter(|d| {
-                d.lines()
-                    .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-            })
-            .map(|d| serde_saphyr::from_str::<Value>(d).expect("chart render document parses"))
-            .filter(|v| !v.is_null())
-            .collect()
-    }
+    pub use crate::testkit::{chart_object, full};
 
     /// The objects of `rendered-samples-prod.yaml`.
     pub fn samples() -> Vec<Value> {
-        parse_docs(&std::fs::read_to_string(fixture("rendered-samples-prod.yaml")).expect("samples"))
-    }
-
-    fn load_full(mode: &str) -> Vec<Value> {
-        let bytes = std::fs::read(fixture(&format!("rendered-{mode}-defaults.yaml.gz"))).expect("render");
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_string(&mut text)
-            .expect("gunzip");
-        parse_docs(&text)
-    }
-
-    /// The objects of the full render `rendered-{mode}-defaults.yaml.gz` (`prod` or `test`),
-    /// parsed once per test process.
-    pub fn full(mode: &str) -> &'static [Value] {
-        static PROD: OnceLock<Vec<Value>> = OnceLock::new();
-        static TEST: OnceLock<Vec<Value>> = OnceLock::new();
-        match mode {
-            "prod" => PROD.get_or_init(|| load_full("prod")),
-            "test" => TEST.get_or_init(|| load_full("test")),
-            _ => panic!("no render for mode {mode}"),
-        }
-    }
-
-    fn normalise_nulls(v: &mut Value) {
-        match v {
-            Value::Object(m) => {
-                if let Some(Value::Array(env)) = m.get_mut("env") {
-                    for e in env {
-                        if e.get("value").is_some_and(Value::is_null) {
-                            e["value"] = Value::String(String::new());
-                        }
-                    }
-                }
-                m.values_mut().for_each(normalise_nulls);
-            }
-            Value::Array(a) => a.iter_mut().for_each(normalise_nulls),
-            _ => {}
-        }
-    }
-
-    /// The chart object of `kind` named `name`, env `value: null` written as `""`.
-    pub fn chart_object(docs: &[Value], kind: &str, name: &str) -> Value {
-        let mut v = docs
-            .iter()
-            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
-            .unwrap_or_else(|| panic!("no {kind} {name} in the chart render"))
-            .clone();
-        normalise_nulls(&mut v);
-        v
+        crate::testkit::samples().to_vec()
     }
 
     /// The Job we should render for a chart Pod: the Pod's metadata on the Job, the Pod's
@@ -449,55 +386,7 @@ pub(crate) mod test_support {
         })
     }
 
-    /// Our object as JSON, without the `app.kubernetes.io/*` labels on its object metadata.
-    pub fn ours(o: &Object) -> Value {
-        let mut v = serde_json::to_value(o).expect("object serialises");
-        if let Some(Value::Object(labels)) = v.pointer_mut("/metadata/labels") {
-            labels.retain(|k, _| !k.starts_with("app.kubernetes.io/"));
-        }
-        v
-    }
-
-    fn diff(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
-        match (a, b) {
-            (Value::Object(x), Value::Object(y)) => {
-                for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
-                    let p = format!("{path}/{k}");
-                    match (x.get(k), y.get(k)) {
-                        (Some(l), Some(r)) => diff(&p, l, r, out),
-                        (l, r) => out.push(format!("{p}: ours {l:?} != chart {r:?}")),
-                    }
-                }
-            }
-            (Value::Array(x), Value::Array(y)) => {
-                if x.len() != y.len() {
-                    out.push(format!(
-                        "{path}: ours has {} elements, chart {}",
-                        x.len(),
-                        y.len()
-                    ));
-                }
-                for (i, (l, r)) in x.iter().zip(y).enumerate() {
-                    diff(&format!("{path}/{i}"), l, r, out);
-                }
-            }
-            _ if a == b => {}
-            _ => out.push(format!("{path}: ours {a} != chart {b}")),
-        }
-    }
-
-    /// Asserts that our object equals the expected one, listing the JSON path of every difference.
-    pub fn assert_same(ours: &Value, expected: &Value) {
-        let mut out = Vec::new();
-        diff("", ours, expected, &mut out);
-        assert!(
-            out.is_empty(),
-            "{} {}: differences:\n  {}",
-            expected["kind"],
-            expected["metadata"]["name"],
-            out.join("\n  ")
-        );
-    }
+    pub use crate::testkit::{assert_same, ours};
 
     /// The env list of the pod (template) of `v` as (name, value) pairs; secrets as `<secret>`.
     pub fn env_of(v: &Value) -> Vec<(String, String)> {

@@ -1,7 +1,8 @@
 //! Cross-object reference check, run on every render: every secretKeyRef, claimName,
-//! serviceAccountName, roleRef, RoleBinding subject, StatefulSet serviceName and Ingress backend
-//! must resolve, and every Service selector must match a pod template. A broken reference is an
-//! error naming both objects.
+//! serviceAccountName, roleRef, RoleBinding subject, StatefulSet serviceName, Ingress backend,
+//! HPA scaleTargetRef, HTTPRoute parentRef and backendRef, and Gateway certificate Secret must
+//! resolve, and every Service, PodDisruptionBudget and (DevStats) NetworkPolicy selector must
+//! match a pod template. A broken reference is an error naming both objects.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,6 +35,49 @@ struct Index<'a> {
     roles: BTreeSet<&'a str>,
     /// Pod-template label sets, indexed by each of their (key, value) pairs.
     templates: BTreeMap<(&'a str, &'a str), Vec<&'a BTreeMap<String, String>>>,
+    deployments: BTreeSet<&'a str>,
+    /// Gateways and their listener names.
+    gateways: BTreeMap<&'a str, BTreeSet<&'a str>>,
+    /// Secrets that rendered cert-manager Certificates write.
+    certificate_secrets: BTreeSet<&'a str>,
+}
+
+impl Index<'_> {
+    /// Whether some pod template carries every label of `sel` (runtime labels excepted).
+    fn selects_a_template(&self, sel: &BTreeMap<String, String>) -> bool {
+        let required: Vec<(&String, &String)> = sel
+            .iter()
+            .filter(|(k, _)| !RUNTIME_POD_LABELS.contains(&k.as_str()))
+            .collect();
+        // Candidates: templates carrying the selector's first pair (all must carry it).
+        match required.first() {
+            None => !self.templates.is_empty(),
+            Some((k0, v0)) => self
+                .templates
+                .get(&(k0.as_str(), v0.as_str()))
+                .is_some_and(|cands| {
+                    cands
+                        .iter()
+                        .any(|labels| required.iter().all(|(k, v)| labels.get(*k) == Some(*v)))
+                }),
+        }
+    }
+}
+
+/// The string at `pointer` of a custom resource's body.
+fn body_str<'a>(
+    body: &'a serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    pointer: &str,
+) -> Option<&'a str> {
+    body.get(key)?.pointer(pointer)?.as_str()
+}
+
+/// The array at `pointer` of a JSON value (empty when absent).
+fn array<'a>(v: &'a serde_json::Value, pointer: &str) -> &'a [serde_json::Value] {
+    v.pointer(pointer)
+        .and_then(serde_json::Value::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
 fn pod_template(o: &Object) -> Option<&PodTemplateSpec> {
@@ -76,6 +120,9 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
         service_accounts: BTreeSet::new(),
         roles: BTreeSet::new(),
         templates: BTreeMap::new(),
+        deployments: BTreeSet::new(),
+        gateways: BTreeMap::new(),
+        certificate_secrets: BTreeSet::new(),
     };
     for r in required {
         idx.secrets
@@ -109,6 +156,22 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             }
             Object::Role(_) => {
                 idx.roles.insert(o.name());
+            }
+            Object::Deployment(_) => {
+                idx.deployments.insert(o.name());
+            }
+            Object::Custom(c) if c.kind == "Gateway" => {
+                let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
+                let listeners = array(spec, "/listeners")
+                    .iter()
+                    .filter_map(|l| l.get("name").and_then(serde_json::Value::as_str))
+                    .collect();
+                idx.gateways.insert(o.name(), listeners);
+            }
+            Object::Custom(c) if c.kind == "Certificate" => {
+                if let Some(secret) = body_str(&c.body, "spec", "/secretName") {
+                    idx.certificate_secrets.insert(secret);
+                }
             }
             _ => {}
         }
@@ -189,26 +252,102 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                 }
             }
             Object::Service(s) => {
-                if let Some(sel) = s.spec.as_ref().and_then(|sp| sp.selector.as_ref()) {
-                    let required: Vec<(&String, &String)> = sel
-                        .iter()
-                        .filter(|(k, _)| !RUNTIME_POD_LABELS.contains(&k.as_str()))
-                        .collect();
-                    // Candidates: templates carrying the selector's first pair (all must carry it).
-                    let matches = match required.first() {
-                        None => !idx.templates.is_empty(),
-                        Some((k0, v0)) => {
-                            idx.templates
-                                .get(&(k0.as_str(), v0.as_str()))
-                                .is_some_and(|cands| {
-                                    cands.iter().any(|labels| {
-                                        required.iter().all(|(k, v)| labels.get(*k) == Some(*v))
-                                    })
-                                })
+                if let Some(sel) = s.spec.as_ref().and_then(|sp| sp.selector.as_ref())
+                    && !idx.selects_a_template(sel)
+                {
+                    broken.push(format!("{id}: selector {sel:?} matches no rendered pod template"));
+                }
+            }
+            Object::PodDisruptionBudget(pdb) => {
+                let sel = pdb
+                    .spec
+                    .as_ref()
+                    .and_then(|sp| sp.selector.as_ref())
+                    .and_then(|sel| sel.match_labels.as_ref());
+                match sel {
+                    Some(sel) if idx.selects_a_template(sel) => {}
+                    _ => broken.push(format!("{id}: selector {sel:?} matches no rendered pod template")),
+                }
+            }
+            Object::HorizontalPodAutoscaler(hpa) => {
+                if let Some(target) = hpa.spec.as_ref().map(|sp| &sp.scale_target_ref)
+                    && !(target.kind == "Deployment" && idx.deployments.contains(target.name.as_str()))
+                {
+                    broken.push(format!(
+                        "{id}: scaleTargetRef {} {} is not rendered",
+                        target.kind, target.name
+                    ));
+                }
+            }
+            Object::NetworkPolicy(np) => {
+                // Policies for DevStats pods (chart label `name`) must select one; others (e.g.
+                // cert-manager's solver pods) select pods the cluster starts.
+                let sel = np
+                    .spec
+                    .as_ref()
+                    .and_then(|sp| sp.pod_selector.as_ref())
+                    .and_then(|sel| sel.match_labels.as_ref());
+                if let Some(sel) = sel
+                    && sel.get("name").map(String::as_str) == Some(crate::common::APP)
+                    && !idx.selects_a_template(sel)
+                {
+                    broken.push(format!(
+                        "{id}: podSelector {sel:?} matches no rendered pod template"
+                    ));
+                }
+            }
+            Object::Custom(c) if c.kind == "HTTPRoute" => {
+                let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
+                for p in array(spec, "/parentRefs") {
+                    let name = p
+                        .get("name")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default();
+                    let section = p.get("sectionName").and_then(serde_json::Value::as_str);
+                    match idx.gateways.get(name) {
+                        None => broken.push(format!("{id}: parentRef Gateway {name} is not rendered")),
+                        Some(listeners) => {
+                            if let Some(section) = section
+                                && !listeners.contains(section)
+                            {
+                                broken.push(format!("{id}: Gateway {name} has no listener {section}"));
+                            }
                         }
-                    };
-                    if !matches {
-                        broken.push(format!("{id}: selector {sel:?} matches no rendered pod template"));
+                    }
+                }
+                for rule in array(spec, "/rules") {
+                    for b in array(rule, "/backendRefs") {
+                        let name = b
+                            .get("name")
+                            .and_then(serde_json::Value::as_str)
+                            .unwrap_or_default();
+                        let port = b.get("port").and_then(serde_json::Value::as_i64);
+                        match idx.services.get(name) {
+                            None => broken.push(format!("{id}: backendRef Service {name} is not rendered")),
+                            Some(ports) => {
+                                if let Some(n) = port
+                                    && !i32::try_from(n).is_ok_and(|n| ports.contains(&n))
+                                {
+                                    broken.push(format!("{id}: backendRef Service {name} has no port {n}"));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Object::Custom(c) if c.kind == "Gateway" => {
+                let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
+                for l in array(spec, "/listeners") {
+                    for r in array(l, "/tls/certificateRefs") {
+                        let name = r
+                            .get("name")
+                            .and_then(serde_json::Value::as_str)
+                            .unwrap_or_default();
+                        if !idx.certificate_secrets.contains(name) {
+                            broken.push(format!(
+                                "{id}: listener certificate Secret {name} is written by no rendered Certificate"
+                            ));
+                        }
                     }
                 }
             }

@@ -11,6 +11,7 @@
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 
 use crate::common::{Env, chart_labels, mount, names, node_selector, pvc_volume, resources};
+use crate::security::{Workload, harden_pod};
 use crate::{Ctx, Object};
 
 /// Name of the backups volume in the pod (the chart's `volumeName`-backups).
@@ -49,15 +50,17 @@ pub fn reports(ctx: &Ctx<'_>) -> Object {
         volume_mounts: Some(vec![mount(BACKUPS_VOLUME, REPORTS_MOUNT)]),
         ..Container::default()
     };
+    let mut spec = PodSpec {
+        volumes: Some(vec![pvc_volume(BACKUPS_VOLUME, names::BACKUPS_PVC)]),
+        containers: vec![container],
+        restart_policy: Some("Never".to_owned()),
+        node_selector: node_selector(&inst.node_selectors.db),
+        ..PodSpec::default()
+    };
+    harden_pod(ctx, &mut spec, Workload::Shell);
     Object::from(Pod {
         metadata: ctx.meta(names::REPORTS, "reports", chart_labels("reports", None)),
-        spec: Some(PodSpec {
-            volumes: Some(vec![pvc_volume(BACKUPS_VOLUME, names::BACKUPS_PVC)]),
-            containers: vec![container],
-            restart_policy: Some("Never".to_owned()),
-            node_selector: node_selector(&inst.node_selectors.db),
-            ..PodSpec::default()
-        }),
+        spec: Some(spec),
         ..Pod::default()
     })
 }
@@ -72,14 +75,16 @@ pub fn tests(ctx: &Ctx<'_>) -> Object {
         image_pull_policy: ctx.pull_policy(),
         ..Container::default()
     };
+    let mut spec = PodSpec {
+        containers: vec![container],
+        restart_policy: Some("Never".to_owned()),
+        node_selector: node_selector(&inst.node_selectors.app),
+        ..PodSpec::default()
+    };
+    harden_pod(ctx, &mut spec, Workload::Shell);
     Object::from(Pod {
         metadata: ctx.meta(names::TESTS, "tests", chart_labels("tests", None)),
-        spec: Some(PodSpec {
-            containers: vec![container],
-            restart_policy: Some("Never".to_owned()),
-            node_selector: node_selector(&inst.node_selectors.app),
-            ..PodSpec::default()
-        }),
+        spec: Some(spec),
         ..Pod::default()
     })
 }

@@ -21,6 +21,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::common::{chart_labels, mount, names, node_selector, pvc_volume, resources};
+use crate::security::{self, Probes, Workload};
 use crate::{Component, Ctx, Object};
 
 /// Short name of the default site (`devstats-static-default`).
@@ -54,7 +55,7 @@ fn template_meta(ctx: &Ctx<'_>, labels: BTreeMap<String, String>) -> ObjectMeta 
 }
 
 /// One site's Deployment and Service.
-fn site(ctx: &Ctx<'_>, site: &str, image: &str) -> [Object; 2] {
+fn site(ctx: &Ctx<'_>, site: &str, image: &str) -> Vec<Object> {
     let inst = &ctx.model.instance;
     let component = Component::Static.as_str();
     let name = names::static_site(site);
@@ -73,10 +74,11 @@ fn site(ctx: &Ctx<'_>, site: &str, image: &str) -> [Object; 2] {
         resources: resources(inst.resources.static_sites.as_ref()),
         ..Container::default()
     };
-    let deployment = Deployment {
-        metadata: ctx.meta(name, component, pod_labels.clone()),
+    let hpa = &inst.security.autoscaling.static_sites;
+    let mut deployment = Deployment {
+        metadata: ctx.meta(name.clone(), component, pod_labels.clone()),
         spec: Some(DeploymentSpec {
-            replicas: Some(i32::try_from(inst.replicas.static_sites).unwrap_or(i32::MAX)),
+            replicas: security::replicas(inst.replicas.static_sites, hpa.enabled),
             selector: LabelSelector {
                 match_labels: Some(pod_labels.clone()),
                 ..LabelSelector::default()
@@ -107,12 +109,42 @@ fn site(ctx: &Ctx<'_>, site: &str, image: &str) -> [Object; 2] {
                 target_port: Some(IntOrString::Int(PORT)),
                 ..ServicePort::default()
             }]),
-            selector: Some(pod_labels),
+            selector: Some(pod_labels.clone()),
             ..ServiceSpec::default()
         }),
         ..Service::default()
     };
-    [Object::from(deployment), Object::from(service)]
+    if let Some(spec) = deployment.spec.as_mut() {
+        let multi = hpa.enabled || inst.replicas.static_sites > 1;
+        security::web_rollout(ctx, spec, hardened_probes(), multi);
+        if let Some(pod) = spec.template.spec.as_mut() {
+            security::harden_pod(ctx, pod, Workload::Static);
+        }
+    }
+    let mut out = vec![Object::from(deployment), Object::from(service)];
+    if crate::pdb::enabled(ctx) {
+        out.push(crate::pdb::build(
+            ctx,
+            &name,
+            component,
+            pod_labels.clone(),
+            pod_labels.clone(),
+        ));
+    }
+    if hpa.enabled {
+        out.push(crate::hpa::build(ctx, &name, component, pod_labels, hpa));
+    }
+    out
+}
+
+/// The hardened probes: readiness fetches a page through nginx, liveness and startup check
+/// that nginx listens (the chart runs the same script for readiness and liveness).
+fn hardened_probes() -> Probes {
+    Probes {
+        readiness: security::exec_probe(vec![HEALTH_CHECK.to_owned(), format!("127.0.0.1:{PORT}")], 10, 3),
+        liveness: security::tcp_probe(PORT, 20, 6),
+        startup: security::tcp_probe(PORT, 5, 24),
+    }
 }
 
 /// Static site objects, each with the foundation it belongs to (None for the default site): the

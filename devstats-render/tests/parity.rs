@@ -26,7 +26,10 @@ fn imported(sets: &[(&str, &str)]) -> Model {
         projects_yaml: None,
         recompute_schedules: false,
     };
-    let model = import(&values, &opts).expect("the chart's values import").model;
+    let mut model = import(&values, &opts).expect("the chart's values import").model;
+    // Hardening is opt-in for an imported installation. Until the import writes
+    // `Security::chart_compatible()` itself, set it here.
+    model.instance.security = devstats_model::hardening::Security::chart_compatible();
     // The imported model must be a valid model file.
     let yaml = model.to_yaml().expect("serializes");
     devstats_model::parse_str("imported.yaml", &yaml).expect("the imported model validates")

@@ -1,0 +1,612 @@
+//! The client layer: a small [`Cluster`] trait (list, get, apply, create, delete, logs, pod proxy)
+//! with the real implementation over `kube::Client` ([`KubeCluster`]) and the API error type.
+//!
+//! Requests follow the API's own semantics: server-side apply is a PATCH with
+//! `application/apply-patch+yaml` and `fieldManager=devstats-k8s` (`force=true` only on request,
+//! `dryRun=All` for diffs); lists are paginated and may ask for metadata only
+//! (`PartialObjectMetadataList`), so Secret values are never read to decide what to write.
+//! One request per call: retries are the caller's ([`crate::retry`]).
+
+use std::time::Duration;
+
+use http::{Method, Request, StatusCode};
+use serde_json::Value;
+
+use crate::kinds::{Kind, ObjectKey};
+use crate::plan::FIELD_MANAGER;
+
+/// One cause of an API error (`details.causes[]` of a `Status`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Cause {
+    /// e.g. `FieldManagerConflict`, `FieldValueInvalid`.
+    pub reason: String,
+    /// Human text, e.g. `conflict with "kubectl-edit" using apps/v1`.
+    pub message: String,
+    /// The field, e.g. `.spec.replicas`.
+    pub field: String,
+}
+
+/// An API error: the HTTP status and the `Status` body, or a transport failure (code 0).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApiError {
+    /// HTTP status code; 0 for transport errors (connection, timeout).
+    pub code: u16,
+    /// `Status.reason`, e.g. `Conflict`, `Invalid`, `NotFound`.
+    pub reason: String,
+    /// `Status.message`.
+    pub message: String,
+    /// `Status.details.causes`.
+    pub causes: Vec<Cause>,
+    /// `Retry-After` (seconds) or `details.retryAfterSeconds`.
+    pub retry_after: Option<u64>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.code == 0 {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{} {}: {}", self.code, self.reason, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ApiError {
+    /// A transport error (no response).
+    #[must_use]
+    pub fn transport(message: impl Into<String>) -> Self {
+        Self {
+            code: 0,
+            reason: "Transport".to_owned(),
+            message: message.into(),
+            causes: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// Parses an error response (a `Status` body when there is one).
+    #[must_use]
+    pub fn from_response(code: u16, body: &[u8], retry_after: Option<u64>) -> Self {
+        let status: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let text = |p: &str| {
+            status
+                .pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let causes = status
+            .pointer("/details/causes")
+            .and_then(Value::as_array)
+            .map(|cs| {
+                cs.iter()
+                    .map(|c| Cause {
+                        reason: c
+                            .get("reason")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        message: c
+                            .get("message")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        field: c
+                            .get("field")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut message = text("/message");
+        if message.is_empty() {
+            message = String::from_utf8_lossy(body).chars().take(300).collect();
+        }
+        let reason = match text("/reason") {
+            r if r.is_empty() => StatusCode::from_u16(code)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("Error")
+                .replace(' ', ""),
+            r => r,
+        };
+        Self {
+            code,
+            reason,
+            message,
+            causes,
+            retry_after: retry_after.or_else(|| {
+                status
+                    .pointer("/details/retryAfterSeconds")
+                    .and_then(Value::as_u64)
+            }),
+        }
+    }
+
+    /// 404.
+    #[must_use]
+    pub fn is_not_found(&self) -> bool {
+        self.code == 404
+    }
+
+    /// 409 AlreadyExists (a create of an existing object).
+    #[must_use]
+    pub fn is_already_exists(&self) -> bool {
+        self.code == 409 && self.reason == "AlreadyExists"
+    }
+
+    /// 409 from server-side apply: fields owned by another manager.
+    #[must_use]
+    pub fn is_field_conflict(&self) -> bool {
+        self.code == 409
+            && (self.causes.iter().any(|c| c.reason == "FieldManagerConflict")
+                || self.message.starts_with("Apply failed with"))
+    }
+
+    /// 422 naming an immutable field.
+    #[must_use]
+    pub fn is_immutable(&self) -> bool {
+        self.code == 422
+            && (self.message.contains("field is immutable")
+                || self.message.contains("Forbidden: updates to statefulset spec"))
+    }
+
+    /// Worth retrying: throttled (429), server errors (500, 502, 503, 504), transport failures,
+    /// and optimistic-concurrency conflicts (409 Conflict that is not a field-manager conflict).
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        matches!(self.code, 0 | 429 | 500 | 502 | 503 | 504)
+            || (self.code == 409 && self.reason == "Conflict" && !self.is_field_conflict())
+    }
+
+    /// The managers and fields of a field-manager conflict, as text for the operator.
+    #[must_use]
+    pub fn conflict_summary(&self) -> String {
+        let mut by_manager: std::collections::BTreeMap<String, Vec<String>> =
+            std::collections::BTreeMap::new();
+        for c in &self.causes {
+            let manager = c
+                .message
+                .split('"')
+                .nth(1)
+                .map_or_else(|| c.message.clone(), str::to_owned);
+            by_manager.entry(manager).or_default().push(c.field.clone());
+        }
+        if by_manager.is_empty() {
+            return self.message.clone();
+        }
+        by_manager
+            .iter()
+            .map(|(m, fields)| format!("{} owned by \"{m}\"", fields.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// List options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListOptions {
+    /// Only metadata (`PartialObjectMetadataList`): no spec, status or data.
+    pub metadata_only: bool,
+    /// A label selector.
+    pub label_selector: Option<String>,
+}
+
+/// Log options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogOptions {
+    /// The container (when the pod has several).
+    pub container: Option<String>,
+    /// Only the last lines.
+    pub tail_lines: Option<u32>,
+}
+
+/// The API operations devstats-k8s uses. Implemented by [`KubeCluster`] and by the in-memory
+/// [`crate::fake::FakeCluster`].
+#[allow(async_fn_in_trait)] // used through generics within one task; no Send bound needed
+pub trait Cluster {
+    /// Lists a kind in a namespace (all pages).
+    async fn list(
+        &self,
+        kind: Kind,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<Vec<Value>, ApiError>;
+    /// Gets one object; `None` when it does not exist.
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Value>, ApiError>;
+    /// Server-side apply (field manager `devstats-k8s`); returns the resulting object.
+    async fn apply(
+        &self,
+        key: &ObjectKey,
+        body: &Value,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Value, ApiError>;
+    /// Creates an object (POST); 409 AlreadyExists when it exists.
+    async fn create(&self, key: &ObjectKey, body: &Value) -> Result<Value, ApiError>;
+    /// Deletes an object (background propagation); 404 when it does not exist.
+    async fn delete(&self, key: &ObjectKey) -> Result<(), ApiError>;
+    /// A pod's log.
+    async fn logs(&self, namespace: &str, pod: &str, opts: &LogOptions) -> Result<String, ApiError>;
+    /// Follows a pod's log until the container ends, passing chunks to `sink`.
+    async fn follow_logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), ApiError>;
+    /// GET through the API server's pod proxy (`pods/{pod}:{port}/proxy/{path}`), e.g. Patroni's
+    /// REST API.
+    async fn pod_proxy_get(
+        &self,
+        namespace: &str,
+        pod: &str,
+        port: u16,
+        path: &str,
+    ) -> Result<String, ApiError>;
+}
+
+/// Percent-encodes a query value.
+#[must_use]
+pub fn encode_query(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(char::from(b)),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The apply query string.
+#[must_use]
+pub fn apply_query(force: bool, dry_run: bool) -> String {
+    let mut q = format!("fieldManager={FIELD_MANAGER}");
+    if force {
+        q.push_str("&force=true");
+    }
+    if dry_run {
+        q.push_str("&dryRun=All");
+    }
+    q
+}
+
+/// The list query string of one page.
+#[must_use]
+pub fn list_query(opts: &ListOptions, limit: u32, continue_token: Option<&str>) -> String {
+    let mut q = format!("limit={limit}");
+    if let Some(sel) = &opts.label_selector {
+        q.push_str(&format!("&labelSelector={}", encode_query(sel)));
+    }
+    if let Some(c) = continue_token {
+        q.push_str(&format!("&continue={}", encode_query(c)));
+    }
+    q
+}
+
+/// `Accept` for metadata-only lists (falls back to full JSON on servers without it).
+pub const METADATA_ACCEPT: &str =
+    "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+
+/// Page size of lists.
+pub const PAGE: u32 = 500;
+
+/// The real cluster, over a `kube::Client`.
+#[derive(Clone)]
+pub struct KubeCluster {
+    client: kube::Client,
+}
+
+impl KubeCluster {
+    /// Wraps a client (built from a kubeconfig, or a mock service in tests).
+    #[must_use]
+    pub fn new(client: kube::Client) -> Self {
+        Self { client }
+    }
+
+    /// Connects with a kubeconfig file and/or context (else the default loading rules). Client
+    /// retries are off: [`crate::retry`] retries with its own policy.
+    pub async fn connect(
+        kubeconfig: Option<&std::path::Path>,
+        context: Option<&str>,
+    ) -> Result<Self, String> {
+        let options = kube::config::KubeConfigOptions {
+            context: context.map(str::to_owned),
+            ..kube::config::KubeConfigOptions::default()
+        };
+        let mut config = match kubeconfig {
+            Some(path) => {
+                let kc = kube::config::Kubeconfig::read_from(path)
+                    .map_err(|e| format!("--kubeconfig {}: {e}", path.display()))?;
+                kube::Config::from_custom_kubeconfig(kc, &options)
+                    .await
+                    .map_err(|e| format!("--kubeconfig {}: {e}", path.display()))?
+            }
+            None if context.is_some() => kube::Config::from_kubeconfig(&options)
+                .await
+                .map_err(|e| format!("kubeconfig: {e}"))?,
+            None => kube::Config::infer()
+                .await
+                .map_err(|e| format!("kubeconfig: {e}"))?,
+        };
+        config.default_retry = false;
+        config.read_timeout = Some(Duration::from_secs(60));
+        config.write_timeout = Some(Duration::from_secs(60));
+        let client = kube::Client::try_from(config).map_err(|e| format!("cannot build a client: {e}"))?;
+        Ok(Self { client })
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        content_type: Option<&str>,
+        accept: &str,
+        body: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), ApiError> {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(http::header::ACCEPT, accept);
+        if let Some(ct) = content_type {
+            builder = builder.header(http::header::CONTENT_TYPE, ct);
+        }
+        let req = builder
+            .body(kube::client::Body::from(body))
+            .map_err(|e| ApiError::transport(format!("bad request {uri}: {e}")))?;
+        let res = self
+            .client
+            .send(req)
+            .await
+            .map_err(|e| ApiError::transport(format!("{uri}: {e}")))?;
+        let status = res.status().as_u16();
+        let retry_after = res
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let bytes = res
+            .into_body()
+            .collect_bytes()
+            .await
+            .map_err(|e| ApiError::transport(format!("{uri}: reading the response: {e}")))?;
+        if (200..300).contains(&status) {
+            Ok((status, bytes.to_vec()))
+        } else {
+            Err(ApiError::from_response(status, &bytes, retry_after))
+        }
+    }
+
+    async fn json(
+        &self,
+        method: Method,
+        uri: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<Value, ApiError> {
+        let (_, bytes) = self
+            .send(method, uri, content_type, "application/json", body)
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::transport(format!("{uri}: invalid JSON: {e}")))
+    }
+}
+
+fn to_bytes(v: &Value) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(v).map_err(|e| ApiError::transport(format!("cannot serialize: {e}")))
+}
+
+impl Cluster for KubeCluster {
+    async fn list(
+        &self,
+        kind: Kind,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<Vec<Value>, ApiError> {
+        let path = kind.collection_path(namespace);
+        let accept = if opts.metadata_only {
+            METADATA_ACCEPT
+        } else {
+            "application/json"
+        };
+        let mut items = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let uri = format!("{path}?{}", list_query(opts, PAGE, token.as_deref()));
+            let (_, bytes) = self.send(Method::GET, &uri, None, accept, Vec::new()).await?;
+            let page: Value = serde_json::from_slice(&bytes)
+                .map_err(|e| ApiError::transport(format!("{uri}: invalid JSON: {e}")))?;
+            if let Some(list) = page.get("items").and_then(Value::as_array) {
+                for item in list {
+                    let mut item = item.clone();
+                    // Items of a list carry no apiVersion/kind; metadata-only items say
+                    // PartialObjectMetadata. Normalize to the listed kind.
+                    if let Some(obj) = item.as_object_mut() {
+                        obj.insert("apiVersion".to_owned(), Value::String(kind.api_version()));
+                        obj.insert("kind".to_owned(), Value::String(kind.kind.to_owned()));
+                    }
+                    items.push(item);
+                }
+            }
+            token = page
+                .pointer("/metadata/continue")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned);
+            if token.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Value>, ApiError> {
+        match self.json(Method::GET, &key.path(), None, Vec::new()).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn apply(
+        &self,
+        key: &ObjectKey,
+        body: &Value,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        let uri = format!("{}?{}", key.path(), apply_query(force, dry_run));
+        self.json(
+            Method::PATCH,
+            &uri,
+            Some("application/apply-patch+yaml"),
+            to_bytes(body)?,
+        )
+        .await
+    }
+
+    async fn create(&self, key: &ObjectKey, body: &Value) -> Result<Value, ApiError> {
+        let uri = format!(
+            "{}?fieldManager={FIELD_MANAGER}",
+            key.kind.collection_path(key.namespace.as_deref())
+        );
+        self.json(Method::POST, &uri, Some("application/json"), to_bytes(body)?)
+            .await
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), ApiError> {
+        let body = serde_json::json!({"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"});
+        self.json(
+            Method::DELETE,
+            &key.path(),
+            Some("application/json"),
+            to_bytes(&body)?,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn logs(&self, namespace: &str, pod: &str, opts: &LogOptions) -> Result<String, ApiError> {
+        let mut uri = format!("/api/v1/namespaces/{namespace}/pods/{pod}/log?timestamps=false");
+        if let Some(c) = &opts.container {
+            uri.push_str(&format!("&container={}", encode_query(c)));
+        }
+        if let Some(n) = opts.tail_lines {
+            uri.push_str(&format!("&tailLines={n}"));
+        }
+        let (_, bytes) = self.send(Method::GET, &uri, None, "*/*", Vec::new()).await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    async fn follow_logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), ApiError> {
+        use http_body_util::BodyExt as _;
+        let mut uri = format!("/api/v1/namespaces/{namespace}/pods/{pod}/log?follow=true");
+        if let Some(c) = container {
+            uri.push_str(&format!("&container={}", encode_query(c)));
+        }
+        let req = Request::builder()
+            .method(Method::GET)
+            .uri(&uri)
+            .body(kube::client::Body::empty())
+            .map_err(|e| ApiError::transport(format!("bad request {uri}: {e}")))?;
+        let res = self
+            .client
+            .send(req)
+            .await
+            .map_err(|e| ApiError::transport(format!("{uri}: {e}")))?;
+        let status = res.status().as_u16();
+        let mut body = res.into_body();
+        if !(200..300).contains(&status) {
+            let bytes = body
+                .collect_bytes()
+                .await
+                .map_err(|e| ApiError::transport(format!("{uri}: {e}")))?;
+            return Err(ApiError::from_response(status, &bytes, None));
+        }
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| ApiError::transport(format!("{uri}: {e}")))?;
+            if let Some(data) = frame.data_ref() {
+                sink(data);
+            }
+        }
+        Ok(())
+    }
+
+    async fn pod_proxy_get(
+        &self,
+        namespace: &str,
+        pod: &str,
+        port: u16,
+        path: &str,
+    ) -> Result<String, ApiError> {
+        let uri = format!(
+            "/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy/{}",
+            path.trim_start_matches('/')
+        );
+        let (_, bytes) = self
+            .send(Method::GET, &uri, None, "application/json", Vec::new())
+            .await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_field_manager_conflict() {
+        let body = br#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"Apply failed with 1 conflict: conflict with \"kubectl-edit\" using apps/v1: .spec.replicas","reason":"Conflict","details":{"causes":[{"reason":"FieldManagerConflict","message":"conflict with \"kubectl-edit\" using apps/v1","field":".spec.replicas"}]},"code":409}"#;
+        let e = ApiError::from_response(409, body, None);
+        assert!(e.is_field_conflict());
+        assert!(!e.is_transient());
+        assert_eq!(e.conflict_summary(), ".spec.replicas owned by \"kubectl-edit\"");
+    }
+
+    #[test]
+    fn optimistic_conflict_is_transient() {
+        let body = br#"{"kind":"Status","status":"Failure","message":"Operation cannot be fulfilled on configmaps \"x\": the object has been modified; please apply your changes to the latest version and try again","reason":"Conflict","code":409}"#;
+        assert!(ApiError::from_response(409, body, None).is_transient());
+    }
+
+    #[test]
+    fn classifies_codes() {
+        assert!(ApiError::from_response(429, b"", Some(2)).is_transient());
+        assert!(ApiError::from_response(503, b"oops", None).is_transient());
+        assert!(!ApiError::from_response(403, b"", None).is_transient());
+        let imm = ApiError::from_response(
+            422,
+            br#"{"message":"Job.batch \"x\" is invalid: spec.template: Invalid value: core.PodTemplateSpec{}: field is immutable","reason":"Invalid","code":422}"#,
+            None,
+        );
+        assert!(imm.is_immutable());
+        assert_eq!(ApiError::from_response(404, b"", None).reason, "NotFound");
+    }
+
+    #[test]
+    fn queries() {
+        assert_eq!(apply_query(false, false), "fieldManager=devstats-k8s");
+        assert_eq!(
+            apply_query(true, true),
+            "fieldManager=devstats-k8s&force=true&dryRun=All"
+        );
+        let opts = ListOptions {
+            metadata_only: true,
+            label_selector: Some("a=b,c in (d)".to_owned()),
+        };
+        assert_eq!(
+            list_query(&opts, 500, Some("t=")),
+            "limit=500&labelSelector=a%3Db%2Cc%20in%20%28d%29&continue=t%3D"
+        );
+    }
+}

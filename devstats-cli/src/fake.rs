@@ -1,0 +1,670 @@
+//! An in-memory API server for tests and measurements: objects by key, a request log (to count
+//! reads and writes), scripted faults (429/5xx/transport errors on the next requests), an
+//! interruption switch (every write fails after N writes), field-manager conflicts, immutable-field
+//! rejections with the real 422 texts, and simulated controllers (StatefulSets, Deployments and
+//! Jobs become ready or complete; Patroni elects a primary).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use serde_json::{Value, json};
+
+use crate::cluster::{ApiError, Cluster, ListOptions, LogOptions};
+use crate::kinds::{Kind, ObjectKey};
+use crate::plan::json::is_subset;
+use crate::plan::policy::immutable_paths;
+
+/// The verb of a recorded request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verb {
+    /// LIST.
+    List,
+    /// GET.
+    Get,
+    /// Server-side apply (PATCH).
+    Apply,
+    /// POST.
+    Create,
+    /// DELETE.
+    Delete,
+    /// Pod logs.
+    Logs,
+    /// Pod proxy.
+    Proxy,
+}
+
+/// One recorded request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Verb.
+    pub verb: Verb,
+    /// The object (`Kind ns/name`) or the listed kind.
+    pub target: String,
+    /// Server-side dry run.
+    pub dry_run: bool,
+    /// Whether it succeeded.
+    pub ok: bool,
+}
+
+impl Request {
+    /// Whether it changed (or tried to change) state.
+    #[must_use]
+    pub fn is_write(&self) -> bool {
+        matches!(self.verb, Verb::Apply | Verb::Create | Verb::Delete) && !self.dry_run
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    objects: BTreeMap<ObjectKey, Value>,
+    requests: Vec<Request>,
+    faults: Vec<(Verb, ApiError, usize)>,
+    writes_left: Option<usize>,
+    controllers: bool,
+    failing_jobs: BTreeSet<String>,
+    foreign: BTreeMap<ObjectKey, Vec<(String, String)>>,
+    logs: BTreeMap<String, String>,
+    resource_version: u64,
+    latency: std::time::Duration,
+}
+
+/// The in-memory cluster.
+#[derive(Debug, Default)]
+pub struct FakeCluster {
+    state: Mutex<State>,
+}
+
+fn ptr_set(v: &mut Value, path: &str, value: Value) {
+    let mut cur = v;
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    for (i, p) in parts.iter().enumerate() {
+        if !cur.is_object() {
+            *cur = json!({});
+        }
+        let Some(obj) = cur.as_object_mut() else {
+            return;
+        };
+        if i + 1 == parts.len() {
+            obj.insert((*p).to_owned(), value);
+            return;
+        }
+        cur = obj.entry((*p).to_owned()).or_insert_with(|| json!({}));
+    }
+}
+
+fn int(v: &Value, path: &str) -> i64 {
+    v.pointer(path).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// Splits a selector on the commas that are not inside parentheses.
+fn selector_terms(selector: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (i, c) in selector.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                out.push(selector[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(selector[start..].trim());
+    out.into_iter().filter(|t| !t.is_empty()).collect()
+}
+
+/// Equality (`k=v`), set (`k in (a,b)`) and existence (`k`) selectors.
+fn labels_match(v: &Value, selector: &str) -> bool {
+    let label = |k: &str| {
+        v.pointer("/metadata/labels")
+            .and_then(|l| l.get(k.trim()))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    selector_terms(selector).into_iter().all(|term| {
+        if let Some((k, set)) = term.split_once(" in ") {
+            let values: Vec<&str> = set
+                .trim()
+                .trim_start_matches('(')
+                .trim_end_matches(')')
+                .split(',')
+                .map(str::trim)
+                .collect();
+            label(k).is_some_and(|l| values.contains(&l.as_str()))
+        } else if let Some((k, val)) = term.split_once('=') {
+            label(k).as_deref() == Some(val.trim())
+        } else {
+            label(term).is_some()
+        }
+    })
+}
+
+impl FakeCluster {
+    /// An empty cluster whose controllers make workloads ready and Jobs complete at once.
+    #[must_use]
+    pub fn new() -> Self {
+        let fake = Self::default();
+        fake.lock().controllers = true;
+        fake
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Turns the simulated controllers on or off (off: nothing ever becomes ready).
+    pub fn set_controllers(&self, on: bool) {
+        self.lock().controllers = on;
+    }
+
+    /// Adds or replaces a live object as is.
+    pub fn insert(&self, v: Value) {
+        if let Some(key) = ObjectKey::of_value(&v) {
+            self.lock().objects.insert(key, v);
+        }
+    }
+
+    /// A live object.
+    #[must_use]
+    pub fn object(&self, key: &ObjectKey) -> Option<Value> {
+        self.lock().objects.get(key).cloned()
+    }
+
+    /// Every live key.
+    #[must_use]
+    pub fn keys(&self) -> Vec<ObjectKey> {
+        self.lock().objects.keys().cloned().collect()
+    }
+
+    /// Mutates a live object in place.
+    pub fn edit(&self, key: &ObjectKey, f: impl FnOnce(&mut Value)) {
+        if let Some(v) = self.lock().objects.get_mut(key) {
+            f(v);
+        }
+    }
+
+    /// Removes a live object without a request (a controller or a person did it).
+    pub fn remove(&self, key: &ObjectKey) {
+        self.lock().objects.remove(key);
+    }
+
+    /// The request log.
+    #[must_use]
+    pub fn requests(&self) -> Vec<Request> {
+        self.lock().requests.clone()
+    }
+
+    /// Clears the request log.
+    pub fn reset_requests(&self) {
+        self.lock().requests.clear();
+    }
+
+    /// Successful writes in the log.
+    #[must_use]
+    pub fn writes(&self) -> usize {
+        self.lock()
+            .requests
+            .iter()
+            .filter(|r| r.is_write() && r.ok)
+            .count()
+    }
+
+    /// Requests in the log that are not writes.
+    #[must_use]
+    pub fn reads(&self) -> usize {
+        self.lock().requests.iter().filter(|r| !r.is_write()).count()
+    }
+
+    /// The next `times` requests with `verb` fail with `error`.
+    pub fn fail_next(&self, verb: Verb, error: ApiError, times: usize) {
+        self.lock().faults.push((verb, error, times));
+    }
+
+    /// After `n` more successful writes, every write fails with a transport error (an apply
+    /// interrupted by a lost connection); `None` lifts it.
+    pub fn interrupt_after_writes(&self, n: Option<usize>) {
+        self.lock().writes_left = n;
+    }
+
+    /// Jobs with this name fail (BackoffLimitExceeded) instead of completing.
+    pub fn fail_job(&self, name: &str) {
+        self.lock().failing_jobs.insert(name.to_owned());
+    }
+
+    /// Another field manager owns `field` (e.g. `.spec.replicas`) of an object: applies without
+    /// force conflict.
+    pub fn set_foreign_owner(&self, key: &ObjectKey, field: &str, manager: &str) {
+        self.lock()
+            .foreign
+            .entry(key.clone())
+            .or_default()
+            .push((field.to_owned(), manager.to_owned()));
+    }
+
+    /// Every request takes this long (a network round trip), without blocking other requests.
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.lock().latency = latency;
+    }
+
+    /// The log a pod returns.
+    pub fn set_log(&self, pod: &str, text: &str) {
+        self.lock().logs.insert(pod.to_owned(), text.to_owned());
+    }
+
+    async fn begin(&self, verb: Verb, target: String, dry_run: bool) -> Result<(), ApiError> {
+        let latency = self.lock().latency;
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        let mut s = self.lock();
+        let fault = s
+            .faults
+            .iter_mut()
+            .find(|(v, _, n)| *v == verb && *n > 0)
+            .map(|(_, e, n)| {
+                *n -= 1;
+                e.clone()
+            });
+        let write = matches!(verb, Verb::Apply | Verb::Create | Verb::Delete) && !dry_run;
+        let interrupted = write && s.writes_left == Some(0);
+        let outcome = match (fault, interrupted) {
+            (Some(e), _) => Err(e),
+            (None, true) => Err(ApiError::transport("connection reset by peer (interrupted)")),
+            (None, false) => Ok(()),
+        };
+        s.requests.push(Request {
+            verb,
+            target,
+            dry_run,
+            ok: outcome.is_ok(),
+        });
+        if write
+            && outcome.is_ok()
+            && let Some(n) = s.writes_left.as_mut()
+        {
+            *n = n.saturating_sub(1);
+        }
+        outcome
+    }
+
+    fn not_found(key: &ObjectKey) -> ApiError {
+        ApiError::from_response(
+            404,
+            json!({"kind": "Status", "reason": "NotFound", "code": 404,
+                   "message": format!("{} \"{}\" not found", key.kind.plural, key.name)})
+            .to_string()
+            .as_bytes(),
+            None,
+        )
+    }
+
+    fn immutable_error(key: &ObjectKey, path: &str) -> ApiError {
+        let message = if key.kind == Kind::STATEFUL_SET {
+            format!(
+                "StatefulSet.apps \"{}\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+                key.name
+            )
+        } else {
+            format!(
+                "{}.{} \"{}\" is invalid: {}: Invalid value: \"...\": field is immutable",
+                key.kind.kind,
+                key.kind.group,
+                key.name,
+                path.trim_start_matches('/').replace('/', ".")
+            )
+        };
+        ApiError::from_response(
+            422,
+            json!({"kind": "Status", "reason": "Invalid", "code": 422, "message": message})
+                .to_string()
+                .as_bytes(),
+            None,
+        )
+    }
+
+    /// Stores `body` as the new state of `key` (create or update) and runs the controllers.
+    fn store(s: &mut State, key: &ObjectKey, body: &Value) -> Value {
+        s.resource_version += 1;
+        let rv = s.resource_version;
+        let old = s.objects.get(key).cloned();
+        let mut new = body.clone();
+        let generation = match &old {
+            Some(o) if o.get("spec") != new.get("spec") => int(o, "/metadata/generation") + 1,
+            Some(o) => int(o, "/metadata/generation").max(1),
+            None => 1,
+        };
+        if let Some(o) = &old {
+            for path in ["/metadata/uid", "/metadata/creationTimestamp"] {
+                if let Some(v) = o.pointer(path) {
+                    ptr_set(&mut new, path, v.clone());
+                }
+            }
+            for map in ["labels", "annotations"] {
+                if let Some(live) = o.pointer(&format!("/metadata/{map}")).and_then(Value::as_object) {
+                    for (k, v) in live {
+                        if new
+                            .pointer(&format!("/metadata/{map}"))
+                            .and_then(|m| m.get(k))
+                            .is_none()
+                        {
+                            ptr_set(
+                                &mut new,
+                                &format!("/metadata/{map}/{}", k.replace('/', "~1")),
+                                v.clone(),
+                            );
+                        }
+                    }
+                }
+            }
+            if new.pointer("/spec/replicas").is_none()
+                && let Some(r) = o.pointer("/spec/replicas")
+            {
+                ptr_set(&mut new, "/spec/replicas", r.clone());
+            }
+            if let Some(st) = o.get("status") {
+                ptr_set(&mut new, "/status", st.clone());
+            }
+            if key.kind == Kind::SERVICE
+                && new.pointer("/spec/clusterIP").is_none()
+                && let Some(ip) = o.pointer("/spec/clusterIP")
+            {
+                ptr_set(&mut new, "/spec/clusterIP", ip.clone());
+            }
+        } else {
+            ptr_set(&mut new, "/metadata/uid", Value::String(format!("uid-{rv}")));
+            ptr_set(
+                &mut new,
+                "/metadata/creationTimestamp",
+                Value::String("2026-01-01T00:00:00Z".to_owned()),
+            );
+            if key.kind == Kind::SERVICE && new.pointer("/spec/clusterIP").is_none() {
+                ptr_set(
+                    &mut new,
+                    "/spec/clusterIP",
+                    Value::String(format!("10.0.{}.{}", rv / 250, rv % 250)),
+                );
+            }
+        }
+        ptr_set(
+            &mut new,
+            "/metadata/resourceVersion",
+            Value::String(rv.to_string()),
+        );
+        ptr_set(&mut new, "/metadata/generation", json!(generation));
+        if s.controllers {
+            Self::reconcile(s, key, &mut new);
+        }
+        s.objects.insert(key.clone(), new.clone());
+        new
+    }
+
+    /// Simulated controllers.
+    fn reconcile(s: &mut State, key: &ObjectKey, obj: &mut Value) {
+        let generation = int(obj, "/metadata/generation");
+        let ns = key.namespace.clone().unwrap_or_default();
+        let template_labels = |obj: &Value| {
+            obj.pointer("/spec/template/metadata/labels")
+                .cloned()
+                .unwrap_or_else(|| json!({}))
+        };
+        match key.kind.kind {
+            "StatefulSet" => {
+                let replicas = obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+                let revision = format!("{}-rev{generation}", key.name);
+                ptr_set(
+                    obj,
+                    "/status",
+                    json!({"observedGeneration": generation, "replicas": replicas, "readyReplicas": replicas,
+                           "updatedReplicas": replicas, "availableReplicas": replicas,
+                           "currentRevision": revision, "updateRevision": revision}),
+                );
+                for i in 0..replicas {
+                    let mut labels = template_labels(obj);
+                    if labels.get("cluster-name").is_some() {
+                        ptr_set(
+                            &mut labels,
+                            "/role",
+                            json!(if i == 0 { "primary" } else { "replica" }),
+                        );
+                    }
+                    let name = format!("{}-{i}", key.name);
+                    let pod = json!({"apiVersion": "v1", "kind": "Pod",
+                        "metadata": {"name": name, "namespace": ns, "labels": labels},
+                        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
+                    s.objects.insert(ObjectKey::new(Kind::POD, Some(&ns), &name), pod);
+                }
+            }
+            "Deployment" => {
+                let replicas = obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+                ptr_set(
+                    obj,
+                    "/status",
+                    json!({"observedGeneration": generation, "replicas": replicas, "readyReplicas": replicas,
+                           "updatedReplicas": replicas, "availableReplicas": replicas}),
+                );
+            }
+            "Job" => {
+                if obj.pointer("/status/conditions").is_some() {
+                    return;
+                }
+                let failed = s.failing_jobs.contains(&key.name);
+                let condition = if failed {
+                    json!({"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                           "message": "Job has reached the specified backoff limit"})
+                } else {
+                    json!({"type": "Complete", "status": "True"})
+                };
+                ptr_set(
+                    obj,
+                    "/status",
+                    json!({"conditions": [condition], "succeeded": i64::from(!failed), "failed": i64::from(failed)}),
+                );
+                let mut labels = template_labels(obj);
+                ptr_set(&mut labels, "/job-name", json!(key.name));
+                let name = format!("{}-x7k2p", key.name);
+                let pod = json!({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": name, "namespace": ns, "labels": labels,
+                                 "creationTimestamp": "2026-01-01T00:00:00Z"},
+                    "status": {"phase": if failed { "Failed" } else { "Succeeded" }}});
+                s.objects.insert(ObjectKey::new(Kind::POD, Some(&ns), &name), pod);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Cluster for FakeCluster {
+    async fn list(
+        &self,
+        kind: Kind,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<Vec<Value>, ApiError> {
+        self.begin(Verb::List, kind.kind.to_owned(), false).await?;
+        let s = self.lock();
+        Ok(s.objects
+            .iter()
+            .filter(|(k, _)| k.kind == kind && (namespace.is_none() || k.namespace.as_deref() == namespace))
+            .filter(|(_, v)| opts.label_selector.as_deref().is_none_or(|sel| labels_match(v, sel)))
+            .map(|(_, v)| {
+                if opts.metadata_only {
+                    json!({"apiVersion": kind.api_version(), "kind": kind.kind, "metadata": v.get("metadata")})
+                } else {
+                    v.clone()
+                }
+            })
+            .collect())
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Value>, ApiError> {
+        self.begin(Verb::Get, key.to_string(), false).await?;
+        Ok(self.lock().objects.get(key).cloned())
+    }
+
+    async fn apply(
+        &self,
+        key: &ObjectKey,
+        body: &Value,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        self.begin(Verb::Apply, key.to_string(), dry_run).await?;
+        let mut s = self.lock();
+        if let Some(ns) = &key.namespace
+            && !s.objects.contains_key(&ObjectKey::new(Kind::NAMESPACE, None, ns))
+        {
+            return Err(ApiError::from_response(
+                404,
+                json!({"reason": "NotFound", "message": format!("namespaces \"{ns}\" not found")})
+                    .to_string()
+                    .as_bytes(),
+                None,
+            ));
+        }
+        if let Some(owners) = s.foreign.get(key).cloned() {
+            let conflicting: Vec<&(String, String)> = owners
+                .iter()
+                .filter(|(field, _)| body.pointer(&field.replace('.', "/")).is_some())
+                .collect();
+            if !conflicting.is_empty() {
+                if force {
+                    s.foreign.remove(key);
+                } else {
+                    let causes: Vec<Value> = conflicting
+                        .iter()
+                        .map(|(field, m)| {
+                            json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{m}\" using {}", key.kind.api_version()), "field": field})
+                        })
+                        .collect();
+                    let message = format!(
+                        "Apply failed with {} conflict{}: {}",
+                        causes.len(),
+                        if causes.len() == 1 { "" } else { "s" },
+                        conflicting
+                            .iter()
+                            .map(|(f, m)| format!("conflict with \"{m}\": {f}"))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    );
+                    return Err(ApiError::from_response(
+                        409,
+                        json!({"kind": "Status", "reason": "Conflict", "code": 409, "message": message,
+                               "details": {"name": key.name, "kind": key.kind.plural, "causes": causes}})
+                        .to_string()
+                        .as_bytes(),
+                        None,
+                    ));
+                }
+            }
+        }
+        if let Some(live) = s.objects.get(key) {
+            for path in immutable_paths(key.kind) {
+                if let Some(d) = body.pointer(path)
+                    && !is_subset(d, live.pointer(path).unwrap_or(&Value::Null))
+                {
+                    return Err(Self::immutable_error(key, path));
+                }
+            }
+        }
+        if dry_run {
+            let mut preview = s.objects.get(key).cloned().unwrap_or_else(|| json!({}));
+            if let (Some(p), Some(b)) = (preview.as_object_mut(), body.as_object()) {
+                for (k, v) in b {
+                    if k == "metadata" {
+                        continue;
+                    }
+                    p.insert(k.clone(), v.clone());
+                }
+            }
+            for (k, v) in body
+                .get("metadata")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                match v {
+                    Value::Object(m) => {
+                        for (mk, mv) in m {
+                            ptr_set(
+                                &mut preview,
+                                &format!("/metadata/{k}/{}", mk.replace('/', "~1")),
+                                mv.clone(),
+                            );
+                        }
+                    }
+                    other => ptr_set(&mut preview, &format!("/metadata/{k}"), other.clone()),
+                }
+            }
+            return Ok(preview);
+        }
+        Ok(Self::store(&mut s, key, body))
+    }
+
+    async fn create(&self, key: &ObjectKey, body: &Value) -> Result<Value, ApiError> {
+        self.begin(Verb::Create, key.to_string(), false).await?;
+        let mut s = self.lock();
+        if s.objects.contains_key(key) {
+            return Err(ApiError::from_response(
+                409,
+                json!({"kind": "Status", "reason": "AlreadyExists", "code": 409,
+                       "message": format!("{} \"{}\" already exists", key.kind.plural, key.name)})
+                .to_string()
+                .as_bytes(),
+                None,
+            ));
+        }
+        Ok(Self::store(&mut s, key, body))
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), ApiError> {
+        self.begin(Verb::Delete, key.to_string(), false).await?;
+        let mut s = self.lock();
+        if s.objects.remove(key).is_none() {
+            return Err(Self::not_found(key));
+        }
+        if key.kind == Kind::NAMESPACE {
+            s.objects
+                .retain(|k, _| k.namespace.as_deref() != Some(key.name.as_str()));
+        }
+        if key.kind == Kind::JOB {
+            s.objects.retain(|k, v| {
+                !(k.kind == Kind::POD
+                    && v.pointer("/metadata/labels/job-name").and_then(Value::as_str)
+                        == Some(key.name.as_str()))
+            });
+        }
+        Ok(())
+    }
+
+    async fn logs(&self, _namespace: &str, pod: &str, _opts: &LogOptions) -> Result<String, ApiError> {
+        self.begin(Verb::Logs, pod.to_owned(), false).await?;
+        Ok(self.lock().logs.get(pod).cloned().unwrap_or_default())
+    }
+
+    async fn follow_logs(
+        &self,
+        _namespace: &str,
+        pod: &str,
+        _container: Option<&str>,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), ApiError> {
+        self.begin(Verb::Logs, pod.to_owned(), false).await?;
+        let text = self.lock().logs.get(pod).cloned().unwrap_or_default();
+        sink(text.as_bytes());
+        Ok(())
+    }
+
+    async fn pod_proxy_get(
+        &self,
+        _namespace: &str,
+        pod: &str,
+        _port: u16,
+        _path: &str,
+    ) -> Result<String, ApiError> {
+        self.begin(Verb::Proxy, pod.to_owned(), false).await?;
+        Ok(json!({"members": [{"name": pod, "role": "leader", "state": "running", "lag": 0}]}).to_string())
+    }
+}

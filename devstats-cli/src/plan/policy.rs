@@ -1,0 +1,335 @@
+//! Per-object policies the renderer cannot express, as tables keyed by kind, name and component:
+//! create-only objects (written by another controller), run-once Jobs, replace-on-change Pods,
+//! immutable fields (checked offline, before any write), prune guards and HPA-owned fields.
+
+use std::cmp::Ordering;
+
+use devstats_render::common::names;
+use devstats_render::{Component, Object, Rendered};
+use serde_json::Value;
+
+use super::json::{compare_quantities, is_subset, short};
+use crate::kinds::{Kind, ObjectKey};
+
+/// How an object is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Policy {
+    /// Server-side apply whenever the content hash differs from the live one.
+    Apply,
+    /// Created when missing and never updated: another controller writes it. Patroni's config
+    /// Endpoints `devstats-postgres-config` (Patroni owns its `subsets` and annotations).
+    CreateOnly,
+    /// A run-once Job (bootstrap, provisioning): created when missing; a live Job is never updated,
+    /// replaced or re-run by `apply` (only `devstats-k8s run provision` re-runs one).
+    RunOnce,
+    /// Deleted and created again when it changed (bare helper Pods, whose spec is immutable).
+    Replace,
+}
+
+/// The policy of a rendered object.
+#[must_use]
+pub fn policy_for(r: &Rendered) -> Policy {
+    match &r.object {
+        Object::Endpoints(_) if r.object.name() == names::POSTGRES_CONFIG => Policy::CreateOnly,
+        Object::Job(_) if matches!(r.component, Component::Bootstrap | Component::Provision) => {
+            Policy::RunOnce
+        }
+        Object::Pod(_) => Policy::Replace,
+        _ => Policy::Apply,
+    }
+}
+
+/// Whether a Job is a run-once provisioning or bootstrap Job, judged by its name (also for
+/// objects that are only in the inventory).
+#[must_use]
+pub fn is_run_once_name(key: &ObjectKey) -> bool {
+    key.kind == Kind::JOB && key.name.starts_with("devstats-provision-")
+}
+
+/// What an immutable-field change requires.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Resolution {
+    /// Delete and create again, which apply does by itself (Jobs that are not run-once).
+    Recreate,
+    /// Delete and create again, only with `--allow-recreate` (a Service's clusterIP, a
+    /// Deployment's selector, a RoleBinding's roleRef: a short interruption).
+    RecreateWithFlag,
+    /// Refused: the object holds data or identity (StatefulSet, PVC); the text says what to do.
+    Refuse(String),
+}
+
+/// One immutable field whose desired value differs from the live one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ImmutableChange {
+    /// JSON path, e.g. `.spec.volumeClaimTemplates`.
+    pub path: String,
+    /// Live value (shortened).
+    pub live: String,
+    /// Desired value (shortened).
+    pub desired: String,
+    /// What it takes.
+    pub resolution: Resolution,
+}
+
+/// Immutable paths per kind (Kubernetes 1.33): the fields the API server rejects changes to.
+/// StatefulSet: only replicas, ordinals, template, updateStrategy,
+/// persistentVolumeClaimRetentionPolicy and minReadySeconds may change.
+#[must_use]
+pub fn immutable_paths(kind: Kind) -> &'static [&'static str] {
+    match kind.kind {
+        "StatefulSet" => &[
+            "/spec/selector",
+            "/spec/serviceName",
+            "/spec/volumeClaimTemplates",
+            "/spec/podManagementPolicy",
+        ],
+        "Job" => &[
+            "/spec/template",
+            "/spec/selector",
+            "/spec/completions",
+            "/spec/completionMode",
+        ],
+        "Deployment" => &["/spec/selector"],
+        "Service" => &["/spec/clusterIP"],
+        "PersistentVolumeClaim" => &[
+            "/spec/storageClassName",
+            "/spec/accessModes",
+            "/spec/volumeMode",
+            "/spec/selector",
+            "/spec/volumeName",
+        ],
+        "RoleBinding" => &["/roleRef"],
+        _ => &[],
+    }
+}
+
+/// Whether the planner needs the live object's full body to check immutable fields.
+#[must_use]
+pub fn needs_live_spec(kind: Kind) -> bool {
+    !immutable_paths(kind).is_empty()
+}
+
+fn statefulset_refusal(key: &ObjectKey, path: &str) -> String {
+    let ns = key.namespace.as_deref().unwrap_or("default");
+    format!(
+        "{key}: {path} cannot be changed on a live StatefulSet (Kubernetes allows only replicas, \
+         template, updateStrategy, ordinals, minReadySeconds and persistentVolumeClaimRetentionPolicy \
+         to change). Deleting it would stop the database. To change it deliberately: \
+         `kubectl -n {ns} delete statefulset {} --cascade=orphan` (pods and volumes stay), then apply \
+         again; or keep the live value in the model. Nothing was written.",
+        key.name
+    )
+}
+
+/// Immutable fields whose desired value differs from the live object.
+#[must_use]
+pub fn immutable_changes(key: &ObjectKey, desired: &Value, live: &Value) -> Vec<ImmutableChange> {
+    let mut out = Vec::new();
+    for path in immutable_paths(key.kind) {
+        let Some(d) = desired.pointer(path) else {
+            continue;
+        };
+        let l = live.pointer(path);
+        // A headless Service keeps "None"; an unset clusterIP is allocated by the server.
+        if is_subset(d, l.unwrap_or(&Value::Null)) {
+            continue;
+        }
+        let dotted = path.replace('/', ".");
+        let resolution = match key.kind.kind {
+            "StatefulSet" => Resolution::Refuse(statefulset_refusal(key, &dotted)),
+            "Job" => Resolution::Recreate,
+            "PersistentVolumeClaim" => Resolution::Refuse(format!(
+                "{key}: {dotted} cannot be changed on a bound claim; the claim holds the project's \
+                 data. Keep the live value in the model, or migrate the data to a new claim by hand. \
+                 Nothing was written."
+            )),
+            _ => Resolution::RecreateWithFlag,
+        };
+        out.push(ImmutableChange {
+            path: dotted,
+            live: short(l),
+            desired: short(Some(d)),
+            resolution,
+        });
+    }
+    if key.kind == Kind::PERSISTENT_VOLUME_CLAIM {
+        let d = desired
+            .pointer("/spec/resources/requests/storage")
+            .and_then(Value::as_str);
+        let l = live
+            .pointer("/spec/resources/requests/storage")
+            .and_then(Value::as_str);
+        if let (Some(d), Some(l)) = (d, l)
+            && compare_quantities(d, l) == Some(Ordering::Less)
+        {
+            out.push(ImmutableChange {
+                path: ".spec.resources.requests.storage".to_owned(),
+                live: l.to_owned(),
+                desired: d.to_owned(),
+                resolution: Resolution::Refuse(format!(
+                    "{key}: a volume claim can only grow ({l} live, {d} in the model); \
+                     set at least {l} in the model. Nothing was written."
+                )),
+            });
+        }
+    }
+    out
+}
+
+/// Why an object in the inventory is not pruned without an explicit flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Guard {
+    /// Deleted like anything else.
+    None,
+    /// Holds data (PVCs) or is the record of a provisioned database (run-once Jobs):
+    /// `--prune-volumes`.
+    Volumes,
+    /// The Patroni StatefulSet: `--prune-database`.
+    Database,
+    /// Namespaces are never pruned by `apply` (only `destroy --delete-volumes`).
+    Namespace,
+}
+
+/// The prune guard of an inventory entry.
+#[must_use]
+pub fn guard(key: &ObjectKey) -> Guard {
+    match key.kind.kind {
+        "PersistentVolumeClaim" => Guard::Volumes,
+        "Namespace" => Guard::Namespace,
+        "StatefulSet" if key.name == names::POSTGRES => Guard::Database,
+        "Job" if is_run_once_name(key) => Guard::Volumes,
+        _ => Guard::None,
+    }
+}
+
+/// The Deployments a live HorizontalPodAutoscaler scales (their `spec.replicas` is the HPA's).
+#[must_use]
+pub fn hpa_targets(hpas: &[Value]) -> Vec<(Option<String>, String)> {
+    hpas.iter()
+        .filter_map(|h| {
+            let target = h.pointer("/spec/scaleTargetRef")?;
+            (target.get("kind")?.as_str()? == "Deployment").then(|| {
+                (
+                    h.pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    target
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Removes `spec.replicas` from an apply body (the field is owned by an HPA).
+pub fn drop_replicas(body: &mut Value) {
+    if let Some(spec) = body.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.remove("replicas");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn key(kind: Kind, name: &str) -> ObjectKey {
+        ObjectKey::new(kind, Some("ns"), name)
+    }
+
+    #[test]
+    fn statefulset_volume_claim_change_is_refused() {
+        let desired = json!({"spec": {"serviceName": "pg", "volumeClaimTemplates": [{"metadata": {"name": "pgdata"}, "spec": {"resources": {"requests": {"storage": "20Gi"}}}}]}});
+        let live = json!({"spec": {"serviceName": "pg", "volumeClaimTemplates": [{"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "pgdata"}, "spec": {"volumeMode": "Filesystem", "resources": {"requests": {"storage": "10Gi"}}}, "status": {"phase": "Pending"}}]}});
+        let changes = immutable_changes(&key(Kind::STATEFUL_SET, "devstats-postgres"), &desired, &live);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].path, ".spec.volumeClaimTemplates");
+        assert!(matches!(&changes[0].resolution, Resolution::Refuse(t) if t.contains("--cascade=orphan")));
+    }
+
+    #[test]
+    fn statefulset_defaults_are_not_changes() {
+        let desired = json!({"spec": {"serviceName": "pg", "selector": {"matchLabels": {"a": "b"}}, "volumeClaimTemplates": [{"metadata": {"name": "pgdata"}, "spec": {"resources": {"requests": {"storage": "1Gi"}}}}]}});
+        let live = json!({"spec": {"serviceName": "pg", "podManagementPolicy": "OrderedReady", "selector": {"matchLabels": {"a": "b"}}, "volumeClaimTemplates": [{"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "pgdata"}, "spec": {"volumeMode": "Filesystem", "resources": {"requests": {"storage": "1024Mi"}}}}]}});
+        assert!(immutable_changes(&key(Kind::STATEFUL_SET, "devstats-postgres"), &desired, &live).is_empty());
+    }
+
+    #[test]
+    fn job_template_change_is_recreate() {
+        let desired = json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "b"}]}}}});
+        let live = json!({"spec": {"template": {"metadata": {"labels": {"job-name": "x"}}, "spec": {"containers": [{"name": "c", "image": "a", "terminationMessagePath": "/dev/termination-log"}]}}}});
+        let changes = immutable_changes(&key(Kind::JOB, "x"), &desired, &live);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].resolution, Resolution::Recreate);
+    }
+
+    #[test]
+    fn service_cluster_ip() {
+        let live = json!({"spec": {"clusterIP": "10.0.0.1"}});
+        assert_eq!(
+            immutable_changes(
+                &key(Kind::SERVICE, "s"),
+                &json!({"spec": {"clusterIP": "None"}}),
+                &live
+            )[0]
+            .resolution,
+            Resolution::RecreateWithFlag
+        );
+        assert!(
+            immutable_changes(&key(Kind::SERVICE, "s"), &json!({"spec": {"ports": []}}), &live).is_empty()
+        );
+    }
+
+    #[test]
+    fn pvc_may_grow_not_shrink() {
+        let live = json!({"spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "ssd", "resources": {"requests": {"storage": "10Gi"}}}});
+        let grow = json!({"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "20Gi"}}}});
+        assert!(immutable_changes(&key(Kind::PERSISTENT_VOLUME_CLAIM, "p"), &grow, &live).is_empty());
+        let shrink = json!({"spec": {"resources": {"requests": {"storage": "5Gi"}}}});
+        assert_eq!(
+            immutable_changes(&key(Kind::PERSISTENT_VOLUME_CLAIM, "p"), &shrink, &live).len(),
+            1
+        );
+        let class = json!({"spec": {"storageClassName": "hdd"}});
+        assert!(matches!(
+            immutable_changes(&key(Kind::PERSISTENT_VOLUME_CLAIM, "p"), &class, &live)[0].resolution,
+            Resolution::Refuse(_)
+        ));
+    }
+
+    #[test]
+    fn guards() {
+        assert_eq!(
+            guard(&key(Kind::PERSISTENT_VOLUME_CLAIM, "devstats-pvc-x")),
+            Guard::Volumes
+        );
+        assert_eq!(
+            guard(&key(Kind::STATEFUL_SET, "devstats-postgres")),
+            Guard::Database
+        );
+        assert_eq!(guard(&key(Kind::JOB, "devstats-provision-x")), Guard::Volumes);
+        assert_eq!(guard(&key(Kind::CRON_JOB, "devstats-x")), Guard::None);
+        assert_eq!(
+            guard(&ObjectKey::new(Kind::NAMESPACE, None, "ns")),
+            Guard::Namespace
+        );
+    }
+
+    #[test]
+    fn hpa_target_and_drop() {
+        let hpas = vec![
+            json!({"metadata": {"namespace": "ns"}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "d"}}}),
+        ];
+        assert_eq!(hpa_targets(&hpas), vec![(Some("ns".to_owned()), "d".to_owned())]);
+        let mut body = json!({"spec": {"replicas": 2, "template": {}}});
+        drop_replicas(&mut body);
+        assert_eq!(body, json!({"spec": {"template": {}}}));
+    }
+}

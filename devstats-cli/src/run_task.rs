@@ -1,0 +1,391 @@
+//! `run`: a named maintenance Job built from a project's provisioning pod template (the chart's
+//! runbooks: `reinit.sh`, `vars.sh`, `health.sh`, `restore.sh`, `annotations.sh`, `affs.sh`,
+//! `merge_dbs.sh`, … and `sleep` for a shell), its logs streamed, its outcome reported.
+//! `run provision` re-runs the provisioning itself: the only way to provision a project twice.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::apply::describe_write_error;
+use crate::cluster::{Cluster, ListOptions};
+use crate::engine::Engine;
+use crate::kinds::{Kind, ObjectKey};
+use crate::plan::{HASH_ANNOTATION, inventory};
+use crate::waits::{self, Readiness};
+
+/// A maintenance task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Task {
+    /// The name `run` accepts.
+    pub name: &'static str,
+    /// The container command.
+    pub command: &'static [&'static str],
+    /// What it does.
+    pub description: &'static str,
+}
+
+macro_rules! script_tasks {
+    ($($name:literal => $doc:literal;)*) => {
+        /// Every task `run` accepts.
+        pub const TASKS: &[Task] = &[
+            Task { name: "provision", command: &["./devstats-helm/deploy_all.sh"], description: "re-run the project's provisioning (the same Job apply creates once)" },
+            $(Task { name: $name, command: &[concat!("./devstats-helm/", $name, ".sh")], description: $doc },)*
+            Task { name: "sleep", command: &["/bin/sleep", "86400"], description: "a pod to `kubectl exec` into (a shell with the project's env and volume), ends after a day" },
+        ];
+    };
+}
+
+script_tasks! {
+    "reinit" => "re-initialize the project database (drop and recompute metrics)";
+    "vars" => "recompute template variables (vars.sh)";
+    "health" => "run health checks";
+    "restore" => "restore the project database from backup";
+    "restore_artificial_all" => "restore artificial events of all projects";
+    "annotations" => "recompute annotations (releases) and quick ranges";
+    "affs" => "import affiliations";
+    "merge_dbs" => "merge databases (set INPUT_DBS/OUTPUT_DB with --set)";
+    "repos" => "refresh the repository list";
+    "repo_groups" => "recompute repository groups";
+    "licenses_langs" => "refresh licenses and languages";
+    "ghapi" => "refresh GitHub API data";
+    "clear_devstats_running_flag" => "clear a stale `devstats_running` flag";
+    "set_provisioned_flag" => "set the `provisioned` flag";
+    "flags" => "show the project's flags";
+    "add_metric" => "add a metric";
+    "grants" => "re-apply database grants";
+    "periods" => "recompute periods";
+}
+
+/// Finds a task by name.
+pub fn find(name: &str) -> Result<&'static Task, String> {
+    TASKS
+        .iter()
+        .find(|t| t.name == name || t.name.replace('_', "-") == name)
+        .ok_or_else(|| {
+            format!(
+                "unknown task '{name}'; allowed: {}",
+                TASKS.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+            )
+        })
+}
+
+/// Base-36 text of a number (short unique suffixes).
+fn base36(mut n: u64) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The Job name of a task run: `devstats-run-{task}-{project}-{stamp}`, at most 63 characters.
+#[must_use]
+pub fn job_name(task: &str, project: &str, stamp: u64) -> String {
+    let suffix = format!("-{}", base36(stamp));
+    let mut head = format!("devstats-run-{}-{project}", task.replace('_', "-"));
+    head.truncate(63 - suffix.len());
+    let head = head.trim_end_matches('-');
+    format!("{head}{suffix}")
+}
+
+/// Builds a task's Job from the project's rendered provisioning Job: same pod (image, env,
+/// volume, resources, node selector), the task's command, `type: task` pod label, no inventory
+/// membership, a TTL unless `keep`, extra env from `env`.
+pub fn build(
+    provisioning: &Value,
+    task: &Task,
+    name: &str,
+    keep: bool,
+    env: &[(String, String)],
+) -> Result<Value, String> {
+    let mut job = provisioning.clone();
+    let meta = job
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .ok_or("the provisioning Job has no metadata")?;
+    meta.insert("name".to_owned(), json!(name));
+    if let Some(a) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+        a.remove(HASH_ANNOTATION);
+    }
+    if let Some(l) = meta.get_mut("labels").and_then(Value::as_object_mut) {
+        l.remove(inventory::PART_OF_LABEL);
+        l.insert("type".to_owned(), json!("task"));
+        l.insert("devstats.cncf.io/task".to_owned(), json!(task.name));
+    }
+    let spec = job
+        .get_mut("spec")
+        .and_then(Value::as_object_mut)
+        .ok_or("the provisioning Job has no spec")?;
+    spec.insert("backoffLimit".to_owned(), json!(0));
+    if keep {
+        spec.remove("ttlSecondsAfterFinished");
+    } else {
+        spec.insert("ttlSecondsAfterFinished".to_owned(), json!(3600));
+    }
+    if task.name == "sleep" {
+        spec.insert("activeDeadlineSeconds".to_owned(), json!(86400));
+    }
+    if let Some(l) = job
+        .pointer_mut("/spec/template/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
+        l.insert("type".to_owned(), json!("task"));
+        l.insert("devstats.cncf.io/task".to_owned(), json!(task.name));
+    }
+    if let Some(m) = job
+        .pointer_mut("/spec/template/metadata")
+        .and_then(Value::as_object_mut)
+    {
+        m.insert("name".to_owned(), json!(name));
+    }
+    let container = job
+        .pointer_mut("/spec/template/spec/containers/0")
+        .and_then(Value::as_object_mut)
+        .ok_or("the provisioning Job has no container")?;
+    container.insert("command".to_owned(), json!(task.command));
+    container.remove("args");
+    let vars = container
+        .entry("env")
+        .or_insert_with(|| json!([]))
+        .as_array_mut()
+        .ok_or("env is not a list")?;
+    for (k, v) in env {
+        match vars
+            .iter_mut()
+            .find(|e| e.get("name").and_then(Value::as_str) == Some(k))
+        {
+            Some(e) => *e = json!({"name": k, "value": v}),
+            None => vars.push(json!({"name": k, "value": v})),
+        }
+    }
+    Ok(job)
+}
+
+/// Why `run provision` needs a confirmation, if it does: re-provisioning a provisioned project
+/// rewrites a live database.
+pub async fn reprovision_check<C: Cluster>(
+    eng: &Engine<'_, C>,
+    job: &ObjectKey,
+) -> Result<Option<String>, String> {
+    let err = |e| describe_write_error(job, &e);
+    if let Some(live) = eng.get(job).await.map_err(err)? {
+        return match waits::job(&live) {
+            Readiness::Progressing(m) => {
+                Err(format!("{job} is running ({m}); wait for it, or delete it first"))
+            }
+            Readiness::Ready => Ok(Some(format!(
+                "{job} completed: the project is provisioned. Provisioning again rewrites its live database."
+            ))),
+            Readiness::Failed(r) => Ok(Some(format!(
+                "{job} failed ({r}); it will be deleted and run again."
+            ))),
+        };
+    }
+    let pod = ObjectKey::new(Kind::POD, job.namespace.as_deref(), &job.name);
+    if let Some(p) = eng.get(&pod).await.map_err(|e| describe_write_error(&pod, &e))? {
+        if waits::pod_outcome(&p).is_ready() {
+            return Ok(Some(format!(
+                "the chart's pod {} completed: the project is provisioned. Provisioning again rewrites its live database.",
+                job.name
+            )));
+        }
+        return Err(format!(
+            "the chart's pod {} exists and has not completed; delete it first",
+            job.name
+        ));
+    }
+    Ok(None)
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// The Job completed.
+    Succeeded,
+    /// The Job failed (reason).
+    Failed(String),
+    /// A `sleep` pod is running: exec into it.
+    Started {
+        /// The pod.
+        pod: String,
+    },
+}
+
+/// Run settings.
+#[derive(Debug, Clone, Copy)]
+pub struct RunConfig {
+    /// Longest wait for the Job.
+    pub timeout: Duration,
+    /// Poll interval.
+    pub poll: Duration,
+    /// Stream the pod's log.
+    pub follow: bool,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(24 * 3600),
+            poll: Duration::from_secs(2),
+            follow: true,
+        }
+    }
+}
+
+/// Creates the Job (deleting a previous run-once Job of the same name first when `replace`),
+/// waits for its pod, streams its log to `out`, and waits for the outcome.
+pub async fn run<C: Cluster>(
+    eng: &Engine<'_, C>,
+    key: &ObjectKey,
+    job: &Value,
+    replace: bool,
+    is_shell: bool,
+    cfg: &RunConfig,
+    out: &mut dyn FnMut(&[u8]),
+) -> Result<RunOutcome, String> {
+    let err = |e| describe_write_error(key, &e);
+    let started = Instant::now();
+    if replace && eng.delete(key).await.map_err(err)? {
+        while eng.get(key).await.map_err(err)?.is_some() {
+            if started.elapsed() > cfg.timeout {
+                return Err(format!("{key} is still being deleted"));
+            }
+            tokio::time::sleep(cfg.poll).await;
+        }
+    }
+    if !eng.create(key, job).await.map_err(err)? {
+        return Err(format!("{key} already exists"));
+    }
+    let ns = key.namespace.clone().unwrap_or_default();
+    let opts = ListOptions {
+        metadata_only: false,
+        label_selector: Some(format!("job-name={}", key.name)),
+    };
+    // Wait for the pod to start.
+    let pod = loop {
+        let pods = eng.list(Kind::POD, Some(&ns), &opts).await.map_err(err)?;
+        let started_pod = pods.iter().find(|p| {
+            !matches!(
+                p.pointer("/status/phase").and_then(Value::as_str),
+                None | Some("Pending")
+            )
+        });
+        if let Some(p) = started_pod {
+            break p
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+        }
+        if let Some(job) = eng.get(key).await.map_err(err)?
+            && let Readiness::Failed(r) = waits::job(&job)
+        {
+            return Ok(RunOutcome::Failed(r));
+        }
+        if started.elapsed() > cfg.timeout {
+            return Err(format!("{key}: no pod started within {}s", cfg.timeout.as_secs()));
+        }
+        tokio::time::sleep(cfg.poll).await;
+    };
+    if is_shell {
+        return Ok(RunOutcome::Started { pod });
+    }
+    if cfg.follow {
+        // The stream ends when the container ends; a broken stream is not the task's failure.
+        let _ = eng.cluster.follow_logs(&ns, &pod, None, out).await;
+    }
+    loop {
+        let live = eng.get(key).await.map_err(err)?;
+        match live.as_ref().map(waits::job) {
+            Some(Readiness::Ready) => return Ok(RunOutcome::Succeeded),
+            Some(Readiness::Failed(r)) => return Ok(RunOutcome::Failed(r)),
+            None => return Err(format!("{key} disappeared")),
+            Some(Readiness::Progressing(m)) if started.elapsed() > cfg.timeout => {
+                return Err(format!("{key}: timed out after {}s ({m})", cfg.timeout.as_secs()));
+            }
+            Some(Readiness::Progressing(_)) => tokio::time::sleep(cfg.poll).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_dns_labels() {
+        let n = job_name(
+            "clear_devstats_running_flag",
+            "kubernetes-very-long-project-name",
+            1_900_000_000,
+        );
+        assert!(n.len() <= 63, "{n}");
+        assert!(
+            n.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            "{n}"
+        );
+        assert!(n.starts_with("devstats-run-clear-devstats-running-flag-"));
+        assert_eq!(job_name("vars", "k8s", 35), "devstats-run-vars-k8s-z");
+    }
+
+    #[test]
+    fn tasks_resolve() {
+        assert_eq!(
+            find("merge_dbs").map(|t| t.command),
+            Ok(&["./devstats-helm/merge_dbs.sh"][..])
+        );
+        assert_eq!(find("merge-dbs").map(|t| t.name), Ok("merge_dbs"));
+        assert!(find("rm -rf").is_err_and(|e| e.contains("allowed: provision, reinit")));
+    }
+
+    #[test]
+    fn build_replaces_command_and_env() {
+        let prov = json!({"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "devstats-provision-x", "labels": {"type": "provision", "applyset.kubernetes.io/part-of": "a"},
+                         "annotations": {"devstats.cncf.io/applied-hash": "h"}},
+            "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": {"type": "provision", "proj": "x"}},
+                "spec": {"containers": [{"name": "c", "command": ["./devstats-helm/deploy_all.sh"], "env": [{"name": "PROJ", "value": "x"}, {"name": "ONLY", "value": ""}]}]}}}});
+        let task = find("vars").expect("task");
+        let job = build(
+            &prov,
+            task,
+            "devstats-run-vars-x-1",
+            false,
+            &[
+                ("ONLY".to_owned(), "x".to_owned()),
+                ("NEW".to_owned(), "1".to_owned()),
+            ],
+        )
+        .expect("builds");
+        assert_eq!(
+            job["spec"]["template"]["spec"]["containers"][0]["command"],
+            json!(["./devstats-helm/vars.sh"])
+        );
+        assert_eq!(job["spec"]["ttlSecondsAfterFinished"], json!(3600));
+        assert_eq!(
+            job["spec"]["template"]["metadata"]["labels"]["type"],
+            json!("task")
+        );
+        assert_eq!(
+            job["metadata"]["labels"].get("applyset.kubernetes.io/part-of"),
+            None
+        );
+        assert_eq!(
+            job["metadata"]["annotations"].get("devstats.cncf.io/applied-hash"),
+            None
+        );
+        let env = &job["spec"]["template"]["spec"]["containers"][0]["env"];
+        assert_eq!(env[1], json!({"name": "ONLY", "value": "x"}));
+        assert_eq!(env[2], json!({"name": "NEW", "value": "1"}));
+        let kept = build(&prov, task, "n", true, &[]).expect("builds");
+        assert!(kept["spec"].get("ttlSecondsAfterFinished").is_none());
+    }
+}

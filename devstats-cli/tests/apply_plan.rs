@@ -1,0 +1,612 @@
+//! The pure planner on real renders: derived dependency graph vs render phases, change
+//! detection, immutable-field refusals, run-once Jobs, prune sets and guards.
+
+mod apply_support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use apply_support::{desired, model};
+use devstats_cli::kinds::{Kind, ObjectKey};
+use devstats_cli::plan::graph::{levels, topo_order};
+use devstats_cli::plan::{Action, DesiredSet, EdgeKind, LiveState, PlanOptions, Policy, plan};
+use devstats_render::Phase;
+use serde_json::{Value, json};
+
+/// A live state where every desired object exists exactly as applied (and is ready).
+fn applied(set: &DesiredSet) -> LiveState {
+    let mut live = LiveState::default();
+    for d in &set.objects {
+        let mut v = d.body.clone();
+        match d.key.kind.kind {
+            "Job" => v["status"] = json!({"conditions": [{"type": "Complete", "status": "True"}]}),
+            "StatefulSet" => {
+                v["metadata"]["generation"] = json!(1);
+                let r = v.pointer("/spec/replicas").cloned().unwrap_or(json!(1));
+                v["status"] =
+                    json!({"observedGeneration": 1, "replicas": r, "readyReplicas": r, "updatedReplicas": r});
+                let primary = json!({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": format!("{}-0", d.key.name), "namespace": d.key.namespace,
+                                 "labels": {"cluster-name": d.key.name, "role": "primary"}},
+                    "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+                live.objects
+                    .insert(ObjectKey::of_value(&primary).expect("key"), primary);
+            }
+            _ => {}
+        }
+        live.objects.insert(d.key.clone(), v);
+    }
+    live.full_kinds = Kind::ALL.iter().copied().collect();
+    live.listed_kinds = Kind::ALL.iter().copied().collect();
+    live.inventory = Some(set.keys());
+    live
+}
+
+/// The example with Patroni's DCS in Endpoints (the chart's way): it renders the create-only
+/// config Endpoints.
+fn endpoints_model() -> devstats_model::Model {
+    let mut m = model("example.yaml");
+    m.instance.security.patroni.dcs = devstats_model::hardening::PatroniDcs::Endpoints;
+    m
+}
+
+fn index(set: &DesiredSet, kind: Kind, name: &str) -> usize {
+    set.objects
+        .iter()
+        .position(|d| d.key.kind == kind && d.key.name == name)
+        .unwrap_or_else(|| panic!("{kind} {name} not rendered"))
+}
+
+#[test]
+fn render_phases_are_a_topological_order_of_the_derived_graph() {
+    for fixture in ["example.yaml", "cncf.yaml"] {
+        let set = desired(&model(fixture));
+        assert!(
+            topo_order(set.objects.len(), &set.edges).is_ok(),
+            "{fixture}: cycle"
+        );
+        for e in &set.edges {
+            let (from, to) = (&set.objects[e.from], &set.objects[e.to]);
+            match e.kind {
+                EdgeKind::Exists => assert!(
+                    to.phase <= from.phase,
+                    "{fixture}: {} ({:?}) needs {} ({:?}) via {}",
+                    from.key,
+                    from.phase,
+                    to.key,
+                    to.phase,
+                    e.why
+                ),
+                EdgeKind::Ready => assert!(
+                    to.phase < from.phase,
+                    "{fixture}: {} ({:?}) waits for {} ({:?}) via {}",
+                    from.key,
+                    from.phase,
+                    to.key,
+                    to.phase,
+                    e.why
+                ),
+            }
+        }
+        // Every namespaced object hangs off the Namespace; the deepest chain is
+        // Namespace → PVC/Secret → database → bootstrap → provisioning → CronJob/Grafana.
+        let ns = index(&set, Kind::NAMESPACE, set.namespace.as_str());
+        for (i, d) in set.objects.iter().enumerate() {
+            if i != ns && d.key.kind.namespaced {
+                assert!(set.edges.iter().any(|e| e.from == i && e.to == ns), "{}", d.key);
+            }
+        }
+        let lv = levels(set.objects.len(), &set.edges);
+        let mut deepest_by_phase: BTreeMap<Phase, usize> = BTreeMap::new();
+        for (i, d) in set.objects.iter().enumerate() {
+            let e = deepest_by_phase.entry(d.phase).or_insert(0);
+            *e = (*e).max(lv[i]);
+        }
+        // The waits chain: database < bootstrap < provision < schedules.
+        assert!(deepest_by_phase[&Phase::Database] < deepest_by_phase[&Phase::Bootstrap]);
+        assert!(deepest_by_phase[&Phase::Bootstrap] < deepest_by_phase[&Phase::Provision]);
+        assert!(deepest_by_phase[&Phase::Provision] < deepest_by_phase[&Phase::Schedules]);
+    }
+}
+
+#[test]
+fn derived_edges_name_the_real_references() {
+    let set = desired(&model("example.yaml"));
+    let has = |from: (Kind, &str), to: (Kind, &str), kind: EdgeKind| {
+        let (f, t) = (index(&set, from.0, from.1), index(&set, to.0, to.1));
+        set.edges
+            .iter()
+            .any(|e| e.from == f && e.to == t && e.kind == kind)
+    };
+    assert!(has(
+        (Kind::ROLE_BINDING, "devstats-postgres"),
+        (Kind::ROLE, "devstats-postgres"),
+        EdgeKind::Exists
+    ));
+    assert!(has(
+        (Kind::STATEFUL_SET, "devstats-postgres"),
+        (Kind::SERVICE_ACCOUNT, "devstats-postgres"),
+        EdgeKind::Exists
+    ));
+    assert!(has(
+        (Kind::STATEFUL_SET, "devstats-postgres"),
+        (Kind::SERVICE, "devstats-postgres"),
+        EdgeKind::Exists
+    ));
+    assert!(has(
+        (Kind::JOB, "devstats-provision-kubernetes"),
+        (Kind::PERSISTENT_VOLUME_CLAIM, "devstats-pvc-kubernetes"),
+        EdgeKind::Exists
+    ));
+    assert!(has(
+        (Kind::JOB, "devstats-provision-bootstrap"),
+        (Kind::STATEFUL_SET, "devstats-postgres"),
+        EdgeKind::Ready
+    ));
+    assert!(has(
+        (Kind::JOB, "devstats-provision-kubernetes"),
+        (Kind::JOB, "devstats-provision-bootstrap"),
+        EdgeKind::Ready
+    ));
+    assert!(has(
+        (Kind::CRON_JOB, "devstats-kubernetes"),
+        (Kind::JOB, "devstats-provision-kubernetes"),
+        EdgeKind::Ready
+    ));
+    assert!(has(
+        (Kind::DEPLOYMENT, "devstats-grafana-kubernetes"),
+        (Kind::JOB, "devstats-provision-kubernetes"),
+        EdgeKind::Ready
+    ));
+    let ingress = set
+        .objects
+        .iter()
+        .position(|d| d.key.kind == Kind::INGRESS)
+        .expect("ingress");
+    assert!(
+        set.edges
+            .iter()
+            .any(|e| e.from == ingress && set.objects[e.to].key.kind == Kind::SERVICE)
+    );
+}
+
+#[test]
+fn policies_come_from_the_table() {
+    let set = desired(&endpoints_model());
+    let policy = |kind, name| set.objects[index(&set, kind, name)].policy;
+    assert_eq!(
+        policy(Kind::ENDPOINTS, "devstats-postgres-config"),
+        Policy::CreateOnly
+    );
+    assert_eq!(policy(Kind::JOB, "devstats-provision-bootstrap"), Policy::RunOnce);
+    assert_eq!(
+        policy(Kind::JOB, "devstats-provision-kubernetes"),
+        Policy::RunOnce
+    );
+    assert_eq!(policy(Kind::CRON_JOB, "devstats-kubernetes"), Policy::Apply);
+}
+
+#[test]
+fn hash_annotation_is_on_object_metadata_only() {
+    let set = desired(&model("example.yaml"));
+    for d in &set.objects {
+        assert!(
+            d.body
+                .pointer("/metadata/annotations/devstats.cncf.io~1applied-hash")
+                .is_some(),
+            "{}",
+            d.key
+        );
+        let text = d.body.to_string();
+        assert_eq!(
+            text.matches("devstats.cncf.io/applied-hash").count(),
+            1,
+            "{}: hash also in a template",
+            d.key
+        );
+        assert_eq!(
+            text.matches("applyset.kubernetes.io/part-of").count(),
+            1,
+            "{}",
+            d.key
+        );
+    }
+}
+
+#[test]
+fn empty_cluster_creates_everything_with_waits() {
+    let set = desired(&model("example.yaml"));
+    let p = plan(&set, &LiveState::default(), &PlanOptions::default());
+    assert!(p.refusals.is_empty(), "{:?}", p.refusals);
+    for (d, o) in set.objects.iter().zip(&p.objects) {
+        assert!(
+            matches!(o.action, Action::Apply { exists: false } | Action::Create),
+            "{}: {:?}",
+            d.key,
+            o.action
+        );
+    }
+    let waited: BTreeSet<&str> = p
+        .objects
+        .iter()
+        .filter(|o| o.wait)
+        .map(|o| set.objects[o.index].key.kind.kind)
+        .collect();
+    assert_eq!(waited, BTreeSet::from(["Deployment", "Job", "StatefulSet"]));
+    assert!(p.inventory_before_changed);
+    assert_eq!(p.write_count(), set.objects.len() + 1);
+}
+
+#[test]
+fn empty_cluster_without_waits_defers_run_once_jobs_and_their_dependents() {
+    let set = desired(&model("example.yaml"));
+    let opts = PlanOptions {
+        wait: false,
+        ..PlanOptions::default()
+    };
+    let p = plan(&set, &LiveState::default(), &opts);
+    let action = |kind, name| &p.objects[index(&set, kind, name)].action;
+    assert!(
+        matches!(action(Kind::JOB, "devstats-provision-bootstrap"), Action::Deferred { reason } if reason.contains("StatefulSet"))
+    );
+    assert!(matches!(
+        action(Kind::JOB, "devstats-provision-kubernetes"),
+        Action::Deferred { .. }
+    ));
+    assert!(matches!(
+        action(Kind::CRON_JOB, "devstats-kubernetes"),
+        Action::Deferred { .. }
+    ));
+    assert!(matches!(
+        action(Kind::DEPLOYMENT, "devstats-grafana-kubernetes"),
+        Action::Deferred { .. }
+    ));
+    assert!(matches!(
+        action(Kind::SERVICE, "devstats-service-kubernetes"),
+        Action::Apply { .. }
+    ));
+    assert!(matches!(
+        action(Kind::STATEFUL_SET, "devstats-postgres"),
+        Action::Apply { .. }
+    ));
+    assert!(p.objects.iter().all(|o| !o.wait));
+}
+
+#[test]
+fn unchanged_cluster_is_zero_writes() {
+    for fixture in ["example.yaml", "cncf.yaml"] {
+        let set = desired(&model(fixture));
+        let p = plan(&set, &applied(&set), &PlanOptions::default());
+        assert_eq!(p.write_count(), 0, "{fixture}: {:?}", p.counts());
+        assert!(p.objects.iter().all(|o| !o.wait));
+        assert!(p.prune.is_empty());
+    }
+}
+
+#[test]
+fn one_changed_object_is_one_write() {
+    let m = model("example.yaml");
+    let set = desired(&m);
+    let live = applied(&set);
+    let mut m2 = m.clone();
+    m2.instance.images.grafana =
+        devstats_model::ImageRef::from("lukaszgryglicki/devstats-grafana:2027-01-01");
+    let set2 = desired(&m2);
+    let p = plan(&set2, &live, &PlanOptions::default());
+    let changed: Vec<String> = p
+        .objects
+        .iter()
+        .filter(|o| o.action.writes() > 0)
+        .map(|o| set2.objects[o.index].key.to_string())
+        .collect();
+    assert_eq!(changed.len(), 4, "{changed:?}");
+    assert!(
+        changed
+            .iter()
+            .all(|k| k.starts_with("Deployment devstats-example/devstats-grafana-"))
+    );
+}
+
+#[test]
+fn statefulset_volume_change_is_refused_before_any_write() {
+    let m = model("example.yaml");
+    let set = desired(&m);
+    let live = applied(&set);
+    let mut m2 = m.clone();
+    m2.instance.storage.postgres_size = devstats_model::Quantity("400Gi".to_owned());
+    let p = plan(&desired(&m2), &live, &PlanOptions::default());
+    assert_eq!(p.refusals.len(), 1, "{:?}", p.refusals);
+    assert!(
+        p.refusals[0].contains("volumeClaimTemplates") && p.refusals[0].contains("--cascade=orphan"),
+        "{}",
+        p.refusals[0]
+    );
+}
+
+#[test]
+fn provisioned_project_with_changed_template_is_not_rerun() {
+    let m = model("example.yaml");
+    let set = desired(&m);
+    let live = applied(&set);
+    let mut m2 = m.clone();
+    m2.instance.images.provision = devstats_model::ImageRef::from("lukaszgryglicki/devstats-prod:2027-01-01");
+    let set2 = desired(&m2);
+    let p = plan(&set2, &live, &PlanOptions::default());
+    let job = &p.objects[index(&set2, Kind::JOB, "devstats-provision-kubernetes")];
+    assert!(
+        matches!(&job.action, Action::Done { note: Some(n) } if n.contains("run provision --project kubernetes")),
+        "{:?}",
+        job.action
+    );
+    assert!(
+        p.objects
+            .iter()
+            .all(|o| !matches!(set2.objects[o.index].key.kind.kind, "Job") || o.action.writes() == 0)
+    );
+}
+
+#[test]
+fn failed_provisioning_defers_the_project_and_is_never_rerun() {
+    let m = model("example.yaml");
+    let mut m2 = m.clone();
+    m2.instance.images.sync = devstats_model::ImageRef::from("x/sync:2");
+    let set = desired(&m);
+    let mut live = applied(&set);
+    let key = ObjectKey::new(Kind::JOB, Some("devstats-example"), "devstats-provision-podman");
+    live.objects.get_mut(&key).expect("job")["status"] = json!({"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]});
+    let set2 = desired(&m2);
+    let p = plan(&set2, &live, &PlanOptions::default());
+    let action = |name| &p.objects[index(&set2, Kind::JOB, name)].action;
+    assert!(
+        matches!(action("devstats-provision-podman"), Action::Failed { reason } if reason.contains("BackoffLimitExceeded") && reason.contains("run provision --project podman"))
+    );
+    let cron = &p.objects[index(&set2, Kind::CRON_JOB, "devstats-podman")].action;
+    assert!(
+        matches!(cron, Action::Deferred { reason } if reason.contains("devstats-provision-podman")),
+        "{cron:?}"
+    );
+    let other = &p.objects[index(&set2, Kind::CRON_JOB, "devstats-kubernetes")].action;
+    assert_eq!(other, &Action::Apply { exists: true });
+}
+
+#[test]
+fn chart_takeover_treats_completed_provision_pods_as_provisioned() {
+    let set = desired(&model("example.yaml"));
+    let mut live = LiveState::default();
+    for name in ["devstats-provision-bootstrap", "devstats-provision-kubernetes"] {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "devstats-example"}, "status": {"phase": "Succeeded"}});
+        live.objects.insert(ObjectKey::of_value(&pod).expect("key"), pod);
+    }
+    let running = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "devstats-provision-podman", "namespace": "devstats-example"}, "status": {"phase": "Running"}});
+    live.objects
+        .insert(ObjectKey::of_value(&running).expect("key"), running);
+    let p = plan(&set, &live, &PlanOptions::default());
+    let action = |name| &p.objects[index(&set, Kind::JOB, name)].action;
+    assert!(matches!(
+        action("devstats-provision-bootstrap"),
+        Action::Done { .. }
+    ));
+    assert!(matches!(
+        action("devstats-provision-kubernetes"),
+        Action::Done { .. }
+    ));
+    assert!(
+        matches!(action("devstats-provision-podman"), Action::Deferred { reason } if reason.contains("still running"))
+    );
+    assert_eq!(action("devstats-provision-prometheus"), &Action::Create);
+}
+
+#[test]
+fn create_only_endpoints_are_never_updated() {
+    let set = desired(&endpoints_model());
+    let mut live = applied(&set);
+    let key = ObjectKey::new(
+        Kind::ENDPOINTS,
+        Some("devstats-example"),
+        "devstats-postgres-config",
+    );
+    let ep = live.objects.get_mut(&key).expect("endpoints");
+    ep["subsets"] = json!([{"addresses": [{"ip": "10.1.2.3"}]}]);
+    ep["metadata"]["annotations"] = json!({"leader": "devstats-postgres-0"});
+    let p = plan(&set, &live, &PlanOptions::default());
+    assert_eq!(
+        p.objects[index(&set, Kind::ENDPOINTS, "devstats-postgres-config")].action,
+        Action::Keep
+    );
+    assert_eq!(p.write_count(), 0);
+}
+
+#[test]
+fn hpa_owned_replicas_are_not_sent() {
+    let set = desired(&model("example.yaml"));
+    let mut live = applied(&set);
+    let hpa = json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "g", "namespace": "devstats-example"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "devstats-grafana-kubernetes"}}});
+    live.objects.insert(ObjectKey::of_value(&hpa).expect("key"), hpa);
+    live.objects.remove(&ObjectKey::new(
+        Kind::DEPLOYMENT,
+        Some("devstats-example"),
+        "devstats-grafana-kubernetes",
+    ));
+    let p = plan(&set, &live, &PlanOptions::default());
+    let g = &p.objects[index(&set, Kind::DEPLOYMENT, "devstats-grafana-kubernetes")];
+    assert!(g.body.pointer("/spec/replicas").is_none());
+    let other = &p.objects[index(&set, Kind::DEPLOYMENT, "devstats-grafana-podman")];
+    assert!(other.body.pointer("/spec/replicas").is_some());
+}
+
+fn archive(m: &mut devstats_model::Model, name: &str) {
+    let p = m
+        .projects
+        .iter_mut()
+        .find(|p| p.name.as_str() == name)
+        .expect("project");
+    p.status = devstats_model::ProjectStatus::Archived;
+}
+
+#[test]
+fn archiving_a_project_prunes_its_workloads_and_keeps_its_data() {
+    let m = model("example.yaml");
+    let set = desired(&m);
+    let live = applied(&set);
+    let mut m2 = m.clone();
+    archive(&mut m2, "podman");
+    let p = plan(&desired(&m2), &live, &PlanOptions::default());
+    assert!(p.refusals.is_empty(), "{:?}", p.refusals);
+    let pruned: BTreeSet<String> = p.prune.iter().map(ToString::to_string).collect();
+    for k in [
+        "CronJob devstats-example/devstats-affiliations-podman",
+        "CronJob devstats-example/devstats-podman",
+        "Deployment devstats-example/devstats-grafana-podman",
+        "Service devstats-example/devstats-service-podman",
+    ] {
+        assert!(pruned.contains(k), "{k} not pruned: {pruned:?}");
+    }
+    assert!(pruned.iter().all(|k| k.ends_with("-podman")), "{pruned:?}");
+    // Deletion goes in reverse apply order: workloads before CronJobs before Services.
+    let ranks: Vec<u8> = p.prune.iter().map(|k| k.kind.rank).collect();
+    assert!(ranks.windows(2).all(|w| w[0] >= w[1]), "{:?}", p.prune);
+    let kept: Vec<String> = p.kept.iter().map(|(k, _)| k.to_string()).collect();
+    assert_eq!(kept, ["Job devstats-example/devstats-provision-podman"]);
+    assert!(p.inventory_after.contains(&ObjectKey::new(
+        Kind::JOB,
+        Some("devstats-example"),
+        "devstats-provision-podman"
+    )));
+    assert!(!p.inventory_after.contains(&ObjectKey::new(
+        Kind::CRON_JOB,
+        Some("devstats-example"),
+        "devstats-podman"
+    )));
+}
+
+#[test]
+fn prune_guards() {
+    let m = model("example.yaml");
+    let set = desired(&m);
+    let live = applied(&set);
+    // Too many deletions.
+    let mut m2 = m.clone();
+    for name in ["podman", "prometheus"] {
+        archive(&mut m2, name);
+    }
+    let opts = PlanOptions {
+        prune: devstats_cli::plan::PruneOptions {
+            max_deletes: 3,
+            ..Default::default()
+        },
+        ..PlanOptions::default()
+    };
+    let p = plan(&desired(&m2), &live, &opts);
+    assert!(
+        p.refusals.iter().any(|r| r.contains("--max-deletes")),
+        "{:?}",
+        p.refusals
+    );
+    // An empty render.
+    let empty = DesiredSet {
+        objects: Vec::new(),
+        edges: Vec::new(),
+        index: BTreeMap::new(),
+        ..set.clone()
+    };
+    let p = plan(&empty, &live, &PlanOptions::default());
+    assert!(
+        p.refusals.iter().any(|r| r.contains("render is empty")),
+        "{:?}",
+        p.refusals
+    );
+    // A partial render never prunes.
+    let partial = DesiredSet {
+        complete: false,
+        ..desired(&m2)
+    };
+    let p = plan(&partial, &live, &PlanOptions::default());
+    assert!(p.prune.is_empty() && p.refusals.is_empty());
+    // Volumes need --prune-volumes; the database --prune-database; namespaces never.
+    let mut gone = set.clone();
+    let drop: BTreeSet<ObjectKey> = [
+        ObjectKey::new(
+            Kind::PERSISTENT_VOLUME_CLAIM,
+            Some("devstats-example"),
+            "devstats-pvc-podman",
+        ),
+        ObjectKey::new(Kind::STATEFUL_SET, Some("devstats-example"), "devstats-postgres"),
+    ]
+    .into_iter()
+    .collect();
+    let kept_objects: Vec<_> = gone
+        .objects
+        .iter()
+        .filter(|d| !drop.contains(&d.key))
+        .cloned()
+        .collect();
+    gone = DesiredSet {
+        objects: kept_objects,
+        edges: Vec::new(),
+        ..gone
+    };
+    gone.index = gone
+        .objects
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.key.clone(), i))
+        .collect();
+    let p = plan(&gone, &live, &PlanOptions::default());
+    assert!(p.prune.is_empty(), "{:?}", p.prune);
+    assert_eq!(p.kept.len(), 2);
+    let all = PlanOptions {
+        prune: devstats_cli::plan::PruneOptions {
+            volumes: true,
+            database: true,
+            ..Default::default()
+        },
+        ..PlanOptions::default()
+    };
+    assert_eq!(plan(&gone, &live, &all).prune.len(), 2);
+}
+
+#[test]
+fn secrets_not_rendered_are_never_pruned() {
+    let m = model("example.yaml");
+    let set = desired(&m);
+    let mut live = applied(&set);
+    let secret = ObjectKey::new(Kind::SECRET, Some("devstats-example"), "pg-db");
+    live.inventory.as_mut().expect("inventory").insert(secret.clone());
+    live.objects
+        .insert(secret.clone(), json!({"metadata": {"name": "pg-db"}}));
+    let p = plan(&set, &live, &PlanOptions::default());
+    assert!(p.prune.is_empty());
+    assert!(p.kept.iter().any(|(k, _)| k == &secret));
+    assert!(p.inventory_after.contains(&secret));
+}
+
+#[test]
+fn service_cluster_ip_change_needs_allow_recreate() {
+    let set = desired(&model("example.yaml"));
+    let mut live = applied(&set);
+    let key = ObjectKey::new(Kind::SERVICE, Some("devstats-example"), "devstats-postgres");
+    let svc: &mut Value = live.objects.get_mut(&key).expect("svc");
+    svc["spec"]["clusterIP"] = json!("10.0.0.7");
+    svc["metadata"]["annotations"]["devstats.cncf.io/applied-hash"] = json!("old");
+    let p = plan(&set, &live, &PlanOptions::default());
+    assert!(
+        p.refusals
+            .iter()
+            .any(|r| r.contains("--allow-recreate") && r.contains("clusterIP")),
+        "{:?}",
+        p.refusals
+    );
+    let p = plan(
+        &set,
+        &live,
+        &PlanOptions {
+            allow_recreate: true,
+            ..PlanOptions::default()
+        },
+    );
+    assert!(matches!(
+        p.objects[index(&set, Kind::SERVICE, "devstats-postgres")].action,
+        Action::Recreate { .. }
+    ));
+}

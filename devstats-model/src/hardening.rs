@@ -1,0 +1,920 @@
+//! Production hardening settings (`instance.security`): secured pods, zero-downtime rollouts,
+//! autoscaling, network isolation, HTTPS and Patroni hardening.
+//!
+//! Every switch has a hardened default ([`Security::hardened`], also the serde default: a model
+//! file that does not mention `security` is a new model and gets it). The Helm import writes
+//! [`Security::chart_compatible`], which renders exactly what the `devstats-helm` chart renders,
+//! so an imported installation changes only when the operator opts in. `docs/security.md`
+//! explains each setting and how to turn it on or off.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostics::Problem;
+use crate::source::Path;
+use crate::types::{CpuMemory, Model, ResourceSpec};
+use crate::values::{ImageRef, Name};
+
+/// Production hardening of an instance. See the module documentation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Security {
+    /// Pod Security Admission labels of the instance namespace.
+    pub pod_security: PodSecurityAdmission,
+    /// Security contexts, service-account tokens and resources of every pod.
+    pub pods: PodHardening,
+    /// Image pinning.
+    pub images: ImagePolicy,
+    /// Zero-downtime rollouts: strategy, probes, preStop, grace periods, disruption budgets,
+    /// spreading.
+    pub rollout: Rollout,
+    /// HorizontalPodAutoscalers (`autoscaling/v2`).
+    pub autoscaling: Autoscaling,
+    /// NetworkPolicies: default deny plus the flows DevStats needs.
+    pub network_policies: NetworkPolicies,
+    /// HTTPS: the cert-manager issuer, HTTP → HTTPS redirect, HSTS.
+    pub https: Https,
+    /// How traffic enters: Ingresses, or Gateway API (Gateway + HTTPRoutes).
+    pub routing: Routing,
+    /// Patroni: DCS and REST API probes.
+    pub patroni: PatroniHardening,
+}
+
+impl Default for Security {
+    fn default() -> Self {
+        Self::hardened()
+    }
+}
+
+impl Security {
+    /// The hardened defaults of a new model.
+    #[must_use]
+    pub fn hardened() -> Self {
+        Self {
+            pod_security: PodSecurityAdmission::default(),
+            pods: PodHardening::default(),
+            images: ImagePolicy::default(),
+            rollout: Rollout::default(),
+            autoscaling: Autoscaling::default(),
+            network_policies: NetworkPolicies::default(),
+            https: Https::default(),
+            routing: Routing::default(),
+            patroni: PatroniHardening::default(),
+        }
+    }
+
+    /// Everything off: renders exactly what the `devstats-helm` chart renders. The Helm import
+    /// writes this, so an imported installation keeps the chart's behaviour until the operator
+    /// opts in, feature by feature.
+    #[must_use]
+    pub fn chart_compatible() -> Self {
+        let off = |h: HpaSettings| HpaSettings { enabled: false, ..h };
+        let a = Autoscaling::default();
+        Self {
+            pod_security: PodSecurityAdmission {
+                enforce: None,
+                audit: None,
+                warn: None,
+                ..PodSecurityAdmission::default()
+            },
+            pods: PodHardening {
+                security_context: false,
+                disable_service_account_token: false,
+                default_resources: None,
+                ..PodHardening::default()
+            },
+            images: ImagePolicy {
+                require_pinned: false,
+            },
+            rollout: Rollout {
+                strategy: false,
+                probes: false,
+                pre_stop_seconds: 0,
+                termination_grace_period_seconds: None,
+                disruption_budgets: false,
+                spread: false,
+            },
+            autoscaling: Autoscaling {
+                api: off(a.api),
+                static_sites: off(a.static_sites),
+                grafana: off(a.grafana),
+            },
+            network_policies: NetworkPolicies {
+                enabled: false,
+                ..NetworkPolicies::default()
+            },
+            https: Https {
+                issuer: None,
+                redirect: false,
+                hsts: None,
+                ..Https::default()
+            },
+            routing: Routing::Ingress,
+            patroni: PatroniHardening {
+                dcs: PatroniDcs::Endpoints,
+                probes: false,
+            },
+        }
+    }
+}
+
+/// A Pod Security Standards level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PsaLevel {
+    /// No restrictions.
+    Privileged,
+    /// Prevents known privilege escalations (root is allowed).
+    Baseline,
+    /// Current pod hardening best practice (non-root, no capabilities, seccomp).
+    Restricted,
+}
+
+impl PsaLevel {
+    /// The label value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Privileged => "privileged",
+            Self::Baseline => "baseline",
+            Self::Restricted => "restricted",
+        }
+    }
+}
+
+/// Pod Security Admission labels of the namespace (`pod-security.kubernetes.io/*`). A mode left
+/// unset gets no label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct PodSecurityAdmission {
+    /// Level whose violations are rejected. `baseline` by default: Grafana and the DevStats
+    /// tool images must run as root (see `docs/security.md`), which `restricted` rejects.
+    pub enforce: Option<PsaLevel>,
+    /// Level whose violations are recorded in the audit log.
+    pub audit: Option<PsaLevel>,
+    /// Level whose violations are returned to the client as warnings.
+    pub warn: Option<PsaLevel>,
+    /// Policy version of every mode, e.g. `latest` or `v1.33`.
+    pub version: String,
+}
+
+impl Default for PodSecurityAdmission {
+    fn default() -> Self {
+        Self {
+            enforce: Some(PsaLevel::Baseline),
+            audit: Some(PsaLevel::Restricted),
+            warn: Some(PsaLevel::Restricted),
+            version: "latest".into(),
+        }
+    }
+}
+
+/// Security contexts, service-account tokens and resources of every pod.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct PodHardening {
+    /// Hardened security contexts: seccomp `RuntimeDefault`, no privilege escalation, all
+    /// capabilities dropped; non-root with a read-only root filesystem (emptyDirs for the
+    /// writable paths) for the images that allow it; `fsGroup` instead of Patroni's root `chown`
+    /// init container.
+    pub security_context: bool,
+    /// UID and GID of the images that run as any user (API, static sites, sync jobs); ≥ 10000.
+    pub run_as_user: u32,
+    /// `automountServiceAccountToken: false` on every pod but Patroni (which uses the
+    /// Kubernetes API as its DCS).
+    pub disable_service_account_token: bool,
+    /// Requests and limits of containers the model leaves without (the tests pod, components
+    /// whose `resources` entry is `null`; the shared affiliations import takes the affiliations
+    /// resources). `null`: such containers stay without.
+    pub default_resources: Option<ResourceSpec>,
+}
+
+impl Default for PodHardening {
+    fn default() -> Self {
+        Self {
+            security_context: true,
+            run_as_user: 10001,
+            disable_service_account_token: true,
+            default_resources: Some(ResourceSpec {
+                requests: CpuMemory {
+                    cpu: "250m".into(),
+                    memory: "512Mi".into(),
+                },
+                limits: CpuMemory {
+                    cpu: "2000m".into(),
+                    memory: "4Gi".into(),
+                },
+            }),
+        }
+    }
+}
+
+/// Image pinning.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ImagePolicy {
+    /// Reject images without a tag or digest and `:latest` (validation error). Off by default
+    /// for now, because `fixtures/cncf.yaml` still carries the chart's untagged images.
+    pub require_pinned: bool,
+}
+
+/// Zero-downtime rollouts of the web Deployments (Grafana, API, static sites) and Patroni.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Rollout {
+    /// `RollingUpdate` with `maxSurge: 1`, `maxUnavailable: 0` on every Deployment (the chart
+    /// leaves the static sites on Kubernetes' 25 %/25 % default).
+    pub strategy: bool,
+    /// Readiness, liveness and startup probes that differ from each other (the chart runs the
+    /// same exec script for readiness and liveness, and the API has none).
+    pub probes: bool,
+    /// `preStop` sleep in seconds, so that the ingress controller stops routing to a pod before
+    /// it gets SIGTERM (0: no hook).
+    pub pre_stop_seconds: u32,
+    /// `terminationGracePeriodSeconds` of the web pods (unset: Kubernetes' 30 s); must exceed
+    /// the preStop sleep.
+    pub termination_grace_period_seconds: Option<u32>,
+    /// PodDisruptionBudgets (`policy/v1`, `maxUnavailable: 1`,
+    /// `unhealthyPodEvictionPolicy: AlwaysAllow`) for Grafana, the API, static sites and Patroni.
+    pub disruption_budgets: bool,
+    /// Spread the replicas of multi-replica workloads over nodes (topology spread constraint
+    /// and preferred pod anti-affinity on `kubernetes.io/hostname`).
+    pub spread: bool,
+}
+
+impl Default for Rollout {
+    fn default() -> Self {
+        Self {
+            strategy: true,
+            probes: true,
+            pre_stop_seconds: 10,
+            termination_grace_period_seconds: Some(40),
+            disruption_budgets: true,
+            spread: true,
+        }
+    }
+}
+
+/// HorizontalPodAutoscalers. A Deployment an HPA owns renders without `spec.replicas`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Autoscaling {
+    /// The API.
+    pub api: HpaSettings,
+    /// Each static site.
+    pub static_sites: HpaSettings,
+    /// Each project's Grafana (opt-in: ~280 Grafanas at two replicas each double their pods).
+    pub grafana: HpaSettings,
+}
+
+impl Default for Autoscaling {
+    fn default() -> Self {
+        Self {
+            api: HpaSettings::new(true, 2, 4),
+            static_sites: HpaSettings::new(true, 2, 3),
+            grafana: HpaSettings::new(false, 2, 3),
+        }
+    }
+}
+
+/// One HorizontalPodAutoscaler.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HpaSettings {
+    /// Render it (and leave `spec.replicas` to it).
+    pub enabled: bool,
+    /// Fewest replicas (at least 2: one pod is no availability).
+    pub min_replicas: u32,
+    /// Most replicas (more than `minReplicas`).
+    pub max_replicas: u32,
+    /// Target average CPU utilization in percent of the CPU request.
+    #[serde(default = "default_cpu_target")]
+    pub cpu_utilization: u32,
+    /// Scale-down stabilization window in seconds (scale-up reacts at once).
+    #[serde(default = "default_scale_down_window")]
+    pub scale_down_stabilization_seconds: u32,
+}
+
+fn default_cpu_target() -> u32 {
+    75
+}
+
+fn default_scale_down_window() -> u32 {
+    300
+}
+
+impl HpaSettings {
+    /// Settings with the default CPU target and scale-down window.
+    #[must_use]
+    pub fn new(enabled: bool, min_replicas: u32, max_replicas: u32) -> Self {
+        Self {
+            enabled,
+            min_replicas,
+            max_replicas,
+            cpu_utilization: default_cpu_target(),
+            scale_down_stabilization_seconds: default_scale_down_window(),
+        }
+    }
+}
+
+/// NetworkPolicies: per namespace default deny (ingress and egress) plus DNS, ingress
+/// controller → web pods, app pods → PostgreSQL, Patroni peers and the API server, tool jobs →
+/// internet 443, Prometheus → metrics ports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct NetworkPolicies {
+    /// Render the NetworkPolicies.
+    pub enabled: bool,
+    /// Namespace of the ingress controller (or Gateway data plane) that may reach Grafana, the
+    /// API and the static sites.
+    pub ingress_namespace: Name,
+    /// Namespace of Prometheus, which may scrape Grafana (3000) and Patroni (8008); unset: no
+    /// scraping rule.
+    pub monitoring_namespace: Option<Name>,
+    /// The cluster DNS every pod may query (UDP and TCP 53).
+    pub dns: DnsPeer,
+    /// Where Patroni reaches the Kubernetes API server (its DCS). The default allows any
+    /// address on the API ports: narrow it to the API server endpoints of the cluster.
+    pub api_server: ApiServerPeer,
+    /// Address ranges the tool jobs' internet egress (TCP 443) excludes: the cluster's own and
+    /// private networks.
+    pub private_cidrs: Vec<String>,
+}
+
+impl Default for NetworkPolicies {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ingress_namespace: Name::from("ingress-nginx"),
+            monitoring_namespace: Some(Name::from("monitoring")),
+            dns: DnsPeer::default(),
+            api_server: ApiServerPeer::default(),
+            private_cidrs: [
+                "10.0.0.0/8",
+                "172.16.0.0/12",
+                "192.168.0.0/16",
+                "100.64.0.0/10",
+                "169.254.0.0/16",
+            ]
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        }
+    }
+}
+
+/// The cluster DNS pods.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct DnsPeer {
+    /// Their namespace.
+    pub namespace: Name,
+    /// Their labels.
+    pub pod_labels: BTreeMap<String, String>,
+}
+
+impl Default for DnsPeer {
+    fn default() -> Self {
+        Self {
+            namespace: Name::from("kube-system"),
+            pod_labels: BTreeMap::from([("k8s-app".to_owned(), "kube-dns".to_owned())]),
+        }
+    }
+}
+
+/// The Kubernetes API server as a NetworkPolicy peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ApiServerPeer {
+    /// CIDRs of its endpoints (`kubectl get endpointslices -n default -l
+    /// kubernetes.io/service-name=kubernetes`).
+    pub cidrs: Vec<String>,
+    /// Its ports (the Service port 443 and the endpoints' port, often 6443).
+    pub ports: Vec<u16>,
+}
+
+impl Default for ApiServerPeer {
+    fn default() -> Self {
+        Self {
+            cidrs: vec!["0.0.0.0/0".to_owned()],
+            ports: vec![443, 6443],
+        }
+    }
+}
+
+/// Which ingress controller serves the ingress class (decides the redirect and HSTS
+/// annotations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum IngressFlavor {
+    /// ingress-nginx: `force-ssl-redirect` annotation; HSTS comes from the controller's
+    /// ConfigMap (on by default), since per-Ingress headers would need snippets.
+    #[default]
+    IngressNginx,
+    /// Traefik: `Middleware` objects (redirectScheme, headers) referenced by annotation.
+    Traefik,
+}
+
+/// HTTPS settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Https {
+    /// Render the cert-manager `Issuer`/`ClusterIssuer` named by `ingress.issuer` (unset: it
+    /// exists already and is managed elsewhere).
+    pub issuer: Option<AcmeIssuer>,
+    /// Redirect HTTP to HTTPS.
+    pub redirect: bool,
+    /// Strict-Transport-Security (unset: not sent by these objects).
+    pub hsts: Option<Hsts>,
+    /// The ingress controller (Ingress routing only).
+    pub controller: IngressFlavor,
+}
+
+impl Default for Https {
+    fn default() -> Self {
+        Self {
+            issuer: Some(AcmeIssuer::default()),
+            redirect: true,
+            hsts: Some(Hsts::default()),
+            controller: IngressFlavor::IngressNginx,
+        }
+    }
+}
+
+/// An ACME (Let's Encrypt) issuer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct AcmeIssuer {
+    /// ACME directory URL.
+    pub server: String,
+    /// Account e-mail (optional for Let's Encrypt).
+    pub email: Option<String>,
+    /// How domain ownership is proven.
+    pub solver: AcmeSolver,
+}
+
+impl Default for AcmeIssuer {
+    fn default() -> Self {
+        Self {
+            server: LETSENCRYPT_PRODUCTION.to_owned(),
+            email: None,
+            solver: AcmeSolver::Http01,
+        }
+    }
+}
+
+/// Let's Encrypt's production directory.
+pub const LETSENCRYPT_PRODUCTION: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+/// An ACME challenge solver.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum AcmeSolver {
+    /// HTTP-01 through the ingress class (or the Gateway with Gateway API routing).
+    #[default]
+    Http01,
+    /// DNS-01 through a DNS provider.
+    Dns01(Dns01),
+}
+
+/// A DNS-01 provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Dns01 {
+    /// Cloudflare, with an API token from a Secret.
+    Cloudflare {
+        /// Secret holding the API token.
+        #[serde(rename = "apiTokenSecret")]
+        api_token_secret: SecretKey,
+    },
+    /// AWS Route 53 (credentials from the pod identity of cert-manager).
+    Route53 {
+        /// AWS region.
+        region: String,
+        /// Hosted zone id (unset: looked up by cert-manager).
+        #[serde(default, rename = "hostedZoneID", skip_serializing_if = "Option::is_none")]
+        hosted_zone_id: Option<String>,
+    },
+}
+
+/// A key of a Secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretKey {
+    /// Secret name.
+    pub name: Name,
+    /// Key in the Secret.
+    pub key: String,
+}
+
+/// Strict-Transport-Security.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Hsts {
+    /// `max-age` in seconds.
+    pub max_age_seconds: u32,
+    /// `includeSubDomains`.
+    pub include_subdomains: bool,
+    /// `preload`.
+    pub preload: bool,
+}
+
+impl Default for Hsts {
+    fn default() -> Self {
+        Self {
+            max_age_seconds: 31_536_000,
+            include_subdomains: false,
+            preload: false,
+        }
+    }
+}
+
+impl Hsts {
+    /// The header value, e.g. `max-age=31536000; includeSubDomains`.
+    #[must_use]
+    pub fn header(&self) -> String {
+        let mut v = format!("max-age={}", self.max_age_seconds);
+        if self.include_subdomains {
+            v.push_str("; includeSubDomains");
+        }
+        if self.preload {
+            v.push_str("; preload");
+        }
+        v
+    }
+}
+
+/// How traffic enters the instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Routing {
+    /// `networking.k8s.io/v1` Ingresses of `ingress.className` (what the chart renders).
+    #[default]
+    Ingress,
+    /// Gateway API: one Gateway with HTTPS listeners, HTTPRoutes, and cert-manager
+    /// `Certificate`s for the same host buckets.
+    GatewayApi(GatewaySettings),
+}
+
+/// The Gateway of Gateway API routing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GatewaySettings {
+    /// `gatewayClassName`, e.g. `eg` (Envoy Gateway), `cilium`, `traefik`.
+    pub class_name: Name,
+    /// Name of the Gateway (in the instance namespace).
+    #[serde(default = "default_gateway_name")]
+    pub name: Name,
+}
+
+fn default_gateway_name() -> Name {
+    Name::from("devstats")
+}
+
+/// Most listeners a Gateway may have.
+pub const MAX_GATEWAY_LISTENERS: usize = 64;
+
+/// Where Patroni keeps its leader lock and configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum PatroniDcs {
+    /// `v1` Endpoints (deprecated since Kubernetes 1.33), as the chart.
+    Endpoints,
+    /// ConfigMaps (`PATRONI_KUBERNETES_USE_ENDPOINTS=false`).
+    #[default]
+    ConfigMaps,
+}
+
+/// Patroni hardening (security contexts and the PodDisruptionBudget come from `pods` and
+/// `rollout`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct PatroniHardening {
+    /// The DCS. Switching a running cluster needs a short maintenance (see `docs/security.md`).
+    pub dcs: PatroniDcs,
+    /// Readiness (`/readiness`) and liveness (`/liveness`) probes on the REST API (8008).
+    pub probes: bool,
+}
+
+impl Default for PatroniHardening {
+    fn default() -> Self {
+        Self {
+            dcs: PatroniDcs::ConfigMaps,
+            probes: true,
+        }
+    }
+}
+
+/// Checks the security settings of a model; returns every problem.
+#[must_use]
+pub fn validate(model: &Model) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let inst = &model.instance;
+    let s = &inst.security;
+    let sp = Path::root().key("instance").key("security");
+    let mut push = |path: Path, msg: String, help: &str| out.push(Problem::new(path, msg).help(help));
+
+    if s.pod_security.enforce == Some(PsaLevel::Restricted) {
+        push(
+            sp.key("podSecurity").key("enforce"),
+            "`restricted` would reject the Grafana and DevStats tool pods, whose images must run as root"
+                .to_owned(),
+            "use `baseline` to enforce and `restricted` to warn and audit (see docs/security.md)",
+        );
+    }
+    let v = &s.pod_security.version;
+    let version_ok = v == "latest"
+        || v.strip_prefix("v1.")
+            .is_some_and(|m| !m.is_empty() && m.chars().all(|c| c.is_ascii_digit()));
+    if !version_ok {
+        push(
+            sp.key("podSecurity").key("version"),
+            format!("`{v}` is not a Pod Security Standards version"),
+            "allowed: latest or v1.N, e.g. v1.33",
+        );
+    }
+    if s.pods.run_as_user < 10_000 {
+        push(
+            sp.key("pods").key("runAsUser"),
+            format!("UID {} may collide with a host user", s.pods.run_as_user),
+            "allowed: 10000 or more",
+        );
+    }
+    if let Some(r) = &s.pods.default_resources {
+        for (which, cm) in [("requests", &r.requests), ("limits", &r.limits)] {
+            for (field, q) in [("cpu", &cm.cpu), ("memory", &cm.memory)] {
+                if let Err(e) = q.check_positive() {
+                    push(
+                        sp.key("pods").key("defaultResources").key(which).key(field),
+                        e,
+                        "allowed: a positive Kubernetes quantity such as 512Mi, 250m",
+                    );
+                }
+            }
+        }
+    }
+
+    if s.images.require_pinned {
+        let im = &inst.images;
+        let ip = Path::root().key("instance").key("images");
+        let images: [(&str, &ImageRef); 11] = [
+            ("provision", &im.provision),
+            ("sync", &im.sync),
+            ("affiliations", &im.affiliations),
+            ("grafana", &im.grafana),
+            ("api", &im.api),
+            ("staticDefault", &im.static_default),
+            ("postgres", &im.postgres),
+            ("backups", &im.backups),
+            ("vacuum", &im.vacuum),
+            ("reports", &im.reports),
+            ("tests", &im.tests),
+        ];
+        let unpinned = |i: &ImageRef| i.check().is_ok() && !i.is_pinned();
+        for (field, img) in images {
+            if unpinned(img) {
+                push(
+                    ip.key(field),
+                    format!("image `{img}` is not pinned (no tag, or `:latest`)"),
+                    "pin it by tag or digest, e.g. repo:2026-11-01 or repo@sha256:…, or set security.images.requirePinned: false",
+                );
+            }
+        }
+        for (i, f) in model.foundations.iter().enumerate() {
+            if unpinned(&f.static_image) {
+                push(
+                    Path::root().key("foundations").index(i).key("staticImage"),
+                    format!("image `{}` is not pinned (no tag, or `:latest`)", f.static_image),
+                    "pin it by tag or digest, or set instance.security.images.requirePinned: false",
+                );
+            }
+        }
+    }
+
+    let r = &s.rollout;
+    if let Some(grace) = r.termination_grace_period_seconds
+        && r.pre_stop_seconds > 0
+        && grace <= r.pre_stop_seconds
+    {
+        push(
+            sp.key("rollout").key("terminationGracePeriodSeconds"),
+            format!(
+                "{grace} s leave no time to stop after the {} s preStop sleep",
+                r.pre_stop_seconds
+            ),
+            "make it longer than preStopSeconds, e.g. preStopSeconds + 30",
+        );
+    }
+
+    let a = &s.autoscaling;
+    for (field, h) in [
+        ("api", &a.api),
+        ("staticSites", &a.static_sites),
+        ("grafana", &a.grafana),
+    ] {
+        if !h.enabled {
+            continue;
+        }
+        let hp = sp.key("autoscaling").key(field);
+        if h.min_replicas < 2 {
+            push(
+                hp.key("minReplicas"),
+                format!("{} replica is no availability", h.min_replicas),
+                "allowed: 2 or more",
+            );
+        }
+        if h.max_replicas <= h.min_replicas {
+            push(
+                hp.key("maxReplicas"),
+                format!(
+                    "maxReplicas {} leaves the autoscaler nothing to scale above minReplicas {}",
+                    h.max_replicas, h.min_replicas
+                ),
+                "allowed: more than minReplicas",
+            );
+        }
+        if h.cpu_utilization == 0 || h.cpu_utilization > 100 {
+            push(
+                hp.key("cpuUtilization"),
+                format!("{} % is not a utilization target", h.cpu_utilization),
+                "allowed: 1 to 100",
+            );
+        }
+    }
+    let res = &inst.resources;
+    for (field, on, spec) in [
+        ("api", a.api.enabled, &res.api),
+        ("staticSites", a.static_sites.enabled, &res.static_sites),
+        ("grafana", a.grafana.enabled, &res.grafana),
+    ] {
+        if on && spec.is_none() && s.pods.default_resources.is_none() {
+            push(
+                sp.key("autoscaling").key(field),
+                "a CPU utilization target needs a CPU request, but the pods have no resources".to_owned(),
+                "set instance.resources for it, or security.pods.defaultResources",
+            );
+        }
+    }
+
+    let np = &s.network_policies;
+    let npp = sp.key("networkPolicies");
+    for (i, c) in np.api_server.cidrs.iter().enumerate() {
+        if let Err(e) = check_cidr(c) {
+            push(npp.key("apiServer").key("cidrs").index(i), e, "e.g. 10.0.0.1/32");
+        }
+    }
+    if np.enabled && np.api_server.cidrs.is_empty() {
+        push(
+            npp.key("apiServer").key("cidrs"),
+            "Patroni could not reach the Kubernetes API server, its DCS".to_owned(),
+            "list the API server endpoints' CIDRs",
+        );
+    }
+    for (i, port) in np.api_server.ports.iter().enumerate() {
+        if *port == 0 {
+            push(
+                npp.key("apiServer").key("ports").index(i),
+                "port 0 is not a port".to_owned(),
+                "allowed: 1 to 65535",
+            );
+        }
+    }
+    for (i, c) in np.private_cidrs.iter().enumerate() {
+        if let Err(e) = check_cidr(c) {
+            push(npp.key("privateCidrs").index(i), e, "e.g. 10.0.0.0/8");
+        }
+    }
+    for (k, val) in &np.dns.pod_labels {
+        if k.is_empty() || val.is_empty() {
+            push(
+                npp.key("dns").key("podLabels"),
+                "label keys and values must not be empty".to_owned(),
+                "e.g. k8s-app: kube-dns",
+            );
+        }
+    }
+
+    if let Some(issuer) = &s.https.issuer {
+        let ip = sp.key("https").key("issuer");
+        if !issuer.server.starts_with("https://") {
+            push(
+                ip.key("server"),
+                format!("`{}` is not an https:// ACME directory URL", issuer.server),
+                "e.g. https://acme-v02.api.letsencrypt.org/directory",
+            );
+        }
+        if let Some(email) = &issuer.email
+            && !email.contains('@')
+        {
+            push(
+                ip.key("email"),
+                format!("`{email}` is not an e-mail address"),
+                "e.g. devstats@example.org",
+            );
+        }
+    }
+    if let Routing::GatewayApi(_) = &s.routing {
+        let listeners = gateway_listener_count(model);
+        if listeners > MAX_GATEWAY_LISTENERS {
+            push(
+                sp.key("routing").key("gatewayApi"),
+                format!(
+                    "the Gateway would need {listeners} listeners (two per served foundation, one per alias host, one for HTTP)"
+                ),
+                "a Gateway allows at most 64: serve fewer alias hosts or foundations per instance",
+            );
+        }
+    }
+    out
+}
+
+/// Listeners of the Gateway that Gateway API routing renders: HTTP, then per served foundation
+/// its bare domain and its project wildcard, then one per alias host.
+#[must_use]
+pub fn gateway_listener_count(model: &Model) -> usize {
+    let served = model
+        .foundations
+        .iter()
+        .filter(|f| model.instance.foundations.contains(&f.name))
+        .count();
+    let aliases: std::collections::BTreeSet<&str> = if model.instance.ingress.aliases {
+        model
+            .projects
+            .iter()
+            .flat_map(|p| p.aliases.iter().map(|a| a.as_str()))
+            .collect()
+    } else {
+        std::collections::BTreeSet::new()
+    };
+    1 + 2 * served + aliases.len()
+}
+
+/// Checks an IPv4 or IPv6 CIDR such as `10.0.0.0/8`.
+pub fn check_cidr(s: &str) -> Result<(), String> {
+    let bad = || format!("`{s}` is not a CIDR");
+    let (addr, len) = s.split_once('/').ok_or_else(bad)?;
+    let len: u8 = len.parse().map_err(|_| bad())?;
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) if len <= 32 => Ok(()),
+        Ok(std::net::IpAddr::V6(_)) if len <= 128 => Ok(()),
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chart_compatible_turns_everything_off() {
+        let c = Security::chart_compatible();
+        assert!(!c.pods.security_context && !c.pods.disable_service_account_token);
+        assert!(c.pod_security.enforce.is_none());
+        assert!(!c.rollout.strategy && !c.rollout.probes && !c.rollout.disruption_budgets);
+        assert!(!c.autoscaling.api.enabled && !c.autoscaling.static_sites.enabled);
+        assert!(!c.network_policies.enabled);
+        assert!(c.https.issuer.is_none() && !c.https.redirect && c.https.hsts.is_none());
+        assert_eq!(c.routing, Routing::Ingress);
+        assert_eq!(c.patroni.dcs, PatroniDcs::Endpoints);
+        assert_eq!(Security::default(), Security::hardened());
+    }
+
+    #[test]
+    fn cidrs_and_hsts() {
+        assert!(check_cidr("10.0.0.0/8").is_ok());
+        assert!(check_cidr("fd00::/8").is_ok());
+        assert!(check_cidr("10.0.0.0/33").is_err());
+        assert!(check_cidr("10.0.0.0").is_err());
+        assert_eq!(Hsts::default().header(), "max-age=31536000");
+        let h = Hsts {
+            max_age_seconds: 60,
+            include_subdomains: true,
+            preload: true,
+        };
+        assert_eq!(h.header(), "max-age=60; includeSubDomains; preload");
+    }
+
+    #[test]
+    fn yaml_spellings() {
+        let s: Security = serde_saphyr::from_str(
+            "routing: {gatewayApi: {className: eg}}\nhttps: {issuer: {solver: {dns01: {route53: {region: eu-west-1}}}}}\npatroni: {dcs: endpoints}\n",
+        )
+        .expect("parses");
+        assert_eq!(
+            s.routing,
+            Routing::GatewayApi(GatewaySettings {
+                class_name: Name::from("eg"),
+                name: Name::from("devstats"),
+            })
+        );
+        assert_eq!(s.patroni.dcs, PatroniDcs::Endpoints);
+        assert!(matches!(
+            s.https.issuer.map(|i| i.solver),
+            Some(AcmeSolver::Dns01(Dns01::Route53 { .. }))
+        ));
+        let s: Security = serde_saphyr::from_str("routing: ingress\n").expect("parses");
+        assert_eq!(s.routing, Routing::Ingress);
+    }
+}

@@ -1,0 +1,221 @@
+//! cert-manager objects (`cert-manager.io/v1`) and the HTTPS middlewares of Traefik
+//! (`instance.security.https`).
+//!
+//! - The `Issuer` or `ClusterIssuer` named by `instance.ingress.issuer`, when
+//!   `https.issuer` is set: ACME (Let's Encrypt) with an HTTP-01 solver through the ingress class
+//!   (or the Gateway's HTTP listener with Gateway API routing) or a DNS-01 solver (Cloudflare,
+//!   Route 53). Its ACME account key lives in Secret `<issuer>-account-key`, which cert-manager
+//!   creates.
+//! - With Gateway API routing, one `Certificate` per TLS bucket (`devstats-tls-<i>`, the same
+//!   buckets and Secret names as the Ingresses'), since a Gateway listener names Secrets rather
+//!   than hosts.
+//! - With Traefik, the `Middleware`s (`traefik.io/v1alpha1`) the Ingresses reference for the
+//!   HTTP → HTTPS redirect and HSTS.
+
+use devstats_model::IssuerKind;
+use devstats_model::hardening::{AcmeSolver, Dns01, Hsts, Routing};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::common::chart_labels;
+use crate::{Component, Ctx, CustomKind, CustomResource, Object};
+
+/// `cert-manager.io/v1` `Issuer`.
+pub const ISSUER: CustomKind = CustomKind {
+    api_version: "cert-manager.io/v1",
+    kind: "Issuer",
+    plural: "issuers",
+    namespaced: true,
+};
+/// `cert-manager.io/v1` `ClusterIssuer`.
+pub const CLUSTER_ISSUER: CustomKind = CustomKind {
+    api_version: "cert-manager.io/v1",
+    kind: "ClusterIssuer",
+    plural: "clusterissuers",
+    namespaced: false,
+};
+/// `cert-manager.io/v1` `Certificate`.
+pub const CERTIFICATE: CustomKind = CustomKind {
+    api_version: "cert-manager.io/v1",
+    kind: "Certificate",
+    plural: "certificates",
+    namespaced: true,
+};
+/// `traefik.io/v1alpha1` `Middleware`.
+pub const MIDDLEWARE: CustomKind = CustomKind {
+    api_version: "traefik.io/v1alpha1",
+    kind: "Middleware",
+    plural: "middlewares",
+    namespaced: true,
+};
+
+/// Name of the Traefik redirect middleware.
+pub const REDIRECT_MIDDLEWARE: &str = "devstats-https-redirect";
+/// Name of the Traefik HSTS middleware.
+pub const HSTS_MIDDLEWARE: &str = "devstats-hsts";
+
+#[derive(Serialize)]
+struct Body<S: Serialize> {
+    spec: S,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IssuerSpec {
+    acme: Acme,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Acme {
+    server: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    private_key_secret_ref: NameRef,
+    solvers: Vec<Value>,
+}
+
+#[derive(Serialize)]
+struct NameRef {
+    name: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CertificateSpec {
+    secret_name: String,
+    issuer_ref: IssuerRef,
+    dns_names: Vec<String>,
+    private_key: PrivateKey,
+}
+
+#[derive(Serialize)]
+struct IssuerRef {
+    name: String,
+    kind: &'static str,
+    group: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PrivateKey {
+    rotation_policy: &'static str,
+}
+
+fn custom<S: Serialize>(kind: CustomKind, ctx: &Ctx<'_>, name: &str, spec: S) -> Option<Object> {
+    let meta = ctx.meta(name, Component::Ingress.as_str(), chart_labels("tls", None));
+    CustomResource::new(kind, meta, &Body { spec })
+        .ok()
+        .map(Object::Custom)
+}
+
+/// The HTTP-01 or DNS-01 solver of the issuer.
+fn solver(ctx: &Ctx<'_>, s: &AcmeSolver) -> Value {
+    let inst = &ctx.model.instance;
+    match s {
+        AcmeSolver::Http01 => match &inst.security.routing {
+            Routing::Ingress => {
+                json!({"http01": {"ingress": {"ingressClassName": inst.ingress.class_name.as_str()}}})
+            }
+            Routing::GatewayApi(g) => json!({"http01": {"gatewayHTTPRoute": {"parentRefs": [{
+                "name": g.name.as_str(),
+                "namespace": ctx.namespace(),
+                "kind": "Gateway",
+                "sectionName": crate::gateway::HTTP_LISTENER,
+            }]}}}),
+        },
+        AcmeSolver::Dns01(Dns01::Cloudflare { api_token_secret }) => json!({"dns01": {"cloudflare": {
+            "apiTokenSecretRef": {"name": api_token_secret.name.as_str(), "key": api_token_secret.key}
+        }}}),
+        AcmeSolver::Dns01(Dns01::Route53 {
+            region,
+            hosted_zone_id,
+        }) => {
+            let mut r = json!({"region": region});
+            if let Some(z) = hosted_zone_id {
+                r["hostedZoneID"] = Value::from(z.as_str());
+            }
+            json!({"dns01": {"route53": r}})
+        }
+    }
+}
+
+/// The issuer named by `instance.ingress.issuer`, when `https.issuer` is set.
+#[must_use]
+pub fn issuer(ctx: &Ctx<'_>) -> Option<Object> {
+    let inst = &ctx.model.instance;
+    let acme = inst.security.https.issuer.as_ref()?;
+    let name = inst.ingress.issuer.name.as_str();
+    let kind = match inst.ingress.issuer.kind {
+        IssuerKind::Issuer => ISSUER,
+        IssuerKind::ClusterIssuer => CLUSTER_ISSUER,
+    };
+    custom(
+        kind,
+        ctx,
+        name,
+        IssuerSpec {
+            acme: Acme {
+                server: acme.server.clone(),
+                email: acme.email.clone(),
+                private_key_secret_ref: NameRef {
+                    name: format!("{name}-account-key"),
+                },
+                solvers: vec![solver(ctx, &acme.solver)],
+            },
+        },
+    )
+}
+
+/// The `Certificate` of TLS Secret `secret` for `hosts` (Gateway API routing).
+#[must_use]
+pub fn certificate(ctx: &Ctx<'_>, secret: &str, hosts: Vec<String>) -> Option<Object> {
+    let issuer = &ctx.model.instance.ingress.issuer;
+    custom(
+        CERTIFICATE,
+        ctx,
+        secret,
+        CertificateSpec {
+            secret_name: secret.to_owned(),
+            issuer_ref: IssuerRef {
+                name: issuer.name.to_string(),
+                kind: match issuer.kind {
+                    IssuerKind::Issuer => "Issuer",
+                    IssuerKind::ClusterIssuer => "ClusterIssuer",
+                },
+                group: "cert-manager.io",
+            },
+            dns_names: hosts,
+            private_key: PrivateKey {
+                rotation_policy: "Always",
+            },
+        },
+    )
+}
+
+/// The Traefik middlewares the Ingresses reference (redirect, HSTS), as configured.
+#[must_use]
+pub fn traefik_middlewares(ctx: &Ctx<'_>) -> Vec<Object> {
+    let https = &ctx.model.instance.security.https;
+    let mut out = Vec::new();
+    if https.redirect {
+        out.extend(custom(
+            MIDDLEWARE,
+            ctx,
+            REDIRECT_MIDDLEWARE,
+            json!({"redirectScheme": {"scheme": "https", "permanent": true}}),
+        ));
+    }
+    if let Some(h) = &https.hsts {
+        out.extend(custom(MIDDLEWARE, ctx, HSTS_MIDDLEWARE, traefik_hsts(h)));
+    }
+    out
+}
+
+fn traefik_hsts(h: &Hsts) -> Value {
+    json!({"headers": {
+        "stsSeconds": h.max_age_seconds,
+        "stsIncludeSubdomains": h.include_subdomains,
+        "stsPreload": h.preload,
+    }})
+}

@@ -1,0 +1,364 @@
+//! NetworkPolicies (`networking.k8s.io/v1`) of the instance namespace
+//! (`instance.security.networkPolicies`).
+//!
+//! - `devstats-default-deny`: every pod, ingress and egress denied unless a policy below allows;
+//! - `devstats-dns`: every pod may query the cluster DNS (UDP and TCP 53);
+//! - one policy per workload type, selecting its pods by the chart labels `name: devstats`,
+//!   `type: <type>` (`matchLabels`, so Polaris and checkov count the pods as covered), with both
+//!   policy types:
+//!   - Grafana, API, static sites: ingress from the ingress controller's (or Gateway's)
+//!     namespace on their container port; Grafana also from Prometheus' namespace; Grafana and
+//!     the API may reach PostgreSQL (5432);
+//!   - Patroni: PostgreSQL (5432) from the DevStats pods that use it, 5432 and the REST API
+//!     (8008) from its peers, 8008 from Prometheus; egress to its peers and to the Kubernetes API
+//!     server (its DCS);
+//!   - tool jobs: no ingress; PostgreSQL, and for provisioning, bootstrap, sync, affiliations and
+//!     the shared import HTTPS (443) to the internet (GitHub API, GH Archive, git, the backups
+//!     site), never to the private ranges;
+//! - `devstats-acme-solver`: the ingress controller may reach cert-manager's HTTP-01 solver pods
+//!   (port 8089), which cert-manager starts in this namespace.
+//!
+//! Policies are rendered only for the workloads the instance renders. Services stay ClusterIP
+//! (Patroni's headless): only the ingress controller or Gateway is exposed.
+
+use std::collections::BTreeMap;
+
+use devstats_model::hardening::{AcmeSolver, NetworkPolicies};
+use devstats_model::{Deployment, Model};
+use k8s_openapi::api::networking::v1::{
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::common::{APP, chart_labels, names};
+use crate::{Ctx, Object};
+
+/// PostgreSQL's port.
+const PG_PORT: i32 = 5432;
+/// Patroni's REST API port (also its metrics).
+const PATRONI_PORT: i32 = 8008;
+/// Port of cert-manager's HTTP-01 solver pods.
+const ACME_SOLVER_PORT: i32 = 8089;
+/// The well-known namespace-name label (set by Kubernetes on every namespace).
+const NS_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// Which DevStats workload types the instance renders, by pod `type` label.
+#[must_use]
+pub fn rendered_types(model: &Model) -> Vec<&'static str> {
+    let c = &model.instance.components;
+    let full = model
+        .projects
+        .iter()
+        .any(|p| matches!(model.deployment(p), Deployment::Full));
+    let mut out = Vec::new();
+    let mut add = |on: bool, types: &[&'static str]| {
+        if on {
+            out.extend_from_slice(types);
+        }
+    };
+    add(full, &["grafana", "provision", "sync", "affiliations"]);
+    add(c.api, &["api"]);
+    add(c.static_sites, &["static"]);
+    add(c.postgres, &["postgres"]);
+    add(c.bootstrap, &["boot"]);
+    add(c.affiliations_import.enabled, &["affiliations-import"]);
+    add(c.backups.enabled, &["backups-sync"]);
+    add(c.vacuum.enabled, &["vacuum-sync"]);
+    add(c.reports, &["reports"]);
+    add(c.tests, &["tests"]);
+    out
+}
+
+/// The pod types that connect to PostgreSQL.
+const DB_CLIENTS: [&str; 11] = [
+    "grafana",
+    "api",
+    "provision",
+    "boot",
+    "sync",
+    "affiliations",
+    "affiliations-import",
+    "backups-sync",
+    "vacuum-sync",
+    "reports",
+    "tests",
+];
+
+/// The pod types that fetch from the internet (HTTPS).
+const INTERNET: [&str; 5] = ["provision", "boot", "sync", "affiliations", "affiliations-import"];
+
+fn tcp(port: i32) -> NetworkPolicyPort {
+    NetworkPolicyPort {
+        port: Some(IntOrString::Int(port)),
+        protocol: Some("TCP".to_owned()),
+        ..NetworkPolicyPort::default()
+    }
+}
+
+fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn selector(match_labels: BTreeMap<String, String>) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(match_labels),
+        ..LabelSelector::default()
+    }
+}
+
+fn of_type(t: &str) -> LabelSelector {
+    selector(labels(&[("name", APP), ("type", t)]))
+}
+
+fn namespace_peer(ns: &str) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        namespace_selector: Some(selector(labels(&[(NS_LABEL, ns)]))),
+        ..NetworkPolicyPeer::default()
+    }
+}
+
+fn pods_peer(sel: LabelSelector) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        pod_selector: Some(sel),
+        ..NetworkPolicyPeer::default()
+    }
+}
+
+fn ingress(from: Vec<NetworkPolicyPeer>, ports: Vec<NetworkPolicyPort>) -> NetworkPolicyIngressRule {
+    NetworkPolicyIngressRule {
+        from: Some(from),
+        ports: Some(ports),
+    }
+}
+
+fn egress(to: Vec<NetworkPolicyPeer>, ports: Vec<NetworkPolicyPort>) -> NetworkPolicyEgressRule {
+    NetworkPolicyEgressRule {
+        to: Some(to),
+        ports: Some(ports),
+    }
+}
+
+fn policy(
+    ctx: &Ctx<'_>,
+    name: &str,
+    pod_selector: LabelSelector,
+    ingress: Option<Vec<NetworkPolicyIngressRule>>,
+    egress: Option<Vec<NetworkPolicyEgressRule>>,
+) -> Object {
+    let mut types = Vec::new();
+    if ingress.is_some() {
+        types.push("Ingress".to_owned());
+    }
+    if egress.is_some() {
+        types.push("Egress".to_owned());
+    }
+    Object::from(NetworkPolicy {
+        metadata: ctx.meta(name, "network-policy", chart_labels("network-policy", None)),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(pod_selector),
+            policy_types: Some(types),
+            ingress,
+            egress,
+        }),
+    })
+}
+
+/// The Patroni pod selector (the StatefulSet's pod labels).
+fn postgres_selector() -> LabelSelector {
+    selector(labels(&[
+        ("name", APP),
+        ("type", "postgres"),
+        ("cluster-name", names::POSTGRES),
+    ]))
+}
+
+fn to_postgres() -> NetworkPolicyEgressRule {
+    egress(vec![pods_peer(postgres_selector())], vec![tcp(PG_PORT)])
+}
+
+fn internet(np: &NetworkPolicies) -> NetworkPolicyEgressRule {
+    egress(
+        vec![NetworkPolicyPeer {
+            ip_block: Some(IPBlock {
+                cidr: "0.0.0.0/0".to_owned(),
+                except: (!np.private_cidrs.is_empty()).then(|| np.private_cidrs.clone()),
+            }),
+            ..NetworkPolicyPeer::default()
+        }],
+        vec![tcp(443)],
+    )
+}
+
+/// Every NetworkPolicy of the instance (none unless `networkPolicies.enabled`).
+#[must_use]
+pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
+    let inst = &ctx.model.instance;
+    let np = &inst.security.network_policies;
+    if !np.enabled {
+        return Vec::new();
+    }
+    let types = rendered_types(ctx.model);
+    let has = |t: &str| types.contains(&t);
+    let web_from = || vec![namespace_peer(np.ingress_namespace.as_str())];
+    let monitoring = np
+        .monitoring_namespace
+        .as_ref()
+        .map(|m| namespace_peer(m.as_str()));
+    let mut out = vec![
+        policy(
+            ctx,
+            "devstats-default-deny",
+            LabelSelector::default(),
+            Some(Vec::new()),
+            Some(Vec::new()),
+        ),
+        policy(
+            ctx,
+            "devstats-dns",
+            LabelSelector::default(),
+            None,
+            Some(vec![egress(
+                vec![NetworkPolicyPeer {
+                    namespace_selector: Some(selector(labels(&[(NS_LABEL, np.dns.namespace.as_str())]))),
+                    pod_selector: Some(selector(np.dns.pod_labels.clone())),
+                    ..NetworkPolicyPeer::default()
+                }],
+                vec![
+                    NetworkPolicyPort {
+                        port: Some(IntOrString::Int(53)),
+                        protocol: Some("UDP".to_owned()),
+                        ..NetworkPolicyPort::default()
+                    },
+                    tcp(53),
+                ],
+            )]),
+        ),
+    ];
+
+    if has("grafana") {
+        let mut from = web_from();
+        from.extend(monitoring.clone());
+        out.push(policy(
+            ctx,
+            "devstats-grafana",
+            of_type("grafana"),
+            Some(vec![ingress(from, vec![tcp(crate::grafana::PORT)])]),
+            Some(vec![to_postgres()]),
+        ));
+    }
+    if has("api") {
+        out.push(policy(
+            ctx,
+            "devstats-api",
+            of_type("api"),
+            Some(vec![ingress(web_from(), vec![tcp(crate::api::PORT)])]),
+            Some(vec![to_postgres()]),
+        ));
+    }
+    if has("static") {
+        out.push(policy(
+            ctx,
+            "devstats-static",
+            of_type("static"),
+            Some(vec![ingress(web_from(), vec![tcp(crate::static_sites::PORT)])]),
+            Some(Vec::new()),
+        ));
+    }
+    if has("postgres") {
+        let clients: Vec<String> = DB_CLIENTS
+            .iter()
+            .filter(|t| has(t))
+            .map(|t| (*t).to_owned())
+            .collect();
+        let mut rules = Vec::new();
+        if !clients.is_empty() {
+            rules.push(ingress(
+                vec![pods_peer(LabelSelector {
+                    match_labels: Some(labels(&[("name", APP)])),
+                    match_expressions: Some(vec![LabelSelectorRequirement {
+                        key: "type".to_owned(),
+                        operator: "In".to_owned(),
+                        values: Some(clients),
+                    }]),
+                })],
+                vec![tcp(PG_PORT)],
+            ));
+        }
+        rules.push(ingress(
+            vec![pods_peer(postgres_selector())],
+            vec![tcp(PG_PORT), tcp(PATRONI_PORT)],
+        ));
+        if let Some(m) = &monitoring {
+            rules.push(ingress(vec![m.clone()], vec![tcp(PATRONI_PORT)]));
+        }
+        let api_server = egress(
+            np.api_server
+                .cidrs
+                .iter()
+                .map(|c| NetworkPolicyPeer {
+                    ip_block: Some(IPBlock {
+                        cidr: c.clone(),
+                        except: None,
+                    }),
+                    ..NetworkPolicyPeer::default()
+                })
+                .collect(),
+            np.api_server.ports.iter().map(|p| tcp(i32::from(*p))).collect(),
+        );
+        out.push(policy(
+            ctx,
+            "devstats-postgres",
+            postgres_selector(),
+            Some(rules),
+            Some(vec![
+                egress(
+                    vec![pods_peer(postgres_selector())],
+                    vec![tcp(PG_PORT), tcp(PATRONI_PORT)],
+                ),
+                api_server,
+            ]),
+        ));
+    }
+    for (t, name) in [
+        ("provision", "devstats-provision"),
+        ("boot", "devstats-bootstrap"),
+        ("sync", "devstats-sync"),
+        ("affiliations", "devstats-affiliations"),
+        ("affiliations-import", "devstats-affiliations-import"),
+        ("backups-sync", "devstats-backups"),
+        ("vacuum-sync", "devstats-vacuum"),
+        ("reports", "devstats-reports"),
+        ("tests", "devstats-tests"),
+    ] {
+        if !has(t) {
+            continue;
+        }
+        let mut rules = Vec::new();
+        if has("postgres") {
+            rules.push(to_postgres());
+        }
+        if INTERNET.contains(&t) {
+            rules.push(internet(np));
+        }
+        out.push(policy(ctx, name, of_type(t), Some(Vec::new()), Some(rules)));
+    }
+    let http01 = match &inst.security.https.issuer {
+        Some(i) => i.solver == AcmeSolver::Http01,
+        None => true,
+    };
+    if inst.components.ingress && http01 {
+        out.push(policy(
+            ctx,
+            "devstats-acme-solver",
+            selector(labels(&[("acme.cert-manager.io/http01-solver", "true")])),
+            Some(vec![ingress(web_from(), vec![tcp(ACME_SOLVER_PORT)])]),
+            Some(Vec::new()),
+        ));
+    }
+    out
+}
