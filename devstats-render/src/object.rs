@@ -4,7 +4,8 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Endpoints, Namespace, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount,
+    ConfigMap, Endpoints, Namespace, PersistentVolumeClaim, Pod, PodSpec, PodTemplateSpec, Secret, Service,
+    ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -92,6 +93,43 @@ objects! {
 }
 
 impl Object {
+    /// The pod template of a workload (Deployment, StatefulSet, Job, CronJob).
+    #[must_use]
+    pub fn pod_template(&self) -> Option<&PodTemplateSpec> {
+        match self {
+            Object::Deployment(d) => d.spec.as_ref().map(|s| &s.template),
+            Object::StatefulSet(s) => s.spec.as_ref().map(|s| &s.template),
+            Object::Job(j) => j.spec.as_ref().map(|s| &s.template),
+            Object::CronJob(c) => c
+                .spec
+                .as_ref()
+                .and_then(|s| s.job_template.spec.as_ref())
+                .map(|s| &s.template),
+            _ => None,
+        }
+    }
+
+    /// The pod spec of a workload or bare Pod.
+    #[must_use]
+    pub fn pod_spec(&self) -> Option<&PodSpec> {
+        match self {
+            Object::Pod(p) => p.spec.as_ref(),
+            other => other.pod_template().and_then(|t| t.spec.as_ref()),
+        }
+    }
+
+    /// The labels its pods carry (a bare Pod's own labels, or the pod template's).
+    #[must_use]
+    pub fn pod_labels(&self) -> Option<&std::collections::BTreeMap<String, String>> {
+        match self {
+            Object::Pod(p) => p.metadata.labels.as_ref(),
+            other => other
+                .pod_template()
+                .and_then(|t| t.metadata.as_ref())
+                .and_then(|m| m.labels.as_ref()),
+        }
+    }
+
     /// `metadata.name` (empty if unset, which builders never do).
     #[must_use]
     pub fn name(&self) -> &str {

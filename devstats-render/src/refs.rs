@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
+use k8s_openapi::api::core::v1::PodSpec;
 
 use crate::{Object, RenderError, Rendered, RequiredSecret};
 
@@ -80,34 +80,12 @@ fn array<'a>(v: &'a serde_json::Value, pointer: &str) -> &'a [serde_json::Value]
         .map_or(&[], Vec::as_slice)
 }
 
-fn pod_template(o: &Object) -> Option<&PodTemplateSpec> {
-    match o {
-        Object::Deployment(d) => d.spec.as_ref().map(|s| &s.template),
-        Object::StatefulSet(s) => s.spec.as_ref().map(|s| &s.template),
-        Object::Job(j) => j.spec.as_ref().map(|s| &s.template),
-        Object::CronJob(c) => c
-            .spec
-            .as_ref()
-            .and_then(|s| s.job_template.spec.as_ref())
-            .map(|s| &s.template),
-        _ => None,
-    }
-}
-
 fn pod_spec(o: &Object) -> Option<&PodSpec> {
-    match o {
-        Object::Pod(p) => p.spec.as_ref(),
-        other => pod_template(other).and_then(|t| t.spec.as_ref()),
-    }
+    o.pod_spec()
 }
 
 fn pod_labels(o: &Object) -> Option<&BTreeMap<String, String>> {
-    match o {
-        Object::Pod(p) => p.metadata.labels.as_ref(),
-        other => pod_template(other)
-            .and_then(|t| t.metadata.as_ref())
-            .and_then(|m| m.labels.as_ref()),
-    }
+    o.pod_labels()
 }
 
 /// Checks every reference among `objects`; Secrets not rendered count as existing when they are

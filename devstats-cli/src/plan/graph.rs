@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use devstats_render::{Component, Object, Rendered};
-use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
+use k8s_openapi::api::core::v1::PodSpec;
 
 /// The kind of a dependency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -45,27 +45,10 @@ pub struct Edge {
 /// The name of the Secret whose keys hold the database credentials.
 pub const DATABASE_SECRET: &str = "pg-db";
 
-fn pod_template(o: &Object) -> Option<&PodTemplateSpec> {
-    match o {
-        Object::Deployment(d) => d.spec.as_ref().map(|s| &s.template),
-        Object::StatefulSet(s) => s.spec.as_ref().map(|s| &s.template),
-        Object::Job(j) => j.spec.as_ref().map(|s| &s.template),
-        Object::CronJob(c) => c
-            .spec
-            .as_ref()
-            .and_then(|s| s.job_template.spec.as_ref())
-            .map(|s| &s.template),
-        _ => None,
-    }
-}
-
 /// The pod spec of a workload (or bare Pod).
 #[must_use]
 pub fn pod_spec(o: &Object) -> Option<&PodSpec> {
-    match o {
-        Object::Pod(p) => p.spec.as_ref(),
-        other => pod_template(other).and_then(|t| t.spec.as_ref()),
-    }
+    o.pod_spec()
 }
 
 /// Secrets a pod spec reads.
