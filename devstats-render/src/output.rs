@@ -102,8 +102,19 @@ fn serialize_all(
 
 /// All objects as a pretty-printed JSON `v1/List`.
 pub fn json_list(objects: &[Rendered]) -> Result<String, OutputError> {
-    let items: Vec<&crate::Object> = objects.iter().map(|r| &r.object).collect();
-    let list = serde_json::json!({ "apiVersion": "v1", "kind": "List", "items": items });
+    /// A `v1/List`, serialized directly (no intermediate JSON value tree).
+    #[derive(serde::Serialize)]
+    struct List<'a> {
+        #[serde(rename = "apiVersion")]
+        api_version: &'static str,
+        kind: &'static str,
+        items: Vec<&'a crate::Object>,
+    }
+    let list = List {
+        api_version: "v1",
+        kind: "List",
+        items: objects.iter().map(|r| &r.object).collect(),
+    };
     let mut s = serde_json::to_string_pretty(&list).map_err(|e| OutputError {
         object: "v1/List".into(),
         message: e.to_string(),
