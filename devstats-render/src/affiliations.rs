@@ -183,29 +183,18 @@ mod tests {
 
     #[test]
     fn projects_match_the_full_renders() {
-        for (role, mode) in [(Role::Prod, "prod"), (Role::Test, "test")] {
-            let docs = full(mode);
-            for name in [
-                "kubernetes",
-                "prometheus",
-                "all",
-                "tekton",
-                "jenkins",
-                "backstage",
-                "graphql",
-                "cii",
-            ] {
-                let m = model(role, vec![chart_project(name)]);
-                let (sync, affs) = chart_schedules(docs, name);
-                let c = ctx(&m, &[(name, &sync, &affs)]);
-                let mut chart = chart_object(docs, "CronJob", &format!("devstats-affiliations-{name}"));
-                if role == Role::Test && name == "cii" {
+        each_chart_project(
+            "CronJob",
+            |p| format!("devstats-affiliations-{p}"),
+            build,
+            |role, proj, ours, mut chart| {
+                if role == Role::Test && proj == "cii" {
                     // The chart suspends cii on prod only (suspendCronProd); the model has one flag.
                     chart["spec"]["suspend"] = Value::Bool(true);
                 }
-                assert_same(&ours(&build(&c, &m.projects[0])), &chart);
-            }
-        }
+                assert_same(&ours, &chart);
+            },
+        );
     }
 
     #[test]

@@ -522,6 +522,39 @@ pub(crate) mod test_support {
         }
     }
 
+    /// Projects compared one by one with the full chart renders, in both roles.
+    pub const CHART_PROJECTS: [&str; 8] = [
+        "kubernetes",
+        "prometheus",
+        "all",
+        "tekton",
+        "jenkins",
+        "backstage",
+        "graphql",
+        "cii",
+    ];
+
+    /// For each role and each of [`CHART_PROJECTS`]: builds our object for the project (with the
+    /// chart's schedules) and hands it to `check` with the chart's object of `kind` named
+    /// `name(project)` from the full render of that role.
+    pub fn each_chart_project(
+        kind: &str,
+        name: impl Fn(&str) -> String,
+        build: impl Fn(&Ctx<'_>, &Project) -> crate::Object,
+        mut check: impl FnMut(Role, &str, Value, Value),
+    ) {
+        for (role, mode) in [(Role::Prod, "prod"), (Role::Test, "test")] {
+            let docs = full(mode);
+            for proj in CHART_PROJECTS {
+                let m = model(role, vec![chart_project(proj)]);
+                let (sync, affs) = chart_schedules(docs, proj);
+                let c = ctx(&m, &[(proj, &sync, &affs)]);
+                let ours = ours(&build(&c, &m.projects[0]));
+                check(role, proj, ours, chart_object(docs, kind, &name(proj)));
+            }
+        }
+    }
+
     /// The chart's schedules of `proj` in `docs` (sync, affiliations), for a context.
     pub fn chart_schedules(docs: &[Value], proj: &str) -> (String, String) {
         let s = |name: String| {
@@ -556,24 +589,14 @@ mod tests {
 
     #[test]
     fn projects_match_the_full_renders() {
-        for (role, mode) in [(Role::Prod, "prod"), (Role::Test, "test")] {
-            let docs = full(mode);
-            for name in [
-                "kubernetes",
-                "prometheus",
-                "all",
-                "tekton",
-                "jenkins",
-                "backstage",
-                "graphql",
-                "cii",
-            ] {
-                let m = model(role, vec![chart_project(name)]);
-                let ours = ours(&build(&ctx(&m, &[]), &m.projects[0]));
-                let chart = chart_object(docs, "Pod", &format!("devstats-provision-{name}"));
+        each_chart_project(
+            "Pod",
+            |p| format!("devstats-provision-{p}"),
+            build,
+            |_, _, ours, chart| {
                 assert_same(&ours, &pod_as_job(&chart));
-            }
-        }
+            },
+        );
     }
 
     #[test]
