@@ -659,19 +659,7 @@ pub fn validate(model: &Model) -> Vec<Problem> {
     if s.images.require_pinned {
         let im = &inst.images;
         let ip = Path::root().key("instance").key("images");
-        let images: [(&str, &ImageRef); 11] = [
-            ("provision", &im.provision),
-            ("sync", &im.sync),
-            ("affiliations", &im.affiliations),
-            ("grafana", &im.grafana),
-            ("api", &im.api),
-            ("staticDefault", &im.static_default),
-            ("postgres", &im.postgres),
-            ("backups", &im.backups),
-            ("vacuum", &im.vacuum),
-            ("reports", &im.reports),
-            ("tests", &im.tests),
-        ];
+        let images = im.named();
         let unpinned = |i: &ImageRef| i.check().is_ok() && !i.is_pinned();
         for (field, img) in images {
             if unpinned(img) {

@@ -439,6 +439,26 @@ pub struct Images {
     pub tests: ImageRef,
 }
 
+impl Images {
+    /// Every image with its field name in the model file (`instance.images.<name>`).
+    #[must_use]
+    pub fn named(&self) -> [(&'static str, &ImageRef); 11] {
+        [
+            ("provision", &self.provision),
+            ("sync", &self.sync),
+            ("affiliations", &self.affiliations),
+            ("grafana", &self.grafana),
+            ("api", &self.api),
+            ("staticDefault", &self.static_default),
+            ("postgres", &self.postgres),
+            ("backups", &self.backups),
+            ("vacuum", &self.vacuum),
+            ("reports", &self.reports),
+            ("tests", &self.tests),
+        ]
+    }
+}
+
 impl Default for Images {
     fn default() -> Self {
         let i = |s: &str| ImageRef(format!("lukaszgryglicki/{s}"));

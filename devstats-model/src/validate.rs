@@ -111,19 +111,7 @@ pub fn validate(model: &Model) -> Vec<Problem> {
 
     // Images.
     let im = &inst.images;
-    for (field, img) in [
-        ("provision", &im.provision),
-        ("sync", &im.sync),
-        ("affiliations", &im.affiliations),
-        ("grafana", &im.grafana),
-        ("api", &im.api),
-        ("staticDefault", &im.static_default),
-        ("postgres", &im.postgres),
-        ("backups", &im.backups),
-        ("vacuum", &im.vacuum),
-        ("reports", &im.reports),
-        ("tests", &im.tests),
-    ] {
+    for (field, img) in im.named() {
         v.check(
             ip.key("images").key(field),
             img.check(),
