@@ -135,11 +135,12 @@ fn gitops_tree_is_written_once_and_rerendered_without_changes() {
     }
 }
 
-/// `import-helm` with the arguments recorded in the fixture's header writes the fixture.
+/// `import-helm` with the arguments recorded in the golden import's header writes it again.
 #[test]
 fn import_helm_with_environments_writes_the_cncf_fixture() {
     let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    let fixture_text = std::fs::read_to_string(root.join("fixtures/cncf.yaml")).expect("fixture");
+    let fixture_text =
+        std::fs::read_to_string(root.join("fixtures/helm/cncf-imported.yaml")).expect("fixture");
     let header = fixture_text.lines().next().expect("header");
     let args = header
         .strip_prefix("# Imported by devstats-k8s import-helm from ")
@@ -155,6 +156,6 @@ fn import_helm_with_environments_writes_the_cncf_fixture() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout) == fixture_text,
-        "import-helm does not reproduce fixtures/cncf.yaml"
+        "import-helm does not reproduce fixtures/helm/cncf-imported.yaml"
     );
 }

@@ -212,12 +212,20 @@ impl Default for PodHardening {
 }
 
 /// Image pinning.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct ImagePolicy {
-    /// Reject images without a tag or digest and `:latest` (validation error). Off by default
-    /// for now, because `fixtures/cncf.yaml` still carries the chart's untagged images.
+    /// Reject images without a tag or digest and `:latest` (validation error): a node pulls
+    /// whatever `latest` is when a pod starts, so two replicas can run different code and a
+    /// rollback does not roll back. On by default; the Helm import turns it off (the chart's
+    /// images are untagged).
     pub require_pinned: bool,
+}
+
+impl Default for ImagePolicy {
+    fn default() -> Self {
+        Self { require_pinned: true }
+    }
 }
 
 /// Zero-downtime rollouts of the web Deployments (Grafana, API, static sites) and Patroni.
@@ -666,7 +674,7 @@ pub fn validate(model: &Model) -> Vec<Problem> {
                 push(
                     ip.key(field),
                     format!("image `{img}` is not pinned (no tag, or `:latest`)"),
-                    "pin it by tag or digest, e.g. repo:2026-11-01 or repo@sha256:…, or set security.images.requirePinned: false",
+                    "pin it by tag or digest, e.g. repo:2026-11-01 or repo@sha256:…, or set instance.security.images.requirePinned: false",
                 );
             }
         }

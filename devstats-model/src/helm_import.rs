@@ -1566,8 +1566,8 @@ fn import_instance(
         schedules: ScheduleSettings::default(),
         tools,
         gitops: crate::types::GitOps::default(),
-        // TODO(hardening): Security::chart_compatible() once fixtures/cncf.yaml is regenerated.
-        security: crate::hardening::Security::default(),
+        // Hardening is opt-in for an imported installation: it renders what the chart renders.
+        security: crate::hardening::Security::chart_compatible(),
     })
 }
 

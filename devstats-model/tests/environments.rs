@@ -1,6 +1,6 @@
 //! Environments: a base instance plus named overlays, resolved on the located tree.
 //!
-//! The CNCF fixture's `prod` and `test` environments must reproduce the chart's prod and test
+//! The golden CNCF import's `prod` and `test` environments must reproduce the chart's prod and test
 //! installs; every problem of an overlay or of a merged instance must be located where it was
 //! written.
 
@@ -12,7 +12,8 @@ use devstats_model::{
     parse_str_env,
 };
 
-const CNCF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/cncf.yaml");
+/// The golden import (the chart-compatible CNCF model with its environments).
+const CNCF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/helm/cncf-imported.yaml");
 const EXAMPLE: &str = include_str!("../../fixtures/example.yaml");
 const VALUES: &str = include_str!("../../fixtures/helm/values.yaml");
 const PROJECTS: &str =

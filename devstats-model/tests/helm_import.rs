@@ -1,6 +1,6 @@
 //! Import of the real `cncf/devstats-helm` values into the model.
 //!
-//! `fixtures/cncf.yaml` is the golden production model. Regenerate it with
+//! `fixtures/helm/cncf-imported.yaml` is the golden import of the CNCF production chart values. Regenerate it with
 //!
 //! ```sh
 //! UPDATE_FIXTURES=1 cargo test -p devstats-model --test helm_import
@@ -15,7 +15,7 @@ use devstats_model::{Deployment, Model, ProjectStatus, Role, parse_str};
 const VALUES: &str = include_str!("../../fixtures/helm/values.yaml");
 const PROJECTS: &str =
     include_str!("../../fixtures/upstream/cncf_devstats-docker-images__devstats-helm__projects.yaml");
-const CNCF_FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/cncf.yaml");
+const CNCF_FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/helm/cncf-imported.yaml");
 
 /// Paths as written in the fixture's header (relative to the workspace root).
 const VALUES_PATH: &str = "fixtures/helm/values.yaml";
@@ -135,10 +135,10 @@ fn cncf_fixture_is_golden() -> TestResult {
     let on_disk = std::fs::read_to_string(CNCF_FIXTURE).unwrap_or_default();
     assert!(
         on_disk == text,
-        "fixtures/cncf.yaml is not what the import produces; regenerate it with\n  \
+        "fixtures/helm/cncf-imported.yaml is not what the import produces; regenerate it with\n  \
          UPDATE_FIXTURES=1 cargo test -p devstats-model --test helm_import\nand review the diff"
     );
-    let model = parse_str("fixtures/cncf.yaml", &on_disk).map_err(|e| e.to_string())?;
+    let model = parse_str("fixtures/helm/cncf-imported.yaml", &on_disk).map_err(|e| e.to_string())?;
     assert_eq!(model.projects.len(), 283);
     Ok(())
 }
@@ -520,5 +520,55 @@ fn no_unexpected_warnings_for_the_real_values() -> TestResult {
         "{:#?}",
         imported.warnings
     );
+    Ok(())
+}
+
+/// `fixtures/cncf.yaml` is the production model an operator keeps: the import plus the changes
+/// its header lists. This pins those changes, so a change to the import (or to the fixture) that
+/// is not one of them fails here, in every environment.
+#[test]
+fn production_model_is_the_import_plus_its_listed_changes() -> TestResult {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"));
+    let production = devstats_model::load_environments(&root.join("cncf.yaml")).map_err(|e| e.to_string())?;
+    let imported = devstats_model::load_environments(&root.join("helm/cncf-imported.yaml"))
+        .map_err(|e| e.to_string())?;
+    let names = |envs: &[devstats_model::EnvModel]| envs.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&production), names(&imported));
+    for (p, i) in production.iter().zip(&imported) {
+        let mut p = p.model.clone();
+        assert_eq!(
+            p.instance.security,
+            devstats_model::hardening::Security::hardened(),
+            "{}: hardened",
+            i.name
+        );
+        assert_ne!(p.instance.security, i.model.instance.security);
+        // Undo the listed changes: hardening, pinned tags.
+        p.instance.security = i.model.instance.security.clone();
+        let unpin = |img: &mut devstats_model::ImageRef| {
+            assert!(img.is_pinned(), "{}: {img} is pinned", i.name);
+            *img = devstats_model::ImageRef(img.as_str().trim_end_matches(":2026-11-01").to_owned());
+        };
+        let im = &mut p.instance.images;
+        for img in [
+            &mut im.provision,
+            &mut im.sync,
+            &mut im.affiliations,
+            &mut im.grafana,
+            &mut im.api,
+            &mut im.static_default,
+            &mut im.postgres,
+            &mut im.backups,
+            &mut im.vacuum,
+            &mut im.reports,
+            &mut im.tests,
+        ] {
+            unpin(img);
+        }
+        for f in &mut p.foundations {
+            unpin(&mut f.static_image);
+        }
+        assert_eq!(p, i.model, "{}: only the listed changes", i.name);
+    }
     Ok(())
 }

@@ -26,10 +26,9 @@ fn imported(sets: &[(&str, &str)]) -> Model {
         projects_yaml: None,
         recompute_schedules: false,
     };
-    let mut model = import(&values, &opts).expect("the chart's values import").model;
-    // Hardening is opt-in for an imported installation. Until the import writes
-    // `Security::chart_compatible()` itself, set it here.
-    model.instance.security = devstats_model::hardening::Security::chart_compatible();
+    // Hardening is opt-in for an imported installation: the import writes the chart-compatible
+    // settings, and the parity below holds with them as imported.
+    let model = import(&values, &opts).expect("the chart's values import").model;
     // The imported model must be a valid model file.
     let yaml = model.to_yaml().expect("serializes");
     devstats_model::parse_str("imported.yaml", &yaml).expect("the imported model validates")
