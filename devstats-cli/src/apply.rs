@@ -199,10 +199,25 @@ pub async fn read_live<C: Cluster>(eng: &Engine<'_, C>, set: &DesiredSet) -> Res
         .filter(|d| !d.key.kind.namespaced)
         .map(|d| d.key.clone())
         .collect();
-    let (parent, lists, scoped) = futures::join!(
+    // Cluster-scoped custom kinds are listed too: a GET of one answers 404 both when the object
+    // is missing and when its CRD is, a LIST only when the CRD is.
+    let custom_cluster_kinds: Vec<Kind> = kinds
+        .iter()
+        .copied()
+        .filter(|k| !k.namespaced && !k.is_builtin())
+        .collect();
+    let metadata = ListOptions {
+        metadata_only: true,
+        label_selector: None,
+    };
+    let (parent, lists, scoped, custom) = futures::join!(
         eng.get(&parent_key),
         list_all(pairs),
-        join_all(cluster_scoped.iter().map(|k| eng.get(k)))
+        join_all(cluster_scoped.iter().map(|k| eng.get(k))),
+        join_all(custom_cluster_kinds.iter().map(|&k| {
+            let metadata = &metadata;
+            async move { (k, eng.list(k, None, metadata).await) }
+        }))
     );
     let mut live = LiveState::default();
     let absorb = |live: &mut LiveState,
@@ -213,9 +228,12 @@ pub async fn read_live<C: Cluster>(eng: &Engine<'_, C>, set: &DesiredSet) -> Res
                 Ok(items) => items,
                 // Optional kinds: an HPA API that is missing or forbidden means no HPAs.
                 Err(e) if k == Kind::HORIZONTAL_POD_AUTOSCALER && matches!(e.code, 403 | 404) => Vec::new(),
-                // A custom resource whose CRD is not installed: none exist (applying one fails
-                // with a message saying so).
-                Err(e) if !k.is_builtin() && e.code == 404 => Vec::new(),
+                // A custom resource whose CRD is not installed: none exist, and the planner
+                // refuses to apply any (before the first write, with what to install).
+                Err(e) if !k.is_builtin() && e.code == 404 => {
+                    live.unserved_kinds.insert(k);
+                    Vec::new()
+                }
                 Err(e) => return Err(e),
             };
             live.listed_kinds.insert(k);
@@ -231,6 +249,7 @@ pub async fn read_live<C: Cluster>(eng: &Engine<'_, C>, set: &DesiredSet) -> Res
         Ok(())
     };
     absorb(&mut live, lists)?;
+    absorb(&mut live, custom)?;
     for (key, r) in cluster_scoped.iter().zip(scoped) {
         if let Some(v) = r? {
             live.objects.insert(key.clone(), v);

@@ -74,9 +74,15 @@ pub struct FakeCluster {
     state: Mutex<State>,
 }
 
+/// Sets the member at JSON pointer `path` (RFC 6901: `~1` is `/`, `~0` is `~`), creating objects
+/// on the way.
 fn ptr_set(v: &mut Value, path: &str, value: Value) {
     let mut cur = v;
-    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let parts: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(|p| p.replace("~1", "/").replace("~0", "~"))
+        .collect();
     for (i, p) in parts.iter().enumerate() {
         if !cur.is_object() {
             *cur = json!({});
@@ -85,10 +91,10 @@ fn ptr_set(v: &mut Value, path: &str, value: Value) {
             return;
         };
         if i + 1 == parts.len() {
-            obj.insert((*p).to_owned(), value);
+            obj.insert(p.clone(), value);
             return;
         }
-        cur = obj.entry((*p).to_owned()).or_insert_with(|| json!({}));
+        cur = obj.entry(p.clone()).or_insert_with(|| json!({}));
     }
 }
 
@@ -570,33 +576,19 @@ impl Cluster for FakeCluster {
             }
         }
         if dry_run {
-            let mut preview = s.objects.get(key).cloned().unwrap_or_else(|| json!({}));
-            if let (Some(p), Some(b)) = (preview.as_object_mut(), body.as_object()) {
-                for (k, v) in b {
-                    if k == "metadata" {
-                        continue;
-                    }
-                    p.insert(k.clone(), v.clone());
-                }
+            // What the apply would store, computed on a scratch copy: the same merge as a real
+            // apply (kept labels, server-set fields, status), nothing persisted.
+            let mut scratch = State {
+                resource_version: s.resource_version,
+                ..State::default()
+            };
+            let live = s.objects.get(key).cloned();
+            if let Some(o) = &live {
+                scratch.objects.insert(key.clone(), o.clone());
             }
-            for (k, v) in body
-                .get("metadata")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-            {
-                match v {
-                    Value::Object(m) => {
-                        for (mk, mv) in m {
-                            ptr_set(
-                                &mut preview,
-                                &format!("/metadata/{k}/{}", mk.replace('/', "~1")),
-                                mv.clone(),
-                            );
-                        }
-                    }
-                    other => ptr_set(&mut preview, &format!("/metadata/{k}"), other.clone()),
-                }
+            let mut preview = Self::store(&mut scratch, key, body);
+            if let Some(rv) = live.as_ref().and_then(|o| o.pointer("/metadata/resourceVersion")) {
+                ptr_set(&mut preview, "/metadata/resourceVersion", rv.clone());
             }
             return Ok(preview);
         }

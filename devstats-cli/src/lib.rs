@@ -10,6 +10,7 @@ pub mod destroy;
 pub mod diff;
 pub mod engine;
 pub mod fake;
+pub mod fake_http;
 pub mod kinds;
 pub mod plan;
 pub mod progress;

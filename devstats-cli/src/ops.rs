@@ -31,11 +31,14 @@ Examples:
   devstats-k8s apply fixtures/cncf.yaml --project kubernetes         # one project's objects (no prune)
   devstats-k8s apply fixtures/cncf.yaml --max-parallel 8 --timeout 30m
   devstats-k8s apply fixtures/cncf.yaml -o json | jq -c 'select(.event==\"summary\")'
+  devstats-k8s apply fixtures/cncf.yaml --resync                     # also repair hand edits `diff` shows
 
 Order: derived from the references between objects (namespace → secrets, RBAC → volumes →
 Patroni [waits: rolled out and a primary elected] → bootstrap [waits: Complete/Failed] →
 provisioning [--max-parallel at a time] → CronJobs → Deployments [waits: rollout] → Ingresses).
-Re-applying an unchanged model makes zero writes. Provisioning runs once per project: a project
+Re-applying an unchanged model makes zero writes: an object is sent only when its rendered content
+changed since the last apply (its devstats.cncf.io/applied-hash annotation), so a hand edit
+(`kubectl edit`) stays until `--resync` (`diff` shows it). Provisioning runs once per project: a project
 whose provisioning Job (or the chart's provisioning pod) completed is never provisioned again by
 apply; `devstats-k8s run provision` does that deliberately.
 Prune: objects recorded in the inventory (ConfigMap devstats-k8s-inventory) and no longer
@@ -189,6 +192,11 @@ pub struct ApplyArgs {
     /// (a Service's clusterIP, a Deployment's selector, a RoleBinding's roleRef).
     #[arg(long)]
     pub allow_recreate: bool,
+    /// Apply every object, not only those whose rendered content changed since the last apply
+    /// (recorded in each object's `devstats.cncf.io/applied-hash`): repairs hand edits that `diff`
+    /// shows. Fields another manager took over conflict unless --force-conflicts.
+    #[arg(long)]
+    pub resync: bool,
     /// Output.
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -366,6 +374,7 @@ pub fn apply(args: ApplyArgs) -> miette::Result<ExitCode> {
             wait: !args.no_wait,
             max_parallel: args.max_parallel as usize,
             allow_recreate: args.allow_recreate,
+            resync: args.resync,
             prune: PruneOptions {
                 enabled: !args.no_prune,
                 volumes: args.prune_volumes,

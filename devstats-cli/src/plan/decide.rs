@@ -24,6 +24,9 @@ pub struct LiveState {
     pub listed_kinds: BTreeSet<Kind>,
     /// The inventory's member list (`None`: no inventory yet).
     pub inventory: Option<BTreeSet<ObjectKey>>,
+    /// Custom resource kinds the API server does not serve (their CRD is not installed): listing
+    /// them answered 404.
+    pub unserved_kinds: BTreeSet<Kind>,
 }
 
 impl LiveState {
@@ -86,6 +89,9 @@ pub struct PlanOptions {
     /// Recreate objects whose immutable fields changed when that only interrupts (Service,
     /// Deployment selector, RoleBinding roleRef).
     pub allow_recreate: bool,
+    /// Send every object, also those whose live applied-hash equals the desired one: repairs
+    /// hand edits (`diff` shows them), at the cost of one write per object.
+    pub resync: bool,
     /// Prune.
     pub prune: PruneOptions,
 }
@@ -96,6 +102,7 @@ impl Default for PlanOptions {
             wait: true,
             max_parallel: 4,
             allow_recreate: false,
+            resync: false,
             prune: PruneOptions::default(),
         }
     }
@@ -310,7 +317,7 @@ fn apply_action(set: &DesiredSet, i: usize, live: &LiveState, opts: &PlanOptions
     let Some(obj) = live.get(&d.key) else {
         return Action::Apply { exists: false };
     };
-    if live_hash(obj) == Some(d.hash.as_str()) {
+    if live_hash(obj) == Some(d.hash.as_str()) && !opts.resync {
         return Action::Unchanged;
     }
     if d.policy == Policy::Replace {
@@ -477,8 +484,51 @@ pub fn plan(set: &DesiredSet, live: &LiveState, opts: &PlanOptions) -> Plan {
         refusals,
         ..Plan::default()
     };
+    refuse_unserved_kinds(set, live, &mut out);
     plan_prune(set, live, opts, &mut out);
     out
+}
+
+/// Objects of a kind the cluster does not serve cannot be applied: say so before the first write,
+/// once per kind, with what to install or turn off (instead of a 404 halfway through the apply).
+fn refuse_unserved_kinds(set: &DesiredSet, live: &LiveState, out: &mut Plan) {
+    let mut by_kind: BTreeMap<Kind, Vec<&str>> = BTreeMap::new();
+    for d in set
+        .objects
+        .iter()
+        .filter(|d| live.unserved_kinds.contains(&d.key.kind))
+    {
+        by_kind.entry(d.key.kind).or_default().push(d.key.name.as_str());
+    }
+    for (kind, names) in by_kind {
+        out.refusals.push(format!(
+            "the cluster does not serve {} {} (no CustomResourceDefinition for {}.{}), needed by {}              rendered object{} ({}{}): install {} first, or turn off the model setting that renders it",
+            kind.api_version(),
+            kind.kind,
+            kind.plural,
+            kind.group,
+            names.len(),
+            if names.len() == 1 { "" } else { "s" },
+            names.iter().take(3).copied().collect::<Vec<_>>().join(", "),
+            if names.len() > 3 { ", …" } else { "" },
+            provider_of(kind.group),
+        ));
+    }
+}
+
+/// Who provides the CRDs of an API group.
+fn provider_of(group: &str) -> &'static str {
+    match group {
+        "cert-manager.io" => "cert-manager",
+        "gateway.networking.k8s.io" => "the Gateway API CRDs and a Gateway implementation",
+        "monitoring.coreos.com" => "the Prometheus Operator (e.g. kube-prometheus-stack)",
+        "flagger.app" => "Flagger",
+        "traefik.io" | "traefik.containo.us" => "Traefik",
+        "external-secrets.io" => "External Secrets Operator",
+        "bitnami.com" => "Sealed Secrets",
+        g if g.ends_with("toolkit.fluxcd.io") => "Flux",
+        _ => "the operator that provides it",
+    }
 }
 
 fn first_line(s: &str) -> &str {
