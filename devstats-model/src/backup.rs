@@ -142,9 +142,12 @@ impl Compression {
 pub struct WalArchiving {
     /// Archive WAL and take base backups.
     pub enabled: bool,
-    /// Image that contains a static `wal-g` binary for PostgreSQL (e.g. built from the WAL-G
-    /// release `wal-g-pg-ubuntu-22.04-amd64`) and `/bin/sh`.
-    pub image: ImageRef,
+    /// Image that holds the PostgreSQL `wal-g` binary (at `binary`) and `cp`, e.g. `busybox`
+    /// plus a WAL-G release binary whose C library matches the Patroni image's (WAL-G publishes
+    /// no image; `docs/backup-and-restore.md` shows a two-line Dockerfile). Required when
+    /// `enabled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageRef>,
     /// Path of the `wal-g` binary in `image`.
     pub binary: String,
     /// Image with `kubectl` and `/bin/sh`, used by the base backup CronJob to exec into a replica.
@@ -166,7 +169,7 @@ impl Default for WalArchiving {
     fn default() -> Self {
         Self {
             enabled: false,
-            image: ImageRef::from("ghcr.io/cncf/devstats-wal-g:v3.0.7"),
+            image: None,
             binary: "/usr/local/bin/wal-g".to_owned(),
             kubectl_image: ImageRef::from("alpine/k8s:1.33.4"),
             base_backup_schedule: CronSchedule::from("0 1 * * 0"),
@@ -381,7 +384,18 @@ pub fn validate(model: &Model) -> Vec<Problem> {
                 .help("enable components.postgres, or disable walArchiving"),
             );
         }
-        for (field, img) in [("image", &w.image), ("kubectlImage", &w.kubectl_image)] {
+        if w.image.is_none() {
+            out.push(
+                Problem::new(wp.key("image"), "WAL archiving needs an image holding the wal-g binary")
+                    .help("e.g. image: registry.example.org/devstats/wal-g:v3.0.7 (see docs/backup-and-restore.md, 'The wal-g image')"),
+            );
+        }
+        let images = w
+            .image
+            .iter()
+            .map(|i| ("image", i))
+            .chain([("kubectlImage", &w.kubectl_image)]);
+        for (field, img) in images {
             if let Err(e) = img.check() {
                 out.push(
                     Problem::new(wp.key(field), e).help("allowed: registry/repository[:tag][@sha256:digest]"),

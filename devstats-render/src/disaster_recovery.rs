@@ -81,7 +81,10 @@ fn dr<'a>(ctx: &Ctx<'a>) -> &'a DisasterRecovery {
 #[must_use]
 pub fn wal_archiving(model: &Model) -> bool {
     let d = &model.instance.disaster_recovery;
-    d.wal_archiving.enabled && d.object_store.is_some() && model.instance.components.postgres
+    d.wal_archiving.enabled
+        && d.object_store.is_some()
+        && d.wal_archiving.image.is_some()
+        && model.instance.components.postgres
 }
 
 /// True when a workload of this module reads the object store.
@@ -195,7 +198,7 @@ pub fn patroni_archiving(ctx: &Ctx<'_>) -> Option<PatroniArchiving> {
     Some(PatroniArchiving {
         init: Container {
             name: "install-wal-g".to_owned(),
-            image: Some(w.image.as_str().to_owned()),
+            image: Some(w.image.as_ref()?.as_str().to_owned()),
             image_pull_policy: ctx.pull_policy(),
             command: Some(vec!["cp".to_owned(), w.binary.clone(), WALG_BIN.to_owned()]),
             volume_mounts: Some(vec![mount(WALG_VOLUME, WALG_DIR)]),
