@@ -387,7 +387,7 @@ pub fn validate(model: &Model) -> Vec<Problem> {
         if w.image.is_none() {
             out.push(
                 Problem::new(wp.key("image"), "WAL archiving needs an image holding the wal-g binary")
-                    .help("e.g. image: registry.example.org/devstats/wal-g:v3.0.7 (see docs/backup-and-restore.md, 'The wal-g image')"),
+                    .help("e.g. registry.example.org/devstats/wal-g:v3.0.7; docs/backup-and-restore.md shows how to build it"),
             );
         }
         let images = w
@@ -553,6 +553,63 @@ mod tests {
     fn off_by_default() {
         assert!(DisasterRecovery::default().is_off());
         assert!(!DisasterRecovery::default().copies_dumps());
+    }
+
+    fn model() -> Model {
+        crate::parse_str(
+            "example.yaml",
+            include_str!("../../fixtures/example.yaml"),
+        )
+        .expect("valid")
+    }
+
+    fn messages(m: &Model) -> Vec<String> {
+        validate(m).iter().map(|p| format!("{}: {}", p.path, p.message)).collect()
+    }
+
+    #[test]
+    fn features_without_an_object_store_are_refused() {
+        let mut m = model();
+        let d = &mut m.instance.disaster_recovery;
+        d.wal_archiving.enabled = true;
+        d.wal_archiving.image = Some(ImageRef::from("registry.example.org/wal-g:v3.0.7"));
+        d.dumps.offsite.enabled = true;
+        let got = messages(&m);
+        assert!(
+            got.iter().any(|p| p.contains("walArchiving.enabled") && p.contains("needs an object store")),
+            "{got:?}"
+        );
+        assert!(
+            got.iter().any(|p| p.contains("dumps.offsite.enabled") && p.contains("needs an object store")),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn the_drill_needs_its_sources() {
+        let mut m = model();
+        m.instance.components.backups.enabled = false;
+        let d = &mut m.instance.disaster_recovery;
+        d.restore_drill.enabled = true;
+        d.dumps.on_volume_generations = 2;
+        let got = messages(&m);
+        for needle in [
+            "restoreDrill.project: the drill needs a project",
+            "restoreDrill.enabled: the drill restores the dump on the backups volume",
+            "dumps: dump copies and generations need the logical backups",
+        ] {
+            assert!(got.iter().any(|p| p.contains(needle)), "{needle}: {got:?}");
+        }
+        m.instance.disaster_recovery.restore_drill.from_object_store = true;
+        assert!(messages(&m).iter().any(|p| p.contains("restoreDrill.fromObjectStore")));
+    }
+
+    #[test]
+    fn defaults_are_valid_and_not_serialized() {
+        let m = model();
+        assert!(validate(&m).is_empty());
+        let yaml = serde_saphyr::to_string(&m.instance).expect("yaml");
+        assert!(!yaml.contains("disasterRecovery"), "{yaml}");
     }
 
     #[test]

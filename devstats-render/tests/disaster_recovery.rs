@@ -342,3 +342,20 @@ fn hardened_dr_render_is_written_for_the_linters() {
     }
     assert!(DisasterRecovery::default().is_off());
 }
+
+/// The YAML block of `docs/backup-and-restore.md` (under `<!-- cncf-prod-block -->`).
+fn documented_block() -> String {
+    let doc = std::fs::read_to_string(fixture("../docs/backup-and-restore.md")).expect("runbook");
+    let after = doc.split("<!-- cncf-prod-block -->").nth(1).expect("marker");
+    let body = after.split("```yaml\n").nth(1).expect("yaml fence");
+    body.split("```").next().expect("closing fence").to_owned()
+}
+
+#[test]
+fn the_documented_prod_block_is_what_these_tests_render() {
+    let src = std::fs::read_to_string(fixture("cncf.yaml")).expect("cncf.yaml");
+    let with_block = src.replacen("\ninstance:\n", &format!("\ninstance:\n{}", documented_block()), 1);
+    assert_ne!(with_block, src, "no `instance:` line in cncf.yaml");
+    let m = devstats_model::parse_str("cncf.yaml + runbook block", &with_block).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.instance.disaster_recovery, cncf_dr().instance.disaster_recovery);
+}
