@@ -93,6 +93,11 @@ fn restore_from_the_volume_creates_the_job_and_streams_its_log() {
     assert_eq!(job["kind"], "Job");
     assert_eq!(job["metadata"]["namespace"], "devstats-prod");
     assert_eq!(job["spec"]["ttlSecondsAfterFinished"], 3600);
+    // Without disasterRecovery there is no restore NetworkPolicy: the backups job's applies.
+    assert_eq!(
+        job["spec"]["template"]["metadata"]["labels"]["type"],
+        "backups-sync"
+    );
     let env = env_of(&job, "restore");
     assert!(
         env.contains(&("DUMP".to_owned(), "/root/gha.dump".to_owned())),
@@ -123,6 +128,7 @@ fn restore_from_the_object_store_fetches_first_and_reports_failure() {
     let m = cncf_with_store();
     let job = run_task::restore_job(&m, "kubernetes", Some("2026-11-29"), NAME, true).expect("job");
     assert!(job["spec"].get("ttlSecondsAfterFinished").is_none(), "--keep");
+    assert_eq!(job["spec"]["template"]["metadata"]["labels"]["type"], "restore");
     let fetch = env_of(&job, "fetch");
     for (k, v) in [
         ("GENERATION", "2026-11-29"),

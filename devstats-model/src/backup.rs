@@ -556,15 +556,14 @@ mod tests {
     }
 
     fn model() -> Model {
-        crate::parse_str(
-            "example.yaml",
-            include_str!("../../fixtures/example.yaml"),
-        )
-        .expect("valid")
+        crate::parse_str("example.yaml", include_str!("../../fixtures/example.yaml")).expect("valid")
     }
 
     fn messages(m: &Model) -> Vec<String> {
-        validate(m).iter().map(|p| format!("{}: {}", p.path, p.message)).collect()
+        validate(m)
+            .iter()
+            .map(|p| format!("{}: {}", p.path, p.message))
+            .collect()
     }
 
     #[test]
@@ -576,11 +575,13 @@ mod tests {
         d.dumps.offsite.enabled = true;
         let got = messages(&m);
         assert!(
-            got.iter().any(|p| p.contains("walArchiving.enabled") && p.contains("needs an object store")),
+            got.iter()
+                .any(|p| p.contains("walArchiving.enabled") && p.contains("needs an object store")),
             "{got:?}"
         );
         assert!(
-            got.iter().any(|p| p.contains("dumps.offsite.enabled") && p.contains("needs an object store")),
+            got.iter()
+                .any(|p| p.contains("dumps.offsite.enabled") && p.contains("needs an object store")),
             "{got:?}"
         );
     }
@@ -601,7 +602,11 @@ mod tests {
             assert!(got.iter().any(|p| p.contains(needle)), "{needle}: {got:?}");
         }
         m.instance.disaster_recovery.restore_drill.from_object_store = true;
-        assert!(messages(&m).iter().any(|p| p.contains("restoreDrill.fromObjectStore")));
+        assert!(
+            messages(&m)
+                .iter()
+                .any(|p| p.contains("restoreDrill.fromObjectStore"))
+        );
     }
 
     #[test]

@@ -705,7 +705,15 @@ pub fn restore_job(
     let mut pod = restore_pod(ctx, project.database(), source, RESTORE_SCRIPT, env);
     pod.restart_policy = Some("Never".to_owned());
     security::harden_pod(ctx, &mut pod, Workload::Tool);
-    let mut labels = chart_labels(TYPE_RESTORE, Some(project.name.as_str()));
+    // The pod type selects its NetworkPolicy: `devstats-restore` exists when any
+    // disasterRecovery feature is on; otherwise the restore (from the volume: `--from` needs the
+    // object store, which is a feature) runs under the backups job's policy (PostgreSQL only).
+    let ty = if dr(ctx).is_off() {
+        "backups-sync"
+    } else {
+        TYPE_RESTORE
+    };
+    let mut labels = chart_labels(ty, Some(project.name.as_str()));
     labels.insert("devstats.cncf.io/task".to_owned(), "restore".to_owned());
     let mut job = Object::from(Job {
         metadata: ctx.meta(name, COMPONENT, labels.clone()),

@@ -354,8 +354,27 @@ fn documented_block() -> String {
 #[test]
 fn the_documented_prod_block_is_what_these_tests_render() {
     let src = std::fs::read_to_string(fixture("cncf.yaml")).expect("cncf.yaml");
-    let with_block = src.replacen("\ninstance:\n", &format!("\ninstance:\n{}", documented_block()), 1);
+    let with_block = src.replacen(
+        "\ninstance:\n",
+        &format!("\ninstance:\n{}", documented_block()),
+        1,
+    );
     assert_ne!(with_block, src, "no `instance:` line in cncf.yaml");
-    let m = devstats_model::parse_str("cncf.yaml + runbook block", &with_block).unwrap_or_else(|e| panic!("{e}"));
+    let m =
+        devstats_model::parse_str("cncf.yaml + runbook block", &with_block).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(m.instance.disaster_recovery, cncf_dr().instance.disaster_recovery);
+
+    // Under the prod overlay instead: prod gets it, test keeps everything off.
+    let indented: String = documented_block().lines().map(|l| format!("  {l}\n")).collect();
+    let in_prod = src.replacen("\n  prod: {}\n", &format!("\n  prod:\n{indented}"), 1);
+    assert_ne!(in_prod, src, "no `prod: {{}}` overlay in cncf.yaml");
+    let env = |e: &str| {
+        devstats_model::parse_str_env("cncf.yaml + prod overlay", &in_prod, Some(e))
+            .unwrap_or_else(|err| panic!("{e}: {err}"))
+    };
+    assert_eq!(
+        env("prod").instance.disaster_recovery,
+        cncf_dr().instance.disaster_recovery
+    );
+    assert!(env("test").instance.disaster_recovery.is_off());
 }
