@@ -11,6 +11,8 @@
 //! | Grafana | root | writable | `grafana_start.sh` patches `/etc/grafana`, `/usr/share/grafana`, `/grafana` and `/` at start; `grafana-server` writes `/var/lib/grafana` (owned by `grafana`), hence `CHOWN`, `DAC_OVERRIDE`, `FOWNER` |
 //! | DevStats tools (provision, bootstrap, sync, affiliations, import, backups, vacuum) | root | writable | the scripts write dumps and logs into the image's working directory; every job of a project shares its volume, so they run as the same user |
 //! | reports and tests pods | root | writable | an interactive shell box and a test runner |
+//! | base backup job (kubectl) | `runAsUser` | read-only, emptyDir `/tmp` | keeps its token: execs `wal-g backup-push` into a Patroni replica |
+//! | dump copy, restore drill, restore Jobs | root | writable | as the tool jobs: they write the backups volume and use the backups image |
 //!
 //! Every container gets `allowPrivilegeEscalation: false`, `privileged: false`, all capabilities
 //! dropped and the pod `seccompProfile: RuntimeDefault`; every pod but Patroni's gets
