@@ -93,10 +93,16 @@ Examples:
   devstats-k8s run merge_dbs fixtures/cncf.yaml --project all --set INPUT_DBS=gha,prometheus --set OUTPUT_DB=allprj
   devstats-k8s run sleep fixtures/cncf.yaml --project kubernetes     # then kubectl exec into the pod
   devstats-k8s run provision fixtures/cncf.yaml --project kubernetes # re-provision (asks first)
+  devstats-k8s run restore fixtures/cncf.yaml --project kubernetes   # from the dump on the backups volume
+  devstats-k8s run restore fixtures/cncf.yaml --project kubernetes --from latest      # from the object store
+  devstats-k8s run restore fixtures/cncf.yaml --project kubernetes --from 2026-11-29  # a dated dump
 
-Tasks: provision, reinit, vars, health, restore, restore_artificial_all, annotations, affs,
-merge_dbs, repos, repo_groups, licenses_langs, ghapi, clear_devstats_running_flag,
+Tasks: provision, restore, restore_site, reinit, vars, health, restore_artificial_all, annotations,
+affs, merge_dbs, repos, repo_groups, licenses_langs, ghapi, clear_devstats_running_flag,
 set_provisioned_flag, flags, add_metric, grants, periods, sleep.
+`restore` restores the project's pg_dump into <db>_restore and swaps it with the live database
+(kept as <db>_before_restore_<stamp>); see docs/backup-and-restore.md. `restore_site` is the
+chart's restore.sh (from the public backups site).
 The Job uses the project's provisioning pod (image, env, volume) with the task's command; it is
 removed an hour after it ends unless --keep. Exit codes: 0 succeeded, 1 the task failed, 2 error.";
 
@@ -323,6 +329,10 @@ pub struct RunArgs {
     /// Do not ask before re-provisioning a provisioned project.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// `run restore` only: restore from the object store instead of the backups volume:
+    /// `latest`, a dump date `YYYY-MM-DD`, or a key `dumps/YYYY-MM-DD/<db>.dump`.
+    #[arg(long, value_name = "BACKUP")]
+    pub from: Option<String>,
 }
 
 fn runtime() -> miette::Result<tokio::runtime::Runtime> {
@@ -609,6 +619,14 @@ pub fn run(args: RunArgs) -> miette::Result<ExitCode> {
             "--set is not allowed with `run provision`: provisioning runs exactly as rendered"
         ));
     }
+    if task.name == "restore" && !args.set.is_empty() {
+        return Err(miette!(
+            "--set is not allowed with `run restore`: the restore Job is built from the model"
+        ));
+    }
+    if task.name != "restore" && args.from.is_some() {
+        return Err(miette!("--from is only allowed with `run restore`"));
+    }
     let mut env = Vec::new();
     for kv in &args.set {
         let (k, v) = kv
@@ -629,14 +647,21 @@ pub fn run(args: RunArgs) -> miette::Result<ExitCode> {
         .iter()
         .find(|d| d.key.kind == Kind::JOB)
         .ok_or_else(|| miette!("project {} is not deployed by this instance (archived, disabled or not served): it has no provisioning pod", args.project))?;
-    let (key, body, replace) = if task.name == "provision" {
-        (provisioning.key.clone(), provisioning.body.clone(), true)
-    } else {
-        let stamp = std::time::SystemTime::now()
+    let stamp_now = || {
+        std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let name = run_task::job_name(task.name, &args.project, stamp);
+            .unwrap_or(0)
+    };
+    let (key, body, replace) = if task.name == "provision" {
+        (provisioning.key.clone(), provisioning.body.clone(), true)
+    } else if task.name == "restore" {
+        let name = run_task::job_name(task.name, &args.project, stamp_now());
+        let body = run_task::restore_job(&m, &args.project, args.from.as_deref(), &name, args.keep)
+            .map_err(|e| miette!("{e}"))?;
+        (ObjectKey::new(Kind::JOB, Some(&ns), &name), body, false)
+    } else {
+        let name = run_task::job_name(task.name, &args.project, stamp_now());
         let body =
             run_task::build(&provisioning.body, task, &name, args.keep, &env).map_err(|e| miette!("{e}"))?;
         (ObjectKey::new(Kind::JOB, Some(&ns), &name), body, false)
@@ -663,7 +688,18 @@ pub fn run(args: RunArgs) -> miette::Result<ExitCode> {
                 ));
             }
         }
-        eprintln!("==> Job {key} ({})", task.command.join(" "));
+        if task.name == "restore" {
+            eprintln!(
+                "==> Job {key} (restore of project {} from {})",
+                args.project,
+                args.from.as_deref().map_or_else(
+                    || "the backups volume".to_owned(),
+                    |f| format!("the object store, {f}")
+                )
+            );
+        } else {
+            eprintln!("==> Job {key} ({})", task.command.join(" "));
+        }
         let cfg = run_task::RunConfig {
             timeout: args.timeout,
             follow: !args.no_follow,

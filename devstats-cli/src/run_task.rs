@@ -30,6 +30,8 @@ macro_rules! script_tasks {
         /// Every task `run` accepts.
         pub const TASKS: &[Task] = &[
             Task { name: "provision", command: &["./devstats-helm/deploy_all.sh"], description: "re-run the project's provisioning (the same Job apply creates once)" },
+            Task { name: "restore", command: &["pg_restore"], description: "restore the project database from its dump (the backups volume, or the object store with --from latest|DATE) into <db>_restore and swap it in; the old database is kept" },
+            Task { name: "restore_site", command: &["./devstats-helm/restore.sh"], description: "restore the project database from the public backups site (the chart's restore.sh, RESTORE_FROM)" },
             $(Task { name: $name, command: &[concat!("./devstats-helm/", $name, ".sh")], description: $doc },)*
             Task { name: "sleep", command: &["/bin/sleep", "86400"], description: "a pod to `kubectl exec` into (a shell with the project's env and volume), ends after a day" },
         ];
@@ -40,7 +42,6 @@ script_tasks! {
     "reinit" => "re-initialize the project database (drop and recompute metrics)";
     "vars" => "recompute template variables (vars.sh)";
     "health" => "run health checks";
-    "restore" => "restore the project database from backup";
     "restore_artificial_all" => "restore artificial events of all projects";
     "annotations" => "recompute annotations (releases) and quick ranges";
     "affs" => "import affiliations";
@@ -166,6 +167,26 @@ pub fn build(
         }
     }
     Ok(job)
+}
+
+/// The Job of `run restore`: `from` is `--from` (absent: the dump on the backups volume;
+/// `latest`, `YYYY-MM-DD` or `dumps/YYYY-MM-DD/<db>.dump`: the object store). Checked before any
+/// request; built by the pure `devstats_render::disaster_recovery::restore_job`.
+pub fn restore_job(
+    model: &devstats_model::Model,
+    project: &str,
+    from: Option<&str>,
+    name: &str,
+    keep: bool,
+) -> Result<Value, String> {
+    use devstats_render::disaster_recovery::{RestoreSource, restore_job};
+    let p = model
+        .project(project)
+        .ok_or_else(|| format!("unknown project '{project}'"))?;
+    let source = RestoreSource::parse(from, model, p)?;
+    let ctx = devstats_render::Ctx::new(model, None).map_err(|e| e.to_string())?;
+    let job = restore_job(&ctx, p, &source, name, keep);
+    serde_json::to_value(&job).map_err(|e| format!("cannot serialize the restore Job: {e}"))
 }
 
 /// Why `run provision` needs a confirmation, if it does: re-provisioning a provisioned project
@@ -343,7 +364,13 @@ mod tests {
             Ok(&["./devstats-helm/merge_dbs.sh"][..])
         );
         assert_eq!(find("merge-dbs").map(|t| t.name), Ok("merge_dbs"));
-        assert!(find("rm -rf").is_err_and(|e| e.contains("allowed: provision, reinit")));
+        assert!(
+            find("rm -rf").is_err_and(|e| e.contains("allowed: provision, restore, restore_site, reinit"))
+        );
+        assert_eq!(
+            find("restore-site").map(|t| t.command),
+            Ok(&["./devstats-helm/restore.sh"][..])
+        );
     }
 
     #[test]

@@ -126,6 +126,42 @@ fn bad_flags_exit_2_before_any_api_call() {
             "KEY=VALUE",
         ),
         (vec!["logs", &model, "nope"], "unknown project"),
+        (
+            vec![
+                "run",
+                "restore",
+                &model,
+                "--project",
+                "kubernetes",
+                "--from",
+                "latest",
+            ],
+            "objectStore",
+        ),
+        (
+            vec![
+                "run",
+                "vars",
+                &model,
+                "--project",
+                "kubernetes",
+                "--from",
+                "latest",
+            ],
+            "--from is only allowed with `run restore`",
+        ),
+        (
+            vec![
+                "run",
+                "restore",
+                &model,
+                "--project",
+                "kubernetes",
+                "--set",
+                "JOBS=8",
+            ],
+            "--set is not allowed with `run restore`",
+        ),
     ];
     for (args, needle) in cases {
         let out = run(&args);

@@ -1568,6 +1568,8 @@ fn import_instance(
         gitops: crate::types::GitOps::default(),
         // Hardening is opt-in for an imported installation: it renders what the chart renders.
         security: crate::hardening::Security::chart_compatible(),
+        // Off, as the chart: the operator opts in (docs/backup-and-restore.md).
+        disaster_recovery: crate::backup::DisasterRecovery::default(),
     })
 }
 

@@ -103,6 +103,11 @@ pub struct Instance {
     /// chart-compatible settings.
     #[serde(default, skip_serializing_if = "is_default")]
     pub security: crate::hardening::Security,
+    /// Backups and disaster recovery: WAL archiving and base backups to object storage, dump
+    /// retention and off-site copy, restore drill (`docs/backup-and-restore.md`). Unset:
+    /// everything off, as the chart.
+    #[serde(default, skip_serializing_if = "crate::backup::DisasterRecovery::is_default")]
+    pub disaster_recovery: crate::backup::DisasterRecovery,
 }
 
 impl Instance {
@@ -128,6 +133,7 @@ impl Instance {
             tools: ToolSettings::default(),
             gitops: GitOps::default(),
             security: crate::hardening::Security::chart_compatible(),
+            disaster_recovery: crate::backup::DisasterRecovery::default(),
         }
     }
 }

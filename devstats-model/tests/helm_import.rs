@@ -543,8 +543,15 @@ fn production_model_is_the_import_plus_its_listed_changes() -> TestResult {
             i.name
         );
         assert_ne!(p.instance.security, i.model.instance.security);
-        // Undo the listed changes: hardening, pinned tags.
+        // Undo the listed changes: hardening, pinned tags, disaster recovery (prod only).
         p.instance.security = i.model.instance.security.clone();
+        assert_eq!(
+            p.instance.disaster_recovery.wal_archiving.enabled,
+            i.name == "prod",
+            "{}: WAL archiving on in prod only",
+            i.name
+        );
+        p.instance.disaster_recovery = i.model.instance.disaster_recovery.clone();
         let unpin = |img: &mut devstats_model::ImageRef| {
             assert!(img.is_pinned(), "{}: {img} is pinned", i.name);
             *img = devstats_model::ImageRef(img.as_str().trim_end_matches(":2026-11-01").to_owned());

@@ -14,6 +14,7 @@ pub mod backups;
 pub mod bootstrap;
 pub mod cert_manager;
 pub mod common;
+pub mod disaster_recovery;
 pub mod flux;
 pub mod gateway;
 pub mod gitops;
@@ -153,6 +154,9 @@ components! {
     Static => "static", false, "static site Deployments and Services";
     Ingress => "ingress", false, "Ingresses or Gateway API routes (bare domains and bucketed project hosts), and the cert-manager issuer";
     Backups => "backups", false, "the logical backups CronJob";
+    BaseBackup => "base-backup", false, "the WAL-G base backup CronJob and its ServiceAccount, Role, RoleBinding (instance.disasterRecovery)";
+    BackupsCopy => "backups-copy", false, "the dump generations and off-site copy CronJob (instance.disasterRecovery)";
+    RestoreDrill => "restore-drill", false, "the restore drill CronJob (instance.disasterRecovery)";
     Vacuum => "vacuum", false, "the vacuum CronJob";
     Reports => "reports", false, "the reports pod";
     Tests => "tests", false, "the tests pod";
@@ -478,6 +482,17 @@ fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), Rend
     if c.vacuum.enabled {
         push(Component::Vacuum, None, vec![backups::vacuum(ctx)]);
     }
+    push(Component::BaseBackup, None, disaster_recovery::base_backup(ctx));
+    push(
+        Component::BackupsCopy,
+        None,
+        disaster_recovery::backups_copy(ctx).into_iter().collect(),
+    );
+    push(
+        Component::RestoreDrill,
+        None,
+        disaster_recovery::restore_drill(ctx).into_iter().collect(),
+    );
     if c.reports {
         push(Component::Reports, None, vec![reports::reports(ctx)]);
     }

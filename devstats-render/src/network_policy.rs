@@ -68,11 +68,22 @@ pub fn rendered_types(model: &Model) -> Vec<&'static str> {
     add(c.vacuum.enabled, &["vacuum-sync"]);
     add(c.reports, &["reports"]);
     add(c.tests, &["tests"]);
+    let dr = &model.instance.disaster_recovery;
+    add(
+        crate::disaster_recovery::wal_archiving(model),
+        &[crate::disaster_recovery::TYPE_BASE_BACKUP],
+    );
+    add(
+        dr.copies_dumps() && c.backups.enabled,
+        &[crate::disaster_recovery::TYPE_BACKUPS_COPY],
+    );
+    // The drill and `run restore` Jobs.
+    add(!dr.is_off(), &[crate::disaster_recovery::TYPE_RESTORE]);
     out
 }
 
 /// The pod types that connect to PostgreSQL.
-const DB_CLIENTS: [&str; 11] = [
+const DB_CLIENTS: [&str; 12] = [
     "grafana",
     "api",
     "provision",
@@ -84,6 +95,7 @@ const DB_CLIENTS: [&str; 11] = [
     "vacuum-sync",
     "reports",
     "tests",
+    crate::disaster_recovery::TYPE_RESTORE,
 ];
 
 /// The pod types that fetch from the internet (HTTPS).
@@ -194,6 +206,41 @@ fn internet(np: &NetworkPolicies) -> NetworkPolicyEgressRule {
     )
 }
 
+/// Egress to the Kubernetes API server.
+fn api_server(np: &NetworkPolicies) -> NetworkPolicyEgressRule {
+    egress(
+        np.api_server
+            .cidrs
+            .iter()
+            .map(|c| NetworkPolicyPeer {
+                ip_block: Some(IPBlock {
+                    cidr: c.clone(),
+                    except: None,
+                }),
+                ..NetworkPolicyPeer::default()
+            })
+            .collect(),
+        np.api_server.ports.iter().map(|p| tcp(i32::from(*p))).collect(),
+    )
+}
+
+/// Egress to the object store of `instance.disasterRecovery` (any address: the store may be
+/// in the cluster or outside, on the endpoint's port), when a workload uses it.
+fn object_store(ctx: &Ctx<'_>) -> Option<NetworkPolicyEgressRule> {
+    let os = ctx.model.instance.disaster_recovery.object_store.as_ref()?;
+    let port = crate::disaster_recovery::endpoint_port(&os.endpoint);
+    Some(egress(
+        vec![NetworkPolicyPeer {
+            ip_block: Some(IPBlock {
+                cidr: "0.0.0.0/0".to_owned(),
+                except: None,
+            }),
+            ..NetworkPolicyPeer::default()
+        }],
+        vec![tcp(port)],
+    ))
+}
+
 /// Every NetworkPolicy of the instance (none unless `networkPolicies.enabled`).
 #[must_use]
 pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
@@ -296,32 +343,33 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         if let Some(m) = &monitoring {
             rules.push(ingress(vec![m.clone()], vec![tcp(PATRONI_PORT)]));
         }
-        let api_server = egress(
-            np.api_server
-                .cidrs
-                .iter()
-                .map(|c| NetworkPolicyPeer {
-                    ip_block: Some(IPBlock {
-                        cidr: c.clone(),
-                        except: None,
-                    }),
-                    ..NetworkPolicyPeer::default()
-                })
-                .collect(),
-            np.api_server.ports.iter().map(|p| tcp(i32::from(*p))).collect(),
-        );
+        let api_server = api_server(np);
+        let mut egress_rules = vec![
+            egress(
+                vec![pods_peer(postgres_selector())],
+                vec![tcp(PG_PORT), tcp(PATRONI_PORT)],
+            ),
+            api_server,
+        ];
+        if crate::disaster_recovery::wal_archiving(ctx.model) {
+            egress_rules.extend(object_store(ctx));
+        }
         out.push(policy(
             ctx,
             "devstats-postgres",
             postgres_selector(),
             Some(rules),
-            Some(vec![
-                egress(
-                    vec![pods_peer(postgres_selector())],
-                    vec![tcp(PG_PORT), tcp(PATRONI_PORT)],
-                ),
-                api_server,
-            ]),
+            Some(egress_rules),
+        ));
+    }
+    if has(crate::disaster_recovery::TYPE_BASE_BACKUP) {
+        // kubectl exec into a replica: the Kubernetes API server only.
+        out.push(policy(
+            ctx,
+            crate::disaster_recovery::BASE_BACKUP,
+            of_type(crate::disaster_recovery::TYPE_BASE_BACKUP),
+            Some(Vec::new()),
+            Some(vec![api_server(np)]),
         ));
     }
     for (t, name) in [
@@ -334,16 +382,27 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         ("vacuum-sync", "devstats-vacuum"),
         ("reports", "devstats-reports"),
         ("tests", "devstats-tests"),
+        (
+            crate::disaster_recovery::TYPE_BACKUPS_COPY,
+            crate::disaster_recovery::BACKUPS_COPY,
+        ),
+        (crate::disaster_recovery::TYPE_RESTORE, "devstats-restore"),
     ] {
         if !has(t) {
             continue;
         }
         let mut rules = Vec::new();
-        if has("postgres") {
+        if has("postgres") && t != crate::disaster_recovery::TYPE_BACKUPS_COPY {
             rules.push(to_postgres());
         }
         if INTERNET.contains(&t) {
             rules.push(internet(np));
+        }
+        if matches!(
+            t,
+            crate::disaster_recovery::TYPE_BACKUPS_COPY | crate::disaster_recovery::TYPE_RESTORE
+        ) {
+            rules.extend(object_store(ctx));
         }
         out.push(policy(ctx, name, of_type(t), Some(Vec::new()), Some(rules)));
     }

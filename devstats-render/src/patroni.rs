@@ -397,14 +397,22 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
         ..ContainerPort::default()
     };
     let probes = inst.security.patroni.probes;
+    // WAL archiving (instance.disasterRecovery): wal-g installed into an emptyDir, its env.
+    let archiving = crate::disaster_recovery::patroni_archiving(ctx);
+    let mut env = env(ctx, p);
+    let mut volume_mounts = vec![pgdata_mount, mount(SHM_VOLUME, "/dev/shm")];
+    if let Some(a) = &archiving {
+        env = env.extend(a.env.clone());
+        volume_mounts.push(a.mount.clone());
+    }
     let container = Container {
         name: names::POSTGRES.to_owned(),
         resources: resources(inst.resources.postgres.as_ref()),
         image: Some(image),
         image_pull_policy: ctx.pull_policy(),
         ports: Some(vec![tcp(REST_PORT), tcp(PG_PORT)]),
-        volume_mounts: Some(vec![pgdata_mount, mount(SHM_VOLUME, "/dev/shm")]),
-        env: env(ctx, p).build(),
+        volume_mounts: Some(volume_mounts),
+        env: env.build(),
         // Patroni's REST API: ready when it runs as primary or a streaming replica; live while
         // its HA loop runs. Startup allows a long bootstrap before liveness counts.
         readiness_probe: probes.then(|| security::http_probe("/readiness", REST_PORT, 10, 3)),
@@ -432,7 +440,19 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
         ..PersistentVolumeClaim::default()
     };
     // With hardened pods, fsGroup (applied by the kubelet) replaces the root chown init container.
-    let init_containers = (!security::hardened(ctx)).then(|| vec![init]);
+    let mut init_containers = (!security::hardened(ctx)).then(|| vec![init]);
+    let mut volumes = vec![Volume {
+        name: SHM_VOLUME.to_owned(),
+        empty_dir: Some(EmptyDirVolumeSource {
+            medium: Some("Memory".to_owned()),
+            ..EmptyDirVolumeSource::default()
+        }),
+        ..Volume::default()
+    }];
+    if let Some(a) = archiving {
+        init_containers.get_or_insert_with(Vec::new).push(a.init);
+        volumes.push(a.volume);
+    }
     let mut sts = StatefulSet {
         metadata: meta(ctx, names::POSTGRES),
         spec: Some(StatefulSetSpec {
@@ -450,14 +470,7 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
                         ..PodSecurityContext::default()
                     }),
                     service_account_name: Some(names::POSTGRES.to_owned()),
-                    volumes: Some(vec![Volume {
-                        name: SHM_VOLUME.to_owned(),
-                        empty_dir: Some(EmptyDirVolumeSource {
-                            medium: Some("Memory".to_owned()),
-                            ..EmptyDirVolumeSource::default()
-                        }),
-                        ..Volume::default()
-                    }]),
+                    volumes: Some(volumes),
                     affinity: Some(Affinity {
                         pod_anti_affinity: Some(PodAntiAffinity {
                             required_during_scheduling_ignored_during_execution: Some(vec![anti_affinity]),

@@ -60,7 +60,7 @@ pub struct RequiredSecret {
     /// Secret name.
     pub name: String,
     /// Keys it must hold.
-    pub keys: Vec<&'static str>,
+    pub keys: Vec<String>,
 }
 
 /// Keys of the PostgreSQL Secret.
@@ -87,20 +87,23 @@ pub const GRAFANA_KEYS: [&str; 2] = [
 #[must_use]
 pub fn required(ctx: &Ctx<'_>) -> Vec<RequiredSecret> {
     let s = &ctx.model.instance.secrets;
-    vec![
+    let keys = |k: &[&str]| k.iter().map(|k| (*k).to_owned()).collect();
+    let mut out = vec![
         RequiredSecret {
             name: s.postgres.to_string(),
-            keys: PG_KEYS.to_vec(),
+            keys: keys(&PG_KEYS),
         },
         RequiredSecret {
             name: s.github.to_string(),
-            keys: GITHUB_KEYS.to_vec(),
+            keys: keys(&GITHUB_KEYS),
         },
         RequiredSecret {
             name: s.grafana.to_string(),
-            keys: GRAFANA_KEYS.to_vec(),
+            keys: keys(&GRAFANA_KEYS),
         },
-    ]
+    ];
+    out.extend(crate::disaster_recovery::required_secret(ctx));
+    out
 }
 
 /// Builds the Secrets from the supplied values; every key must be present.
@@ -113,9 +116,9 @@ pub fn build(ctx: &Ctx<'_>) -> Result<Vec<Object>, RenderError> {
     for req in required(ctx) {
         let mut data = BTreeMap::new();
         for key in &req.keys {
-            match values.get(*key) {
+            match values.get(key.as_str()) {
                 Some(v) => {
-                    data.insert((*key).to_owned(), ByteString(v.expose().to_vec()));
+                    data.insert(key.clone(), ByteString(v.expose().to_vec()));
                 }
                 None => missing.push(format!("{} needs key {key} (file {key})", req.name)),
             }

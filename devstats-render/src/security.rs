@@ -11,6 +11,8 @@
 //! | Grafana | root | writable | `grafana_start.sh` patches `/etc/grafana`, `/usr/share/grafana`, `/grafana` and `/` at start; `grafana-server` writes `/var/lib/grafana` (owned by `grafana`), hence `CHOWN`, `DAC_OVERRIDE`, `FOWNER` |
 //! | DevStats tools (provision, bootstrap, sync, affiliations, import, backups, vacuum) | root | writable | the scripts write dumps and logs into the image's working directory; every job of a project shares its volume, so they run as the same user |
 //! | reports and tests pods | root | writable | an interactive shell box and a test runner |
+//! | base backup job (kubectl) | `runAsUser` | read-only, emptyDir `/tmp` | keeps its token: execs `wal-g backup-push` into a Patroni replica |
+//! | dump copy, restore drill, restore Jobs | root | writable | as the tool jobs: they write the backups volume and use the backups image |
 //!
 //! Every container gets `allowPrivilegeEscalation: false`, `privileged: false`, all capabilities
 //! dropped and the pod `seccompProfile: RuntimeDefault`; every pod but Patroni's gets
@@ -52,6 +54,9 @@ pub enum Workload {
     Tool,
     /// The reports or tests pod: root, writable root filesystem.
     Shell,
+    /// The base backup job (kubectl): any UID, read-only root filesystem, and the
+    /// service-account token, to exec into a Patroni replica.
+    Operator,
 }
 
 impl Workload {
@@ -68,8 +73,11 @@ impl Workload {
             | "affiliations"
             | "affiliations-import"
             | "backups-sync"
-            | "vacuum-sync" => Self::Tool,
+            | "vacuum-sync"
+            | "backups-copy"
+            | "restore" => Self::Tool,
             "reports" | "tests" => Self::Shell,
+            "postgres-basebackup" => Self::Operator,
             _ => return None,
         })
     }
@@ -78,7 +86,7 @@ impl Workload {
     /// for workloads that keep a writable root filesystem.
     fn writable_paths(self) -> Option<&'static [(&'static str, &'static str)]> {
         match self {
-            Self::Api => Some(&[("tmp", "/tmp")]),
+            Self::Api | Self::Operator => Some(&[("tmp", "/tmp")]),
             Self::Static => Some(&[
                 ("tmp", "/tmp"),
                 ("nginx-cache", "/var/cache/nginx"),
@@ -112,6 +120,7 @@ impl Workload {
             "the image's postgres user (uid 999) owns the data directory; Patroni's entrypoint expects it";
         const PG_TOKEN: &str = "Patroni uses the Kubernetes API as its DCS (leader lock, member state)";
         const NOT_A_SERVICE: &str = "a run-to-completion or interactive pod that serves no traffic";
+        const EXEC_TOKEN: &str = "the base backup job runs wal-g backup-push in a Patroni replica through the Kubernetes API (pods/exec)";
         match self {
             Self::Grafana => &[
                 ("CKV_K8S_22", ROOT_GRAFANA),
@@ -132,6 +141,7 @@ impl Workload {
                 ("CKV_K8S_9", NOT_A_SERVICE),
             ],
             Self::Postgres => &[("CKV_K8S_40", PG_UID), ("CKV_K8S_38", PG_TOKEN)],
+            Self::Operator => &[("CKV_K8S_38", EXEC_TOKEN)],
             Self::Api | Self::Static => &[],
         }
     }
@@ -177,7 +187,9 @@ fn pod_context(ctx: &Ctx<'_>, w: Workload) -> PodSecurityContext {
         localhost_profile: None,
     });
     let uid = match w {
-        Workload::Api | Workload::Static => Some(i64::from(ctx.model.instance.security.pods.run_as_user)),
+        Workload::Api | Workload::Static | Workload::Operator => {
+            Some(i64::from(ctx.model.instance.security.pods.run_as_user))
+        }
         Workload::Postgres => Some(POSTGRES_UID),
         Workload::Grafana | Workload::Tool | Workload::Shell => None,
     };
@@ -216,7 +228,7 @@ pub fn harden_pod(ctx: &Ctx<'_>, spec: &mut PodSpec, w: Workload) {
         }
     }
     if p.disable_service_account_token {
-        spec.automount_service_account_token = Some(w == Workload::Postgres);
+        spec.automount_service_account_token = Some(matches!(w, Workload::Postgres | Workload::Operator));
     }
     if !p.security_context {
         return;
@@ -547,6 +559,7 @@ mod tests {
             Workload::Postgres,
             Workload::Tool,
             Workload::Shell,
+            Workload::Operator,
         ] {
             for (check, reason) in w.suppressible() {
                 assert!(!reason.contains('='), "{check}: {reason}");
@@ -572,6 +585,9 @@ mod tests {
             "vacuum-sync",
             "reports",
             "tests",
+            "postgres-basebackup",
+            "backups-copy",
+            "restore",
         ] {
             assert!(Workload::of_type_label(t).is_some(), "{t}");
         }

@@ -219,11 +219,27 @@ fn hardened_cncf_render_is_secured() {
             "{id}"
         );
         let patroni = o.kind() == "StatefulSet";
-        assert_eq!(spec.automount_service_account_token, Some(patroni), "{id}");
-        assert!(
-            spec.init_containers.is_none(),
-            "{id}: no root chown init container"
-        );
+        // Patroni talks to the API (its DCS); the base backup job execs into a replica.
+        let needs_token = patroni || o.name() == "devstats-postgres-basebackup";
+        assert_eq!(spec.automount_service_account_token, Some(needs_token), "{id}");
+        // The root `chown` init container is gone (fsGroup instead). Other init containers (WAL-G's
+        // installer, the drill's fetch) are hardened like every container below.
+        for c in spec.init_containers.iter().flatten() {
+            let command = c
+                .command
+                .iter()
+                .flatten()
+                .chain(c.args.iter().flatten())
+                .cloned()
+                .collect::<Vec<_>>();
+            assert!(
+                !command.join(" ").contains("chown"),
+                "{id}: init container {} chowns",
+                c.name
+            );
+            let sc = c.security_context.clone().unwrap_or_default();
+            assert_eq!(sc.allow_privilege_escalation, Some(false), "{id}: {}", c.name);
+        }
         for c in &spec.containers {
             let sc = c.security_context.clone().unwrap_or_default();
             assert_eq!(sc.allow_privilege_escalation, Some(false), "{id}");
