@@ -1568,6 +1568,8 @@ fn import_instance(
         gitops: crate::types::GitOps::default(),
         // Hardening is opt-in for an imported installation: it renders what the chart renders.
         security: crate::hardening::Security::chart_compatible(),
+        // Monitoring is opt-in too (off by default).
+        monitoring: crate::monitoring::Monitoring::default(),
     })
 }
 

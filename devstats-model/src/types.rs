@@ -103,6 +103,10 @@ pub struct Instance {
     /// chart-compatible settings.
     #[serde(default, skip_serializing_if = "is_default")]
     pub security: crate::hardening::Security,
+    /// Metrics, alerts and ops dashboards for the prometheus-operator (`docs/metrics.md`).
+    /// Unset: off.
+    #[serde(default, skip_serializing_if = "crate::monitoring::Monitoring::is_default")]
+    pub monitoring: crate::monitoring::Monitoring,
 }
 
 impl Instance {
@@ -128,6 +132,7 @@ impl Instance {
             tools: ToolSettings::default(),
             gitops: GitOps::default(),
             security: crate::hardening::Security::chart_compatible(),
+            monitoring: crate::monitoring::Monitoring::default(),
         }
     }
 }
