@@ -4,27 +4,18 @@
 //! metrics, broken monitor selectors and name matchers that match nothing, and with monitoring
 //! off the render does not change.
 //!
-//! The monitored hardened render is written to `$CARGO_TARGET_TMPDIR/monitoring-cncf.yaml`,
+//! The monitored render (hardened, as `fixtures/cncf.yaml` is) is written to `$CARGO_TARGET_TMPDIR/monitoring-cncf.yaml`,
 //! which `.ci/run` scores with checkov and kubernetes-validate like the hardened render.
 
 use std::collections::BTreeMap;
 
-use devstats_model::hardening::Security;
 use devstats_model::monitoring::Monitoring;
-use devstats_model::{ImageRef, Model, Name};
+use devstats_model::{Model, Name};
 use devstats_render::{Component, Object, Options, Rendered, output, refs, render};
 use serde_json::Value;
 
-const TAG: &str = "2026-11-01";
-
 fn fixture(name: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/")).join(name)
-}
-
-fn pin(i: &mut ImageRef) {
-    if !i.is_pinned() {
-        *i = ImageRef(format!("{}:{TAG}", i.as_str()));
-    }
 }
 
 /// The monitoring settings the CNCF production instance would use (see `docs/metrics.md`).
@@ -38,30 +29,10 @@ fn prod_monitoring() -> Monitoring {
     m
 }
 
-/// `fixtures/cncf.yaml` (prod), hardened with pinned images, monitoring enabled.
+/// `fixtures/cncf.yaml` (the hardened production model, images pinned) with monitoring enabled.
 fn cncf_monitored() -> Model {
     let mut m = devstats_model::load(&fixture("cncf.yaml")).unwrap_or_else(|e| panic!("{e}"));
-    m.instance.security = Security::hardened();
-    m.instance.security.images.require_pinned = true;
-    let im = &mut m.instance.images;
-    for i in [
-        &mut im.provision,
-        &mut im.sync,
-        &mut im.affiliations,
-        &mut im.grafana,
-        &mut im.api,
-        &mut im.static_default,
-        &mut im.postgres,
-        &mut im.backups,
-        &mut im.vacuum,
-        &mut im.reports,
-        &mut im.tests,
-    ] {
-        pin(i);
-    }
-    for f in &mut m.foundations {
-        pin(&mut f.static_image);
-    }
+    assert!(m.instance.security.pods.security_context, "cncf.yaml is hardened");
     m.instance.monitoring = prod_monitoring();
     let problems = devstats_model::validate::validate(&m);
     assert!(problems.is_empty(), "{problems:?}");
