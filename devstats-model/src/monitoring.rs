@@ -396,6 +396,31 @@ mod tests {
     }
 
     #[test]
+    fn nothing_is_checked_while_off_and_everything_when_on() {
+        let src = include_str!("../../fixtures/example.yaml");
+        let mut model = crate::parse_str("example.yaml", src).expect("valid");
+        model.instance.monitoring.selector_labels.clear();
+        model.instance.monitoring.scrape_interval = "soon".to_owned();
+        assert!(validate(&model).is_empty(), "off: no problems");
+        model.instance.monitoring.enabled = true;
+        let problems = validate(&model);
+        let paths: Vec<String> = problems.iter().map(|p| p.path.to_string()).collect();
+        assert_eq!(
+            paths,
+            [
+                "instance.monitoring.selectorLabels",
+                "instance.monitoring.scrapeInterval"
+            ],
+            "{problems:?}"
+        );
+        model.instance.monitoring = Monitoring {
+            enabled: true,
+            ..Monitoring::default()
+        };
+        assert!(validate(&model).is_empty());
+    }
+
+    #[test]
     fn yaml_spellings_and_defaults() {
         let m: Monitoring = serde_saphyr::from_str(
             "enabled: true\nselectorLabels: {release: prom}\nalerts: {syncStaleHours: 5}\ndashboards: {namespace: monitoring}\n",
