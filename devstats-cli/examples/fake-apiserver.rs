@@ -10,7 +10,8 @@
 //! Arguments: model files whose custom resource kinds (cert-manager, Gateway API, …) the server
 //! should serve (as if their CRDs were installed), `--port N` (default: any free port), `--latency-ms N` (added to every request,
 //! to imitate a remote API server). It prints a kubeconfig on stdout and serves until killed.
-//! The objects live in memory; simulated controllers make StatefulSets, Deployments and Jobs
+//! Namespaces the models use but do not create (e.g. `monitoring`) exist from the start. The
+//! objects live in memory; simulated controllers make StatefulSets, Deployments and Jobs
 //! ready or complete and Patroni elect a primary.
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut port = 0u16;
     let mut latency = std::time::Duration::ZERO;
     let mut crds = Vec::new();
+    let mut foreign = std::collections::BTreeSet::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -35,6 +37,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 for env in devstats_model::load_environments(std::path::Path::new(model))? {
                     let set = devstats_render::render(&env.model, &devstats_render::Options::default())?;
                     crds.extend(crds_of(set.objects.iter().map(|r| &r.object)));
+                    // Namespaces the model uses but does not create (kube-prometheus-stack's
+                    // `monitoring` for the dashboards) exist, as in a prepared cluster.
+                    for r in &set.objects {
+                        if let Some(ns) = r.object.namespace()
+                            && ns != env.model.instance.namespace.as_str()
+                        {
+                            foreign.insert(ns.to_owned());
+                        }
+                    }
                 }
             }
         }
@@ -48,6 +59,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let addr = listener.local_addr()?;
         let cluster = Arc::new(FakeCluster::new());
         cluster.set_latency(latency);
+        for ns in &foreign {
+            cluster.insert(
+                serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+            );
+        }
         print!("{}", kubeconfig(addr));
         eprintln!("fake API server on http://{addr} (in memory; Ctrl-C to stop)");
         serve(cluster, listener, crds).await

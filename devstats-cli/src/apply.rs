@@ -181,12 +181,19 @@ pub async fn read_live<C: Cluster>(eng: &Engine<'_, C>, set: &DesiredSet) -> Res
     if kinds.contains(&Kind::DEPLOYMENT) {
         kinds.insert(Kind::HORIZONTAL_POD_AUTOSCALER);
     }
-    let mut pairs: Vec<(Kind, String)> = Vec::new();
-    for k in kinds.iter().filter(|k| k.namespaced) {
-        for ns in &namespaces {
-            pairs.push((*k, ns.clone()));
+    // One LIST per (kind, namespace) the render has, plus the instance namespace's Pods, Jobs
+    // and HPAs (the planner reads their state), not every kind in every namespace.
+    let mut pair_set: BTreeSet<(Kind, String)> = set
+        .objects
+        .iter()
+        .filter_map(|d| Some((d.key.kind, d.key.namespace.clone()?)))
+        .collect();
+    for k in [Kind::POD, Kind::JOB, Kind::HORIZONTAL_POD_AUTOSCALER] {
+        if kinds.contains(&k) {
+            pair_set.insert((k, set.namespace.clone()));
         }
     }
+    let pairs: Vec<(Kind, String)> = pair_set.into_iter().collect();
     let list_all = |pairs: Vec<(Kind, String)>| {
         join_all(pairs.into_iter().map(|(k, ns)| async move {
             let r = eng.list(k, Some(&ns), &list_options(k, pod_types)).await;
@@ -250,6 +257,26 @@ pub async fn read_live<C: Cluster>(eng: &Engine<'_, C>, set: &DesiredSet) -> Res
     };
     absorb(&mut live, lists)?;
     absorb(&mut live, custom)?;
+    // Namespaces other than the ones the render creates must already exist.
+    let rendered_ns: BTreeSet<&str> = set
+        .objects
+        .iter()
+        .filter(|d| d.key.kind == Kind::NAMESPACE)
+        .map(|d| d.key.name.as_str())
+        .collect();
+    let foreign: Vec<ObjectKey> = namespaces
+        .iter()
+        .filter(|ns| **ns != set.namespace && !rendered_ns.contains(ns.as_str()))
+        .map(|ns| ObjectKey::new(Kind::NAMESPACE, None, ns))
+        .collect();
+    for (key, r) in foreign
+        .iter()
+        .zip(join_all(foreign.iter().map(|k| eng.get(k))).await)
+    {
+        if r?.is_none() {
+            live.missing_namespaces.insert(key.name.clone());
+        }
+    }
     for (key, r) in cluster_scoped.iter().zip(scoped) {
         if let Some(v) = r? {
             live.objects.insert(key.clone(), v);

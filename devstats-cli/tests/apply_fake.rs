@@ -49,8 +49,18 @@ fn state(fake: &FakeCluster) -> BTreeMap<ObjectKey, Option<String>> {
         .collect()
 }
 
-fn fresh(m: &Model) -> FakeCluster {
+/// An empty cluster with the `monitoring` namespace, where kube-prometheus-stack runs (the CNCF
+/// model puts its ops dashboards there).
+fn cluster_with_monitoring() -> FakeCluster {
     let fake = FakeCluster::new();
+    fake.insert(
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "monitoring"}}),
+    );
+    fake
+}
+
+fn fresh(m: &Model) -> FakeCluster {
+    let fake = cluster_with_monitoring();
     let set = desired(m);
     let report = apply(&fake, &set, &config()).expect("applies");
     assert!(report.ok(), "{:?}", report.failed);
@@ -61,7 +71,7 @@ fn fresh(m: &Model) -> FakeCluster {
 fn first_apply_then_unchanged_reapply_is_zero_writes() {
     let m = model("example.yaml");
     let set = desired(&m);
-    let fake = FakeCluster::new();
+    let fake = cluster_with_monitoring();
     let first = apply(&fake, &set, &config()).expect("applies");
     assert!(first.ok(), "{:?}", first.failed);
     assert!(first.deferred.is_empty(), "{:?}", first.deferred);
@@ -105,7 +115,7 @@ fn cncf_request_counts() {
         "cncf: render {render_ms} ms, desired set (hashes, graph) {} ms",
         t.elapsed().as_millis()
     );
-    let fake = FakeCluster::new();
+    let fake = cluster_with_monitoring();
     let mut cfg = no_wait();
     cfg.plan.max_parallel = 1000;
     // Fresh cluster, no waits: the database and everything that does not need it.
@@ -135,9 +145,21 @@ fn cncf_request_counts() {
         unchanged.elapsed_ms
     );
     assert_eq!(unchanged.requests.writes, 0);
-    assert!(unchanged.requests.reads <= Kind::ALL.len() + 1);
+    // One LIST per rendered (kind, namespace) and the instance's Pods and Jobs, one GET of the
+    // inventory and one of each namespace the render uses but does not create.
+    let pairs: std::collections::BTreeSet<(Kind, Option<String>)> = set
+        .objects
+        .iter()
+        .map(|d| (d.key.kind, d.key.namespace.clone()))
+        .collect();
+    let listed = pairs.iter().filter(|(k, _)| k.namespaced).count() + 2;
+    assert!(
+        unchanged.requests.reads <= listed + 1 + 1,
+        "{} reads, {listed} lists",
+        unchanged.requests.reads
+    );
     // A waiting apply on a fresh cluster does it all in one go.
-    let fake = FakeCluster::new();
+    let fake = cluster_with_monitoring();
     let mut cfg = config();
     cfg.plan.max_parallel = 1000;
     let all = apply(&fake, &set, &cfg).expect("applies");
@@ -158,7 +180,7 @@ fn cncf_request_counts() {
 fn no_wait_first_apply_defers_and_a_later_apply_converges() {
     let m = model("example.yaml");
     let set = desired(&m);
-    let fake = FakeCluster::new();
+    let fake = cluster_with_monitoring();
     let first = apply(&fake, &set, &no_wait()).expect("applies");
     assert!(first.ok());
     assert!(
@@ -201,7 +223,7 @@ fn no_wait_first_apply_defers_and_a_later_apply_converges() {
 fn provisioning_respects_max_parallel_without_waits() {
     let m = model("cncf.yaml");
     let set = desired(&m);
-    let fake = FakeCluster::new();
+    let fake = cluster_with_monitoring();
     let mut cfg = no_wait();
     cfg.plan.max_parallel = 3;
     fake.set_controllers(true);
@@ -225,7 +247,7 @@ fn provisioning_respects_max_parallel_without_waits() {
 fn waits_report_failure_reasons_and_block_dependents() {
     let m = model("example.yaml");
     let set = desired(&m);
-    let fake = FakeCluster::new();
+    let fake = cluster_with_monitoring();
     fake.fail_job("devstats-provision-podman");
     let r = apply(&fake, &set, &config()).expect("applies");
     assert!(!r.ok());
@@ -269,7 +291,7 @@ fn waits_report_failure_reasons_and_block_dependents() {
 fn wait_timeout_is_reported() {
     let m = model("example.yaml");
     let set = desired(&m);
-    let fake = FakeCluster::new();
+    let fake = cluster_with_monitoring();
     fake.set_controllers(false);
     let r = apply(&fake, &set, &config()).expect("applies");
     let (_, why) = r
@@ -288,7 +310,7 @@ fn wait_timeout_is_reported() {
 fn transient_errors_are_retried() {
     let m = model("example.yaml");
     let set = desired(&m);
-    let fake = FakeCluster::new();
+    let fake = cluster_with_monitoring();
     fake.fail_next(Verb::List, ApiError::from_response(429, b"", Some(0)), 2);
     fake.fail_next(Verb::Apply, ApiError::from_response(503, b"", None), 3);
     fake.fail_next(Verb::Create, ApiError::transport("timed out"), 1);
@@ -354,7 +376,7 @@ fn interrupted_apply_converges_when_run_again() {
     let reference = fresh(&m);
     let expected = state(&reference);
     for cut in [0, 1, 2, 5, 13, 29, 40] {
-        let fake = FakeCluster::new();
+        let fake = cluster_with_monitoring();
         fake.interrupt_after_writes(Some(cut));
         let r = apply(&fake, &set, &config());
         if let Ok(r) = &r {
@@ -508,7 +530,7 @@ fn day2_rename_a_host_touches_only_the_ingress() {
 #[test]
 fn day2_move_a_project_between_foundations() {
     let m = model("cncf.yaml");
-    let fake = FakeCluster::new();
+    let fake = cluster_with_monitoring();
     let mut cfg = config();
     cfg.plan.max_parallel = 1000;
     let set = desired(&m);
@@ -585,7 +607,7 @@ fn helper_pods_are_replaced_when_changed_and_left_alone_otherwise() {
 fn cncf_timing_with_network_latency() {
     let m = model("cncf.yaml");
     let set = desired(&m);
-    let fake = FakeCluster::new();
+    let fake = cluster_with_monitoring();
     fake.set_latency(std::time::Duration::from_millis(10));
     let mut cfg = no_wait();
     cfg.plan.max_parallel = 1000;
@@ -611,4 +633,24 @@ fn cncf_timing_with_network_latency() {
         first_ms < 15_000 / 5,
         "first apply {first_ms} ms is not 5× faster than one round trip per object"
     );
+}
+
+/// The CNCF model puts its ops dashboards into kube-prometheus-stack's `monitoring` namespace,
+/// which the render does not create: on a cluster without it the apply is refused before the
+/// first write, naming the namespace and the objects (not a 404 per dashboard halfway through).
+#[test]
+fn a_namespace_the_render_does_not_create_must_exist() {
+    let m = model("cncf.yaml");
+    let fake = FakeCluster::new();
+    match apply(&fake, &desired(&m), &config()) {
+        Err(ApplyError::Refused(r)) => {
+            assert!(
+                r.iter().any(|r| r.contains("namespace monitoring does not exist")
+                    && r.contains("ConfigMap monitoring/devstats-prod-dashboard")),
+                "{r:?}"
+            );
+        }
+        other => panic!("expected a refusal, got {:?}", other.map(|r| r.failed)),
+    }
+    assert_eq!(fake.writes(), 0);
 }

@@ -87,11 +87,11 @@ fn render_phases_are_a_topological_order_of_the_derived_graph() {
                 ),
             }
         }
-        // Every namespaced object hangs off the Namespace; the deepest chain is
+        // Every object of the instance namespace hangs off the Namespace; the deepest chain is
         // Namespace → PVC/Secret → database → bootstrap → provisioning → CronJob/Grafana.
         let ns = index(&set, Kind::NAMESPACE, set.namespace.as_str());
         for (i, d) in set.objects.iter().enumerate() {
-            if i != ns && d.key.kind.namespaced {
+            if i != ns && d.key.namespace.as_deref() == Some(set.namespace.as_str()) {
                 assert!(set.edges.iter().any(|e| e.from == i && e.to == ns), "{}", d.key);
             }
         }

@@ -1570,6 +1570,8 @@ fn import_instance(
         security: crate::hardening::Security::chart_compatible(),
         // Off, as the chart: the operator opts in (docs/backup-and-restore.md).
         disaster_recovery: crate::backup::DisasterRecovery::default(),
+        // Monitoring is opt-in too (off by default).
+        monitoring: crate::monitoring::Monitoring::default(),
     })
 }
 

@@ -19,6 +19,7 @@ pub mod diagnostics;
 pub mod environments;
 pub mod hardening;
 pub mod helm_import;
+pub mod monitoring;
 pub mod schedule;
 pub mod source;
 pub mod structure;

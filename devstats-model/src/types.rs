@@ -108,6 +108,10 @@ pub struct Instance {
     /// everything off, as the chart.
     #[serde(default, skip_serializing_if = "crate::backup::DisasterRecovery::is_default")]
     pub disaster_recovery: crate::backup::DisasterRecovery,
+    /// Metrics, alerts and ops dashboards for the prometheus-operator (`docs/metrics.md`).
+    /// Unset: off.
+    #[serde(default, skip_serializing_if = "crate::monitoring::Monitoring::is_default")]
+    pub monitoring: crate::monitoring::Monitoring,
 }
 
 impl Instance {
@@ -134,6 +138,7 @@ impl Instance {
             gitops: GitOps::default(),
             security: crate::hardening::Security::chart_compatible(),
             disaster_recovery: crate::backup::DisasterRecovery::default(),
+            monitoring: crate::monitoring::Monitoring::default(),
         }
     }
 }

@@ -543,7 +543,7 @@ fn production_model_is_the_import_plus_its_listed_changes() -> TestResult {
             i.name
         );
         assert_ne!(p.instance.security, i.model.instance.security);
-        // Undo the listed changes: hardening, pinned tags, disaster recovery (prod only).
+        // Undo the listed changes: hardening, pinned tags, disaster recovery (prod only), monitoring.
         p.instance.security = i.model.instance.security.clone();
         assert_eq!(
             p.instance.disaster_recovery.wal_archiving.enabled,
@@ -552,6 +552,8 @@ fn production_model_is_the_import_plus_its_listed_changes() -> TestResult {
             i.name
         );
         p.instance.disaster_recovery = i.model.instance.disaster_recovery.clone();
+        assert!(p.instance.monitoring.enabled, "{}: monitoring on", i.name);
+        p.instance.monitoring = i.model.instance.monitoring.clone();
         let unpin = |img: &mut devstats_model::ImageRef| {
             assert!(img.is_pinned(), "{}: {img} is pinned", i.name);
             *img = devstats_model::ImageRef(img.as_str().trim_end_matches(":2026-11-01").to_owned());

@@ -21,6 +21,7 @@ pub mod gitops;
 pub mod grafana;
 pub mod hpa;
 pub mod ingress;
+pub mod monitoring;
 pub mod namespace;
 pub mod network_policy;
 pub mod object;
@@ -160,6 +161,7 @@ components! {
     Vacuum => "vacuum", false, "the vacuum CronJob";
     Reports => "reports", false, "the reports pod";
     Tests => "tests", false, "the tests pod";
+    Monitoring => "monitoring", false, "prometheus-operator PodMonitor, ServiceMonitor and PrometheusRule, and the ops dashboard ConfigMaps (with monitoring.enabled)";
 }
 
 impl fmt::Display for Component {
@@ -509,6 +511,15 @@ fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), Rend
                 object,
             });
         }
+    }
+    for object in monitoring::build(ctx, &out) {
+        out.push(Rendered {
+            phase: phase_of(&object),
+            component: Component::Monitoring,
+            project: None,
+            foundation: None,
+            object,
+        });
     }
     if security::hardened(ctx) {
         for r in &mut out {

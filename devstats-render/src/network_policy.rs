@@ -10,7 +10,8 @@
 //!     namespace on their container port; Grafana also from Prometheus' namespace; Grafana and
 //!     the API may reach PostgreSQL (5432);
 //!   - Patroni: PostgreSQL (5432) from the DevStats pods that use it, 5432 and the REST API
-//!     (8008) from its peers, 8008 from Prometheus; egress to its peers and to the Kubernetes API
+//!     (8008) from its peers, 8008 (and the postgres_exporter sidecar's 9187 when
+//!     `monitoring` enables it) from Prometheus; egress to its peers and to the Kubernetes API
 //!     server (its DCS);
 //!   - tool jobs: no ingress; PostgreSQL, and for provisioning, bootstrap, sync, affiliations and
 //!     the shared import HTTPS (443) to the internet (GitHub API, GH Archive, git, the backups
@@ -341,7 +342,11 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
             vec![tcp(PG_PORT), tcp(PATRONI_PORT)],
         ));
         if let Some(m) = &monitoring {
-            rules.push(ingress(vec![m.clone()], vec![tcp(PATRONI_PORT)]));
+            let mut ports = vec![tcp(PATRONI_PORT)];
+            if crate::monitoring::exporter_enabled(ctx) {
+                ports.push(tcp(crate::monitoring::EXPORTER_PORT));
+            }
+            rules.push(ingress(vec![m.clone()], ports));
         }
         let api_server = api_server(np);
         let mut egress_rules = vec![

@@ -491,6 +491,7 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
         ..StatefulSet::default()
     };
     if let Some(pod) = sts.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
+        crate::monitoring::patroni_pod(ctx, pod);
         security::harden_pod(ctx, pod, Workload::Postgres);
     }
     Object::from(sts)

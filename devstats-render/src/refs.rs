@@ -2,7 +2,11 @@
 //! serviceAccountName, roleRef, RoleBinding subject, StatefulSet serviceName, Ingress backend,
 //! HPA scaleTargetRef, HTTPRoute parentRef and backendRef, and Gateway certificate Secret must
 //! resolve, and every Service, PodDisruptionBudget and (DevStats) NetworkPolicy selector must
-//! match a pod template. A broken reference is an error naming both objects.
+//! match a pod template. Monitoring: a PodMonitor must select pods that have its named ports, a
+//! ServiceMonitor Services with its target ports; a PrometheusRule may name only metrics of
+//! known exporters ([`crate::monitoring::KNOWN_METRICS`]), of the exporters DevStats runs only
+//! those a rendered monitor scrapes, and its `cronjob`, `deployment` and `job_name` matchers must
+//! each match a rendered object. A broken reference is an error naming both objects.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,6 +44,12 @@ struct Index<'a> {
     gateways: BTreeMap<&'a str, BTreeSet<&'a str>>,
     /// Secrets that rendered cert-manager Certificates write.
     certificate_secrets: BTreeSet<&'a str>,
+    /// Names of the rendered objects by kind (CronJob, Job, Deployment).
+    by_kind: BTreeMap<&'a str, BTreeSet<&'a str>>,
+    /// Pod-template labels with the names of their containers' ports.
+    template_ports: Vec<(&'a BTreeMap<String, String>, BTreeSet<&'a str>)>,
+    /// Service metadata labels with the Service's target ports.
+    service_targets: Vec<(&'a BTreeMap<String, String>, BTreeSet<i32>)>,
 }
 
 impl Index<'_> {
@@ -101,6 +111,9 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
         deployments: BTreeSet::new(),
         gateways: BTreeMap::new(),
         certificate_secrets: BTreeSet::new(),
+        by_kind: BTreeMap::new(),
+        template_ports: Vec::new(),
+        service_targets: Vec::new(),
     };
     for r in required {
         idx.secrets
@@ -153,6 +166,32 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             }
             _ => {}
         }
+        if matches!(o.kind(), "CronJob" | "Job" | "Deployment") {
+            idx.by_kind.entry(o.kind()).or_default().insert(o.name());
+        }
+        if let Object::Service(svc) = o
+            && let Some(labels) = &svc.metadata.labels
+        {
+            let targets = svc
+                .spec
+                .iter()
+                .flat_map(|sp| sp.ports.iter().flatten())
+                .map(|p| match &p.target_port {
+                    Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(n)) => *n,
+                    _ => p.port,
+                })
+                .collect();
+            idx.service_targets.push((labels, targets));
+        }
+        if let (Some(labels), Some(spec)) = (pod_labels(o), pod_spec(o)) {
+            let ports = spec
+                .containers
+                .iter()
+                .flat_map(|c| c.ports.iter().flatten())
+                .filter_map(|p| p.name.as_deref())
+                .collect();
+            idx.template_ports.push((labels, ports));
+        }
         if let Some(labels) = pod_labels(o) {
             for (k, v) in labels {
                 idx.templates
@@ -164,6 +203,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
     }
 
     let mut broken = Vec::new();
+    let scraped = check_monitors(&idx, objects, &mut broken);
     for r in objects {
         let o = &r.object;
         let id = Id(o);
@@ -313,6 +353,52 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     }
                 }
             }
+            Object::ConfigMap(cm)
+                if cm
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("app.kubernetes.io/component"))
+                    .map(String::as_str)
+                    == Some(crate::Component::Monitoring.as_str()) =>
+            {
+                // Ops dashboards: every panel query is checked like a rule expression.
+                for (key, text) in cm.data.iter().flatten() {
+                    let Ok(d) = serde_json::from_str::<serde_json::Value>(text) else {
+                        broken.push(format!("{id}: {key} is not JSON"));
+                        continue;
+                    };
+                    for p in array(&d, "/panels") {
+                        let title = p
+                            .get("title")
+                            .and_then(serde_json::Value::as_str)
+                            .unwrap_or_default();
+                        for t in array(p, "/targets") {
+                            let expr = t
+                                .get("expr")
+                                .and_then(serde_json::Value::as_str)
+                                .unwrap_or_default();
+                            check_expr(&idx, &scraped, &format!("{id}: panel {title}"), expr, &mut broken);
+                        }
+                    }
+                }
+            }
+            Object::Custom(c) if c.kind == "PrometheusRule" => {
+                let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
+                for g in array(spec, "/groups") {
+                    for rule in array(g, "/rules") {
+                        let name = rule
+                            .get("alert")
+                            .and_then(serde_json::Value::as_str)
+                            .unwrap_or_default();
+                        let expr = rule
+                            .get("expr")
+                            .and_then(serde_json::Value::as_str)
+                            .unwrap_or_default();
+                        check_expr(&idx, &scraped, &format!("{id}: alert {name}"), expr, &mut broken);
+                    }
+                }
+            }
             Object::Custom(c) if c.kind == "Gateway" => {
                 let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
                 for l in array(spec, "/listeners") {
@@ -438,5 +524,154 @@ fn check_pod(
         && !idx.service_accounts.contains(sa.as_str())
     {
         broken.push(format!("{id}: serviceAccountName {sa} is not rendered"));
+    }
+}
+
+/// The exporters DevStats runs itself that a rendered monitor scrapes: `patroni` and
+/// `postgres_exporter` through a PodMonitor's named ports, `grafana` through the Grafana
+/// ServiceMonitor. Checks that every PodMonitor selects pods having its ports and every
+/// ServiceMonitor Services having its target ports.
+fn check_monitors<'a>(
+    idx: &Index<'a>,
+    objects: &'a [Rendered],
+    broken: &mut Vec<String>,
+) -> BTreeSet<&'static str> {
+    use crate::monitoring::{EXPORTER_PORT_NAME, GRAFANA_MONITOR, PATRONI_PORT_NAME};
+    let mut scraped = BTreeSet::new();
+    for r in objects {
+        let Object::Custom(c) = &r.object else { continue };
+        let id = Id(&r.object);
+        let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
+        let sel: Option<BTreeMap<String, String>> = spec
+            .pointer("/selector/matchLabels")
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
+        match c.kind {
+            "PodMonitor" => {
+                let Some(sel) = sel.filter(|s| !s.is_empty()) else {
+                    broken.push(format!("{id}: selects no pods (empty matchLabels)"));
+                    continue;
+                };
+                let pods: Vec<&BTreeSet<&str>> = idx
+                    .template_ports
+                    .iter()
+                    .filter(|(labels, _)| sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
+                    .map(|(_, ports)| ports)
+                    .collect();
+                if pods.is_empty() {
+                    broken.push(format!("{id}: selector {sel:?} matches no rendered pod template"));
+                }
+                for e in array(spec, "/podMetricsEndpoints") {
+                    let port = e
+                        .get("port")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default();
+                    if !pods.is_empty() && !pods.iter().all(|p| p.contains(port)) {
+                        broken.push(format!(
+                            "{id}: the selected pods have no container port named `{port}`"
+                        ));
+                    } else if port == PATRONI_PORT_NAME {
+                        scraped.insert("patroni");
+                    } else if port == EXPORTER_PORT_NAME {
+                        scraped.insert("postgres_exporter");
+                    }
+                }
+            }
+            "ServiceMonitor" => {
+                let Some(sel) = sel.filter(|s| !s.is_empty()) else {
+                    broken.push(format!("{id}: selects no Services (empty matchLabels)"));
+                    continue;
+                };
+                let services: Vec<&BTreeSet<i32>> = idx
+                    .service_targets
+                    .iter()
+                    .filter(|(labels, _)| sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
+                    .map(|(_, ports)| ports)
+                    .collect();
+                if services.is_empty() {
+                    broken.push(format!("{id}: selector {sel:?} matches no rendered Service"));
+                }
+                for e in array(spec, "/endpoints") {
+                    if let Some(n) = e.get("targetPort").and_then(serde_json::Value::as_i64)
+                        && !services
+                            .iter()
+                            .all(|p| i32::try_from(n).is_ok_and(|n| p.contains(&n)))
+                    {
+                        broken.push(format!("{id}: a selected Service has no target port {n}"));
+                    }
+                }
+                if r.object.name() == GRAFANA_MONITOR && !services.is_empty() {
+                    scraped.insert("grafana");
+                }
+            }
+            _ => {}
+        }
+    }
+    scraped
+}
+
+/// The exporters that run outside DevStats (in the cluster's monitoring stack or Prometheus).
+const CLUSTER_EXPORTERS: [&str; 4] = ["kube-state-metrics", "kubelet", "cert-manager", "prometheus"];
+
+/// Checks one PromQL expression: it parses, names only known metrics (of exporters that are
+/// scraped), and its `cronjob`, `deployment` and `job_name` matchers match rendered objects.
+fn check_expr(idx: &Index<'_>, scraped: &BTreeSet<&str>, what: &str, expr: &str, broken: &mut Vec<String>) {
+    let selectors = match crate::monitoring::parse_promql(expr) {
+        Ok(s) => s,
+        Err(e) => {
+            broken.push(format!("{what}: expression does not parse: {e}"));
+            return;
+        }
+    };
+    for s in selectors {
+        match crate::monitoring::exporter_of(&s.metric) {
+            None => broken.push(format!(
+                "{what}: metric {} is served by no known exporter (monitoring::KNOWN_METRICS)",
+                s.metric
+            )),
+            Some(e) if !CLUSTER_EXPORTERS.contains(&e) && !scraped.contains(e) => {
+                broken.push(format!(
+                    "{what}: metric {} comes from {e}, which no rendered monitor scrapes",
+                    s.metric
+                ));
+            }
+            Some(_) => {}
+        }
+        for (label, op, value) in &s.matchers {
+            let kind = match label.as_str() {
+                "cronjob" => "CronJob",
+                "deployment" => "Deployment",
+                "job_name" => "Job",
+                _ => continue,
+            };
+            // Jobs also include those the CronJobs will create, `<cronjob>-<scheduled minute>`.
+            let mut names: BTreeSet<String> = idx
+                .by_kind
+                .get(kind)
+                .into_iter()
+                .flatten()
+                .map(|n| (*n).to_owned())
+                .collect();
+            if kind == "Job" {
+                for c in idx.by_kind.get("CronJob").into_iter().flatten() {
+                    names.insert(format!("{c}-29000000"));
+                }
+            }
+            let matches = match op.as_str() {
+                "=" => names.contains(value.as_str()),
+                "=~" => match regex::Regex::new(&format!("^(?:{value})$")) {
+                    Ok(re) => names.iter().any(|n| re.is_match(n)),
+                    Err(e) => {
+                        broken.push(format!("{what}: {label}=~\"{value}\" is not a regex: {e}"));
+                        continue;
+                    }
+                },
+                _ => continue,
+            };
+            if !matches {
+                broken.push(format!(
+                    "{what}: {label}{op}\"{value}\" matches no rendered {kind}"
+                ));
+            }
+        }
     }
 }

@@ -336,6 +336,8 @@ fn hardened_cncf_render_is_secured() {
 fn chart_compatible_settings_render_none_of_it() {
     let mut m = cncf_hardened();
     m.instance.security = Security::chart_compatible();
+    m.instance.monitoring = devstats_model::monitoring::Monitoring::default();
+    m.instance.disaster_recovery = devstats_model::backup::DisasterRecovery::default();
     let objs = objects(&m);
     for kind in [
         "PodDisruptionBudget",

@@ -27,6 +27,9 @@ pub struct LiveState {
     /// Custom resource kinds the API server does not serve (their CRD is not installed): listing
     /// them answered 404.
     pub unserved_kinds: BTreeSet<Kind>,
+    /// Namespaces that rendered objects go to but that neither the render creates nor the
+    /// cluster has (e.g. the monitoring namespace of the dashboards).
+    pub missing_namespaces: BTreeSet<String>,
 }
 
 impl LiveState {
@@ -485,6 +488,23 @@ pub fn plan(set: &DesiredSet, live: &LiveState, opts: &PlanOptions) -> Plan {
         ..Plan::default()
     };
     refuse_unserved_kinds(set, live, &mut out);
+    for ns in &live.missing_namespaces {
+        let users: Vec<String> = set
+            .objects
+            .iter()
+            .filter(|d| d.key.namespace.as_deref() == Some(ns.as_str()))
+            .map(|d| d.key.to_string())
+            .collect();
+        out.refusals.push(format!(
+            "namespace {ns} does not exist and is not part of this deployment, but {} rendered \
+             object{} go{} there ({}): create it (or install what owns it, e.g. kube-prometheus-stack \
+             for the dashboards), or point the model elsewhere",
+            users.len(),
+            if users.len() == 1 { "" } else { "s" },
+            if users.len() == 1 { "es" } else { "" },
+            users.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
+        ));
+    }
     plan_prune(set, live, opts, &mut out);
     out
 }
