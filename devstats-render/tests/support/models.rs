@@ -1,0 +1,75 @@
+//! Models the integration tests render: the CNCF production fixture with the hardened settings.
+#![allow(dead_code)]
+
+use devstats_model::hardening::Security;
+use devstats_model::{ImageRef, Model};
+
+/// The tag the tests give every image (the operator picks real ones).
+pub const TAG: &str = "2026-11-01";
+
+/// A file under `fixtures/`.
+pub fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/")).join(name)
+}
+
+/// `fixtures/cncf.yaml`, loadable whether or not its images are pinned yet: when the file does not
+/// load as it is (a hardened model whose images are not all pinned), `requirePinned: false` is
+/// added under `instance.security.images` (the callers pin the images and switch it back on).
+pub fn cncf_text() -> String {
+    let path = fixture("cncf.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if devstats_model::parse_environments("cncf.yaml", &text).is_ok() {
+        return text;
+    }
+    assert!(
+        !text.contains("\n  security:"),
+        "cncf.yaml does not load: {:?}",
+        devstats_model::parse_environments("cncf.yaml", &text).err()
+    );
+    text.replacen(
+        "\ninstance:\n",
+        "\ninstance:\n  security:\n    images:\n      requirePinned: false\n",
+        1,
+    )
+}
+
+/// The environments of `fixtures/cncf.yaml` (see [`cncf_text`]).
+pub fn cncf_environments() -> Vec<devstats_model::EnvModel> {
+    devstats_model::parse_environments("cncf.yaml", &cncf_text()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn pin(i: &mut ImageRef) {
+    if !i.is_pinned() {
+        *i = ImageRef(format!("{}:{TAG}", i.as_str()));
+    }
+}
+
+/// `fixtures/cncf.yaml` (prod) with the hardened settings, images pinned by tag (the model of
+/// `tests/hardening.rs`).
+pub fn cncf_hardened() -> Model {
+    let mut m = devstats_model::parse_str("cncf.yaml", &cncf_text()).unwrap_or_else(|e| panic!("{e}"));
+    m.instance.security = Security::hardened();
+    m.instance.security.images.require_pinned = true;
+    let im = &mut m.instance.images;
+    for i in [
+        &mut im.provision,
+        &mut im.sync,
+        &mut im.affiliations,
+        &mut im.grafana,
+        &mut im.api,
+        &mut im.static_default,
+        &mut im.postgres,
+        &mut im.backups,
+        &mut im.vacuum,
+        &mut im.reports,
+        &mut im.tests,
+    ] {
+        pin(i);
+    }
+    for f in &mut m.foundations {
+        pin(&mut f.static_image);
+    }
+    let problems = devstats_model::validate::validate(&m);
+    assert!(problems.is_empty(), "{problems:?}");
+    m
+}
