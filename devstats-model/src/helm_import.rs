@@ -1568,6 +1568,8 @@ fn import_instance(
         gitops: crate::types::GitOps::default(),
         // TODO(hardening): Security::chart_compatible() once fixtures/cncf.yaml is regenerated.
         security: crate::hardening::Security::default(),
+        auth_proxy: None,
+        canary: None,
     })
 }
 

@@ -14,6 +14,7 @@
 //! assert!(model.projects.len() >= 3);
 //! ```
 
+pub mod delivery;
 pub mod diagnostics;
 pub mod environments;
 pub mod hardening;

@@ -103,6 +103,12 @@ pub struct Instance {
     /// chart-compatible settings.
     #[serde(default, skip_serializing_if = "is_default")]
     pub security: crate::hardening::Security,
+    /// oauth2-proxy sign-in in front of chosen hosts (`docs/security.md`). Unset: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_proxy: Option<crate::delivery::AuthProxy>,
+    /// Flagger canary releases of the API and project Grafanas (`docs/delivery.md`). Unset: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<crate::delivery::Canary>,
 }
 
 impl Instance {
@@ -128,6 +134,8 @@ impl Instance {
             tools: ToolSettings::default(),
             gitops: GitOps::default(),
             security: crate::hardening::Security::chart_compatible(),
+            auth_proxy: None,
+            canary: None,
         }
     }
 }

@@ -13,6 +13,7 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use devstats_model::delivery::Protected;
 use devstats_model::hardening::{
     AcmeIssuer, AcmeSolver, Dns01, GatewaySettings, IngressFlavor, Routing, SecretKey,
 };
@@ -21,7 +22,7 @@ use devstats_render::gitops::{GitOpsEnv, tree};
 use devstats_render::{Object, Options, render};
 use serde_json::{Value, json};
 use support::crd_schema::{CrdSchema, crds_dir, load, validate};
-use support::models::{cncf_environments, cncf_hardened, fixture};
+use support::models::{auth_proxy, canary as delivery_canary, cncf_environments, cncf_hardened, fixture};
 
 /// `apiVersion`s served by Kubernetes itself (validated by kubernetes-validate, not here).
 const BUILT_IN: &[&str] = &[
@@ -143,7 +144,32 @@ fn renders() -> Vec<(&'static str, Model)> {
         ..AcmeIssuer::default()
     });
 
+    // Delivery (oauth2-proxy, Flagger): the models of tests/delivery.rs.
+    let mut delivery_nginx = hardened.clone();
+    delivery_nginx.instance.auth_proxy = Some(auth_proxy(Protected {
+        grafanas: vec![Name::from("kubernetes"), Name::from("prometheus")],
+        api: true,
+        static_sites: true,
+        ..Protected::default()
+    }));
+    delivery_nginx.instance.canary = Some(delivery_canary());
+    let mut delivery_gateway = hardened.clone();
+    gateway(&mut delivery_gateway);
+    delivery_gateway.instance.canary = Some(delivery_canary());
+    let mut delivery_traefik = hardened.clone();
+    delivery_traefik.instance.security.https.controller = IngressFlavor::Traefik;
+    delivery_traefik.instance.auth_proxy = Some(auth_proxy(Protected {
+        all_grafanas: true,
+        ..Protected::default()
+    }));
+
     vec![
+        (
+            "hardened CNCF, oauth2-proxy and canaries, ingress-nginx",
+            delivery_nginx,
+        ),
+        ("hardened CNCF, canaries, Gateway API", delivery_gateway),
+        ("hardened CNCF, oauth2-proxy, Traefik", delivery_traefik),
         ("hardened CNCF, ingress-nginx", hardened),
         ("hardened CNCF, Traefik, DNS-01 ClusterIssuer", traefik),
         ("hardened CNCF, Gateway API, HTTP-01", gateway_http01),
@@ -156,6 +182,8 @@ fn every_rendered_custom_resource_is_valid_against_its_crd() {
     let schemas = schemas();
     let mut seen = BTreeSet::new();
     for (what, m) in renders() {
+        let problems = devstats_model::validate::validate(&m);
+        assert!(problems.is_empty(), "{what}: {problems:?}");
         seen.extend(check_objects(&schemas, what, &objects(&m)));
     }
     // The renders above must exercise the kinds they are meant to (a render that silently
@@ -167,6 +195,7 @@ fn every_rendered_custom_resource_is_valid_against_its_crd() {
         ("gateway.networking.k8s.io/v1", "Gateway"),
         ("gateway.networking.k8s.io/v1", "HTTPRoute"),
         ("traefik.io/v1alpha1", "Middleware"),
+        ("flagger.app/v1beta1", "Canary"),
     ] {
         assert!(
             seen.contains(&(api.to_owned(), kind.to_owned())),

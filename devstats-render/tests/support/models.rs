@@ -1,8 +1,9 @@
 //! Models the integration tests render: the CNCF production fixture with the hardened settings.
 #![allow(dead_code)]
 
+use devstats_model::delivery::{AuthProxy, Canary, CanaryAnalysis, Protected};
 use devstats_model::hardening::Security;
-use devstats_model::{ImageRef, Model};
+use devstats_model::{ImageRef, Model, Name};
 
 /// The tag the tests give every image (the operator picks real ones).
 pub const TAG: &str = "2026-11-01";
@@ -72,4 +73,32 @@ pub fn cncf_hardened() -> Model {
     let problems = devstats_model::validate::validate(&m);
     assert!(problems.is_empty(), "{problems:?}");
     m
+}
+
+/// The oauth2-proxy settings of the CNCF production instance (see `docs/security.md`).
+pub fn auth_proxy(protect: Protected) -> AuthProxy {
+    AuthProxy {
+        auth_url: "http://oauth2-proxy.oauth2-proxy.svc.cluster.local/oauth2/auth".to_owned(),
+        signin_url: Some(
+            "https://auth.devstats.cncf.io/oauth2/start?rd=https://$host$escaped_request_uri".to_owned(),
+        ),
+        response_headers: vec![
+            "X-Auth-Request-User".to_owned(),
+            "X-Auth-Request-Email".to_owned(),
+        ],
+        protect,
+    }
+}
+
+/// Canaries for the API and two Grafanas, with a load tester.
+pub fn canary() -> Canary {
+    Canary {
+        api: true,
+        all_grafanas: false,
+        grafanas: vec![Name::from("kubernetes"), Name::from("opentelemetry")],
+        analysis: CanaryAnalysis::default(),
+        progress_deadline_seconds: 600,
+        metrics_server: None,
+        load_tester_url: Some("http://flagger-loadtester.flagger/".to_owned()),
+    }
 }
