@@ -382,7 +382,7 @@ pub fn validate(model: &Model) -> Vec<Problem> {
                              primary with the target's replica count"
                         ),
                     )
-                    .help(&format!(
+                    .help(format!(
                         "enable security.autoscaling.{field} (Flagger copies the HPA to the primary), or use 1 replica"
                     )),
                 );

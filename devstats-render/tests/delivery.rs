@@ -231,6 +231,41 @@ fn protecting_every_grafana_only_annotates_the_bucket_ingresses() {
 }
 
 #[test]
+fn a_bucket_with_every_host_canaried_keeps_its_certificate() {
+    let base = ingress_json(&rendered(&cncf_hardened()));
+    let mut m = cncf_hardened();
+    m.instance.canary = Some(devstats_model::delivery::Canary {
+        api: false,
+        all_grafanas: true,
+        grafanas: Vec::new(),
+        ..canary()
+    });
+    let objs = rendered(&valid(m));
+    let ings = ingress_json(&objs);
+    // Only the bare-domain Ingress keeps cert-manager annotations; each project bucket's
+    // certificate is now an explicit Certificate with the same Secret and hosts.
+    let shim = shim_certificates(&ings);
+    assert_eq!(shim.keys().collect::<Vec<_>>(), ["devstats-tls-1"]);
+    for (secret, hosts) in shim_certificates(&base) {
+        if secret == "devstats-tls-1" {
+            continue;
+        }
+        assert!(
+            !ings.contains_key(&secret.replace("tls", "ingress")),
+            "{secret}: bucket Ingress left"
+        );
+        let cert =
+            json(find(&objs, "Certificate", &secret).unwrap_or_else(|| panic!("no Certificate {secret}")));
+        assert_eq!(cert["spec"]["secretName"], secret.as_str());
+        assert_eq!(cert["spec"]["dnsNames"], serde_json::json!(hosts));
+    }
+    assert_eq!(
+        routes(&ings).keys().collect::<Vec<_>>(),
+        routes(&base).keys().collect::<Vec<_>>()
+    );
+}
+
+#[test]
 fn canaried_deployments_leave_services_and_replicas_to_flagger() {
     let objs = rendered(&nginx_model());
     for (deployment, service) in [
