@@ -50,6 +50,15 @@ struct Index<'a> {
     canaried: BTreeSet<&'a str>,
     hpas: BTreeSet<&'a str>,
     ingresses: BTreeSet<&'a str>,
+    /// TLS Secrets of Ingresses carrying a cert-manager issuer annotation (ingress-shim issues them).
+    shim_secrets: BTreeSet<&'a str>,
+}
+
+/// Whether an Ingress carries cert-manager's ingress-shim annotations.
+fn shimmed(o: &Object) -> bool {
+    o.meta().annotations.as_ref().is_some_and(|a| {
+        a.contains_key("cert-manager.io/issuer") || a.contains_key("cert-manager.io/cluster-issuer")
+    })
 }
 
 impl Index<'_> {
@@ -120,6 +129,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
         canaried: BTreeSet::new(),
         hpas: BTreeSet::new(),
         ingresses: BTreeSet::new(),
+        shim_secrets: BTreeSet::new(),
     };
     for r in required {
         idx.secrets
@@ -191,8 +201,16 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             Object::HorizontalPodAutoscaler(_) => {
                 idx.hpas.insert(o.name());
             }
-            Object::Ingress(_) => {
+            Object::Ingress(ing) => {
                 idx.ingresses.insert(o.name());
+                if shimmed(o) {
+                    idx.shim_secrets.extend(
+                        ing.spec
+                            .iter()
+                            .flat_map(|s| s.tls.iter().flatten())
+                            .filter_map(|t| t.secret_name.as_deref()),
+                    );
+                }
             }
             _ => {}
         }
@@ -472,6 +490,20 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             }
             Object::Ingress(ing) => {
                 let spec = ing.spec.as_ref();
+                // An Ingress without the cert-manager annotations serves certificates that another
+                // Ingress or a Certificate issues (the oauth2-proxy and canary Ingresses).
+                if !shimmed(o) {
+                    for t in spec.iter().flat_map(|s| s.tls.iter().flatten()) {
+                        if let Some(secret) = t.secret_name.as_deref()
+                            && !idx.shim_secrets.contains(secret)
+                            && !idx.certificate_secrets.contains(secret)
+                        {
+                            broken.push(format!(
+                                "{id}: TLS Secret {secret} is issued by no rendered Ingress or Certificate"
+                            ));
+                        }
+                    }
+                }
                 let backends = spec.and_then(|s| s.default_backend.as_ref()).into_iter().chain(
                     spec.iter()
                         .flat_map(|s| s.rules.iter().flatten())

@@ -13,30 +13,9 @@ pub fn fixture(name: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/")).join(name)
 }
 
-/// `fixtures/cncf.yaml`, loadable whether or not its images are pinned yet: when the file does not
-/// load as it is (a hardened model whose images are not all pinned), `requirePinned: false` is
-/// added under `instance.security.images` (the callers pin the images and switch it back on).
-pub fn cncf_text() -> String {
-    let path = fixture("cncf.yaml");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    if devstats_model::parse_environments("cncf.yaml", &text).is_ok() {
-        return text;
-    }
-    assert!(
-        !text.contains("\n  security:"),
-        "cncf.yaml does not load: {:?}",
-        devstats_model::parse_environments("cncf.yaml", &text).err()
-    );
-    text.replacen(
-        "\ninstance:\n",
-        "\ninstance:\n  security:\n    images:\n      requirePinned: false\n",
-        1,
-    )
-}
-
-/// The environments of `fixtures/cncf.yaml` (see [`cncf_text`]).
+/// The environments of `fixtures/cncf.yaml`.
 pub fn cncf_environments() -> Vec<devstats_model::EnvModel> {
-    devstats_model::parse_environments("cncf.yaml", &cncf_text()).unwrap_or_else(|e| panic!("{e}"))
+    devstats_model::load_environments(&fixture("cncf.yaml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn pin(i: &mut ImageRef) {
@@ -48,7 +27,7 @@ fn pin(i: &mut ImageRef) {
 /// `fixtures/cncf.yaml` (prod) with the hardened settings, images pinned by tag (the model of
 /// `tests/hardening.rs`).
 pub fn cncf_hardened() -> Model {
-    let mut m = devstats_model::parse_str("cncf.yaml", &cncf_text()).unwrap_or_else(|e| panic!("{e}"));
+    let mut m = devstats_model::load(&fixture("cncf.yaml")).unwrap_or_else(|e| panic!("{e}"));
     m.instance.security = Security::hardened();
     m.instance.security.images.require_pinned = true;
     let im = &mut m.instance.images;
