@@ -16,6 +16,10 @@
 //! hosts from [`devstats_model::Model::project_hosts`] of fully deployed projects in rotation order
 //! (`order`, then name — the chart's values order for an imported model). Bucketing depends only on
 //! the model, so re-renders are identical.
+//!
+//! oauth2-proxy sign-in and Flagger canaries (`instance.authProxy`, `instance.canary`) move rules
+//! into extra Ingresses without changing any bucket's TLS section; see [`build`] and
+//! `docs/security.md`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
