@@ -435,6 +435,27 @@ fn hpa_owned_replicas_are_not_sent() {
     assert!(other.body.pointer("/spec/replicas").is_some());
 }
 
+#[test]
+fn canary_owned_replicas_are_not_sent() {
+    // A live Canary (as Flagger sees it) targets a Deployment the render still sends replicas for
+    // (e.g. the canary was set up outside the model): Flagger owns its replicas.
+    let set = desired(&model("example.yaml"));
+    let mut live = applied(&set);
+    let canary = json!({"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
+        "metadata": {"name": "devstats-grafana-kubernetes", "namespace": "devstats-example"},
+        "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "devstats-grafana-kubernetes"}}});
+    let kind = Kind::custom("flagger.app", "v1beta1", "Canary", "canaries", true);
+    live.objects.insert(
+        ObjectKey::new(kind, Some("devstats-example"), "devstats-grafana-kubernetes"),
+        canary,
+    );
+    let p = plan(&set, &live, &PlanOptions::default());
+    let g = &p.objects[index(&set, Kind::DEPLOYMENT, "devstats-grafana-kubernetes")];
+    assert!(g.body.pointer("/spec/replicas").is_none());
+    let other = &p.objects[index(&set, Kind::DEPLOYMENT, "devstats-grafana-podman")];
+    assert!(other.body.pointer("/spec/replicas").is_some());
+}
+
 fn archive(m: &mut devstats_model::Model, name: &str) {
     let p = m
         .projects

@@ -1572,6 +1572,8 @@ fn import_instance(
         disaster_recovery: crate::backup::DisasterRecovery::default(),
         // Monitoring is opt-in too (off by default).
         monitoring: crate::monitoring::Monitoring::default(),
+        auth_proxy: None,
+        canary: None,
     })
 }
 

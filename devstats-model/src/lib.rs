@@ -15,6 +15,7 @@
 //! ```
 
 pub mod backup;
+pub mod delivery;
 pub mod diagnostics;
 pub mod environments;
 pub mod hardening;

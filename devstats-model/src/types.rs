@@ -112,6 +112,12 @@ pub struct Instance {
     /// Unset: off.
     #[serde(default, skip_serializing_if = "crate::monitoring::Monitoring::is_default")]
     pub monitoring: crate::monitoring::Monitoring,
+    /// oauth2-proxy sign-in in front of chosen hosts (`docs/security.md`). Unset: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_proxy: Option<crate::delivery::AuthProxy>,
+    /// Flagger canary releases of the API and project Grafanas (`docs/delivery.md`). Unset: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<crate::delivery::Canary>,
 }
 
 impl Instance {
@@ -139,6 +145,8 @@ impl Instance {
             security: crate::hardening::Security::chart_compatible(),
             disaster_recovery: crate::backup::DisasterRecovery::default(),
             monitoring: crate::monitoring::Monitoring::default(),
+            auth_proxy: None,
+            canary: None,
         }
     }
 }

@@ -619,5 +619,6 @@ pub fn validate(model: &Model) -> Vec<Problem> {
     v.problems.extend(crate::hardening::validate(model));
     v.problems.extend(crate::backup::validate(model));
     v.problems.extend(crate::monitoring::validate(model));
+    v.problems.extend(crate::delivery::validate(model));
     v.problems
 }

@@ -543,7 +543,8 @@ fn production_model_is_the_import_plus_its_listed_changes() -> TestResult {
             i.name
         );
         assert_ne!(p.instance.security, i.model.instance.security);
-        // Undo the listed changes: hardening, pinned tags, disaster recovery (prod only), monitoring.
+        // Undo the listed changes: hardening, pinned tags, disaster recovery and canaries (prod),
+        // sign-in (test), monitoring.
         p.instance.security = i.model.instance.security.clone();
         assert_eq!(
             p.instance.disaster_recovery.wal_archiving.enabled,
@@ -554,6 +555,20 @@ fn production_model_is_the_import_plus_its_listed_changes() -> TestResult {
         p.instance.disaster_recovery = i.model.instance.disaster_recovery.clone();
         assert!(p.instance.monitoring.enabled, "{}: monitoring on", i.name);
         p.instance.monitoring = i.model.instance.monitoring.clone();
+        assert_eq!(
+            p.instance.canary.is_some(),
+            i.name == "prod",
+            "{}: canaries in prod",
+            i.name
+        );
+        assert_eq!(
+            p.instance.auth_proxy.is_some(),
+            i.name == "test",
+            "{}: sign-in on test",
+            i.name
+        );
+        p.instance.canary = i.model.instance.canary.clone();
+        p.instance.auth_proxy = i.model.instance.auth_proxy.clone();
         let unpin = |img: &mut devstats_model::ImageRef| {
             assert!(img.is_pinned(), "{}: {img} is pinned", i.name);
             *img = devstats_model::ImageRef(img.as_str().trim_end_matches(":2026-11-01").to_owned());

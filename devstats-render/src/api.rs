@@ -77,17 +77,21 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         ..Container::default()
     };
     let hpa = &inst.security.autoscaling.api;
+    // A canaried Deployment (`instance.canary`) carries Flagger's selector label and no replica
+    // count (see `crate::delivery`).
+    let canaried = crate::delivery::api_canaried(ctx);
+    let template_labels = crate::delivery::template_labels(&labels, names::API, canaried);
     let mut deployment = Deployment {
         metadata: ctx.meta(names::API, component, labels.clone()),
         spec: Some(DeploymentSpec {
-            replicas: security::replicas(inst.replicas.api, hpa.enabled),
+            replicas: security::replicas(inst.replicas.api, hpa.enabled || canaried),
             strategy: rolling_update(),
             selector: LabelSelector {
-                match_labels: Some(labels.clone()),
+                match_labels: Some(template_labels.clone()),
                 ..LabelSelector::default()
             },
             template: PodTemplateSpec {
-                metadata: Some(template_meta(ctx, labels.clone())),
+                metadata: Some(template_meta(ctx, template_labels)),
                 spec: Some(PodSpec {
                     containers: vec![container],
                     restart_policy: Some("Always".to_owned()),
@@ -106,7 +110,12 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
             security::harden_pod(ctx, pod, Workload::Api);
         }
     }
-    let mut out = vec![Object::from(service), Object::from(deployment)];
+    // Flagger writes the Service of a canaried API (same name, selecting the primary pods).
+    let mut out = if canaried {
+        vec![Object::from(deployment)]
+    } else {
+        vec![Object::from(service), Object::from(deployment)]
+    };
     if crate::pdb::enabled(ctx) {
         out.push(crate::pdb::build(
             ctx,
@@ -119,6 +128,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
     if hpa.enabled {
         out.push(crate::hpa::build(ctx, names::API, component, labels, hpa));
     }
+    out.extend(crate::delivery::api_canary(ctx));
     out
 }
 

@@ -161,15 +161,21 @@ fn alias_listener(host: &str) -> String {
     format!("alias-{}", host.replace('.', "-"))
 }
 
-/// The Gateway, its HTTPRoutes and the bucket Certificates (nothing with Ingress routing).
-#[must_use]
-pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
+/// The listeners of the Gateway and which listener serves each host.
+struct Plan {
+    /// TLS Secret → hosts of each certificate bucket.
+    buckets: Vec<(String, Vec<String>)>,
+    /// The project host buckets (as the Ingresses' ones).
+    project_buckets: Vec<(usize, Vec<(String, String)>)>,
+    listeners: Vec<Listener>,
+    /// Project host → listener.
+    listener_of: BTreeMap<String, String>,
+    /// Foundation → its bare-domain listener.
+    site_listener: BTreeMap<String, String>,
+}
+
+fn plan(ctx: &Ctx<'_>) -> Plan {
     let inst = &ctx.model.instance;
-    let Routing::GatewayApi(g) = &inst.security.routing else {
-        return Vec::new();
-    };
-    let https = &inst.security.https;
-    let gw = g.name.as_str();
     let foundations = ctx.model.served_foundations();
     let statics = inst.components.static_sites;
     let api = inst.components.api && inst.ingress.api_on_bare_domains;
@@ -246,6 +252,86 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         listener_of.insert((*host).to_owned(), name.clone());
         listeners.push(https_listener(name, (*host).to_owned(), vec![secret.clone()]));
     }
+    Plan {
+        buckets,
+        project_buckets,
+        listeners,
+        listener_of,
+        site_listener,
+    }
+}
+
+/// The listener sections a route attaches to: `sections`, plus the HTTP listener when HTTP is
+/// served rather than redirected.
+fn with_http(ctx: &Ctx<'_>, mut sections: Vec<String>) -> Vec<String> {
+    if !ctx.model.instance.security.https.redirect {
+        sections.push(HTTP_LISTENER.to_owned());
+    }
+    sections
+}
+
+/// Per project, the Gateway listeners its hosts attach to (in host order, then `http` when
+/// HTTP is not redirected); empty without Gateway API routing.
+#[must_use]
+pub fn project_sections(ctx: &Ctx<'_>) -> BTreeMap<String, Vec<String>> {
+    if !matches!(ctx.model.instance.security.routing, Routing::GatewayApi(_)) {
+        return BTreeMap::new();
+    }
+    let plan = plan(ctx);
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (_, bucket) in &plan.project_buckets {
+        for (host, proj) in bucket {
+            let sections = out.entry(proj.clone()).or_default();
+            if let Some(l) = plan.listener_of.get(host)
+                && !sections.contains(l)
+            {
+                sections.push(l.clone());
+            }
+        }
+    }
+    out.into_iter().map(|(p, s)| (p, with_http(ctx, s))).collect()
+}
+
+/// The bare-domain listeners (the API's and static sites' routes attach to them), then `http`
+/// when HTTP is not redirected; empty without Gateway API routing.
+#[must_use]
+pub fn site_sections(ctx: &Ctx<'_>) -> Vec<String> {
+    if !matches!(ctx.model.instance.security.routing, Routing::GatewayApi(_)) {
+        return Vec::new();
+    }
+    let plan = plan(ctx);
+    let sections = ctx
+        .model
+        .served_foundations()
+        .iter()
+        .filter_map(|f| plan.site_listener.get(f.name.as_str()).cloned())
+        .collect();
+    with_http(ctx, sections)
+}
+
+/// The Gateway, its HTTPRoutes and the bucket Certificates (nothing with Ingress routing).
+///
+/// A canaried project (`instance.canary`) gets no `devstats-route-<project>`, and a canaried
+/// API no API rule in the site routes: Flagger writes the HTTPRoute of their hosts
+/// ([`crate::delivery`]).
+#[must_use]
+pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
+    let inst = &ctx.model.instance;
+    let Routing::GatewayApi(g) = &inst.security.routing else {
+        return Vec::new();
+    };
+    let https = &inst.security.https;
+    let gw = g.name.as_str();
+    let foundations = ctx.model.served_foundations();
+    let statics = inst.components.static_sites;
+    let api = inst.components.api && inst.ingress.api_on_bare_domains;
+    let Plan {
+        buckets,
+        project_buckets,
+        listeners,
+        listener_of,
+        site_listener,
+    } = plan(ctx);
     let https_listeners: Vec<String> = listeners
         .iter()
         .filter(|l| l.tls.is_some())
@@ -262,11 +348,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         })
         .collect();
     let parents = |sections: Vec<String>| -> Vec<ParentRef> {
-        let mut sections = sections;
-        if !https.redirect {
-            sections.push(HTTP_LISTENER.to_owned());
-        }
-        sections
+        with_http(ctx, sections)
             .into_iter()
             .map(|s| ParentRef {
                 name: gw.to_owned(),
@@ -342,7 +424,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
             continue;
         };
         let mut rules = Vec::new();
-        if api {
+        if api && !crate::delivery::api_canaried(ctx) {
             rules.push(Rule {
                 matches: vec![prefix(&inst.ingress.api_path)],
                 filters: hsts.clone(),
@@ -355,6 +437,9 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
                 filters: hsts.clone(),
                 backend_refs: backend(names::static_service(f.site_name().as_str())),
             });
+        }
+        if rules.is_empty() {
+            continue;
         }
         push(
             HTTP_ROUTE,
@@ -375,6 +460,9 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         }
     }
     for (proj, hosts) in &by_project {
+        if crate::delivery::grafana_canaried(ctx, proj) {
+            continue;
+        }
         let mut sections: Vec<String> = Vec::new();
         for h in hosts {
             if let Some(l) = listener_of.get(*h)

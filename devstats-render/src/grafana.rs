@@ -108,17 +108,21 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
         ..Container::default()
     };
     let hpa = &inst.security.autoscaling.grafana;
+    // A canaried Deployment (`instance.canary`) carries Flagger's selector label and no replica
+    // count (see `crate::delivery`).
+    let canaried = crate::delivery::grafana_canaried(ctx, proj);
+    let template_labels = crate::delivery::template_labels(&pod_labels, &name, canaried);
     let mut deployment = Deployment {
         metadata: ctx.meta(name.clone(), Component::Grafana.as_str(), pod_labels.clone()),
         spec: Some(DeploymentSpec {
-            replicas: security::replicas(inst.replicas.grafana, hpa.enabled),
+            replicas: security::replicas(inst.replicas.grafana, hpa.enabled || canaried),
             strategy: rolling_update(),
             selector: LabelSelector {
-                match_labels: Some(pod_labels.clone()),
+                match_labels: Some(template_labels.clone()),
                 ..LabelSelector::default()
             },
             template: PodTemplateSpec {
-                metadata: Some(template_meta(ctx, pod_labels.clone())),
+                metadata: Some(template_meta(ctx, template_labels)),
                 spec: Some(PodSpec {
                     volumes: Some(vec![pvc_volume(BACKUPS_VOLUME, names::BACKUPS_PVC)]),
                     containers: vec![container],
@@ -156,7 +160,12 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
         }),
         ..Service::default()
     };
-    let mut out = vec![Object::from(deployment), Object::from(service)];
+    // Flagger writes the Service of a canaried Grafana (same name, selecting the primary pods).
+    let mut out = if canaried {
+        vec![Object::from(deployment)]
+    } else {
+        vec![Object::from(deployment), Object::from(service)]
+    };
     let component = Component::Grafana.as_str();
     if crate::pdb::enabled(ctx) {
         out.push(crate::pdb::build(
@@ -170,6 +179,7 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
     if hpa.enabled {
         out.push(crate::hpa::build(ctx, &name, component, pod_labels, hpa));
     }
+    out.extend(crate::delivery::grafana_canary(ctx, proj));
     out
 }
 

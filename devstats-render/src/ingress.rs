@@ -16,6 +16,10 @@
 //! hosts from [`devstats_model::Model::project_hosts`] of fully deployed projects in rotation order
 //! (`order`, then name — the chart's values order for an imported model). Bucketing depends only on
 //! the model, so re-renders are identical.
+//!
+//! oauth2-proxy sign-in and Flagger canaries (`instance.authProxy`, `instance.canary`) move rules
+//! into extra Ingresses without changing any bucket's TLS section; see [`build`] and
+//! `docs/security.md`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -68,30 +72,15 @@ fn rule(host: Option<&str>, path: &str, service: &str) -> IngressRule {
     }
 }
 
-/// Object metadata with the cert-manager annotations and, when the model asks for them, the
-/// HTTP → HTTPS redirect and HSTS annotations of the ingress controller
-/// (`instance.security.https`): ingress-nginx `force-ssl-redirect` (its HSTS header comes from
-/// the controller's ConfigMap, on by default); Traefik the `router.middlewares` of
-/// [`crate::cert_manager::traefik_middlewares`].
-fn meta(ctx: &Ctx<'_>, i: usize) -> ObjectMeta {
-    let ing = &ctx.model.instance.ingress;
+/// The controller's routing annotations (`instance.security.https`, and with `protected` the
+/// external-auth settings of `instance.authProxy`): ingress-nginx `force-ssl-redirect` (its HSTS
+/// header comes from the controller's ConfigMap, on by default) and `auth-*`; Traefik the
+/// `router.middlewares` of [`crate::cert_manager::traefik_middlewares`] and
+/// [`crate::delivery::traefik_forward_auth`].
+fn routing_annotations(ctx: &Ctx<'_>, protected: bool) -> BTreeMap<String, String> {
     let https = &ctx.model.instance.security.https;
-    let issuer_key = match ing.issuer.kind {
-        IssuerKind::Issuer => "cert-manager.io/issuer",
-        IssuerKind::ClusterIssuer => "cert-manager.io/cluster-issuer",
-    };
-    let mut m = ctx.meta(
-        ingress_name(i),
-        Component::Ingress.as_str(),
-        chart_labels("ingress", None),
-    );
-    let mut annotations = BTreeMap::from([
-        (
-            "acme.cert-manager.io/http01-ingress-class".to_owned(),
-            ing.class_name.to_string(),
-        ),
-        (issuer_key.to_owned(), ing.issuer.name.to_string()),
-    ]);
+    let auth = crate::delivery::auth(ctx).filter(|_| protected);
+    let mut annotations = BTreeMap::new();
     match https.controller {
         IngressFlavor::IngressNginx => {
             if https.redirect {
@@ -99,6 +88,9 @@ fn meta(ctx: &Ctx<'_>, i: usize) -> ObjectMeta {
                     "nginx.ingress.kubernetes.io/force-ssl-redirect".to_owned(),
                     "true".to_owned(),
                 );
+            }
+            if let Some(a) = auth {
+                annotations.extend(crate::delivery::nginx_auth_annotations(a));
             }
         }
         IngressFlavor::Traefik => {
@@ -116,6 +108,12 @@ fn meta(ctx: &Ctx<'_>, i: usize) -> ObjectMeta {
                     crate::cert_manager::HSTS_MIDDLEWARE
                 ));
             }
+            if auth.is_some() {
+                middlewares.push(format!(
+                    "{ns}-{}@kubernetescrd",
+                    crate::delivery::FORWARD_AUTH_MIDDLEWARE
+                ));
+            }
             if !middlewares.is_empty() {
                 annotations.insert(
                     "traefik.ingress.kubernetes.io/router.middlewares".to_owned(),
@@ -124,11 +122,41 @@ fn meta(ctx: &Ctx<'_>, i: usize) -> ObjectMeta {
             }
         }
     }
+    annotations
+}
+
+/// Object metadata of bucket Ingress `i`: the cert-manager annotations (ingress-shim issues the
+/// bucket's Certificate from this Ingress's TLS section) and the routing annotations.
+fn meta(ctx: &Ctx<'_>, i: usize, protected: bool) -> ObjectMeta {
+    let ing = &ctx.model.instance.ingress;
+    let issuer_key = match ing.issuer.kind {
+        IssuerKind::Issuer => "cert-manager.io/issuer",
+        IssuerKind::ClusterIssuer => "cert-manager.io/cluster-issuer",
+    };
+    let mut m = ctx.meta(
+        ingress_name(i),
+        Component::Ingress.as_str(),
+        chart_labels("ingress", None),
+    );
+    let mut annotations = BTreeMap::from([
+        (
+            "acme.cert-manager.io/http01-ingress-class".to_owned(),
+            ing.class_name.to_string(),
+        ),
+        (issuer_key.to_owned(), ing.issuer.name.to_string()),
+    ]);
+    annotations.extend(routing_annotations(ctx, protected));
     m.annotations = Some(annotations);
     m
 }
 
-fn ingress(ctx: &Ctx<'_>, i: usize, tls_hosts: Vec<String>, rules: Vec<IngressRule>) -> Object {
+fn ingress(
+    ctx: &Ctx<'_>,
+    i: usize,
+    tls_hosts: Vec<String>,
+    rules: Vec<IngressRule>,
+    protected: bool,
+) -> Object {
     let tls = if tls_hosts.is_empty() {
         None
     } else {
@@ -138,7 +166,7 @@ fn ingress(ctx: &Ctx<'_>, i: usize, tls_hosts: Vec<String>, rules: Vec<IngressRu
         }])
     };
     Object::from(Ingress {
-        metadata: meta(ctx, i),
+        metadata: meta(ctx, i, protected),
         spec: Some(IngressSpec {
             ingress_class_name: Some(ctx.model.instance.ingress.class_name.to_string()),
             tls,
@@ -180,10 +208,90 @@ pub fn project_buckets(ctx: &Ctx<'_>) -> Vec<(usize, Vec<(String, String)>)> {
         .collect()
 }
 
+/// Which Ingress routes a rule.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Group {
+    /// The bucket Ingress `devstats-ingress-<i>`.
+    Bucket(usize),
+    /// The protected rules of bucket `i`: `devstats-ingress-<i>-auth`.
+    Auth(usize),
+    /// The canaried Deployment's own Ingress ([`crate::delivery::canary_ingress`]).
+    Canary(String),
+}
+
+/// One routing rule and where it goes.
+struct Item {
+    rule: IngressRule,
+    /// Certificate bucket of its host.
+    bucket: usize,
+    /// Requires sign-in.
+    protected: bool,
+    /// Routed by a canaried Deployment's own Ingress.
+    canary: Option<String>,
+}
+
+fn item(host: Option<&str>, path: &str, service: &str, bucket: usize) -> Item {
+    Item {
+        rule: rule(host, path, service),
+        bucket,
+        protected: false,
+        canary: None,
+    }
+}
+
+/// An Ingress without cert-manager annotations (ingress-shim ignores it, so it never claims a
+/// certificate): its TLS section names the bucket Secrets its hosts' certificates are in.
+fn aux_ingress(ctx: &Ctx<'_>, name: &str, items: &[Item], protected: bool) -> Object {
+    let mut tls: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for it in items {
+        if let Some(h) = &it.rule.host {
+            let hosts = tls.entry(it.bucket).or_default();
+            if !hosts.contains(h) {
+                hosts.push(h.clone());
+            }
+        }
+    }
+    let mut m = ctx.meta(name, Component::Ingress.as_str(), chart_labels("ingress", None));
+    let annotations = routing_annotations(ctx, protected);
+    m.annotations = (!annotations.is_empty()).then_some(annotations);
+    Object::from(Ingress {
+        metadata: m,
+        spec: Some(IngressSpec {
+            ingress_class_name: Some(ctx.model.instance.ingress.class_name.to_string()),
+            tls: (!tls.is_empty()).then(|| {
+                tls.into_iter()
+                    .map(|(i, hosts)| IngressTLS {
+                        hosts: Some(hosts),
+                        secret_name: Some(tls_secret(i)),
+                    })
+                    .collect()
+            }),
+            rules: Some(items.iter().map(|it| it.rule.clone()).collect()),
+            ..IngressSpec::default()
+        }),
+        ..Ingress::default()
+    })
+}
+
 /// `devstats-ingress-1` (bare domains) and one Ingress per bucket of project hosts; nothing with
 /// Gateway API routing (see [`crate::gateway`]).
+///
+/// With oauth2-proxy (`instance.authProxy`) or Flagger canaries (`instance.canary`) some rules
+/// move out of the bucket Ingresses, whose TLS sections stay as they are (the certificates never
+/// change):
+/// - the protected rules of a bucket go to `devstats-ingress-<i>-auth`, which carries the
+///   external-auth annotations; when every rule of a bucket is protected, the bucket Ingress
+///   carries them itself instead;
+/// - a canaried Deployment's rules go to its own Ingress ([`crate::delivery::canary_ingress`]),
+///   which Flagger copies to `<name>-canary`;
+/// - these Ingresses have no cert-manager annotations, so ingress-shim never makes a second
+///   Certificate for a bucket Secret they name; a bucket left with no rule at all (every host
+///   canaried) gets an explicit cert-manager `Certificate` instead of its Ingress.
 #[must_use]
 pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
+    use crate::delivery::{
+        api_canaried, api_protected, grafana_canaried, grafana_protected, static_protected,
+    };
     let inst = &ctx.model.instance;
     if inst.security.routing != Routing::Ingress {
         return Vec::new();
@@ -193,44 +301,96 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
     // Bare domains route to the static sites and the API, when those components are rendered.
     let statics = inst.components.static_sites;
     let api = inst.components.api && inst.ingress.api_on_bare_domains;
-    let mut rules = Vec::new();
+    let mut items = Vec::new();
+    let static_item = |host: Option<&str>, service: &str| Item {
+        protected: static_protected(ctx),
+        ..item(host, "/", service, DOMAINS_INGRESS)
+    };
     if statics {
-        rules.push(rule(
+        items.push(static_item(
             None,
-            "/",
             &names::static_service(crate::static_sites::DEFAULT_SITE),
         ));
     }
     for f in &foundations {
         let domain = f.domain.as_str();
         if api {
-            rules.push(rule(Some(domain), &inst.ingress.api_path, names::API_SERVICE));
+            items.push(Item {
+                protected: api_protected(ctx),
+                canary: api_canaried(ctx).then(|| names::API.to_owned()),
+                ..item(
+                    Some(domain),
+                    &inst.ingress.api_path,
+                    names::API_SERVICE,
+                    DOMAINS_INGRESS,
+                )
+            });
         }
         if statics {
-            rules.push(rule(
+            items.push(static_item(
                 Some(domain),
-                "/",
                 &names::static_service(f.site_name().as_str()),
             ));
         }
     }
-    let domains = foundations.iter().map(|f| f.domain.to_string()).collect();
-    let mut out = Vec::new();
-    if !rules.is_empty() {
-        out.push(ingress(ctx, DOMAINS_INGRESS, domains, rules));
+    let mut buckets: Vec<(usize, Vec<String>)> = Vec::new();
+    if !items.is_empty() {
+        buckets.push((
+            DOMAINS_INGRESS,
+            foundations.iter().map(|f| f.domain.to_string()).collect(),
+        ));
+    }
+    for (i, bucket) in project_buckets(ctx) {
+        for (h, p) in &bucket {
+            items.push(Item {
+                protected: grafana_protected(ctx, p),
+                canary: grafana_canaried(ctx, p).then(|| names::grafana(p)),
+                ..item(Some(h), "/", &names::grafana_service(p), i)
+            });
+        }
+        buckets.push((i, bucket.into_iter().map(|(h, _)| h).collect()));
     }
 
-    for (i, bucket) in project_buckets(ctx) {
-        let rules = bucket
-            .iter()
-            .map(|(h, p)| rule(Some(h), "/", &names::grafana_service(p)))
-            .collect();
-        out.push(ingress(
-            ctx,
-            i,
-            bucket.iter().map(|(h, _)| h.clone()).collect(),
-            rules,
-        ));
+    // A bucket whose remaining rules are all protected keeps them and carries the annotations.
+    let fully_protected: BTreeMap<usize, bool> = buckets
+        .iter()
+        .map(|(i, _)| {
+            let mut rest = items.iter().filter(|it| it.bucket == *i && it.canary.is_none());
+            let first = rest.next();
+            (
+                *i,
+                first.is_some_and(|f| f.protected) && rest.all(|it| it.protected),
+            )
+        })
+        .collect();
+    let mut groups: BTreeMap<Group, Vec<Item>> = BTreeMap::new();
+    for it in items {
+        let group = match &it.canary {
+            Some(d) => Group::Canary(d.clone()),
+            None if it.protected && !fully_protected[&it.bucket] => Group::Auth(it.bucket),
+            None => Group::Bucket(it.bucket),
+        };
+        groups.entry(group).or_default().push(it);
+    }
+
+    let mut out = Vec::new();
+    for (i, hosts) in buckets {
+        match groups.remove(&Group::Bucket(i)) {
+            Some(its) => {
+                let rules = its.into_iter().map(|it| it.rule).collect();
+                out.push(ingress(ctx, i, hosts, rules, fully_protected[&i]));
+            }
+            None => out.extend(crate::cert_manager::certificate(ctx, &tls_secret(i), hosts)),
+        }
+    }
+    for (group, its) in groups {
+        let protected = its.iter().any(|it| it.protected);
+        let name = match group {
+            Group::Bucket(i) => ingress_name(i),
+            Group::Auth(i) => format!("{}-auth", ingress_name(i)),
+            Group::Canary(d) => crate::delivery::canary_ingress(&d),
+        };
+        out.push(aux_ingress(ctx, &name, &its, protected));
     }
     out
 }

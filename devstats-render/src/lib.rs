@@ -14,6 +14,7 @@ pub mod backups;
 pub mod bootstrap;
 pub mod cert_manager;
 pub mod common;
+pub mod delivery;
 pub mod disaster_recovery;
 pub mod flux;
 pub mod gateway;
@@ -477,6 +478,11 @@ fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), Rend
         {
             push(Component::Ingress, None, cert_manager::traefik_middlewares(ctx));
         }
+        push(
+            Component::Ingress,
+            None,
+            delivery::traefik_forward_auth(ctx).into_iter().collect(),
+        );
     }
     if c.backups.enabled {
         push(Component::Backups, None, vec![backups::build(ctx)]);

@@ -1,12 +1,16 @@
 //! Cross-object reference check, run on every render: every secretKeyRef, claimName,
 //! serviceAccountName, roleRef, RoleBinding subject, StatefulSet serviceName, Ingress backend,
-//! HPA scaleTargetRef, HTTPRoute parentRef and backendRef, and Gateway certificate Secret must
-//! resolve, and every Service, PodDisruptionBudget and (DevStats) NetworkPolicy selector must
-//! match a pod template. Monitoring: a PodMonitor must select pods that have its named ports, a
-//! ServiceMonitor Services with its target ports; a PrometheusRule may name only metrics of
-//! known exporters ([`crate::monitoring::KNOWN_METRICS`]), of the exporters DevStats runs only
-//! those a rendered monitor scrapes, and its `cronjob`, `deployment` and `job_name` matchers must
-//! each match a rendered object. A broken reference is an error naming both objects.
+//! HPA scaleTargetRef, HTTPRoute parentRef and backendRef, Gateway certificate Secret and Flagger
+//! Canary targetRef/autoscalerRef/ingressRef/gatewayRef must resolve, and every Service,
+//! PodDisruptionBudget and (DevStats) NetworkPolicy selector must match a pod template. A Service
+//! that a Canary provides (Flagger writes `<service>`, `-primary`, `-canary`) counts as rendered;
+//! a canaried Deployment must select on Flagger's label (`app`), and nothing else may select its
+//! pods on it (Flagger rewrites it on the primary pods). Monitoring: a PodMonitor must select pods
+//! that have its named ports, a ServiceMonitor Services with its target ports; a PrometheusRule may
+//! name only metrics of known exporters ([`crate::monitoring::KNOWN_METRICS`]), of the exporters
+//! DevStats runs only those a rendered monitor scrapes, and its `cronjob`, `deployment` and
+//! `job_name` matchers must each match a rendered object. A broken reference is an error naming
+//! both objects.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -50,9 +54,29 @@ struct Index<'a> {
     template_ports: Vec<(&'a BTreeMap<String, String>, BTreeSet<&'a str>)>,
     /// Service metadata labels with the Service's target ports.
     service_targets: Vec<(&'a BTreeMap<String, String>, BTreeSet<i32>)>,
+    /// Services Flagger writes for the rendered Canaries, with their port.
+    canary_services: BTreeMap<String, BTreeSet<i32>>,
+    /// Deployments a Canary targets.
+    canaried: BTreeSet<&'a str>,
+    hpas: BTreeSet<&'a str>,
+    ingresses: BTreeSet<&'a str>,
+    /// TLS Secrets of Ingresses carrying a cert-manager issuer annotation (ingress-shim issues them).
+    shim_secrets: BTreeSet<&'a str>,
+}
+
+/// Whether an Ingress carries cert-manager's ingress-shim annotations.
+fn shimmed(o: &Object) -> bool {
+    o.meta().annotations.as_ref().is_some_and(|a| {
+        a.contains_key("cert-manager.io/issuer") || a.contains_key("cert-manager.io/cluster-issuer")
+    })
 }
 
 impl Index<'_> {
+    /// The ports of Service `name`, rendered or provided by a Canary.
+    fn service(&self, name: &str) -> Option<&BTreeSet<i32>> {
+        self.services.get(name).or_else(|| self.canary_services.get(name))
+    }
+
     /// Whether some pod template carries every label of `sel` (runtime labels excepted).
     fn selects_a_template(&self, sel: &BTreeMap<String, String>) -> bool {
         let required: Vec<(&String, &String)> = sel
@@ -114,6 +138,11 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
         by_kind: BTreeMap::new(),
         template_ports: Vec::new(),
         service_targets: Vec::new(),
+        canary_services: BTreeMap::new(),
+        canaried: BTreeSet::new(),
+        hpas: BTreeSet::new(),
+        ingresses: BTreeSet::new(),
+        shim_secrets: BTreeSet::new(),
     };
     for r in required {
         idx.secrets
@@ -164,6 +193,38 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     idx.certificate_secrets.insert(secret);
                 }
             }
+            Object::Custom(c) if c.kind == "Canary" => {
+                let target = body_str(&c.body, "spec", "/targetRef/name").unwrap_or_default();
+                idx.canaried.insert(target);
+                let apex = body_str(&c.body, "spec", "/service/name").unwrap_or(target);
+                let port = c
+                    .body
+                    .get("spec")
+                    .and_then(|s| s.pointer("/service/port"))
+                    .and_then(serde_json::Value::as_i64)
+                    .and_then(|p| i32::try_from(p).ok());
+                for name in [
+                    apex.to_owned(),
+                    format!("{apex}-primary"),
+                    format!("{apex}-canary"),
+                ] {
+                    idx.canary_services.insert(name, port.into_iter().collect());
+                }
+            }
+            Object::HorizontalPodAutoscaler(_) => {
+                idx.hpas.insert(o.name());
+            }
+            Object::Ingress(ing) => {
+                idx.ingresses.insert(o.name());
+                if shimmed(o) {
+                    idx.shim_secrets.extend(
+                        ing.spec
+                            .iter()
+                            .flat_map(|s| s.tls.iter().flatten())
+                            .filter_map(|t| t.secret_name.as_deref()),
+                    );
+                }
+            }
             _ => {}
         }
         if matches!(o.kind(), "CronJob" | "Job" | "Deployment") {
@@ -202,11 +263,52 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
         }
     }
 
+    // Pod labels of canaried Deployments: selectors that match them must not use Flagger's label.
+    let canaried_pods: Vec<&BTreeMap<String, String>> = objects
+        .iter()
+        .filter(|r| matches!(r.object, Object::Deployment(_)) && idx.canaried.contains(r.object.name()))
+        .filter_map(|r| pod_labels(&r.object))
+        .collect();
+    let selects_canaried = |sel: &BTreeMap<String, String>| {
+        canaried_pods.iter().any(|labels| {
+            sel.iter()
+                .filter(|(k, _)| k.as_str() != crate::delivery::SELECTOR_LABEL)
+                .all(|(k, v)| labels.get(k) == Some(v))
+        })
+    };
     let mut broken = Vec::new();
     let scraped = check_monitors(&idx, objects, &mut broken);
     for r in objects {
         let o = &r.object;
         let id = Id(o);
+        let selector = match o {
+            Object::Service(s) => s.spec.as_ref().and_then(|sp| sp.selector.as_ref()),
+            Object::PodDisruptionBudget(p) => p
+                .spec
+                .as_ref()
+                .and_then(|sp| sp.selector.as_ref())
+                .and_then(|sel| sel.match_labels.as_ref()),
+            Object::NetworkPolicy(np) => np
+                .spec
+                .as_ref()
+                .and_then(|sp| sp.pod_selector.as_ref())
+                .and_then(|sel| sel.match_labels.as_ref()),
+            _ => None,
+        };
+        if let Some(sel) = selector
+            && selects_canaried(sel)
+        {
+            if matches!(o, Object::Service(_)) {
+                broken.push(format!(
+                    "{id}: selects the pods of a canaried Deployment, whose Services Flagger writes"
+                ));
+            } else if sel.contains_key(crate::delivery::SELECTOR_LABEL) {
+                broken.push(format!(
+                    "{id}: selector {sel:?} uses `{}`, which Flagger rewrites on the primary pods",
+                    crate::delivery::SELECTOR_LABEL
+                ));
+            }
+        }
         if let Some(spec) = pod_spec(o) {
             let claim_templates: BTreeSet<&str> = match o {
                 Object::StatefulSet(s) => s
@@ -228,6 +330,23 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                         pod_labels(o),
                         &mut broken,
                     );
+                    if idx.canaried.contains(o.name())
+                        && !spec
+                            .selector
+                            .match_labels
+                            .as_ref()
+                            .is_some_and(|m| m.contains_key(crate::delivery::SELECTOR_LABEL))
+                    {
+                        broken.push(format!(
+                            "{id}: is canaried but its selector lacks `{}`, the label Flagger selects on",
+                            crate::delivery::SELECTOR_LABEL
+                        ));
+                    }
+                    if idx.canaried.contains(o.name()) && spec.replicas.is_some() {
+                        broken.push(format!(
+                            "{id}: is canaried but sets spec.replicas, which Flagger owns"
+                        ));
+                    }
                 }
             }
             Object::StatefulSet(s) => {
@@ -340,7 +459,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                             .and_then(serde_json::Value::as_str)
                             .unwrap_or_default();
                         let port = b.get("port").and_then(serde_json::Value::as_i64);
-                        match idx.services.get(name) {
+                        match idx.service(name) {
                             None => broken.push(format!("{id}: backendRef Service {name} is not rendered")),
                             Some(ports) => {
                                 if let Some(n) = port
@@ -399,6 +518,46 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     }
                 }
             }
+            Object::Custom(c) if c.kind == "Canary" => {
+                let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
+                let at = |p: &str| spec.pointer(p).and_then(serde_json::Value::as_str);
+                let target = at("/targetRef/name").unwrap_or_default();
+                if at("/targetRef/kind") != Some("Deployment") || !idx.deployments.contains(target) {
+                    broken.push(format!("{id}: targetRef Deployment {target} is not rendered"));
+                }
+                if let Some(h) = at("/autoscalerRef/name")
+                    && !idx.hpas.contains(h)
+                {
+                    broken.push(format!(
+                        "{id}: autoscalerRef HorizontalPodAutoscaler {h} is not rendered"
+                    ));
+                }
+                if let Some(i) = at("/ingressRef/name")
+                    && !idx.ingresses.contains(i)
+                {
+                    broken.push(format!("{id}: ingressRef Ingress {i} is not rendered"));
+                }
+                for g in array(spec, "/service/gatewayRefs") {
+                    let name = g
+                        .get("name")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default();
+                    let section = g.get("sectionName").and_then(serde_json::Value::as_str);
+                    match idx.gateways.get(name) {
+                        None => broken.push(format!("{id}: gatewayRef Gateway {name} is not rendered")),
+                        Some(listeners) => {
+                            if let Some(section) = section
+                                && !listeners.contains(section)
+                            {
+                                broken.push(format!("{id}: Gateway {name} has no listener {section}"));
+                            }
+                        }
+                    }
+                }
+                if at("/provider") == Some("nginx") && at("/ingressRef/name").is_none() {
+                    broken.push(format!("{id}: the nginx provider needs an ingressRef"));
+                }
+            }
             Object::Custom(c) if c.kind == "Gateway" => {
                 let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
                 for l in array(spec, "/listeners") {
@@ -417,6 +576,20 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             }
             Object::Ingress(ing) => {
                 let spec = ing.spec.as_ref();
+                // An Ingress without the cert-manager annotations serves certificates that another
+                // Ingress or a Certificate issues (the oauth2-proxy and canary Ingresses).
+                if !shimmed(o) {
+                    for t in spec.iter().flat_map(|s| s.tls.iter().flatten()) {
+                        if let Some(secret) = t.secret_name.as_deref()
+                            && !idx.shim_secrets.contains(secret)
+                            && !idx.certificate_secrets.contains(secret)
+                        {
+                            broken.push(format!(
+                                "{id}: TLS Secret {secret} is issued by no rendered Ingress or Certificate"
+                            ));
+                        }
+                    }
+                }
                 let backends = spec.and_then(|s| s.default_backend.as_ref()).into_iter().chain(
                     spec.iter()
                         .flat_map(|s| s.rules.iter().flatten())
@@ -424,7 +597,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                 );
                 for b in backends {
                     if let Some(svc) = &b.service {
-                        match idx.services.get(svc.name.as_str()) {
+                        match idx.service(svc.name.as_str()) {
                             None => {
                                 broken.push(format!("{id}: backend Service {} is not rendered", svc.name))
                             }

@@ -21,10 +21,16 @@ fn fixture(name: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/")).join(name)
 }
 
-/// `fixtures/cncf.yaml` as it is: the production model, hardened (its `security` is unset) with
-/// every image pinned.
+/// `fixtures/cncf.yaml`: the production model, hardened (its `security` is unset) with every image
+/// pinned.
 fn cncf_hardened() -> Model {
-    let m = devstats_model::load(&fixture("cncf.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let mut m = devstats_model::load(&fixture("cncf.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    // Only the hardening: the fixture's issue-6 features (monitoring, disaster recovery, canaries,
+    // sign-in) are turned on by the tests that test them.
+    m.instance.monitoring = devstats_model::monitoring::Monitoring::default();
+    m.instance.disaster_recovery = devstats_model::backup::DisasterRecovery::default();
+    m.instance.canary = None;
+    m.instance.auth_proxy = None;
     assert_eq!(m.instance.security, Security::hardened());
     assert!(m.instance.security.images.require_pinned);
     m

@@ -365,10 +365,26 @@ pub fn plan(set: &DesiredSet, live: &LiveState, opts: &PlanOptions) -> Plan {
     )
     .into_iter()
     .collect();
+    // Deployments a Canary (desired, or live with its spec) targets: Flagger owns their replicas.
+    let canaries: Vec<&Value> = set
+        .objects
+        .iter()
+        .filter(|d| d.key.kind.kind == "Canary")
+        .map(|d| &d.body)
+        .chain(
+            live.objects
+                .iter()
+                .filter(|(k, _)| k.kind.kind == "Canary")
+                .map(|(_, v)| v),
+        )
+        .collect();
+    let canaried: BTreeSet<(Option<String>, String)> =
+        policy::canary_targets(&canaries).into_iter().collect();
     let mut objects: Vec<PlannedObject> = Vec::with_capacity(set.objects.len());
     for (i, d) in set.objects.iter().enumerate() {
         let mut body = d.body.clone();
-        if d.key.kind == Kind::DEPLOYMENT && hpa.contains(&(d.key.namespace.clone(), d.key.name.clone())) {
+        let key = (d.key.namespace.clone(), d.key.name.clone());
+        if d.key.kind == Kind::DEPLOYMENT && (hpa.contains(&key) || canaried.contains(&key)) {
             policy::drop_replicas(&mut body);
         }
         let action = match d.policy {

@@ -1,6 +1,7 @@
 //! Per-object policies the renderer cannot express, as tables keyed by kind, name and component:
 //! create-only objects (written by another controller), run-once Jobs, replace-on-change Pods,
-//! immutable fields (checked offline, before any write), prune guards and HPA-owned fields.
+//! immutable fields (checked offline, before any write), prune guards and fields owned by an HPA
+//! or by Flagger (a canaried Deployment's `spec.replicas`).
 
 use std::cmp::Ordering;
 
@@ -227,7 +228,36 @@ pub fn hpa_targets(hpas: &[Value]) -> Vec<(Option<String>, String)> {
         .collect()
 }
 
-/// Removes `spec.replicas` from an apply body (the field is owned by an HPA).
+/// The Deployments Flagger Canaries target (their `spec.replicas` is Flagger's: it scales the
+/// target to zero between releases), from Canary bodies (desired or live).
+#[must_use]
+pub fn canary_targets(canaries: &[&Value]) -> Vec<(Option<String>, String)> {
+    canaries
+        .iter()
+        .filter(|c| {
+            c.get("kind")
+                .and_then(Value::as_str)
+                .is_none_or(|k| k == "Canary")
+        })
+        .filter_map(|c| {
+            let target = c.pointer("/spec/targetRef")?;
+            (target.get("kind")?.as_str()? == "Deployment").then(|| {
+                (
+                    c.pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    target
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Removes `spec.replicas` from an apply body (the field is owned by an HPA or Flagger).
 pub fn drop_replicas(body: &mut Value) {
     if let Some(spec) = body.get_mut("spec").and_then(Value::as_object_mut) {
         spec.remove("replicas");
@@ -331,5 +361,16 @@ mod tests {
         let mut body = json!({"spec": {"replicas": 2, "template": {}}});
         drop_replicas(&mut body);
         assert_eq!(body, json!({"spec": {"template": {}}}));
+    }
+
+    #[test]
+    fn canary_targets_own_replicas() {
+        let canary = json!({"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "metadata": {"namespace": "ns", "name": "c"}, "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "d"}}});
+        let metadata_only = json!({"metadata": {"namespace": "ns", "name": "c"}});
+        let service_target = json!({"kind": "Canary", "metadata": {"namespace": "ns"}, "spec": {"targetRef": {"kind": "Service", "name": "s"}}});
+        assert_eq!(
+            canary_targets(&[&canary, &metadata_only, &service_target]),
+            vec![(Some("ns".to_owned()), "d".to_owned())]
+        );
     }
 }

@@ -2,4 +2,6 @@
 //!
 //! Use from an integration test with `mod support;`.
 
+pub mod crd_schema;
+pub mod models;
 pub mod parity;
