@@ -34,8 +34,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
             model => {
-                for env in devstats_model::load_environments(std::path::Path::new(model))? {
-                    let set = devstats_render::render(&env.model, &devstats_render::Options::default())?;
+                let envs = devstats_model::load_environments(std::path::Path::new(model))
+                    .map_err(|e| e.to_string())?;
+                for env in envs {
+                    let set = devstats_render::render(&env.model, &devstats_render::Options::default())
+                        .map_err(|e| e.to_string())?;
                     crds.extend(crds_of(set.objects.iter().map(|r| &r.object)));
                     // Namespaces the model uses but does not create (kube-prometheus-stack's
                     // `monitoring` for the dashboards) exist, as in a prepared cluster.

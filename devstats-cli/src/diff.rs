@@ -199,14 +199,22 @@ pub async fn diff<C: Cluster>(eng: &Engine<'_, C>, set: &DesiredSet, force_confl
     // Live objects: one full LIST per kind (Secrets included; their values are masked before any
     // output), GETs for cluster-scoped ones.
     let mut live: BTreeMap<ObjectKey, Value> = BTreeMap::new();
-    let kinds: Vec<Kind> = set.kinds().into_iter().filter(|k| k.namespaced).collect();
+    // One LIST per rendered (kind, namespace): most objects live in the instance namespace, the
+    // ops dashboards in the monitoring one.
+    let pairs: Vec<(Kind, String)> = set
+        .objects
+        .iter()
+        .filter_map(|d| Some((d.key.kind, d.key.namespace.clone()?)))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let pods_opts = ListOptions {
         label_selector: Some("type in (boot,provision)".to_owned()),
         ..ListOptions::default()
     };
     let full = ListOptions::default();
-    let lists = join_all(kinds.iter().map(|k| eng.list(*k, Some(&set.namespace), &full))).await;
-    for (k, r) in kinds.iter().zip(lists) {
+    let lists = join_all(pairs.iter().map(|(k, ns)| eng.list(*k, Some(ns), &full))).await;
+    for ((k, _), r) in pairs.iter().zip(lists) {
         match r {
             Ok(items) => {
                 for item in items {

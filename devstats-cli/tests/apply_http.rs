@@ -225,3 +225,30 @@ fn missing_crd_is_refused_before_any_write() {
     );
     assert_eq!(s.cluster.writes(), 0, "{:?}", s.cluster.requests());
 }
+
+/// The CNCF production model end to end: monitoring (dashboards in kube-prometheus-stack's
+/// namespace), disaster recovery, canaries. After an apply, diff finds no drift in any namespace
+/// (regression: diff once read only the instance namespace and reported the dashboards as new),
+/// and a re-apply makes no write.
+#[test]
+fn cncf_apply_then_diff_is_clean_in_every_namespace() {
+    let cncf = fixture("cncf.yaml");
+    let model = devstats_model::load(Path::new(&cncf)).expect("cncf");
+    let set = devstats_render::render(&model, &devstats_render::Options::default()).expect("renders");
+    let s = Session::with_crds("cncf", crds_of(set.objects.iter().map(|r| &r.object)));
+    s.cluster.insert(
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "monitoring"}}),
+    );
+    ok(&s.run(&["apply", &cncf, "--timeout", "60s"]), "apply");
+    assert!(
+        s.cluster
+            .keys()
+            .iter()
+            .any(|k| k.namespace.as_deref() == Some("monitoring") && k.kind == Kind::CONFIG_MAP)
+    );
+    let diff = s.run(&["diff", &cncf]);
+    assert_eq!(diff.status.code(), Some(0), "{}", text(&diff.stdout));
+    s.cluster.reset_requests();
+    ok(&s.run(&["apply", &cncf]), "re-apply");
+    assert_eq!(s.cluster.writes(), 0);
+}
