@@ -476,6 +476,23 @@ impl Images {
             ("tests", &self.tests),
         ]
     }
+
+    /// Every image of the instance, mutable (e.g. to pin them all to one tag).
+    pub fn all_mut(&mut self) -> [&mut ImageRef; 11] {
+        [
+            &mut self.provision,
+            &mut self.sync,
+            &mut self.affiliations,
+            &mut self.grafana,
+            &mut self.api,
+            &mut self.static_default,
+            &mut self.postgres,
+            &mut self.backups,
+            &mut self.vacuum,
+            &mut self.reports,
+            &mut self.tests,
+        ]
+    }
 }
 
 impl Default for Images {

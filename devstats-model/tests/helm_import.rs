@@ -573,20 +573,7 @@ fn production_model_is_the_import_plus_its_listed_changes() -> TestResult {
             assert!(img.is_pinned(), "{}: {img} is pinned", i.name);
             *img = devstats_model::ImageRef(img.as_str().trim_end_matches(":2026-11-01").to_owned());
         };
-        let im = &mut p.instance.images;
-        for img in [
-            &mut im.provision,
-            &mut im.sync,
-            &mut im.affiliations,
-            &mut im.grafana,
-            &mut im.api,
-            &mut im.static_default,
-            &mut im.postgres,
-            &mut im.backups,
-            &mut im.vacuum,
-            &mut im.reports,
-            &mut im.tests,
-        ] {
+        for img in p.instance.images.all_mut() {
             unpin(img);
         }
         for f in &mut p.foundations {

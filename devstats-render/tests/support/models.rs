@@ -3,10 +3,7 @@
 
 use devstats_model::delivery::{AuthProxy, Canary, CanaryAnalysis, Protected};
 use devstats_model::hardening::Security;
-use devstats_model::{ImageRef, Model, Name};
-
-/// The tag the tests give every image (the operator picks real ones).
-pub const TAG: &str = "2026-11-01";
+use devstats_model::{Model, Name};
 
 /// A file under `fixtures/`.
 pub fn fixture(name: &str) -> std::path::PathBuf {
@@ -18,14 +15,8 @@ pub fn cncf_environments() -> Vec<devstats_model::EnvModel> {
     devstats_model::load_environments(&fixture("cncf.yaml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn pin(i: &mut ImageRef) {
-    if !i.is_pinned() {
-        *i = ImageRef(format!("{}:{TAG}", i.as_str()));
-    }
-}
-
-/// `fixtures/cncf.yaml` (prod) with the hardened settings, images pinned by tag (the model of
-/// `tests/hardening.rs`).
+/// `fixtures/cncf.yaml` (prod): hardened, images pinned, without the issue-6 features (each test
+/// turns on what it tests).
 pub fn cncf_hardened() -> Model {
     let mut m = devstats_model::load(&fixture("cncf.yaml")).unwrap_or_else(|e| panic!("{e}"));
     // Only the hardening: the fixture's issue-6 features (monitoring, disaster recovery, canaries,
@@ -34,27 +25,8 @@ pub fn cncf_hardened() -> Model {
     m.instance.disaster_recovery = devstats_model::backup::DisasterRecovery::default();
     m.instance.canary = None;
     m.instance.auth_proxy = None;
-    m.instance.security = Security::hardened();
-    m.instance.security.images.require_pinned = true;
-    let im = &mut m.instance.images;
-    for i in [
-        &mut im.provision,
-        &mut im.sync,
-        &mut im.affiliations,
-        &mut im.grafana,
-        &mut im.api,
-        &mut im.static_default,
-        &mut im.postgres,
-        &mut im.backups,
-        &mut im.vacuum,
-        &mut im.reports,
-        &mut im.tests,
-    ] {
-        pin(i);
-    }
-    for f in &mut m.foundations {
-        pin(&mut f.static_image);
-    }
+    // The fixture is hardened (its `security` is unset) with every image pinned.
+    assert_eq!(m.instance.security, Security::hardened());
     let problems = devstats_model::validate::validate(&m);
     assert!(problems.is_empty(), "{problems:?}");
     m
