@@ -72,7 +72,8 @@ pub const LOGS_HELP: &str = "\
 Examples:
   devstats-k8s logs fixtures/cncf.yaml kubernetes                      # newest sync run
   devstats-k8s logs fixtures/cncf.yaml kubernetes --component provision
-  devstats-k8s logs fixtures/cncf.yaml prometheus --component grafana --tail 100";
+  devstats-k8s logs fixtures/cncf.yaml prometheus --component grafana --tail 100
+  devstats-k8s logs fixtures/cncf.yaml kubernetes --component provision -f  # stream until it ends";
 
 /// `destroy --help` examples.
 pub const DESTROY_HELP: &str = "\
@@ -273,8 +274,11 @@ pub struct LogsArgs {
     #[arg(long, value_enum, default_value_t = LogComponent::Sync)]
     pub component: LogComponent,
     /// Only the last N lines.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "follow")]
     pub tail: Option<u32>,
+    /// Stream the log until the container ends (or Ctrl-C).
+    #[arg(short = 'f', long)]
+    pub follow: bool,
 }
 
 /// Arguments of `destroy`.
@@ -537,6 +541,25 @@ pub fn logs(args: LogsArgs) -> miette::Result<ExitCode> {
     let ns = m.instance.namespace.to_string();
     let rt = runtime()?;
     let silent = Silent;
+    if args.follow {
+        return rt.block_on(async {
+            let cluster = connect(&args.cluster).await?;
+            let eng = Engine::new(&cluster, 4, RetryPolicy::default(), &silent);
+            let pod = status::log_pod(&eng, &ns, &args.project, args.component)
+                .await
+                .map_err(|e| miette!("{e}"))?;
+            eprintln!("==> pod {ns}/{pod} (following)");
+            let mut out = std::io::stdout().lock();
+            let mut sink = |chunk: &[u8]| {
+                let _ = out.write_all(chunk);
+                let _ = out.flush();
+            };
+            devstats_cli::cluster::Cluster::follow_logs(&cluster, &ns, &pod, None, &mut sink)
+                .await
+                .map_err(|e| miette!("{ns}/{pod}: {e}"))?;
+            Ok(ExitCode::SUCCESS)
+        });
+    }
     let (pod, text) = rt.block_on(async {
         let cluster = connect(&args.cluster).await?;
         let eng = Engine::new(&cluster, 4, RetryPolicy::default(), &silent);

@@ -520,15 +520,14 @@ pub async fn newest_pod<C: Cluster>(
         .map(str::to_owned))
 }
 
-/// The log of the newest pod of a project's component.
-pub async fn logs<C: Cluster>(
+/// The newest pod of a project's component, or why there is none.
+pub async fn log_pod<C: Cluster>(
     eng: &Engine<'_, C>,
     namespace: &str,
     project: &str,
     component: LogComponent,
-    tail: Option<u32>,
-) -> Result<(String, String), String> {
-    let pod = newest_pod(eng, namespace, project, component)
+) -> Result<String, String> {
+    newest_pod(eng, namespace, project, component)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| {
@@ -537,7 +536,18 @@ pub async fn logs<C: Cluster>(
                 component.type_label(),
                 component.type_label()
             )
-        })?;
+        })
+}
+
+/// The log of the newest pod of a project's component.
+pub async fn logs<C: Cluster>(
+    eng: &Engine<'_, C>,
+    namespace: &str,
+    project: &str,
+    component: LogComponent,
+    tail: Option<u32>,
+) -> Result<(String, String), String> {
+    let pod = log_pod(eng, namespace, project, component).await?;
     let opts = LogOptions {
         container: None,
         tail_lines: tail,

@@ -173,6 +173,23 @@ fn apply_reapply_diff_status_and_destroy_over_http() {
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("status -o json is JSON");
     assert!(v["projects"].as_array().is_some_and(|p| !p.is_empty()), "{v}");
 
+    // Logs of the newest provisioning pod, whole and followed (a chunked stream over HTTP).
+    let pod = s
+        .cluster
+        .keys()
+        .into_iter()
+        .find(|k| k.kind == Kind::POD && k.name.starts_with("devstats-provision-kubernetes"))
+        .expect("the provisioning pod");
+    s.cluster.set_log(&pod.name, "provisioned kubernetes\n");
+    for follow in [false, true] {
+        let mut args = vec!["logs", example.as_str(), "kubernetes", "--component", "provision"];
+        if follow {
+            args.push("-f");
+        }
+        let out = ok(&s.run(&args), "logs");
+        assert!(out.contains("provisioned kubernetes"), "follow={follow}: {out}");
+    }
+
     // Destroy: volumes and the namespace stay without --delete-volumes.
     let destroy = ok(&s.run(&["destroy", &example, "--yes"]), "destroy");
     let left = s.cluster.keys();
