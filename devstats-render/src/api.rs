@@ -116,18 +116,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
     } else {
         vec![Object::from(service), Object::from(deployment)]
     };
-    if crate::pdb::enabled(ctx) {
-        out.push(crate::pdb::build(
-            ctx,
-            names::API,
-            component,
-            labels.clone(),
-            labels.clone(),
-        ));
-    }
-    if hpa.enabled {
-        out.push(crate::hpa::build(ctx, names::API, component, labels, hpa));
-    }
+    out.extend(crate::hpa::availability(ctx, names::API, component, labels, hpa));
     out.extend(crate::delivery::api_canary(ctx));
     out
 }

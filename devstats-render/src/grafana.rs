@@ -167,18 +167,7 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
         vec![Object::from(deployment), Object::from(service)]
     };
     let component = Component::Grafana.as_str();
-    if crate::pdb::enabled(ctx) {
-        out.push(crate::pdb::build(
-            ctx,
-            &name,
-            component,
-            pod_labels.clone(),
-            pod_labels.clone(),
-        ));
-    }
-    if hpa.enabled {
-        out.push(crate::hpa::build(ctx, &name, component, pod_labels, hpa));
-    }
+    out.extend(crate::hpa::availability(ctx, &name, component, pod_labels, hpa));
     out.extend(crate::delivery::grafana_canary(ctx, proj));
     out
 }

@@ -29,6 +29,33 @@ fn policy(type_: &str, value: i32) -> HPAScalingPolicy {
     }
 }
 
+/// What keeps a web Deployment available and sized: its PodDisruptionBudget (when budgets are
+/// on) and its autoscaler (when `h` is enabled). `pod_labels` are both the pods' labels (the
+/// budget's selector) and the objects' labels.
+#[must_use]
+pub fn availability(
+    ctx: &Ctx<'_>,
+    deployment: &str,
+    component: &str,
+    pod_labels: BTreeMap<String, String>,
+    h: &HpaSettings,
+) -> Vec<Object> {
+    let mut out = Vec::new();
+    if crate::pdb::enabled(ctx) {
+        out.push(crate::pdb::build(
+            ctx,
+            deployment,
+            component,
+            pod_labels.clone(),
+            pod_labels.clone(),
+        ));
+    }
+    if h.enabled {
+        out.push(build(ctx, deployment, component, pod_labels, h));
+    }
+    out
+}
+
 /// The autoscaler of Deployment `deployment`; its object labels are `labels` plus the
 /// recommended ones.
 #[must_use]

@@ -122,18 +122,7 @@ fn site(ctx: &Ctx<'_>, site: &str, image: &str) -> Vec<Object> {
         }
     }
     let mut out = vec![Object::from(deployment), Object::from(service)];
-    if crate::pdb::enabled(ctx) {
-        out.push(crate::pdb::build(
-            ctx,
-            &name,
-            component,
-            pod_labels.clone(),
-            pod_labels.clone(),
-        ));
-    }
-    if hpa.enabled {
-        out.push(crate::hpa::build(ctx, &name, component, pod_labels, hpa));
-    }
+    out.extend(crate::hpa::availability(ctx, &name, component, pod_labels, hpa));
     out
 }
 

@@ -206,25 +206,28 @@ pub fn guard(key: &ObjectKey) -> Guard {
     }
 }
 
+/// `(namespace, name)` of the Deployment that `obj`'s reference at `ref_ptr` names, if it names one.
+fn deployment_ref(obj: &Value, ref_ptr: &str) -> Option<(Option<String>, String)> {
+    let target = obj.pointer(ref_ptr)?;
+    (target.get("kind")?.as_str()? == "Deployment").then(|| {
+        (
+            obj.pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            target
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    })
+}
+
 /// The Deployments a live HorizontalPodAutoscaler scales (their `spec.replicas` is the HPA's).
 #[must_use]
 pub fn hpa_targets(hpas: &[Value]) -> Vec<(Option<String>, String)> {
     hpas.iter()
-        .filter_map(|h| {
-            let target = h.pointer("/spec/scaleTargetRef")?;
-            (target.get("kind")?.as_str()? == "Deployment").then(|| {
-                (
-                    h.pointer("/metadata/namespace")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    target
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                )
-            })
-        })
+        .filter_map(|h| deployment_ref(h, "/spec/scaleTargetRef"))
         .collect()
 }
 
@@ -239,21 +242,7 @@ pub fn canary_targets(canaries: &[&Value]) -> Vec<(Option<String>, String)> {
                 .and_then(Value::as_str)
                 .is_none_or(|k| k == "Canary")
         })
-        .filter_map(|c| {
-            let target = c.pointer("/spec/targetRef")?;
-            (target.get("kind")?.as_str()? == "Deployment").then(|| {
-                (
-                    c.pointer("/metadata/namespace")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    target
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                )
-            })
-        })
+        .filter_map(|c| deployment_ref(c, "/spec/targetRef"))
         .collect()
 }
 
