@@ -85,9 +85,7 @@ impl Security {
                 default_resources: None,
                 ..PodHardening::default()
             },
-            images: ImagePolicy {
-                require_pinned: false,
-            },
+            images: ImagePolicy::default(),
             rollout: Rollout {
                 strategy: false,
                 probes: false,
@@ -103,6 +101,241 @@ impl Security {
             },
             network_policies: NetworkPolicies {
                 enabled: false,
+                // Where the chart's runbook installs ingress-nginx.
+                ingress_controller: IngressControllerPeer::in_instance_namespace(),
+                ..NetworkPolicies::default()
+            },
+            https: Https {
+                issuer: None,
+                redirect: false,
+                hsts: None,
+                ..Https::default()
+            },
+            routing: Routing::Ingress,
+            patroni: PatroniHardening {
+                dcs: PatroniDcs::Endpoints,
+                probes: false,
+            },
+        }
+    }
+}
+
+/// A Pod Security Standards level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PsaLevel {
+    /// No restrictions.
+    Privileged,
+    /// Prevents known privilege escalations (root is allowed).
+    Baseline,
+    /// Current pod hardening best practice (non-root, no capabilities, seccomp).
+    Restricted,
+}
+
+impl PsaLevel {
+    /// The label value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Privileged => "privileged",
+            Self::Baseline => "baseline",
+            Self::Restricted => "restricted",
+        }
+    }
+}
+
+/// Pod Security Admission labels of the namespace (`pod-security.kubernetes.io/*`). A mode left
+/// unset gets no label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct PodSecurityAdmission {
+    /// Level whose violations are rejected. `baseline` by default: Grafana and the DevStats
+    /// tool images must run as root (see `docs/security.md`), which `restricted` rejects.
+    pub enforce: Option<PsaLevel>,
+    /// Level whose violations are recorded in the audit log.
+    pub audit: Option<PsaLevel>,
+    /// Level whose violations are returned to the client as warnings.
+    pub warn: Option<PsaLevel>,
+    /// Policy version of every mode, e.g. `latest` or `v1.33`.
+    pub version: String,
+}
+
+impl Default for PodSecurityAdmission {
+    fn default() -> Self {
+        Self {
+            enforce: Some(PsaLevel::Baseline),
+            audit: Some(PsaLevel::Restricted),
+            warn: Some(PsaLevel::Restricted),
+            version: "latest".into(),
+        }
+    }
+}
+
+/// Security contexts, service-account tokens and resources of every pod.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct PodHardening {
+    /// Hardened security contexts: seccomp `RuntimeDefault`, no privilege escalation, all
+    /// capabilities dropped; non-root with a read-only root filesystem (emptyDirs for the
+    /// writable paths) for the images that allow it; `fsGroup` instead of Patroni's root `chown`
+    /// init container.
+    pub security_context: bool,
+    /// UID and GID of the images that run as any user (API, static sites, sync jobs); ≥ 10000.
+    pub run_as_user: u32,
+    /// `automountServiceAccountToken: false` on every pod but Patroni (which uses the
+    /// Kubernetes API as its DCS).
+    pub disable_service_account_token: bool,
+    /// Requests and limits of containers the model leaves without (the tests pod, components
+    /// whose `resources` entry is `null`; the shared affiliations import takes the affiliations
+    /// resources). `null`: such containers stay without.
+    pub default_resources: Option<ResourceSpec>,
+}
+
+impl Default for PodHardening {
+    fn default() -> Self {
+        Self {
+            security_context: true,
+            run_as_user: 10001,
+            disable_service_account_token: true,
+            default_resources: Some(ResourceSpec {
+                requests: CpuMemory {
+                    cpu: "250m".into(),
+                    memory: "512Mi".into(),
+                },
+                limits: CpuMemory {
+                    cpu: "2000m".into(),
+                    memory: "4Gi".into(),
+                },
+            }),
+        }
+    }
+}
+
+/// What validation requires of every image reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Pinning {
+    /// Any reference, `:latest` and untagged included. The upstream DevStats images are
+    /// published as `latest` only (cncf/devstats-docker-images `images/build_images.sh` builds
+    /// and pushes untagged images), so this is the default: pods pull with `imagePullPolicy:
+    /// Always`, as the chart does.
+    #[default]
+    Any,
+    /// A tag other than `latest`, or a digest (images you build, tag and push yourself).
+    Tag,
+    /// A digest (`repo@sha256:…`): every node runs the same bytes and a rollback rolls back.
+    Digest,
+}
+
+impl Pinning {
+    /// Whether an image pinned as `pin` satisfies this requirement.
+    #[must_use]
+    pub fn accepts(self, pin: crate::values::ImagePin) -> bool {
+        use crate::values::ImagePin;
+        match self {
+            Self::Any => true,
+            Self::Tag => pin != ImagePin::Latest,
+            Self::Digest => pin == ImagePin::Digest,
+        }
+    }
+
+    /// What the requirement asks for, for messages.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Any => "any reference",
+            Self::Tag => "a tag other than latest, or a digest",
+            Self::Digest => "a digest (@sha256:…)",
+        }
+    }
+}
+
+/// Image pinning.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ImagePolicy {
+    /// What every image reference must be pinned by (validation error otherwise): `any` (the
+    /// default, as upstream publishes `latest` only), `tag` or `digest`. Pinning is the
+    /// operator's choice: it needs images someone tags or whose digests someone records.
+    pub require: Pinning,
+}
+
+/// Zero-downtime rollouts: strategy, probes, preStop, grace periods, disruption budgets,
+    /// spreading.
+    pub rollout: Rollout,
+    /// HorizontalPodAutoscalers (`autoscaling/v2`).
+    pub autoscaling: Autoscaling,
+    /// NetworkPolicies: default deny plus the flows DevStats needs.
+    pub network_policies: NetworkPolicies,
+    /// HTTPS: the cert-manager issuer, HTTP → HTTPS redirect, HSTS.
+    pub https: Https,
+    /// How traffic enters: Ingresses, or Gateway API (Gateway + HTTPRoutes).
+    pub routing: Routing,
+    /// Patroni: DCS and REST API probes.
+    pub patroni: PatroniHardening,
+}
+
+impl Default for Security {
+    fn default() -> Self {
+        Self::hardened()
+    }
+}
+
+impl Security {
+    /// The hardened defaults of a new model.
+    #[must_use]
+    pub fn hardened() -> Self {
+        Self {
+            pod_security: PodSecurityAdmission::default(),
+            pods: PodHardening::default(),
+            images: ImagePolicy::default(),
+            rollout: Rollout::default(),
+            autoscaling: Autoscaling::default(),
+            network_policies: NetworkPolicies::default(),
+            https: Https::default(),
+            routing: Routing::default(),
+            patroni: PatroniHardening::default(),
+        }
+    }
+
+    /// Everything off: renders exactly what the `devstats-helm` chart renders. The Helm import
+    /// writes this, so an imported installation keeps the chart's behaviour until the operator
+    /// opts in, feature by feature.
+    #[must_use]
+    pub fn chart_compatible() -> Self {
+        let off = |h: HpaSettings| HpaSettings { enabled: false, ..h };
+        let a = Autoscaling::default();
+        Self {
+            pod_security: PodSecurityAdmission {
+                enforce: None,
+                audit: None,
+                warn: None,
+                ..PodSecurityAdmission::default()
+            },
+            pods: PodHardening {
+                security_context: false,
+                disable_service_account_token: false,
+                default_resources: None,
+                ..PodHardening::default()
+            },
+            images: ImagePolicy::default(),
+            rollout: Rollout {
+                strategy: false,
+                probes: false,
+                pre_stop_seconds: 0,
+                termination_grace_period_seconds: None,
+                disruption_budgets: false,
+                spread: false,
+            },
+            autoscaling: Autoscaling {
+                api: off(a.api),
+                static_sites: off(a.static_sites),
+                grafana: off(a.grafana),
+            },
+            network_policies: NetworkPolicies {
+                enabled: false,
+                // Where the chart's runbook installs ingress-nginx.
+                ingress_controller: IngressControllerPeer::in_instance_namespace(),
                 ..NetworkPolicies::default()
             },
             https: Https {
@@ -335,9 +568,10 @@ impl HpaSettings {
 pub struct NetworkPolicies {
     /// Render the NetworkPolicies.
     pub enabled: bool,
-    /// Namespace of the ingress controller (or Gateway data plane) that may reach Grafana, the
-    /// API and the static sites.
-    pub ingress_namespace: Name,
+    /// Where the ingress controller (or Gateway data plane) runs, which may reach Grafana, the
+    /// API and the static sites; when it runs in the instance namespace (as CNCF runs it), the
+    /// policies that let it work there.
+    pub ingress_controller: IngressControllerPeer,
     /// Namespace of Prometheus, which may scrape Grafana (3000) and Patroni (8008); unset: no
     /// scraping rule.
     pub monitoring_namespace: Option<Name>,
@@ -355,7 +589,7 @@ impl Default for NetworkPolicies {
     fn default() -> Self {
         Self {
             enabled: true,
-            ingress_namespace: Name::from("ingress-nginx"),
+            ingress_controller: IngressControllerPeer::default(),
             monitoring_namespace: Some(Name::from("monitoring")),
             dns: DnsPeer::default(),
             api_server: ApiServerPeer::default(),
@@ -370,6 +604,79 @@ impl Default for NetworkPolicies {
             .map(str::to_owned)
             .collect(),
         }
+    }
+}
+
+/// Where the ingress controller's pods run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ControllerPlacement {
+    /// In a namespace of its own (`namespace`), e.g. `ingress-nginx`: the backends admit that
+    /// namespace.
+    #[default]
+    OwnNamespace,
+    /// Inside the instance namespace, as the chart's runbook installs ingress-nginx
+    /// (`akamai/install-ingresses.sh`: `--namespace devstats-prod`, `controller.scope.namespace`):
+    /// the default-deny policy then selects the controller too, so the controller gets its own
+    /// policy (clients on its traffic ports, the API server on the admission webhook, Prometheus
+    /// on metrics; egress to the backends, the API server and external auth), and the backends
+    /// admit the controller pods by label.
+    InstanceNamespace,
+}
+
+/// The ingress controller (or Gateway data plane) as NetworkPolicies see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct IngressControllerPeer {
+    /// Where its pods run.
+    pub placement: ControllerPlacement,
+    /// Its namespace, with `placement: ownNamespace`.
+    pub namespace: Name,
+    /// Labels of its controller pods (ingress-nginx chart: `app.kubernetes.io/name:
+    /// ingress-nginx`, `app.kubernetes.io/component: controller`), with `placement:
+    /// instanceNamespace`.
+    pub pod_labels: BTreeMap<String, String>,
+    /// Ports clients reach on the controller pods (HTTP and HTTPS; a NodePort or LoadBalancer
+    /// Service with `externalTrafficPolicy: Local` keeps the clients' addresses, so any source
+    /// is admitted).
+    pub traffic_ports: Vec<u16>,
+    /// The admission webhook port the API server calls (ingress-nginx: 8443); unset: none.
+    pub webhook_port: Option<u16>,
+    /// The metrics port Prometheus scrapes (ingress-nginx: 10254); unset: none.
+    pub metrics_port: Option<u16>,
+}
+
+impl Default for IngressControllerPeer {
+    fn default() -> Self {
+        Self {
+            placement: ControllerPlacement::OwnNamespace,
+            namespace: Name::from("ingress-nginx"),
+            pod_labels: BTreeMap::from([
+                ("app.kubernetes.io/name".to_owned(), "ingress-nginx".to_owned()),
+                ("app.kubernetes.io/component".to_owned(), "controller".to_owned()),
+            ]),
+            traffic_ports: vec![80, 443],
+            webhook_port: Some(8443),
+            metrics_port: Some(10254),
+        }
+    }
+}
+
+impl IngressControllerPeer {
+    /// The layout of the chart's runbook (and of CNCF's cluster): ingress-nginx installed into
+    /// the instance namespace.
+    #[must_use]
+    pub fn in_instance_namespace() -> Self {
+        Self {
+            placement: ControllerPlacement::InstanceNamespace,
+            ..Self::default()
+        }
+    }
+
+    /// Whether it runs in the instance namespace.
+    #[must_use]
+    pub fn inside(&self) -> bool {
+        self.placement == ControllerPlacement::InstanceNamespace
     }
 }
 
@@ -664,26 +971,30 @@ pub fn validate(model: &Model) -> Vec<Problem> {
         }
     }
 
-    if s.images.require_pinned {
-        let im = &inst.images;
+    let require = s.images.require;
+    if require != Pinning::Any {
         let ip = Path::root().key("instance").key("images");
-        let images = im.named();
-        let unpinned = |i: &ImageRef| i.check().is_ok() && !i.is_pinned();
-        for (field, img) in images {
-            if unpinned(img) {
-                push(
-                    ip.key(field),
-                    format!("image `{img}` is not pinned (no tag, or `:latest`)"),
-                    "pin it by tag or digest, e.g. repo:2026-11-01 or repo@sha256:…, or set instance.security.images.requirePinned: false",
-                );
+        let bad = |i: &ImageRef| i.check().is_ok() && !require.accepts(i.pin());
+        let msg = |i: &ImageRef| {
+            let what = match i.pin() {
+                crate::values::ImagePin::Latest => "is not pinned (no tag, or `:latest`)",
+                crate::values::ImagePin::Tag => "is pinned by tag, not by digest",
+                crate::values::ImagePin::Digest => "is pinned by digest",
+            };
+            format!("image `{i}` {what}; security.images.require asks for {}", require.describe())
+        };
+        let help = "pin it (repo:TAG for an image you tag and push, repo@sha256:… for a digest), or relax instance.security.images.require (any, tag, digest); upstream publishes latest only";
+        for (field, img) in inst.images.named() {
+            if bad(img) {
+                push(ip.key(field), msg(img), help);
             }
         }
         for (i, f) in model.foundations.iter().enumerate() {
-            if unpinned(&f.static_image) {
+            if bad(&f.static_image) {
                 push(
                     Path::root().key("foundations").index(i).key("staticImage"),
-                    format!("image `{}` is not pinned (no tag, or `:latest`)", f.static_image),
-                    "pin it by tag or digest, or set instance.security.images.requirePinned: false",
+                    msg(&f.static_image),
+                    help,
                 );
             }
         }
@@ -780,6 +1091,34 @@ pub fn validate(model: &Model) -> Vec<Problem> {
     for (i, c) in np.private_cidrs.iter().enumerate() {
         if let Err(e) = check_cidr(c) {
             push(npp.key("privateCidrs").index(i), e, "e.g. 10.0.0.0/8");
+        }
+    }
+    let ic = &np.ingress_controller;
+    let icp = npp.key("ingressController");
+    if np.enabled && ic.inside() {
+        if ic.pod_labels.is_empty() {
+            push(
+                icp.key("podLabels"),
+                "a controller in the instance namespace needs its pod labels: without them its policy would select every pod".to_owned(),
+                "e.g. app.kubernetes.io/name: ingress-nginx, app.kubernetes.io/component: controller",
+            );
+        }
+        if ic.traffic_ports.is_empty() {
+            push(
+                icp.key("trafficPorts"),
+                "no client could reach the controller".to_owned(),
+                "list its HTTP and HTTPS container ports, e.g. [80, 443]",
+            );
+        }
+    }
+    for (i, port) in ic.traffic_ports.iter().enumerate() {
+        if *port == 0 {
+            push(icp.key("trafficPorts").index(i), "port 0 is not a port".to_owned(), "allowed: 1 to 65535");
+        }
+    }
+    for (field, port) in [("webhookPort", ic.webhook_port), ("metricsPort", ic.metrics_port)] {
+        if port == Some(0) {
+            push(icp.key(field), "port 0 is not a port".to_owned(), "allowed: 1 to 65535, or null");
         }
     }
     for (k, val) in &np.dns.pod_labels {

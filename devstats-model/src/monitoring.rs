@@ -275,11 +275,15 @@ pub fn validate(model: &Model) -> Vec<Problem> {
                 format!("image `{}`: {err}", e.image),
                 "e.g. repo:tag",
             );
-        } else if inst.security.images.require_pinned && !e.image.is_pinned() {
+        } else if !inst.security.images.require.accepts(e.image.pin()) {
             push(
                 ep.key("image"),
-                format!("image `{}` is not pinned (no tag, or `:latest`)", e.image),
-                "pin it by tag or digest, or set security.images.requirePinned: false",
+                format!(
+                    "image `{}` is not pinned as security.images.require asks ({})",
+                    e.image,
+                    inst.security.images.require.describe()
+                ),
+                "pin it by tag or digest, or relax security.images.require",
             );
         }
         let r = &e.resources;

@@ -371,6 +371,17 @@ pub fn check_cron(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// How an image reference is pinned ([`ImageRef::pin`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ImagePin {
+    /// No tag, or `:latest`: whatever the registry serves when a pod starts.
+    Latest,
+    /// A tag other than `latest` (the registry may still move it).
+    Tag,
+    /// A digest (`@sha256:…`): one image, forever.
+    Digest,
+}
+
 impl ImageRef {
     /// Validates an image reference (no whitespace, lowercase repository path, optional tag/digest).
     pub fn check(&self) -> Result<(), String> {
@@ -430,6 +441,19 @@ impl ImageRef {
             }
         }
         Ok(())
+    }
+
+    /// How firmly the reference names one image: by digest (immutable), by tag (mutable: the
+    /// registry may move it), or not at all (no tag, or `:latest`).
+    #[must_use]
+    pub fn pin(&self) -> ImagePin {
+        if self.0.contains('@') {
+            ImagePin::Digest
+        } else if self.is_pinned() {
+            ImagePin::Tag
+        } else {
+            ImagePin::Latest
+        }
     }
 
     /// True when the reference carries an explicit tag or digest (not an implicit `:latest`).

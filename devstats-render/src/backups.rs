@@ -41,7 +41,7 @@ struct Job<'a> {
     suspend: bool,
     policy: CronPolicy,
     backoff_limit: Option<u32>,
-    command: &'a str,
+    command: Vec<String>,
     image: &'a str,
     resources: Option<&'a ResourceSpec>,
     env: Option<Vec<EnvVar>>,
@@ -53,7 +53,7 @@ fn cron_job(ctx: &Ctx<'_>, j: Job<'_>) -> Object {
     let (volumes, mounts) = j.volumes.map_or((None, None), |(v, m)| (Some(v), Some(m)));
     let container = Container {
         name: j.name.to_owned(),
-        command: Some(vec![j.command.to_owned()]),
+        command: Some(j.command),
         resources: resources(j.resources),
         env: j.env,
         image: Some(j.image.to_owned()),
@@ -111,6 +111,53 @@ fn only_databases(ctx: &Ctx<'_>) -> String {
     dbs.join(" ")
 }
 
+/// The chart's backups script.
+const BACKUPS_SCRIPT: &str = "./devstats-helm/backups.sh";
+
+/// Starts the chart's backups script with a `db.sh` shim first in `PATH` that unlinks the
+/// target of `pg_dump … -f FILE` when FILE has other hard links. `backups.sh` writes each full
+/// dump with `db.sh pg_dump -Fc "$db" -f "/root/$db.dump"` (cncf/devstats-docker-images
+/// `devstats-helm/backups.sh`), and pg_dump truncates an existing file in place: without the
+/// shim, the next full dump would overwrite the dated generation that the copy job
+/// (`devstats-backups-copy`) hard-linked to it. With it, the generation keeps the old inode and
+/// the new dump gets a new one; the top-level name is partial while the dump runs, as before.
+const GENERATIONS_WRAPPER: &str = r#"set -eu
+mkdir -p /tmp/devstats-shim
+cat > /tmp/devstats-shim/db.sh <<'SHIM'
+#!/bin/bash
+prev=''
+for a in "$@"; do
+  if [ "$prev" = '-f' ] && [ -f "$a" ] && [ "$(stat -c %h "$a")" -gt 1 ]; then
+    echo "db.sh: $a is hard-linked into a dump generation: writing a new file" >&2
+    rm -f "$a"
+  fi
+  prev="$a"
+done
+IFS=: read -r -a dirs <<< "$PATH"
+for d in "${dirs[@]}"; do
+  [ "$d" = /tmp/devstats-shim ] && continue
+  [ -x "$d/db.sh" ] && exec "$d/db.sh" "$@"
+done
+echo 'db.sh: not found in PATH' >&2
+exit 127
+SHIM
+chmod 0755 /tmp/devstats-shim/db.sh
+export PATH="/tmp/devstats-shim:$PATH"
+exec "#;
+
+/// The backups container's command: the chart's script, wrapped so that dated dump generations
+/// (`instance.disasterRecovery.dumps.onVolumeGenerations`, hard links) survive the next dump.
+fn backups_command(ctx: &Ctx<'_>) -> Vec<String> {
+    if ctx.model.instance.disaster_recovery.dumps.on_volume_generations == 0 {
+        return vec![BACKUPS_SCRIPT.to_owned()];
+    }
+    vec![
+        "/bin/bash".to_owned(),
+        "-c".to_owned(),
+        format!("{GENERATIONS_WRAPPER}{BACKUPS_SCRIPT}\n"),
+    ]
+}
+
 /// The backups CronJob `devstats-backups`.
 #[must_use]
 pub fn build(ctx: &Ctx<'_>) -> Object {
@@ -140,7 +187,7 @@ pub fn build(ctx: &Ctx<'_>) -> Object {
             suspend: b.suspend,
             policy: b.policy,
             backoff_limit: Some(b.backoff_limit),
-            command: "./devstats-helm/backups.sh",
+            command: backups_command(ctx),
             image: inst.images.backups.as_str(),
             resources: inst.resources.backups.as_ref(),
             env: env.build(),
@@ -175,7 +222,7 @@ pub fn vacuum(ctx: &Ctx<'_>) -> Object {
             suspend: false,
             policy: v.policy,
             backoff_limit: None,
-            command: "./devel/vacuum_all.sh",
+            command: vec!["./devel/vacuum_all.sh".to_owned()],
             image: inst.images.vacuum.as_str(),
             resources: inst.resources.vacuum.as_ref(),
             env: env.build(),

@@ -278,7 +278,9 @@ for f in $(find . -maxdepth 1 -name '*.dump' -type f -mmin +60 | sort); do
   d=$(date -u -r "$f" +%Y-%m-%d)
   if [ "$GENERATIONS" -gt 0 ]; then
     mkdir -p "dumps/$d"
-    [ -f "dumps/$d/$f" ] || cp -p "$f" "dumps/$d/$f"
+    # A hard link: same volume, no second copy (the backups job writes each new dump to a new
+    # inode, see crate::backups). Never a copy: a full volume fails pg_dump and Grafana.
+    [ -f "dumps/$d/$f" ] || ln "$f" "dumps/$d/$f"
   fi
   if [ -n "$REMOTE" ]; then
     rclone copyto --s3-no-check-bucket "$f" "$REMOTE/dumps/$d/$f"
@@ -470,7 +472,9 @@ pub fn base_backup(ctx: &Ctx<'_>) -> Vec<Object> {
             metadata: meta(),
             rules: Some(vec![
                 rule("pods", &["get", "list"]),
-                rule("pods/exec", &["create"]),
+                // kubectl 1.30+ opens exec over WebSocket first: a GET, which RBAC checks as `get`
+                // (kubernetes/kubernetes#133515); `create` serves the SPDY fallback.
+                rule("pods/exec", &["create", "get"]),
             ]),
         }),
         Object::from(RoleBinding {

@@ -137,7 +137,7 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
     };
     if let Some(spec) = deployment.spec.as_mut() {
         let multi = hpa.enabled || inst.replicas.grafana > 1;
-        security::web_rollout(ctx, spec, hardened_probes(), multi);
+        security::web_rollout(ctx, spec, hardened_probes(p), multi);
         if let Some(pod) = spec.template.spec.as_mut() {
             security::harden_pod(ctx, pod, Workload::Grafana);
         }
@@ -172,13 +172,38 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
     out
 }
 
+/// Whether the project's Grafana installs plugins from grafana.com at every start:
+/// `grafana_start.sh` (cncf/devstats `grafana/shared/grafana_start.sh:11-14`) runs
+/// `install_plugins.sh` when `PROJ` is `cncf` or `all`; the plugins live in the container
+/// layer, so this happens on every start. Such a Grafana needs HTTPS egress to grafana.com
+/// (`devstats-grafana-plugins` NetworkPolicy) and a longer startup budget.
+#[must_use]
+pub fn installs_plugins(p: &Project) -> bool {
+    matches!(p.name.as_str(), "cncf" | "all")
+}
+
+/// Seconds a Grafana gets to start listening. The start script copies and patches files for
+/// about a minute; 5 minutes covers it.
+const START_BUDGET_SECONDS: i32 = 300;
+/// Seconds a plugin-installing Grafana gets: `install_plugins.sh` retries each plugin 30 times
+/// (465 s of sleeps plus a 10 s client timeout per try: about 13 minutes when grafana.com is
+/// slow or unreachable) before `grafana-server` starts; 30 minutes leave room for both.
+const PLUGIN_START_BUDGET_SECONDS: i32 = 1800;
+/// Startup probe period.
+const STARTUP_PERIOD: i32 = 5;
+
 /// The hardened probes: readiness runs the health check script, liveness and startup only
 /// check that Grafana listens (the chart runs the script for both readiness and liveness).
-fn hardened_probes() -> Probes {
+fn hardened_probes(p: &Project) -> Probes {
+    let budget = if installs_plugins(p) {
+        PLUGIN_START_BUDGET_SECONDS
+    } else {
+        START_BUDGET_SECONDS
+    };
     Probes {
         readiness: security::exec_probe(vec![HEALTH_CHECK.to_owned(), format!("127.0.0.1:{PORT}")], 10, 3),
         liveness: security::tcp_probe(PORT, 20, 6),
-        startup: security::tcp_probe(PORT, 5, 60),
+        startup: security::tcp_probe(PORT, STARTUP_PERIOD, budget / STARTUP_PERIOD),
     }
 }
 

@@ -99,8 +99,29 @@ const DB_CLIENTS: [&str; 12] = [
     crate::disaster_recovery::TYPE_RESTORE,
 ];
 
-/// The pod types that fetch from the internet (HTTPS).
-const INTERNET: [&str; 5] = ["provision", "boot", "sync", "affiliations", "affiliations-import"];
+/// The pod types that fetch from the internet, with the ports they need (what the images
+/// really fetch, read from cncf/devstatscode and cncf/devstats):
+///
+/// - provisioning and sync run `gha2db`, which downloads GH Archive over **plain HTTP**
+///   (`http://data.gharchive.org/…`, devstatscode `cmd/gha2db/gha2db.go`, `context.go`): port 80;
+///   and the GitHub API and `git clone`/`fetch` over HTTPS: 443;
+/// - bootstrap, affiliations and the shared affiliations import use the GitHub API, git and
+///   the CNCF gitdm/affiliations files over HTTPS only: 443.
+const INTERNET: [(&str, &[i32]); 5] = [
+    ("provision", &[80, 443]),
+    ("boot", &[443]),
+    ("sync", &[80, 443]),
+    ("affiliations", &[443]),
+    ("affiliations-import", &[443]),
+];
+
+/// The internet ports of a pod type (empty: no internet).
+fn internet_ports(t: &str) -> &'static [i32] {
+    INTERNET
+        .iter()
+        .find(|(ty, _)| *ty == t)
+        .map_or(&[], |(_, ports)| ports)
+}
 
 fn tcp(port: i32) -> NetworkPolicyPort {
     NetworkPolicyPort {
@@ -194,7 +215,8 @@ fn to_postgres() -> NetworkPolicyEgressRule {
     egress(vec![pods_peer(postgres_selector())], vec![tcp(PG_PORT)])
 }
 
-fn internet(np: &NetworkPolicies) -> NetworkPolicyEgressRule {
+/// Egress to the internet (never the private ranges) on `ports`.
+fn internet(np: &NetworkPolicies, ports: &[i32]) -> NetworkPolicyEgressRule {
     egress(
         vec![NetworkPolicyPeer {
             ip_block: Some(IPBlock {
@@ -203,7 +225,7 @@ fn internet(np: &NetworkPolicies) -> NetworkPolicyEgressRule {
             }),
             ..NetworkPolicyPeer::default()
         }],
-        vec![tcp(443)],
+        ports.iter().map(|p| tcp(*p)).collect(),
     )
 }
 
@@ -252,7 +274,15 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
     }
     let types = rendered_types(ctx.model);
     let has = |t: &str| types.contains(&t);
-    let web_from = || vec![namespace_peer(np.ingress_namespace.as_str())];
+    let ic = &np.ingress_controller;
+    let controller_pods = || selector(ic.pod_labels.clone());
+    let web_from = || {
+        if ic.inside() {
+            vec![pods_peer(controller_pods())]
+        } else {
+            vec![namespace_peer(ic.namespace.as_str())]
+        }
+    };
     let monitoring = np
         .monitoring_namespace
         .as_ref()
@@ -298,6 +328,32 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
             Some(vec![ingress(from, vec![tcp(crate::grafana::PORT)])]),
             Some(vec![to_postgres()]),
         ));
+        let installers: Vec<String> = ctx
+            .model
+            .projects
+            .iter()
+            .filter(|p| {
+                matches!(ctx.model.deployment(p), Deployment::Full) && crate::grafana::installs_plugins(p)
+            })
+            .map(|p| p.name.as_str().to_owned())
+            .collect();
+        if !installers.is_empty() {
+            // grafana_start.sh installs plugins from grafana.com for these (HTTPS).
+            out.push(policy(
+                ctx,
+                "devstats-grafana-plugins",
+                LabelSelector {
+                    match_labels: Some(labels(&[("name", APP), ("type", "grafana")])),
+                    match_expressions: Some(vec![LabelSelectorRequirement {
+                        key: "proj".to_owned(),
+                        operator: "In".to_owned(),
+                        values: Some(installers),
+                    }]),
+                },
+                None,
+                Some(vec![internet(np, &[443])]),
+            ));
+        }
     }
     if has("api") {
         out.push(policy(
@@ -400,8 +456,9 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         if has("postgres") && t != crate::disaster_recovery::TYPE_BACKUPS_COPY {
             rules.push(to_postgres());
         }
-        if INTERNET.contains(&t) {
-            rules.push(internet(np));
+        let ports = internet_ports(t);
+        if !ports.is_empty() {
+            rules.push(internet(np, ports));
         }
         if matches!(
             t,
@@ -411,11 +468,10 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         }
         out.push(policy(ctx, name, of_type(t), Some(Vec::new()), Some(rules)));
     }
-    let http01 = match &inst.security.https.issuer {
-        Some(i) => i.solver == AcmeSolver::Http01,
-        None => true,
-    };
-    if inst.components.ingress && http01 {
+    if inst.components.ingress && ic.inside() {
+        out.extend(controller_policies(ctx, np, &types, http01(ctx), monitoring.as_ref()));
+    }
+    if inst.components.ingress && http01(ctx) {
         out.push(policy(
             ctx,
             "devstats-acme-solver",
@@ -426,3 +482,124 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
     }
     out
 }
+
+/// Whether certificates are issued through HTTP-01 (cert-manager's solver pods in this
+/// namespace, reached through the ingress controller).
+fn http01(ctx: &Ctx<'_>) -> bool {
+    match &ctx.model.instance.security.https.issuer {
+        Some(i) => i.solver == AcmeSolver::Http01,
+        None => true,
+    }
+}
+
+/// Egress to the external-auth service the controller calls (`instance.authProxy.authUrl`):
+/// its namespace for an in-cluster URL (`http://svc.ns.svc…`), else the internet on the URL's
+/// port.
+fn auth_proxy(ctx: &Ctx<'_>, np: &NetworkPolicies) -> Option<NetworkPolicyEgressRule> {
+    let a = ctx.model.instance.auth_proxy.as_ref()?;
+    let (scheme, rest) = a.auth_url.split_once("://").unwrap_or(("http", a.auth_url.as_str()));
+    let authority = rest.split('/').next().unwrap_or_default();
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<i32>().ok()),
+        None => (authority, None),
+    };
+    let labels_of: Vec<&str> = host.split('.').collect();
+    if labels_of.len() >= 3 && labels_of[2] == "svc" {
+        // Service port and pod port may differ: admit the namespace on every port.
+        return Some(NetworkPolicyEgressRule {
+            to: Some(vec![namespace_peer(labels_of[1])]),
+            ports: None,
+        });
+    }
+    let port = port.unwrap_or(if scheme == "https" { 443 } else { 80 });
+    Some(internet(np, &[port]))
+}
+
+/// The ingress controller's own policies when it runs in the instance namespace, where
+/// `devstats-default-deny` selects it too (the CNCF layout, `akamai/install-ingresses.sh`):
+///
+/// - `devstats-ingress-controller`: clients from anywhere on its traffic ports (NodePort with
+///   `externalTrafficPolicy: Local` keeps their addresses), the API server on the admission
+///   webhook port, Prometheus on the metrics port; egress to the backends it routes to (Grafana,
+///   API, static sites, cert-manager's HTTP-01 solvers), to the external-auth service, and to
+///   the API server (it watches Ingresses, Services, EndpointSlices, Secrets);
+/// - `devstats-ingress-admission`: the chart's admission-webhook Jobs (certgen create/patch,
+///   `app.kubernetes.io/component: admission-webhook`) reach the API server.
+fn controller_policies(
+    ctx: &Ctx<'_>,
+    np: &NetworkPolicies,
+    types: &[&'static str],
+    http01: bool,
+    monitoring: Option<&NetworkPolicyPeer>,
+) -> Vec<Object> {
+    let ic = &np.ingress_controller;
+    let ports = |ps: &[u16]| ps.iter().map(|p| tcp(i32::from(*p))).collect::<Vec<_>>();
+    let mut ingress_rules = vec![NetworkPolicyIngressRule {
+        from: None,
+        ports: Some(ports(&ic.traffic_ports)),
+    }];
+    if let Some(webhook) = ic.webhook_port {
+        let from = np
+            .api_server
+            .cidrs
+            .iter()
+            .map(|c| NetworkPolicyPeer {
+                ip_block: Some(IPBlock {
+                    cidr: c.clone(),
+                    except: None,
+                }),
+                ..NetworkPolicyPeer::default()
+            })
+            .collect();
+        ingress_rules.push(ingress(from, ports(&[webhook])));
+    }
+    if let (Some(metrics), Some(m)) = (ic.metrics_port, monitoring) {
+        ingress_rules.push(ingress(vec![m.clone()], ports(&[metrics])));
+    }
+    let mut egress_rules = Vec::new();
+    for (t, port) in [
+        ("grafana", crate::grafana::PORT),
+        ("api", crate::api::PORT),
+        ("static", crate::static_sites::PORT),
+    ] {
+        if types.contains(&t) {
+            egress_rules.push(egress(vec![pods_peer(of_type(t))], vec![tcp(port)]));
+        }
+    }
+    if http01 {
+        egress_rules.push(egress(
+            vec![pods_peer(selector(labels(&[(
+                "acme.cert-manager.io/http01-solver",
+                "true",
+            )])))],
+            vec![tcp(ACME_SOLVER_PORT)],
+        ));
+    }
+    egress_rules.extend(auth_proxy(ctx, np));
+    egress_rules.push(api_server(np));
+    let mut out = vec![policy(
+        ctx,
+        "devstats-ingress-controller",
+        selector(ic.pod_labels.clone()),
+        Some(ingress_rules),
+        Some(egress_rules),
+    )];
+    let mut admission: BTreeMap<String, String> = ic
+        .pod_labels
+        .iter()
+        .filter(|(k, _)| k.as_str() != COMPONENT_LABEL)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    admission.insert(COMPONENT_LABEL.to_owned(), "admission-webhook".to_owned());
+    out.push(policy(
+        ctx,
+        "devstats-ingress-admission",
+        selector(admission),
+        Some(Vec::new()),
+        Some(vec![api_server(np)]),
+    ));
+    out
+}
+
+/// The component label of the ingress-nginx chart's pods.
+const COMPONENT_LABEL: &str = "app.kubernetes.io/component";

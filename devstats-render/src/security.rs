@@ -151,7 +151,9 @@ impl Workload {
 pub const SECRETS_IN_ENV: &str =
     "the image reads its credentials only from environment variables (no file-based configuration)";
 /// Reason of the CKV_K8S_43 suppression (image without digest).
-pub const TAG_PINNED: &str = "image pinned by tag (security.images.requirePinned); give the model image an @sha256 digest to drop this skip";
+pub const TAG_PINNED: &str = "image not pinned by digest: upstream publishes latest only and pinning is the operator's choice (security.images.require: digest and an @sha256 image drop this skip)";
+/// Reason of the CKV_K8S_14 suppression (image `latest` or untagged).
+pub const UPSTREAM_LATEST: &str = "the upstream DevStats images are published as latest only (cncf/devstats-docker-images images/build_images.sh); pulled with imagePullPolicy Always as the chart does; pin a tag or digest in the model (security.images.require) to drop this skip";
 
 /// True when pod hardening (security contexts and suppressions) is on.
 #[must_use]
@@ -521,13 +523,14 @@ pub fn suppress(ctx: &Ctx<'_>, o: &mut Object) {
     if secret_env {
         skips.push(("CKV_K8S_35", SECRETS_IN_ENV));
     }
-    let tag_only = all().any(|c| {
-        c.image
-            .as_deref()
-            .is_some_and(|i| !i.contains('@') && devstats_model::ImageRef(i.to_owned()).is_pinned())
-    });
-    if tag_only {
+    let pins = || {
+        all().filter_map(|c| c.image.as_deref().map(|i| devstats_model::ImageRef(i.to_owned()).pin()))
+    };
+    if pins().any(|p| p != devstats_model::ImagePin::Digest) {
         skips.push(("CKV_K8S_43", TAG_PINNED));
+    }
+    if pins().any(|p| p == devstats_model::ImagePin::Latest) {
+        skips.push(("CKV_K8S_14", UPSTREAM_LATEST));
     }
     skips.sort_unstable();
     skips.dedup();
@@ -566,7 +569,7 @@ mod tests {
                 assert!(check.starts_with("CKV_K8S_"));
             }
         }
-        assert!(!SECRETS_IN_ENV.contains('=') && !TAG_PINNED.contains('='));
+        assert!(!SECRETS_IN_ENV.contains('=') && !TAG_PINNED.contains('=') && !UPSTREAM_LATEST.contains('='));
     }
 
     #[test]
