@@ -204,6 +204,12 @@ pub struct ApplyArgs {
     /// shows. Fields another manager took over conflict unless --force-conflicts.
     #[arg(long)]
     pub resync: bool,
+    /// Apply a change of Patroni's DCS (instance.security.patroni.dcs) to a live cluster, after
+    /// the documented preparation (docs/security.md "Changing Patroni's DCS": pause, save
+    /// show-config, every member stopped). Without it such a change is refused; with members
+    /// still running it is refused too.
+    #[arg(long)]
+    pub migrate_patroni_dcs: bool,
     /// Output.
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -389,6 +395,7 @@ pub fn apply(args: ApplyArgs) -> miette::Result<ExitCode> {
             max_parallel: args.max_parallel as usize,
             allow_recreate: args.allow_recreate,
             resync: args.resync,
+            migrate_patroni_dcs: args.migrate_patroni_dcs,
             prune: PruneOptions {
                 enabled: !args.no_prune,
                 volumes: args.prune_volumes,

@@ -83,7 +83,7 @@ pub struct ObjectStore {
 /// The default copy tool image (rclone on Alpine: `/bin/sh`, `find`, `date`, `cp`).
 #[must_use]
 pub fn default_rclone_image() -> ImageRef {
-    ImageRef::from("rclone/rclone:1.71.2")
+    ImageRef::from("rclone/rclone:1.68.2")
 }
 
 /// Names of the Secret and its keys holding the object store's access key pair.

@@ -115,6 +115,7 @@ impl Security {
             patroni: PatroniHardening {
                 dcs: PatroniDcs::Endpoints,
                 probes: false,
+                volume_ownership: VolumeOwnership::Chown,
             },
         }
     }
@@ -258,207 +259,6 @@ pub struct ImagePolicy {
     /// default, as upstream publishes `latest` only), `tag` or `digest`. Pinning is the
     /// operator's choice: it needs images someone tags or whose digests someone records.
     pub require: Pinning,
-}
-
-/// Zero-downtime rollouts: strategy, probes, preStop, grace periods, disruption budgets,
-    /// spreading.
-    pub rollout: Rollout,
-    /// HorizontalPodAutoscalers (`autoscaling/v2`).
-    pub autoscaling: Autoscaling,
-    /// NetworkPolicies: default deny plus the flows DevStats needs.
-    pub network_policies: NetworkPolicies,
-    /// HTTPS: the cert-manager issuer, HTTP → HTTPS redirect, HSTS.
-    pub https: Https,
-    /// How traffic enters: Ingresses, or Gateway API (Gateway + HTTPRoutes).
-    pub routing: Routing,
-    /// Patroni: DCS and REST API probes.
-    pub patroni: PatroniHardening,
-}
-
-impl Default for Security {
-    fn default() -> Self {
-        Self::hardened()
-    }
-}
-
-impl Security {
-    /// The hardened defaults of a new model.
-    #[must_use]
-    pub fn hardened() -> Self {
-        Self {
-            pod_security: PodSecurityAdmission::default(),
-            pods: PodHardening::default(),
-            images: ImagePolicy::default(),
-            rollout: Rollout::default(),
-            autoscaling: Autoscaling::default(),
-            network_policies: NetworkPolicies::default(),
-            https: Https::default(),
-            routing: Routing::default(),
-            patroni: PatroniHardening::default(),
-        }
-    }
-
-    /// Everything off: renders exactly what the `devstats-helm` chart renders. The Helm import
-    /// writes this, so an imported installation keeps the chart's behaviour until the operator
-    /// opts in, feature by feature.
-    #[must_use]
-    pub fn chart_compatible() -> Self {
-        let off = |h: HpaSettings| HpaSettings { enabled: false, ..h };
-        let a = Autoscaling::default();
-        Self {
-            pod_security: PodSecurityAdmission {
-                enforce: None,
-                audit: None,
-                warn: None,
-                ..PodSecurityAdmission::default()
-            },
-            pods: PodHardening {
-                security_context: false,
-                disable_service_account_token: false,
-                default_resources: None,
-                ..PodHardening::default()
-            },
-            images: ImagePolicy::default(),
-            rollout: Rollout {
-                strategy: false,
-                probes: false,
-                pre_stop_seconds: 0,
-                termination_grace_period_seconds: None,
-                disruption_budgets: false,
-                spread: false,
-            },
-            autoscaling: Autoscaling {
-                api: off(a.api),
-                static_sites: off(a.static_sites),
-                grafana: off(a.grafana),
-            },
-            network_policies: NetworkPolicies {
-                enabled: false,
-                // Where the chart's runbook installs ingress-nginx.
-                ingress_controller: IngressControllerPeer::in_instance_namespace(),
-                ..NetworkPolicies::default()
-            },
-            https: Https {
-                issuer: None,
-                redirect: false,
-                hsts: None,
-                ..Https::default()
-            },
-            routing: Routing::Ingress,
-            patroni: PatroniHardening {
-                dcs: PatroniDcs::Endpoints,
-                probes: false,
-            },
-        }
-    }
-}
-
-/// A Pod Security Standards level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum PsaLevel {
-    /// No restrictions.
-    Privileged,
-    /// Prevents known privilege escalations (root is allowed).
-    Baseline,
-    /// Current pod hardening best practice (non-root, no capabilities, seccomp).
-    Restricted,
-}
-
-impl PsaLevel {
-    /// The label value.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Privileged => "privileged",
-            Self::Baseline => "baseline",
-            Self::Restricted => "restricted",
-        }
-    }
-}
-
-/// Pod Security Admission labels of the namespace (`pod-security.kubernetes.io/*`). A mode left
-/// unset gets no label.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-pub struct PodSecurityAdmission {
-    /// Level whose violations are rejected. `baseline` by default: Grafana and the DevStats
-    /// tool images must run as root (see `docs/security.md`), which `restricted` rejects.
-    pub enforce: Option<PsaLevel>,
-    /// Level whose violations are recorded in the audit log.
-    pub audit: Option<PsaLevel>,
-    /// Level whose violations are returned to the client as warnings.
-    pub warn: Option<PsaLevel>,
-    /// Policy version of every mode, e.g. `latest` or `v1.33`.
-    pub version: String,
-}
-
-impl Default for PodSecurityAdmission {
-    fn default() -> Self {
-        Self {
-            enforce: Some(PsaLevel::Baseline),
-            audit: Some(PsaLevel::Restricted),
-            warn: Some(PsaLevel::Restricted),
-            version: "latest".into(),
-        }
-    }
-}
-
-/// Security contexts, service-account tokens and resources of every pod.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-pub struct PodHardening {
-    /// Hardened security contexts: seccomp `RuntimeDefault`, no privilege escalation, all
-    /// capabilities dropped; non-root with a read-only root filesystem (emptyDirs for the
-    /// writable paths) for the images that allow it; `fsGroup` instead of Patroni's root `chown`
-    /// init container.
-    pub security_context: bool,
-    /// UID and GID of the images that run as any user (API, static sites, sync jobs); ≥ 10000.
-    pub run_as_user: u32,
-    /// `automountServiceAccountToken: false` on every pod but Patroni (which uses the
-    /// Kubernetes API as its DCS).
-    pub disable_service_account_token: bool,
-    /// Requests and limits of containers the model leaves without (the tests pod, components
-    /// whose `resources` entry is `null`; the shared affiliations import takes the affiliations
-    /// resources). `null`: such containers stay without.
-    pub default_resources: Option<ResourceSpec>,
-}
-
-impl Default for PodHardening {
-    fn default() -> Self {
-        Self {
-            security_context: true,
-            run_as_user: 10001,
-            disable_service_account_token: true,
-            default_resources: Some(ResourceSpec {
-                requests: CpuMemory {
-                    cpu: "250m".into(),
-                    memory: "512Mi".into(),
-                },
-                limits: CpuMemory {
-                    cpu: "2000m".into(),
-                    memory: "4Gi".into(),
-                },
-            }),
-        }
-    }
-}
-
-/// Image pinning.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-pub struct ImagePolicy {
-    /// Reject images without a tag or digest and `:latest` (validation error): a node pulls
-    /// whatever `latest` is when a pod starts, so two replicas can run different code and a
-    /// rollback does not roll back. On by default; the Helm import turns it off (the chart's
-    /// images are untagged).
-    pub require_pinned: bool,
-}
-
-impl Default for ImagePolicy {
-    fn default() -> Self {
-        Self { require_pinned: true }
-    }
 }
 
 /// Zero-downtime rollouts of the web Deployments (Grafana, API, static sites) and Patroni.
@@ -895,11 +695,35 @@ pub const MAX_GATEWAY_LISTENERS: usize = 64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum PatroniDcs {
-    /// `v1` Endpoints (deprecated since Kubernetes 1.33), as the chart.
-    Endpoints,
-    /// ConfigMaps (`PATRONI_KUBERNETES_USE_ENDPOINTS=false`).
+    /// `v1` Endpoints, as the chart: Patroni's recommended and safer mode (its
+    /// `docs/kubernetes.rst`: the leader Endpoints is the Service's, so a stale primary cannot be
+    /// routed to). Kubernetes' v1 Endpoints deprecation (1.33) is a warning, not a removal.
     #[default]
+    Endpoints,
+    /// ConfigMaps (`PATRONI_KUBERNETES_USE_ENDPOINTS=false`): for a fresh install only. A live
+    /// cluster switches only through the documented migration (`docs/security.md`, "Changing
+    /// Patroni's DCS"); `apply` refuses it otherwise.
     ConfigMaps,
+}
+
+/// Who makes the data volume writable for the postgres user (999).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum VolumeOwnership {
+    /// `fsGroup: 999` (the chart sets it too): the kubelet gives the volume group 999 at every
+    /// start. The image's entrypoint runs `chmod -R 0700` on the data directory, so
+    /// `fsGroupChangePolicy: OnRootMismatch` never matches and the kubelet walks the whole volume
+    /// at each start, as it did under the chart. It changes groups only: files owned by another
+    /// user cannot be repaired this way (use `chown` once).
+    #[default]
+    FsGroup,
+    /// The chart's root init container `chown -R 999:999` of the data directory (capabilities
+    /// `CHOWN`, `DAC_OVERRIDE`, `FOWNER` only), without `fsGroup`: repairs files another user owns
+    /// (a restore run as root, a copied volume). Opt in for the repair, then go back.
+    Chown,
+    /// Neither: for volumes already owned by 999 (the chart chowned CNCF's at every start). No
+    /// walk by the kubelet; the entrypoint's own `chown -R`/`chmod -R` still run.
+    None,
 }
 
 /// Patroni hardening (security contexts and the PodDisruptionBudget come from `pods` and
@@ -907,17 +731,22 @@ pub enum PatroniDcs {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct PatroniHardening {
-    /// The DCS. Switching a running cluster needs a short maintenance (see `docs/security.md`).
+    /// The DCS. Keep `endpoints` for a running cluster; see [`PatroniDcs`].
     pub dcs: PatroniDcs,
-    /// Readiness (`/readiness`) and liveness (`/liveness`) probes on the REST API (8008).
+    /// Probes on the REST API (8008): readiness `GET /health` (PostgreSQL is up and running, so a
+    /// lagging or re-cloning replica stays in the read-only Service as under the chart, and only
+    /// a member whose PostgreSQL is down leaves it), liveness and startup `GET /liveness`.
     pub probes: bool,
+    /// Who makes the data volume writable for the postgres user; see [`VolumeOwnership`].
+    pub volume_ownership: VolumeOwnership,
 }
 
 impl Default for PatroniHardening {
     fn default() -> Self {
         Self {
-            dcs: PatroniDcs::ConfigMaps,
+            dcs: PatroniDcs::Endpoints,
             probes: true,
+            volume_ownership: VolumeOwnership::FsGroup,
         }
     }
 }
@@ -981,7 +810,10 @@ pub fn validate(model: &Model) -> Vec<Problem> {
                 crate::values::ImagePin::Tag => "is pinned by tag, not by digest",
                 crate::values::ImagePin::Digest => "is pinned by digest",
             };
-            format!("image `{i}` {what}; security.images.require asks for {}", require.describe())
+            format!(
+                "image `{i}` {what}; security.images.require asks for {}",
+                require.describe()
+            )
         };
         let help = "pin it (repo:TAG for an image you tag and push, repo@sha256:… for a digest), or relax instance.security.images.require (any, tag, digest); upstream publishes latest only";
         for (field, img) in inst.images.named() {
@@ -1113,12 +945,20 @@ pub fn validate(model: &Model) -> Vec<Problem> {
     }
     for (i, port) in ic.traffic_ports.iter().enumerate() {
         if *port == 0 {
-            push(icp.key("trafficPorts").index(i), "port 0 is not a port".to_owned(), "allowed: 1 to 65535");
+            push(
+                icp.key("trafficPorts").index(i),
+                "port 0 is not a port".to_owned(),
+                "allowed: 1 to 65535",
+            );
         }
     }
     for (field, port) in [("webhookPort", ic.webhook_port), ("metricsPort", ic.metrics_port)] {
         if port == Some(0) {
-            push(icp.key(field), "port 0 is not a port".to_owned(), "allowed: 1 to 65535, or null");
+            push(
+                icp.key(field),
+                "port 0 is not a port".to_owned(),
+                "allowed: 1 to 65535, or null",
+            );
         }
     }
     for (k, val) in &np.dns.pod_labels {

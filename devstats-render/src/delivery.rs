@@ -225,6 +225,16 @@ struct CanaryService {
     r#match: Vec<UriMatch>,
     #[serde(skip_serializing_if = "Option::is_none")]
     headers: Option<Headers>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    primary: Option<ServiceMetadata>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    canary: Option<ServiceMetadata>,
+}
+
+/// Metadata Flagger adds to a Service it generates.
+#[derive(Serialize)]
+struct ServiceMetadata {
+    labels: BTreeMap<String, String>,
 }
 
 #[derive(Serialize)]
@@ -311,6 +321,11 @@ struct Target {
     path: Option<String>,
     /// The load-test command (run by flagger-loadtester) for `url`.
     load: String,
+    /// Labels of the primary and canary Services Flagger generates (`service.primary` /
+    /// `service.canary` metadata): what the Grafanas' ServiceMonitor selects and its target label
+    /// `proj`, so a canaried Grafana is scraped like the others. Not on the apex Service: it
+    /// selects the primary pods too, which would be scraped twice.
+    service_labels: Option<BTreeMap<String, String>>,
 }
 
 fn canary_object(ctx: &Ctx<'_>, c: &Canary, t: Target) -> Option<Object> {
@@ -380,6 +395,8 @@ fn canary_object(ctx: &Ctx<'_>, c: &Canary, t: Target) -> Option<Object> {
             gateway_refs,
             r#match: matches,
             headers,
+            primary: t.service_labels.clone().map(|labels| ServiceMetadata { labels }),
+            canary: t.service_labels.map(|labels| ServiceMetadata { labels }),
         },
         analysis: Analysis {
             interval: a.interval.clone(),
@@ -456,6 +473,7 @@ pub fn grafana_canary(ctx: &Ctx<'_>, proj: &str) -> Option<Object> {
             sections,
             path: None,
             load,
+            service_labels: Some(crate::monitoring::grafana_service_labels(proj)),
         },
     )
 }
@@ -495,6 +513,7 @@ pub fn api_canary(ctx: &Ctx<'_>) -> Option<Object> {
             hosts,
             path: Some(api_path),
             load,
+            service_labels: None,
         },
     )
 }

@@ -71,6 +71,26 @@ pub const EXPORTER_CONTAINER: &str = "postgres-exporter";
 pub const POSTGRES_MONITOR: &str = "devstats-postgres";
 /// The ServiceMonitor of the Grafanas.
 pub const GRAFANA_MONITOR: &str = "devstats-grafana";
+
+/// The labels the Grafanas' ServiceMonitor selects (the chart's Service labels `name`, `type:
+/// service`, and our `app.kubernetes.io/component: grafana`).
+fn grafana_monitor_selector() -> BTreeMap<String, String> {
+    let mut sel = chart_labels("service", None);
+    sel.insert(
+        "app.kubernetes.io/component".to_owned(),
+        Component::Grafana.as_str().to_owned(),
+    );
+    sel
+}
+
+/// The labels a Grafana Service needs to be scraped: the monitor's selector and the target label
+/// `proj` (used for the Services Flagger generates for a canaried Grafana).
+#[must_use]
+pub fn grafana_service_labels(proj: &str) -> BTreeMap<String, String> {
+    let mut l = grafana_monitor_selector();
+    l.insert("proj".to_owned(), proj.to_owned());
+    l
+}
 /// The PrometheusRule.
 pub const RULE: &str = "devstats";
 /// UID the exporter runs as without pod hardening (the image's `nobody`).
@@ -1143,11 +1163,7 @@ pub fn build(ctx: &Ctx<'_>, objects: &[Rendered]) -> Vec<Object> {
         .iter()
         .any(|r| r.object.kind() == "Deployment" && r.component == Component::Grafana)
     {
-        let mut sel = chart_labels("service", None);
-        sel.insert(
-            "app.kubernetes.io/component".to_owned(),
-            Component::Grafana.as_str().to_owned(),
-        );
+        let sel = grafana_monitor_selector();
         out.extend(custom(
             SERVICE_MONITOR,
             ctx,

@@ -469,7 +469,13 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         out.push(policy(ctx, name, of_type(t), Some(Vec::new()), Some(rules)));
     }
     if inst.components.ingress && ic.inside() {
-        out.extend(controller_policies(ctx, np, &types, http01(ctx), monitoring.as_ref()));
+        out.extend(controller_policies(
+            ctx,
+            np,
+            &types,
+            http01(ctx),
+            monitoring.as_ref(),
+        ));
     }
     if inst.components.ingress && http01(ctx) {
         out.push(policy(
@@ -497,7 +503,10 @@ fn http01(ctx: &Ctx<'_>) -> bool {
 /// port.
 fn auth_proxy(ctx: &Ctx<'_>, np: &NetworkPolicies) -> Option<NetworkPolicyEgressRule> {
     let a = ctx.model.instance.auth_proxy.as_ref()?;
-    let (scheme, rest) = a.auth_url.split_once("://").unwrap_or(("http", a.auth_url.as_str()));
+    let (scheme, rest) = a
+        .auth_url
+        .split_once("://")
+        .unwrap_or(("http", a.auth_url.as_str()));
     let authority = rest.split('/').next().unwrap_or_default();
     let (host, port) = match authority.rsplit_once(':') {
         Some((h, p)) => (h, p.parse::<i32>().ok()),

@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 
-use devstats_model::hardening::PatroniDcs;
+use devstats_model::hardening::{PatroniDcs, VolumeOwnership};
 use devstats_model::{Patroni, WalLevel};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
@@ -376,7 +376,7 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
         ..PodAffinityTerm::default()
     };
     let init = Container {
-        name: "patch-container".to_owned(),
+        name: CHOWN_INIT.to_owned(),
         image: Some(image.clone()),
         command: Some(vec![
             "/bin/chown".to_owned(),
@@ -415,7 +415,12 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
         env: env.build(),
         // Patroni's REST API: ready when it runs as primary or a streaming replica; live while
         // its HA loop runs. Startup allows a long bootstrap before liveness counts.
-        readiness_probe: probes.then(|| security::http_probe("/readiness", REST_PORT, 10, 3)),
+        // `/health`, not `/readiness`: Patroni's `/readiness` is 503 for a replica that lags more
+        // than maximum_lag_on_failover or is not streaming (api.py), which would empty the
+        // read-only Service (`PG_HOST_RO` of every Grafana and the API) when all replicas lag
+        // and serialize multi-hour re-clones behind OrderedReady. `/health` is 200 while
+        // PostgreSQL runs: a member leaves DNS only when it cannot serve at all.
+        readiness_probe: probes.then(|| security::http_probe("/health", REST_PORT, 10, 3)),
         liveness_probe: probes.then(|| security::http_probe("/liveness", REST_PORT, 10, 3)),
         startup_probe: probes.then(|| security::http_probe("/liveness", REST_PORT, 10, 90)),
         ..Container::default()
@@ -439,8 +444,16 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
         }),
         ..PersistentVolumeClaim::default()
     };
-    // With hardened pods, fsGroup (applied by the kubelet) replaces the root chown init container.
-    let mut init_containers = (!security::hardened(ctx)).then(|| vec![init]);
+    // Who makes the volume writable for 999 (instance.security.patroni.volumeOwnership). Without
+    // pod hardening the chart's init container and fsGroup, as the chart.
+    let ownership = if security::hardened(ctx) {
+        inst.security.patroni.volume_ownership
+    } else {
+        VolumeOwnership::Chown
+    };
+    let chart_like = !security::hardened(ctx);
+    let fs_group = (chart_like || ownership == VolumeOwnership::FsGroup).then_some(POSTGRES_UID);
+    let mut init_containers = (ownership == VolumeOwnership::Chown).then(|| vec![init]);
     let mut volumes = vec![Volume {
         name: SHM_VOLUME.to_owned(),
         empty_dir: Some(EmptyDirVolumeSource {
@@ -466,7 +479,7 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
                 metadata: Some(pod_meta),
                 spec: Some(PodSpec {
                     security_context: Some(PodSecurityContext {
-                        fs_group: Some(POSTGRES_UID),
+                        fs_group,
                         ..PodSecurityContext::default()
                     }),
                     service_account_name: Some(names::POSTGRES.to_owned()),
@@ -493,9 +506,22 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
     if let Some(pod) = sts.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
         crate::monitoring::patroni_pod(ctx, pod);
         security::harden_pod(ctx, pod, Workload::Postgres);
+        if security::hardened(ctx) {
+            for c in pod
+                .init_containers
+                .iter_mut()
+                .flatten()
+                .filter(|c| c.name == CHOWN_INIT)
+            {
+                c.security_context = Some(security::chown_context());
+            }
+        }
     }
     Object::from(sts)
 }
+
+/// The chart's init container that chowns the data directory to the postgres user.
+const CHOWN_INIT: &str = "patch-container";
 
 /// Test support shared by the tests of `patroni`, `backups` and `reports`: the sample render of the
 /// chart and a JSON differ that names the path of every difference.

@@ -201,15 +201,43 @@ fn pod_context(ctx: &Ctx<'_>, w: Workload) -> PodSecurityContext {
             value: "0".to_owned(),
         }]
     });
+    // Patroni's volume ownership is a model choice (instance.security.patroni.volumeOwnership).
+    let fs_group = if w == Workload::Postgres
+        && ctx.model.instance.security.patroni.volume_ownership
+            != devstats_model::hardening::VolumeOwnership::FsGroup
+    {
+        None
+    } else {
+        uid
+    };
     PodSecurityContext {
         run_as_non_root: uid.map(|_| true),
         run_as_user: uid,
         run_as_group: uid,
-        fs_group: uid,
-        fs_group_change_policy: uid.map(|_| "OnRootMismatch".to_owned()),
+        fs_group,
+        fs_group_change_policy: fs_group.map(|_| "OnRootMismatch".to_owned()),
         seccomp_profile: seccomp,
         sysctls,
         ..PodSecurityContext::default()
+    }
+}
+
+/// The security context of the root `chown` init container of Patroni
+/// (`volumeOwnership: chown`): root, only the capabilities `chown -R` of another user's files
+/// needs (all in Pod Security baseline's allowed set).
+#[must_use]
+pub fn chown_context() -> SecurityContext {
+    SecurityContext {
+        run_as_user: Some(0),
+        run_as_non_root: Some(false),
+        allow_privilege_escalation: Some(false),
+        privileged: Some(false),
+        read_only_root_filesystem: Some(true),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_owned()]),
+            add: Some(["CHOWN", "DAC_OVERRIDE", "FOWNER"].map(str::to_owned).to_vec()),
+        }),
+        ..SecurityContext::default()
     }
 }
 
@@ -524,7 +552,11 @@ pub fn suppress(ctx: &Ctx<'_>, o: &mut Object) {
         skips.push(("CKV_K8S_35", SECRETS_IN_ENV));
     }
     let pins = || {
-        all().filter_map(|c| c.image.as_deref().map(|i| devstats_model::ImageRef(i.to_owned()).pin()))
+        all().filter_map(|c| {
+            c.image
+                .as_deref()
+                .map(|i| devstats_model::ImageRef(i.to_owned()).pin())
+        })
     };
     if pins().any(|p| p != devstats_model::ImagePin::Digest) {
         skips.push(("CKV_K8S_43", TAG_PINNED));

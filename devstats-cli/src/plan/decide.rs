@@ -97,6 +97,9 @@ pub struct PlanOptions {
     pub resync: bool,
     /// Prune.
     pub prune: PruneOptions,
+    /// The operator prepared the documented Patroni DCS migration (members stopped): a DCS
+    /// change of a live Patroni StatefulSet is applied instead of refused (`plan::guards`).
+    pub migrate_patroni_dcs: bool,
 }
 
 impl Default for PlanOptions {
@@ -107,6 +110,7 @@ impl Default for PlanOptions {
             allow_recreate: false,
             resync: false,
             prune: PruneOptions::default(),
+            migrate_patroni_dcs: false,
         }
     }
 }
@@ -504,6 +508,11 @@ pub fn plan(set: &DesiredSet, live: &LiveState, opts: &PlanOptions) -> Plan {
         ..Plan::default()
     };
     refuse_unserved_kinds(set, live, &mut out);
+    out.refusals.extend(crate::plan::guards::patroni_dcs(
+        set,
+        live,
+        opts.migrate_patroni_dcs,
+    ));
     for ns in &live.missing_namespaces {
         let users: Vec<String> = set
             .objects

@@ -4,6 +4,7 @@
 
 pub mod decide;
 pub mod graph;
+pub mod guards;
 pub mod inventory;
 pub mod json;
 pub mod policy;

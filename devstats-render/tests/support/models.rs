@@ -15,6 +15,15 @@ pub fn cncf_environments() -> Vec<devstats_model::EnvModel> {
     devstats_model::load_environments(&fixture("cncf.yaml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The hardened defaults with CNCF's cluster layout: the ingress-nginx controllers run inside
+/// the instance namespace (what `fixtures/cncf.yaml` states).
+pub fn cncf_security() -> Security {
+    let mut s = Security::hardened();
+    s.network_policies.ingress_controller =
+        devstats_model::hardening::IngressControllerPeer::in_instance_namespace();
+    s
+}
+
 /// `fixtures/cncf.yaml` (prod): hardened, images pinned, without the issue-6 features (each test
 /// turns on what it tests).
 pub fn cncf_hardened() -> Model {
@@ -25,8 +34,8 @@ pub fn cncf_hardened() -> Model {
     m.instance.disaster_recovery = devstats_model::backup::DisasterRecovery::default();
     m.instance.canary = None;
     m.instance.auth_proxy = None;
-    // The fixture is hardened (its `security` is unset) with every image pinned.
-    assert_eq!(m.instance.security, Security::hardened());
+    // The fixture is hardened, with CNCF's cluster layout (ingress-nginx inside the namespace).
+    assert_eq!(m.instance.security, cncf_security());
     let problems = devstats_model::validate::validate(&m);
     assert!(problems.is_empty(), "{problems:?}");
     m
