@@ -562,37 +562,38 @@ fn the_harness_evaluates_cel_rules() {
         edit(&mut d);
         assert_problem(&h.problems_of(&d, None), expect);
     };
-    // Gateway: a hostname on a TCP listener; TLS on an HTTP one; a duplicate port/protocol/hostname.
-    bad(
-        gateway_doc,
-        &|d| {
-            d["spec"]["listeners"].as_array_mut().expect("listeners").push(
-                json!({"name": "postgres", "port": 5432, "protocol": "TCP", "hostname": "db.example.org"}),
-            );
-        },
+    // Gateway, a listener added: a hostname on TCP, a duplicate port/protocol/hostname, and
+    // (valid) a listener without a hostname next to one with.
+    let with_listener = |listener: Value| {
+        let mut d = gateway_doc();
+        d["spec"]["listeners"]
+            .as_array_mut()
+            .expect("listeners")
+            .push(listener);
+        h.problems_of(&d, None)
+    };
+    assert_problem(
+        &with_listener(
+            json!({"name": "postgres", "port": 5432, "protocol": "TCP", "hostname": "db.example.org"}),
+        ),
         "hostname must not be specified for protocols ['TCP', 'UDP']",
     );
+    assert_problem(
+        &with_listener(
+            json!({"name": "http-2", "port": 80, "protocol": "HTTP", "hostname": "devstats.example.org"}),
+        ),
+        "Combination of port, protocol and hostname must be unique",
+    );
+    assert_eq!(
+        with_listener(json!({"name": "http-any", "port": 80, "protocol": "HTTP"})),
+        Vec::<String>::new()
+    );
+    // TLS on an HTTP listener.
     bad(
         gateway_doc,
         &|d| d["spec"]["listeners"][0]["tls"] = json!({"certificateRefs": [{"name": "x"}]}),
         "tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']",
     );
-    bad(
-        gateway_doc,
-        &|d| {
-            d["spec"]["listeners"].as_array_mut().expect("listeners").push(
-                json!({"name": "http-2", "port": 80, "protocol": "HTTP", "hostname": "devstats.example.org"}),
-            );
-        },
-        "Combination of port, protocol and hostname must be unique",
-    );
-    // A listener without a hostname next to one with: distinct, valid.
-    let mut d = gateway_doc();
-    d["spec"]["listeners"]
-        .as_array_mut()
-        .expect("listeners")
-        .push(json!({"name": "http-any", "port": 80, "protocol": "HTTP"}));
-    assert_eq!(h.problems_of(&d, None), Vec::<String>::new());
     // HTTPRoute: the same parent twice (`namespace` is `__namespace__` in CEL, and defaults to
     // unset), a relative path, a redirect next to backends, a filter of the wrong type.
     bad(
@@ -605,22 +606,21 @@ fn the_harness_evaluates_cel_rules() {
         &|d| d["spec"]["rules"][0]["matches"][0]["path"]["value"] = json!("api"),
         "must be an absolute path",
     );
-    bad(
-        httproute_doc,
-        &|d| {
-            d["spec"]["rules"][0]["filters"] =
-                json!([{"type": "RequestRedirect", "requestRedirect": {"scheme": "https"}}]);
-        },
-        "RequestRedirect filter must not be used together with backendRefs",
-    );
-    bad(
-        httproute_doc,
-        &|d| {
-            d["spec"]["rules"][0]["filters"] =
-                json!([{"type": "URLRewrite", "requestRedirect": {"scheme": "https"}}]);
-        },
-        "filter.requestRedirect must be nil if the filter.type is not RequestRedirect",
-    );
+    for (filter_type, expect) in [
+        (
+            "RequestRedirect",
+            "RequestRedirect filter must not be used together with backendRefs",
+        ),
+        (
+            "URLRewrite",
+            "filter.requestRedirect must be nil if the filter.type is not RequestRedirect",
+        ),
+    ] {
+        let mut d = httproute_doc();
+        d["spec"]["rules"][0]["filters"] =
+            json!([{"type": filter_type, "requestRedirect": {"scheme": "https"}}]);
+        assert_problem(&h.problems_of(&d, None), expect);
+    }
     // A Service backend without a port (`group` defaults to "", `kind` to Service).
     bad(
         httproute_doc,
@@ -730,7 +730,10 @@ fn the_validator_follows_the_api_server_on_synthetic_schemas() {
         assert_problem(&v.validate(&doc, &schema), expect);
     };
     bad(&|d| d["ratio"] = json!(0), "not above the exclusive minimum");
-    bad(&|d| d["labels"] = json!({}), "fewer than 1 properties");
+    bad(
+        &|d| d["labels"] = json!({}),
+        "0 properties, fewer than minProperties 1",
+    );
     bad(&|d| d["data"] = json!("hi!"), "is not a valid byte");
     bad(&|d| d["since"] = json!("yesterday"), "is not a valid date-time");
     bad(&|d| d["address"] = json!("10.0.0"), "is not a valid ipv4");
@@ -744,7 +747,10 @@ fn the_validator_follows_the_api_server_on_synthetic_schemas() {
         &|d| d["ports"] = json!([{"port": 80}, {"port": 80, "protocol": "TCP"}]),
         "duplicate map-list key",
     );
-    bad(&|d| d["ports"][1]["protocol"] = json!("SCTP"), "TCP or UDP (CEL rule");
+    bad(
+        &|d| d["ports"][1]["protocol"] = json!("SCTP"),
+        "TCP or UDP (CEL rule",
+    );
 
     // A transition rule is skipped (as on create), a function the evaluator lacks is reported.
     let mut doc = ok.clone();
@@ -752,6 +758,12 @@ fn the_validator_follows_the_api_server_on_synthetic_schemas() {
     assert_eq!(v.validate(&doc, &schema), Vec::<String>::new());
     let stats = v.take_stats();
     assert_eq!(stats.skipped.len(), 2, "{stats:?}");
-    assert!(stats.skipped["self == oldSelf"].starts_with("transition rule"), "{stats:?}");
-    assert!(stats.skipped["self.isSorted()"].starts_with("unsupported"), "{stats:?}");
+    assert!(
+        stats.skipped["self == oldSelf"].starts_with("transition rule"),
+        "{stats:?}"
+    );
+    assert!(
+        stats.skipped["self.isSorted()"].starts_with("unsupported"),
+        "{stats:?}"
+    );
 }

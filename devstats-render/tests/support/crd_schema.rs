@@ -434,17 +434,7 @@ impl Validator {
                         }
                     }
                 }
-                let len = u64::try_from(fields.len()).unwrap_or(u64::MAX);
-                if let Some(max) = s.get("maxProperties").and_then(Value::as_u64)
-                    && len > max
-                {
-                    errors.push(format!("{}: more than {max} properties", at(path)));
-                }
-                if let Some(min) = s.get("minProperties").and_then(Value::as_u64)
-                    && len < min
-                {
-                    errors.push(format!("{}: fewer than {min} properties", at(path)));
-                }
+                check_count(fields.len(), s, "Properties", "properties", path, errors);
                 if embedded {
                     for k in ["apiVersion", "kind"] {
                         match fields.get(k) {
@@ -530,17 +520,7 @@ impl Validator {
     }
 
     fn check_string(&self, text: &str, s: &Map<String, Value>, path: &str, errors: &mut Vec<String>) {
-        let len = u64::try_from(text.chars().count()).unwrap_or(u64::MAX);
-        if let Some(min) = s.get("minLength").and_then(Value::as_u64)
-            && len < min
-        {
-            errors.push(format!("{}: {text:?} is shorter than {min}", at(path)));
-        }
-        if let Some(max) = s.get("maxLength").and_then(Value::as_u64)
-            && len > max
-        {
-            errors.push(format!("{}: {text:?} is longer than {max}", at(path)));
-        }
+        check_count(text.chars().count(), s, "Length", "characters", path, errors);
         if let Some(p) = s.get("pattern").and_then(Value::as_str) {
             match self.pattern_matches(p, text) {
                 Ok(true) => {}
@@ -579,17 +559,7 @@ impl Validator {
         structural: bool,
         errors: &mut Vec<String>,
     ) {
-        let len = u64::try_from(items.len()).unwrap_or(u64::MAX);
-        if let Some(min) = s.get("minItems").and_then(Value::as_u64)
-            && len < min
-        {
-            errors.push(format!("{}: {len} items, fewer than {min}", at(path)));
-        }
-        if let Some(max) = s.get("maxItems").and_then(Value::as_u64)
-            && len > max
-        {
-            errors.push(format!("{}: {len} items, more than {max}", at(path)));
-        }
+        check_count(items.len(), s, "Items", "items", path, errors);
         if let Some(item_schema) = s.get("items") {
             for (i, item) in items.iter().enumerate() {
                 self.check(
@@ -679,6 +649,28 @@ impl Validator {
             stats.evaluations += 1;
             stats.evaluated.insert(rule.to_owned());
         }
+    }
+}
+
+/// `min{key}`/`max{key}` (`Length`, `Items`, `Properties`) against a count of `what`.
+fn check_count(
+    len: usize,
+    s: &Map<String, Value>,
+    key: &str,
+    what: &str,
+    path: &str,
+    errors: &mut Vec<String>,
+) {
+    let len = u64::try_from(len).unwrap_or(u64::MAX);
+    if let Some(min) = s.get(&format!("min{key}")).and_then(Value::as_u64)
+        && len < min
+    {
+        errors.push(format!("{}: {len} {what}, fewer than min{key} {min}", at(path)));
+    }
+    if let Some(max) = s.get(&format!("max{key}")).and_then(Value::as_u64)
+        && len > max
+    {
+        errors.push(format!("{}: {len} {what}, more than max{key} {max}", at(path)));
     }
 }
 
