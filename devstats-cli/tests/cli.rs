@@ -187,3 +187,42 @@ fn bad_arguments_exit_2() {
         Some(2)
     );
 }
+
+/// The sibling charts' values: GraphQL imports to a model that loads; LF is refused with exit 2,
+/// the file:line:column of the deciding key and the reason; nothing is written.
+#[test]
+fn import_helm_sibling_dialects() {
+    let dir = std::env::temp_dir().join(format!("devstats-import-dialects-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out_path = dir.join("graphql.yaml");
+    let out = run(&[
+        "import-helm",
+        &fixture("helm/graphql-values.yaml"),
+        "-o",
+        &out_path.display().to_string(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("cncf/devstats-helm-graphql values"), "{stderr}");
+    assert!(stderr.contains("1 foundations, 5 projects (5 served"), "{stderr}");
+
+    let lf_path = dir.join("lf.yaml");
+    let out = run(&[
+        "import-helm",
+        &fixture("helm/lf-values.yaml"),
+        "-o",
+        &lf_path.display().to_string(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    // The report is wrapped to the terminal width: compare its words.
+    let flat = stderr
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "│" | "×"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(flat.contains("lf-values.yaml:144:14: `serviceType`:"), "{stderr}");
+    assert!(stderr.contains("devstats-helm-lf"), "{stderr}");
+    assert!(!lf_path.exists(), "a refused import wrote {}", lf_path.display());
+    let _ = std::fs::remove_dir_all(&dir);
+}
