@@ -73,6 +73,23 @@ fn sets(args: &[&str]) -> Result<Vec<(String, String)>, ImportError> {
     Ok(out)
 }
 
+/// Imports `values` with the `--set`s `set` (no projects.yaml).
+fn import_with(values: &str, set: &[&str]) -> Result<Imported, Box<dyn std::error::Error>> {
+    let opts = ImportOptions {
+        sets: sets(set)?,
+        ..ImportOptions::default()
+    };
+    Ok(import(values, &opts)?)
+}
+
+/// The error of importing `values` with the `--set`s `set`; `what` names what must not import.
+fn import_err(values: &str, set: &[&str], what: &str) -> Result<ImportError, Box<dyn std::error::Error>> {
+    match import_with(values, set) {
+        Ok(_) => Err(format!("imported {what}").into()),
+        Err(e) => Ok(*e.downcast::<ImportError>()?),
+    }
+}
+
 fn import_prod() -> Result<Imported, ImportError> {
     import(
         VALUES,
@@ -330,13 +347,7 @@ fn retry_timeout_is_fixed_with_a_warning() -> TestResult {
     );
 
     // A consistent setting is kept as is, without warning.
-    let ok = import(
-        VALUES,
-        &ImportOptions {
-            sets: sets(&["patroniRetryTimeout=20"])?,
-            ..ImportOptions::default()
-        },
-    )?;
+    let ok = import_with(VALUES, &["patroniRetryTimeout=20"])?;
     assert_eq!(ok.model.instance.patroni.retry_timeout, 20);
     assert!(!ok.warnings.iter().any(|w| w.contains("retry_timeout")));
     Ok(())
@@ -412,15 +423,7 @@ fn set_parsing_and_typing() -> TestResult {
     assert_eq!(only, ["kubernetes", "prometheus"]);
 
     // A bad value names its key.
-    let err = import(
-        VALUES,
-        &ImportOptions {
-            sets: sets(&["patroniTtl=soon"])?,
-            ..ImportOptions::default()
-        },
-    )
-    .err()
-    .ok_or("accepted a bad number")?;
+    let err = import_err(VALUES, &["patroniTtl=soon"], "a bad number")?;
     assert!(err.to_string().contains("patroniTtl"), "{err}");
     Ok(())
 }
@@ -619,14 +622,30 @@ fn snapshot_text(imported: &Imported) -> Result<String, Box<dyn std::error::Erro
     Ok(text)
 }
 
-#[test]
-fn graphql_chart_imports_as_one_foundation() -> TestResult {
-    let imported = import(GRAPHQL_VALUES, &ImportOptions::default())?;
-    assert_eq!(imported.dialect, Dialect::Graphql);
+/// Imports a sibling chart's values as that dialect, into a model that validates and reloads with
+/// one foundation; snapshots the warnings and the model file as `snapshot`.
+fn import_sibling(
+    values: &str,
+    dialect: Dialect,
+    snapshot: &str,
+) -> Result<(Imported, Model), Box<dyn std::error::Error>> {
+    let imported = import(values, &ImportOptions::default())?;
+    assert_eq!(imported.dialect, dialect);
     let problems = devstats_model::validate::validate(&imported.model);
     assert!(problems.is_empty(), "{problems:?}");
     let m = roundtrip(&imported.model)?;
     assert_eq!(m.foundations.len(), 1);
+    insta::assert_snapshot!(snapshot, snapshot_text(&imported)?);
+    Ok((imported, m))
+}
+
+fn has_warning(imported: &Imported, part: &str) -> bool {
+    imported.warnings.iter().any(|w| w.contains(part))
+}
+
+#[test]
+fn graphql_chart_imports_as_one_foundation() -> TestResult {
+    let (imported, m) = import_sibling(GRAPHQL_VALUES, Dialect::Graphql, "graphql-import")?;
     let f = &m.foundations[0];
     assert_eq!(
         (f.name.as_str(), f.domain.as_str()),
@@ -686,25 +705,16 @@ fn graphql_chart_imports_as_one_foundation() -> TestResult {
     assert_eq!(i.images.affiliations.as_str(), "lukaszgryglicki/devstats-test");
     assert_eq!(i.tools.projects_file, "gql/projects.yaml");
     assert!(
-        !imported
-            .warnings
-            .iter()
-            .any(|w| w.contains("not chart keys the import knows")),
+        !has_warning(&imported, "not chart keys the import knows"),
         "{:#?}",
         imported.warnings
     );
-    insta::assert_snapshot!("graphql-import", snapshot_text(&imported)?);
     Ok(())
 }
 
 #[test]
 fn example_chart_imports_as_one_foundation() -> TestResult {
-    let imported = import(EXAMPLE_VALUES, &ImportOptions::default())?;
-    assert_eq!(imported.dialect, Dialect::Example);
-    let problems = devstats_model::validate::validate(&imported.model);
-    assert!(problems.is_empty(), "{problems:?}");
-    let m = roundtrip(&imported.model)?;
-    assert_eq!(m.foundations.len(), 1);
+    let (imported, m) = import_sibling(EXAMPLE_VALUES, Dialect::Example, "example-import")?;
     assert_eq!(m.foundations[0].name.as_str(), "devstats-demo");
     assert_eq!(m.foundations[0].domain.as_str(), "devstats-demo.net");
     let got: Vec<(String, String, Vec<String>)> =
@@ -721,22 +731,16 @@ fn example_chart_imports_as_one_foundation() -> TestResult {
         .collect();
     assert_eq!(got, want);
     assert!(
-        imported
-            .warnings
-            .iter()
-            .any(|w| w.contains("requests no certificate")),
+        has_warning(&imported, "requests no certificate"),
         "{:#?}",
         imported.warnings
     );
-    insta::assert_snapshot!("example-import", snapshot_text(&imported)?);
     Ok(())
 }
 
 #[test]
 fn lf_chart_is_refused_with_the_reason() -> TestResult {
-    let err = import(LF_VALUES, &ImportOptions::default())
-        .err()
-        .ok_or("the LF chart's values imported")?;
+    let err = import_err(LF_VALUES, &[], "the LF chart's values")?;
     let ImportError::Refused { key, at, .. } = &err else {
         return Err(format!("not a refusal: {err}").into());
     };
@@ -759,32 +763,20 @@ fn lf_chart_is_refused_with_the_reason() -> TestResult {
 
 #[test]
 fn single_cron_values_without_a_domain_are_refused() -> TestResult {
-    let err = import(
+    let err = import_err(
         GRAPHQL_VALUES,
-        &ImportOptions {
-            sets: sets(&["domainName=null"])?,
-            ..ImportOptions::default()
-        },
-    )
-    .err()
-    .ok_or("imported without a domain")?;
+        &["domainName=null"],
+        "single-cron values without a domain",
+    )?;
     assert!(matches!(err, ImportError::Refused { .. }), "{err}");
     assert!(err.to_string().contains("no `domainName`"), "{err}");
     // With a domain from --set it imports.
-    let imported = import(
-        EXAMPLE_VALUES,
-        &ImportOptions {
-            sets: sets(&["domainName=devstats.example.org"])?,
-            ..ImportOptions::default()
-        },
-    )?;
+    let imported = import_with(EXAMPLE_VALUES, &["domainName=devstats.example.org"])?;
     assert_eq!(imported.model.foundations[0].name.as_str(), "example");
     assert_eq!(imported.model.summary().served, 4);
     // A main project that is not listed names the key and its line.
     let values = GRAPHQL_VALUES.replace("mainProject: graphql", "mainProject: nosuch");
-    let err = import(&values, &ImportOptions::default())
-        .err()
-        .ok_or("accepted an unknown mainProject")?;
+    let err = import_err(&values, &[], "an unknown mainProject")?;
     assert!(
         err.to_string()
             .starts_with("`mainProject`: 'nosuch' is not a listed project"),
@@ -799,15 +791,7 @@ fn single_cron_values_without_a_domain_are_refused() -> TestResult {
 fn an_import_serving_no_project_is_refused() -> TestResult {
     let no_projects =
         |values: &str, set: &[&str]| -> Result<(String, String, Option<usize>), Box<dyn std::error::Error>> {
-            let err = import(
-                values,
-                &ImportOptions {
-                    sets: sets(set)?,
-                    ..ImportOptions::default()
-                },
-            )
-            .err()
-            .ok_or("imported a model serving no project")?;
+            let err = import_err(values, set, "a model serving no project")?;
             let ImportError::NoProjects { key, .. } = &err else {
                 return Err(format!("not a no-projects error: {err}").into());
             };
@@ -852,16 +836,7 @@ fn an_import_serving_no_project_is_refused() -> TestResult {
         "{msg}"
     );
     // One range still selecting projects is not an empty deployment (the model ignores ranges).
-    assert!(
-        import(
-            GRAPHQL_VALUES,
-            &ImportOptions {
-                sets: sets(&ranges[..6])?,
-                ..ImportOptions::default()
-            }
-        )
-        .is_ok()
-    );
+    import_with(GRAPHQL_VALUES, &ranges[..6])?;
     insta::assert_snapshot!("no-projects", msg);
     Ok(())
 }
@@ -871,32 +846,26 @@ fn an_import_serving_no_project_is_refused() -> TestResult {
 fn import_errors_carry_locations() -> TestResult {
     let values =
         "namespace: devstats\npostgresNodes: -1\nprojects:\n- proj: a\n  disk: 1Gi\n  domains: [1]\n";
-    let err = import(values, &ImportOptions::default())
-        .err()
-        .ok_or("accepted postgresNodes -1")?;
+    let err = import_err(values, &[], "postgresNodes -1")?;
     assert_eq!(err.to_string(), "`postgresNodes`: -1: must be at least 1");
     let at = err.location().ok_or("no location")?;
     assert_eq!((at.line, at.column), (2, 16));
-    let err = import(&values.replace("-1", "0"), &ImportOptions::default())
-        .err()
-        .ok_or("accepted postgresNodes 0")?;
+    let err = import_err(&values.replace("-1", "0"), &[], "postgresNodes 0")?;
     assert!(err.to_string().ends_with("must be at least 1"), "{err}");
 
-    let err = import(
+    let err = import_err(
         &values.replace("postgresNodes: -1", "patroniTtl: -5"),
-        &ImportOptions::default(),
-    )
-    .err()
-    .ok_or("accepted a negative ttl")?;
+        &[],
+        "a negative ttl",
+    )?;
     assert_eq!(err.to_string(), "`patroniTtl`: -5: must be at least 0");
 
     // A missing project key points at the project.
-    let err = import(
+    let err = import_err(
         "projects:\n- proj: a\n  domains: [1]\n",
-        &ImportOptions::default(),
-    )
-    .err()
-    .ok_or("accepted a project without disk")?;
+        &[],
+        "a project without disk",
+    )?;
     assert!(
         err.to_string().starts_with("`projects[0] (a).disk`: missing"),
         "{err}"
@@ -904,15 +873,7 @@ fn import_errors_carry_locations() -> TestResult {
     assert_eq!(err.location().map(|p| (p.line, p.column)), Some((2, 3)));
 
     // From --set: no location in the file.
-    let err = import(
-        VALUES,
-        &ImportOptions {
-            sets: sets(&["postgresNodes=-1"])?,
-            ..ImportOptions::default()
-        },
-    )
-    .err()
-    .ok_or("accepted --set postgresNodes=-1")?;
+    let err = import_err(VALUES, &["postgresNodes=-1"], "--set postgresNodes=-1")?;
     assert!(err.to_string().contains("must be at least 1"), "{err}");
     assert_eq!(err.location(), None);
     Ok(())
