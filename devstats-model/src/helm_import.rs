@@ -1572,8 +1572,10 @@ struct Domain {
 ///
 /// # Errors
 ///
-/// [`ImportError`] when the values or projects.yaml text is not YAML, a `--set` is malformed, or
-/// a key holds a value the model cannot take (the error names the key).
+/// [`ImportError`] when the values or projects.yaml text is not YAML, a `--set` is malformed, a
+/// key holds a value the model cannot take (the error names the key and, when it is in the file,
+/// its [`ImportError::location`]), the values are of a chart the model cannot deploy
+/// ([`ImportError::Refused`]), or the model would serve no project ([`ImportError::NoProjects`]).
 pub fn import(values_yaml: &str, opts: &ImportOptions) -> Result<Imported> {
     import_values(values_yaml, opts).map_err(|e| {
         let tree = crate::source::parse(values_yaml).ok().flatten();
