@@ -1,4 +1,5 @@
-//! `devstats-k8s import-helm`: turns a `cncf/devstats-helm` values file into a model file.
+//! `devstats-k8s import-helm`: turns a `cncf/devstats-helm` values file (or one of the GraphQL or
+//! example sibling charts') into a model file; refused values exit 2 with the reason.
 //!
 //! All the mapping lives in [`devstats_model::helm_import`]; this module reads the files, prints
 //! the warnings, writes the model and loads it back through the validating loader.
@@ -21,6 +22,11 @@ Examples:
 ";
 
 /// Import a cncf/devstats-helm values file into a model file.
+///
+/// The sibling charts' values are recognized by their keys: cncf/devstats-helm-graphql and
+/// cncf/devstats-helm-example (`domainName`, one `cron` per project) import as one foundation;
+/// cncf/devstats-helm-lf (LoadBalancer services, external PostgreSQL, Elasticsearch) is refused,
+/// as is any import that would serve no project (exit 2, with the reason).
 ///
 /// The instance is the release those values install: `testServer`/`prodServer` choose its role,
 /// `indexDomainsFrom/To` the foundations it serves. The chart's precomputed schedules are kept as
@@ -109,8 +115,19 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, miette::Report> {
             helm_import::ImportError::ProjectsYaml { .. } => args.projects.as_deref().unwrap_or(&args.values),
             _ => &args.values,
         };
-        miette::miette!("{}: {e}", file.display())
+        // Like model errors: `file:line:column: ...` when the problem is in the values file.
+        match e.location() {
+            Some(at) => miette::miette!("{}:{}:{}: {e}", file.display(), at.line, at.column),
+            None => miette::miette!("{}: {e}", file.display()),
+        }
     })?;
+    if imported.dialect != helm_import::Dialect::DevstatsHelm {
+        eprintln!(
+            "{}: {} values (see docs/helm-parity.md, \"Sibling charts\")",
+            args.values.display(),
+            imported.dialect.chart()
+        );
+    }
     for w in &imported.warnings {
         eprintln!("warning: {w}");
     }

@@ -187,3 +187,35 @@ fn bad_arguments_exit_2() {
         Some(2)
     );
 }
+
+/// The sibling charts' values: GraphQL imports to a model that loads; LF is refused with exit 2,
+/// the file:line:column of the deciding key and the reason; nothing is written.
+#[test]
+fn import_helm_sibling_dialects() {
+    let dir = std::env::temp_dir().join(format!("devstats-import-dialects-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    // `import-helm fixtures/helm/{name}-values.yaml -o {dir}/{name}.yaml`: (exit code, stderr, written).
+    let import_helm = |name: &str| {
+        let out_path = dir.join(format!("{name}.yaml"));
+        let values = fixture(&format!("helm/{name}-values.yaml"));
+        let out = run(&["import-helm", &values, "-o", &out_path.display().to_string()]);
+        (out.status.code(), text(&out.stderr), out_path.exists())
+    };
+
+    let (code, stderr, written) = import_helm("graphql");
+    assert_eq!((code, written), (Some(0), true), "{stderr}");
+    assert!(stderr.contains("cncf/devstats-helm-graphql values"), "{stderr}");
+    assert!(stderr.contains("1 foundations, 5 projects (5 served"), "{stderr}");
+
+    let (code, stderr, written) = import_helm("lf");
+    assert_eq!((code, written), (Some(2), false), "{stderr}");
+    // The report is wrapped to the terminal width: compare its words.
+    let flat = stderr
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "│" | "×"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(flat.contains("lf-values.yaml:144:14: `serviceType`:"), "{stderr}");
+    assert!(flat.contains("devstats-helm-lf"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

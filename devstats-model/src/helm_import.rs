@@ -20,6 +20,21 @@
 //! partial-release skip flags) produce a warning each that says what to use instead. Secret
 //! values are never copied.
 //!
+//! The sibling charts' values are told apart by their keys ([`Dialect`]):
+//!
+//! - `cncf/devstats-helm-graphql` and `cncf/devstats-helm-example` (`domainName`, one `cron` per
+//!   project, no `domains`) import as one foundation on `domainName` serving every listed project,
+//!   each project's `cron` kept as its sync schedule, `mainProject` as the alias that routes the
+//!   bare domain to that project's Grafana, and the API, static sites and backups off (those charts
+//!   have none);
+//! - `cncf/devstats-helm-lf` (`deployEnv`, `esSecret`, `esBulkSize`, `useES` …) is refused with
+//!   [`ImportError::Refused`]: LoadBalancer Services instead of Ingress hosts, an external
+//!   PostgreSQL and Elasticsearch have no place in the model;
+//! - one `cron` per project without `domainName` is refused too (nothing says where to serve).
+//!
+//! An import that would serve no project is [`ImportError::NoProjects`], never an empty model.
+//! Errors about a key in the values file carry its line and column ([`ImportError::location`]).
+//!
 //! The function is pure: no IO, deterministic output, no panics.
 //!
 //! ```
@@ -43,6 +58,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::environments::Environments;
+use crate::source::{Node, Path as SourcePath, Pos, Step};
 use crate::types::{
     AccessMode, AffiliationSettings, BackupsJob, Components, CpuMemory, CronPolicy, Foundation, GiantMode,
     GithubSelectors, Images, IngressSettings, Instance, IssuerKind, IssuerRef, Maturity, Model,
@@ -76,6 +92,8 @@ pub struct Imported {
     pub warnings: Vec<String>,
     /// The environments block, for [`import_environments`].
     pub environments: Option<Environments>,
+    /// Which chart's values these are.
+    pub dialect: Dialect,
 }
 
 impl Imported {
@@ -296,6 +314,30 @@ pub enum ImportError {
         key: String,
         /// What is wrong.
         message: String,
+        /// Where the key's value is in the values file (`None` for `--set` values and keys the
+        /// file does not have).
+        at: Option<Pos>,
+    },
+    /// The values are of a chart (dialect) or use a feature the model cannot deploy faithfully:
+    /// an import would render a different installation than the chart does.
+    #[error("`{key}`: {message}")]
+    Refused {
+        /// The key that decides it, e.g. `serviceType`.
+        key: String,
+        /// Which chart the values are of, what the model cannot represent, and what to do.
+        message: String,
+        /// Where the key is in the values file.
+        at: Option<Pos>,
+    },
+    /// The imported model would serve no project: it would render an empty deployment.
+    #[error("`{key}`: {message}")]
+    NoProjects {
+        /// The key that empties it: `projects`, or e.g. `indexDomainsFrom`.
+        key: String,
+        /// Why no project is served and what to do.
+        message: String,
+        /// Where the project list (or the key that empties it) is in the values file.
+        at: Option<Pos>,
     },
     /// Schedules cannot be computed for the imported model.
     #[error("cannot compute schedules: {message}")]
@@ -305,12 +347,89 @@ pub enum ImportError {
     },
 }
 
+impl ImportError {
+    /// Where in the values file the problem is (1-based line and column), when it is there.
+    #[must_use]
+    pub fn location(&self) -> Option<Pos> {
+        match self {
+            Self::Invalid { at, .. } | Self::Refused { at, .. } | Self::NoProjects { at, .. } => *at,
+            _ => None,
+        }
+    }
+
+    /// Fills in the location of the error's key from the located values tree, unless the key's
+    /// value came from a `--set` (then the file is not where it is).
+    fn located(mut self, tree: Option<&Node>, sets: &[(String, String)]) -> Self {
+        let Some(tree) = tree else { return self };
+        let (key, at) = match &mut self {
+            Self::Invalid { key, at, .. }
+            | Self::Refused { key, at, .. }
+            | Self::NoProjects { key, at, .. } => (key.clone(), at),
+            _ => return self,
+        };
+        if at.is_some() {
+            return self;
+        }
+        let path = key_to_path(&key);
+        let Some(Step::Key(top)) = path.0.first() else {
+            return self;
+        };
+        if sets.iter().any(|(k, _)| key_path(k).first() == Some(top)) {
+            return self;
+        }
+        let (node, whole) = tree.lookup(&path);
+        // A missing key is pointed at through the mapping that should hold it.
+        if whole || !std::ptr::eq(node, tree) {
+            *at = Some(node.pos);
+        }
+        self
+    }
+}
+
+/// The values path of an error key such as `projects[3] (fluentd).disk` (the parenthesized
+/// project names are dropped).
+fn key_to_path(key: &str) -> SourcePath {
+    let mut path = SourcePath::root();
+    let mut cur = String::new();
+    let mut chars = key.chars().peekable();
+    let flush = |cur: &mut String, path: &mut SourcePath| {
+        let k = cur.trim();
+        if !k.is_empty() {
+            *path = path.key(k);
+        }
+        cur.clear();
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '.' => flush(&mut cur, &mut path),
+            '[' => {
+                flush(&mut cur, &mut path);
+                let digits: String = chars.by_ref().take_while(|&d| d != ']').collect();
+                if let Ok(i) = digits.trim().parse::<usize>() {
+                    path = path.index(i);
+                }
+            }
+            '(' => {
+                for d in chars.by_ref() {
+                    if d == ')' {
+                        break;
+                    }
+                }
+            }
+            _ => cur.push(c),
+        }
+    }
+    flush(&mut cur, &mut path);
+    path
+}
+
 type Result<T> = std::result::Result<T, ImportError>;
 
 fn invalid(key: &str, message: impl Into<String>) -> ImportError {
     ImportError::Invalid {
         key: key.to_owned(),
         message: message.into(),
+        at: None,
     }
 }
 
@@ -587,9 +706,28 @@ impl<'a> Obj<'a> {
     fn u64(&self, key: &str, default: u64) -> Result<u64> {
         match self.raw(key) {
             None => Ok(default),
-            Some(v) => as_u64(v)
-                .ok_or_else(|| invalid(&self.path(key), format!("{} is not a whole number", show(v)))),
+            Some(v) => as_u64(v).ok_or_else(|| {
+                let message = if as_f64(v).is_some_and(|f| f < 0.0) {
+                    format!("{}: must be at least 0", show(v))
+                } else {
+                    format!("{} is not a whole number", show(v))
+                };
+                invalid(&self.path(key), message)
+            }),
         }
+    }
+
+    /// A whole number of at least `min`.
+    fn u32_at_least(&self, key: &str, default: u32, min: u32) -> Result<u32> {
+        if let Some(v) = self.raw(key)
+            && as_f64(v).is_some_and(|f| f < f64::from(min))
+        {
+            return Err(invalid(
+                &self.path(key),
+                format!("{}: must be at least {min}", show(v)),
+            ));
+        }
+        self.u32(key, default)
     }
 
     fn u32(&self, key: &str, default: u32) -> Result<u32> {
@@ -938,6 +1076,420 @@ fn aggregate_of(foundation: &str) -> Option<&'static str> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Dialects: the sibling charts
+// ---------------------------------------------------------------------------------------------
+
+/// Which chart a values file is for, told apart by its keys.
+///
+/// The sibling charts share most key names with `cncf/devstats-helm` but not their meaning: one
+/// foundation per chart instead of a `domains` list, and one `cron` per project instead of
+/// `cronProd`/`cronTest`/`affCron*` and per-project `domains` flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// `cncf/devstats-helm`: `domains`, per-project `domains` flags and `cronProd`/`cronTest`.
+    #[default]
+    DevstatsHelm,
+    /// `cncf/devstats-helm-graphql`: `domainName` and `mainProject`, one `cron` per project.
+    Graphql,
+    /// `cncf/devstats-helm-example`: `domainName` without `mainProject`, one `cron` per project.
+    Example,
+    /// `cncf/devstats-helm-lf`: `deployEnv`, the Elasticsearch keys, LoadBalancer services
+    /// (refused).
+    Lf,
+    /// Projects with one `cron` but neither `domainName` nor the LF keys (refused).
+    SingleCron,
+}
+
+impl Dialect {
+    /// The chart repository whose values these are.
+    #[must_use]
+    pub fn chart(self) -> &'static str {
+        match self {
+            Self::DevstatsHelm => "cncf/devstats-helm",
+            Self::Graphql => "cncf/devstats-helm-graphql",
+            Self::Example => "cncf/devstats-helm-example",
+            Self::Lf => "cncf/devstats-helm-lf",
+            Self::SingleCron => "a single-domain sibling chart",
+        }
+    }
+
+    /// The GraphQL and example charts: one foundation on `domainName`.
+    #[must_use]
+    pub fn single_domain(self) -> bool {
+        matches!(self, Self::Graphql | Self::Example)
+    }
+
+    /// Tells the dialect from the keys: main-chart keys win, then the LF chart's own keys, then
+    /// `domainName` (with `mainProject`: GraphQL), then the projects' single `cron`.
+    fn detect(map: &Map<String, Value>) -> Self {
+        let projects = map.get("projects").and_then(Value::as_array);
+        let project_has = |k: &str| projects.is_some_and(|a| a.iter().any(|p| p.get(k).is_some()));
+        if map.contains_key("domains") || ["cronProd", "cronTest", "domains"].iter().any(|k| project_has(k)) {
+            Self::DevstatsHelm
+        } else if LF_KEYS.iter().any(|k| map.contains_key(*k)) {
+            Self::Lf
+        } else if map.contains_key("domainName") {
+            if map.contains_key("mainProject") {
+                Self::Graphql
+            } else {
+                Self::Example
+            }
+        } else if project_has("cron") || map.contains_key("mainProject") {
+            Self::SingleCron
+        } else {
+            Self::DevstatsHelm
+        }
+    }
+}
+
+/// Keys only `cncf/devstats-helm-lf` reads: `deployEnv` picks the secret files
+/// (templates/devstats-secrets.yaml: `secrets/PG_PASS.{deployEnv}.secret` …), the rest are its
+/// Elasticsearch settings (templates/devstats-hourly-sync.yaml: `GHA2DB_USE_ES`,
+/// `GHA2DB_USE_ES_RAW`, `GHA2DB_ES_BULK_SIZE`, `GHA2DB_ES_URL` from the `esSecret` Secret).
+const LF_KEYS: &[&str] = &[
+    "deployEnv",
+    "esSecret",
+    "esBulkSize",
+    "useES",
+    "useESRaw",
+    "esHost",
+    "esPort",
+    "esProto",
+    "esURL",
+];
+
+fn listed_projects(map: &Map<String, Value>) -> usize {
+    map.get("projects").and_then(Value::as_array).map_or(0, Vec::len)
+}
+
+/// `cncf/devstats-helm-lf` values are refused: the chart (at a53278a6) serves each project's
+/// Grafana through its own Service of `serviceType` (LoadBalancer in its values;
+/// templates/devstats-service.yaml) and renders no Ingress and no domain; it has no PostgreSQL
+/// templates (the host is the `pgHost` secret) and every sync CronJob reads `GHA2DB_ES_URL` from
+/// the `esSecret` Secret (templates/devstats-hourly-sync.yaml). None of that has a place in the
+/// model, and what the model would render instead (Ingress hosts on a domain, its own Patroni
+/// cluster) is a different, empty installation.
+fn refuse_lf(map: &Map<String, Value>) -> ImportError {
+    let present: Vec<String> = LF_KEYS
+        .iter()
+        .filter(|k| map.contains_key(**k))
+        .map(|k| format!("`{k}`"))
+        .collect();
+    let service_type = map.get("serviceType").and_then(scalar_string);
+    let key = if service_type.is_some() {
+        "serviceType"
+    } else {
+        LF_KEYS
+            .iter()
+            .copied()
+            .find(|k| map.contains_key(*k))
+            .unwrap_or("deployEnv")
+    };
+    let exposure = match service_type.as_deref().map(str::trim) {
+        Some(t) if !t.is_empty() => format!("its own `{t}` Service"),
+        _ => "its own Service".to_owned(),
+    };
+    ImportError::Refused {
+        key: key.to_owned(),
+        message: format!(
+            "these are cncf/devstats-helm-lf values ({}), which the model cannot deploy as that chart \
+             does: the chart exposes each of its {} projects' Grafana through {exposure} with no Ingress \
+             and no domain, connects to an external PostgreSQL (it renders none; the host is the \
+             `pgHost` secret) and points every sync job at Elasticsearch (`esSecret`, GHA2DB_ES_URL). \
+             The model serves projects only as Ingress hosts `{{project}}.{{domain}}` of a foundation, \
+             from its own Patroni cluster, and has no Elasticsearch output, so the import would be a \
+             new, empty installation rather than this one. Nothing was imported; to move these \
+             projects to devstats-k8s, write a model with a foundation for the domain they should be \
+             served on and list them there (each `proj`, `db`, `repo`, `disk` and `cron` is a \
+             project's name, database, mainRepo, disk and schedule.sync; see docs/helm-parity.md)",
+            present.join(", "),
+            listed_projects(map),
+        ),
+        at: None,
+    }
+}
+
+/// Projects with one `cron` (the GraphQL/example dialect) but no `domainName`: nothing says where
+/// they are served.
+fn refuse_domainless_sibling(map: &Map<String, Value>) -> ImportError {
+    ImportError::Refused {
+        key: if map.contains_key("mainProject") {
+            "mainProject".to_owned()
+        } else {
+            "projects".to_owned()
+        },
+        message: "the projects have one `cron` each, as in the cncf/devstats-helm-graphql and \
+                  cncf/devstats-helm-example charts, but the values have no `domainName`, the domain \
+                  those charts serve every project on (`{proj}.{domainName}`); pass --set \
+                  domainName=DOMAIN (and mainProject=PROJECT for the bare domain)"
+            .to_owned(),
+        at: None,
+    }
+}
+
+/// Every chart renders a project's objects only when its list position is inside each per-object
+/// range (`indexGrafanasFrom/To` …; e.g. devstats-helm-graphql/templates/devstats-grafana.yaml).
+/// When no range selects any project, the values deploy no project at all.
+fn check_project_ranges(map: &Map<String, Value>) -> Result<()> {
+    let n = listed_projects(map) as u64;
+    if n == 0 {
+        return Ok(());
+    }
+    let bound = |k: &str, d: u64| map.get(k).and_then(as_u64).unwrap_or(d);
+    let mut set = Vec::new();
+    for r in PROJECT_RANGES {
+        let (f, t) = (bound(&format!("{r}From"), 0), bound(&format!("{r}To"), 300));
+        if f < t.min(n) {
+            return Ok(());
+        }
+        if map.contains_key(&format!("{r}From")) || map.contains_key(&format!("{r}To")) {
+            set.push((*r, f, t));
+        }
+    }
+    // Name the bound that empties the first range set in the values.
+    let key = set.first().map_or_else(
+        || "indexGrafanasTo".to_owned(),
+        |(r, f, _)| {
+            if *f >= n && map.contains_key(&format!("{r}From")) || !map.contains_key(&format!("{r}To")) {
+                format!("{r}From")
+            } else {
+                format!("{r}To")
+            }
+        },
+    );
+    let ranges: Vec<String> = set
+        .iter()
+        .map(|(r, f, t)| format!("{r}From/To = [{f}, {t})"))
+        .collect();
+    Err(ImportError::NoProjects {
+        key,
+        message: format!(
+            "every one of the {n} listed projects is outside the index ranges ({}), so these values \
+             deploy no project and the import would render an empty deployment; the model imports \
+             every listed project, so drop the ranges (select projects when rendering with \
+             `--project`) or fix them",
+            ranges.join(", ")
+        ),
+        at: None,
+    })
+}
+
+/// The foundation of a single-domain chart: `domainName` (a known DevStats domain keeps its
+/// foundation's name, e.g. devstats.graphql.org → `graphql`; another domain is named after its
+/// first label, e.g. devstats-demo.net → `devstats-demo`).
+fn single_domain(c: &Obj<'_>) -> Result<(Vec<Foundation>, Vec<Domain>)> {
+    let host = c.string("domainName", "")?.trim().to_ascii_lowercase();
+    if host.is_empty() {
+        return Err(invalid(
+            "domainName",
+            "is empty: the domain every project is served on (`{proj}.{domainName}`), e.g. devstats.graphql.org",
+        ));
+    }
+    let (name, display, image) = match DEFAULT_DOMAINS.iter().find(|(h, _, _)| *h == host) {
+        Some((_, image, short)) => {
+            let (f, d) = foundation_of_shortname(short);
+            (f.to_owned(), d, (*image).to_owned())
+        }
+        None => {
+            let label = host.strip_prefix("devstats.").unwrap_or(&host);
+            let label = label.split('.').next().unwrap_or_default();
+            let name = if Name::from(label).check().is_ok() {
+                label.to_owned()
+            } else {
+                "devstats".to_owned()
+            };
+            (name, None, Images::default().static_default.to_string())
+        }
+    };
+    let name = Name(name);
+    Ok((
+        vec![Foundation {
+            name: name.clone(),
+            display_name: display.map(str::to_owned),
+            domain: Hostname(host),
+            site: None,
+            static_image: ImageRef(image),
+            aggregate: None,
+        }],
+        vec![Domain { foundation: name }],
+    ))
+}
+
+/// What the GraphQL and example charts render differently from `cncf/devstats-helm`, applied to
+/// the imported instance (templates at cncf/devstats-helm-graphql 329f6889 / aa3308bb and
+/// cncf/devstats-helm-example 26f81761 / 2a642d25).
+fn single_domain_instance(
+    c: &Obj<'_>,
+    dialect: Dialect,
+    model: &mut Model,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let chart = dialect.chart();
+    let domain = model
+        .foundations
+        .first()
+        .map_or_else(|| Hostname(String::new()), |f| f.domain.clone());
+
+    // devstats-ingress.yaml (GraphQL): `host: {{ .Values.domainName }}` → the Service of
+    // `mainProject`; the model routes it as that project's alias.
+    if let Some(main) = c.opt_string("mainProject")? {
+        let main = main.trim();
+        let Some(p) = model.projects.iter_mut().find(|p| p.name.as_str() == main) else {
+            return Err(invalid(
+                "mainProject",
+                format!(
+                    "'{main}' is not a listed project: the chart routes the bare domain {domain} to \
+                     devstats-service-{main}, which it does not render; name one of the `projects`"
+                ),
+            ));
+        };
+        if !p.aliases.contains(&domain) {
+            p.aliases.push(domain.clone());
+        }
+        if !model.instance.ingress.aliases {
+            warnings.push(format!(
+                "`skipAliases` is set, so the bare domain {domain} is not routed to `mainProject` \
+                 {main} as the chart does"
+            ));
+        }
+    }
+
+    // devstats-ingress.yaml: `kubernetes.io/ingress.class: "nginx"`, fixed.
+    if !c.map.contains_key("ingressClass") {
+        model.instance.ingress.class_name = Name::from("nginx");
+    }
+    if dialect == Dialect::Example {
+        // devstats-helm-example/templates/devstats-ingress.yaml: the cert-manager annotations are
+        // commented out and the hosts are `{{ .proj }}.devstats-demo.net`, not domainName.
+        warnings.push(format!(
+            "the {chart} chart's Ingress requests no certificate (its cert-manager annotations are \
+             commented out; Secret devstats-tls is made by hand); the model's Ingresses have \
+             cert-manager issue them from Issuer {}",
+            model.instance.ingress.issuer.name
+        ));
+        if domain.as_str() != "devstats-demo.net" {
+            warnings.push(format!(
+                "the {chart} chart's Ingress hard-codes the hosts `{{proj}}.devstats-demo.net`; the \
+                 model serves the projects on `domainName` ({domain})"
+            ));
+        }
+    }
+
+    // devstats-provisions.yaml: `USE_FLAGS: '{{ .Values.useFlags }}'`.
+    if c.map.contains_key("useFlags") && !c.map.contains_key("useFlagsProv") {
+        model.instance.tools.use_flags_provision = c.truthy("useFlags");
+    }
+
+    // devstats-helm-example/templates/devstats-service.yaml: `type: {{ .Values.serviceType }}`.
+    if let Some(t) = c.opt_string("serviceType")?
+        && t.trim() != "ClusterIP"
+    {
+        warnings.push(format!(
+            "`serviceType` = '{}' is not representable: the model's project Services are ClusterIP \
+             behind the Ingress; ignored",
+            t.trim()
+        ));
+    }
+
+    // The model's affiliations CronJobs run in the chart's tool image (devstats-provisions.yaml:
+    // `image: {{ .Values.provisionImage }}`) unless one is given.
+    if !c.map.contains_key("affiliationsImage") {
+        model.instance.images.affiliations = model.instance.images.provision.clone();
+    }
+    // devstats-postgres-statefulset.yaml sets no Patroni timing or PostgreSQL parameters.
+    if model.instance.components.postgres {
+        warnings.push(format!(
+            "the {chart} chart's Patroni StatefulSet sets no timing or PostgreSQL parameters (Patroni's \
+             and PostgreSQL's defaults); the model renders its own defaults (instance.patroni)"
+        ));
+    }
+
+    // The charts have no API, static-site, backups, vacuum, reports or affiliations templates.
+    let comp = &mut model.instance.components;
+    comp.api = false;
+    comp.static_sites = false;
+    comp.backups.enabled = false;
+    comp.vacuum.enabled = false;
+    comp.affiliations_import.enabled = false;
+    warnings.push(format!(
+        "the {chart} chart renders no API, static sites or backups CronJob, so they are off in the \
+         imported model (instance.components); it renders no affiliations CronJobs either, but the \
+         model renders one per project (`devstats-affiliations-{{proj}}`, computed schedules), and \
+         the backups volume"
+    ));
+    warnings.push(format!(
+        "the {chart} chart installs into the Helm release's namespace (its templates set none); the \
+         model uses `{}`: pass --set namespace=NAME for yours",
+        model.instance.namespace
+    ));
+    warnings.push(format!(
+        "the {chart} chart renders API versions removed from current Kubernetes (extensions/v1beta1 \
+         Deployments and Ingress, batch/v1beta1 CronJobs); the model renders apps/v1, \
+         networking.k8s.io/v1 and batch/v1"
+    ));
+    Ok(())
+}
+
+/// An import must serve at least one project; otherwise it says why.
+fn check_served(c: &Obj<'_>, model: &Model, listed: usize) -> Result<()> {
+    if model.summary().served > 0 {
+        return Ok(());
+    }
+    let no_projects = |key: &str, message: String| ImportError::NoProjects {
+        key: key.to_owned(),
+        message,
+        at: None,
+    };
+    if listed == 0 {
+        return Err(no_projects(
+            "projects",
+            "the values file lists no `projects`, so the import would serve no project and render an \
+             empty deployment; list the projects this release serves (`projects:` with `- proj: NAME`, \
+             `disk`, `domains` flags …)"
+                .to_owned(),
+        ));
+    }
+    let bound = |k: &str, d: u64| c.map.get(k).and_then(as_u64).unwrap_or(d);
+    if model.instance.foundations.is_empty() {
+        let names: Vec<&str> = model.foundations.iter().map(|f| f.name.as_str()).collect();
+        let key = if c.map.contains_key("indexDomainsFrom") {
+            "indexDomainsFrom"
+        } else {
+            "indexDomainsTo"
+        };
+        return Err(no_projects(
+            key,
+            format!(
+                "`indexDomainsFrom/To` = [{}, {}) selects none of the {} domains ({}), so none of the \
+                 {listed} listed projects is served and the import would render an empty deployment; \
+                 set indexDomainsFrom/To to the domains this release serves",
+                bound("indexDomainsFrom", 0),
+                bound("indexDomainsTo", 4),
+                names.len(),
+                names.join(", ")
+            ),
+        ));
+    }
+    let served: Vec<&str> = model.instance.foundations.iter().map(Name::as_str).collect();
+    let archived = model
+        .projects
+        .iter()
+        .filter(|p| p.status == ProjectStatus::Archived)
+        .count();
+    Err(no_projects(
+        "projects",
+        format!(
+            "none of the {listed} listed projects is served by this instance, which serves {}: {} have \
+             no `domains` flag for a served domain and {archived} are archived, so the import would \
+             render an empty deployment; set the projects' `domains` flags, or serve their domains \
+             with indexDomainsFrom/To",
+            served.join(", "),
+            listed - archived,
+        ),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
 // Header
 // ---------------------------------------------------------------------------------------------
 
@@ -1020,9 +1572,18 @@ struct Domain {
 ///
 /// # Errors
 ///
-/// [`ImportError`] when the values or projects.yaml text is not YAML, a `--set` is malformed, or
-/// a key holds a value the model cannot take (the error names the key).
+/// [`ImportError`] when the values or projects.yaml text is not YAML, a `--set` is malformed, a
+/// key holds a value the model cannot take (the error names the key and, when it is in the file,
+/// its [`ImportError::location`]), the values are of a chart the model cannot deploy
+/// ([`ImportError::Refused`]), or the model would serve no project ([`ImportError::NoProjects`]).
 pub fn import(values_yaml: &str, opts: &ImportOptions) -> Result<Imported> {
+    import_values(values_yaml, opts).map_err(|e| {
+        let tree = crate::source::parse(values_yaml).ok().flatten();
+        e.located(tree.as_ref(), &opts.sets)
+    })
+}
+
+fn import_values(values_yaml: &str, opts: &ImportOptions) -> Result<Imported> {
     let parsed: Value = serde_saphyr::from_str_with_options(values_yaml, yaml_options()).map_err(|e| {
         ImportError::ValuesYaml {
             message: e.to_string().lines().next().unwrap_or_default().to_owned(),
@@ -1044,8 +1605,16 @@ pub fn import(values_yaml: &str, opts: &ImportOptions) -> Result<Imported> {
             })?,
         ),
     };
+    let dialect = Dialect::detect(&map);
+    if dialect == Dialect::Lf {
+        return Err(refuse_lf(&map));
+    }
+    if dialect == Dialect::SingleCron {
+        return Err(refuse_domainless_sibling(&map));
+    }
     let mut warnings = Vec::new();
     let c = Obj::new(&map, String::new());
+    check_project_ranges(&map)?;
 
     let (test_server, prod_server) = (c.flag("testServer", true), c.flag("prodServer", false));
     let role = if test_server && !prod_server {
@@ -1055,10 +1624,14 @@ pub fn import(values_yaml: &str, opts: &ImportOptions) -> Result<Imported> {
     };
 
     // Domains → foundations.
-    let (foundations, domains) = import_domains(&c)?;
+    let (foundations, domains) = if dialect.single_domain() {
+        single_domain(&c)?
+    } else {
+        import_domains(&c)?
+    };
 
     // Instance.
-    let mut instance = import_instance(&c, role, &domains, &mut warnings)?;
+    let mut instance = import_instance(&c, dialect, role, &domains, &mut warnings)?;
 
     // Projects.
     let projects_value = c.raw("projects");
@@ -1086,6 +1659,7 @@ pub fn import(values_yaml: &str, opts: &ImportOptions) -> Result<Imported> {
         let (project, sched) = import_project(
             i,
             pm,
+            dialect,
             role,
             &domains,
             py.as_ref(),
@@ -1094,7 +1668,8 @@ pub fn import(values_yaml: &str, opts: &ImportOptions) -> Result<Imported> {
             &mut cert_nums,
             &mut py_disabled,
         )?;
-        for k in pm.keys().filter(|k| !PROJECT_KEYS.contains(&k.as_str())) {
+        let known = |k: &str| PROJECT_KEYS.contains(&k) || (dialect.single_domain() && k == "cron");
+        for k in pm.keys().filter(|k| !known(k)) {
             *unknown_project_keys.entry(k.clone()).or_default() += 1;
         }
         projects.push(project);
@@ -1200,6 +1775,10 @@ pub fn import(values_yaml: &str, opts: &ImportOptions) -> Result<Imported> {
         ));
     }
 
+    if dialect.single_domain() {
+        single_domain_instance(&c, dialect, &mut model, &mut warnings)?;
+    }
+
     // Schedules: keep the chart's where they differ from the computed ones.
     keep_chart_schedules(
         &mut model,
@@ -1207,6 +1786,8 @@ pub fn import(values_yaml: &str, opts: &ImportOptions) -> Result<Imported> {
         opts.recompute_schedules,
         &mut warnings,
     )?;
+
+    check_served(&c, &model, list.len())?;
 
     // Keys nobody read.
     let unused: Vec<&str> = c.unused();
@@ -1222,6 +1803,7 @@ pub fn import(values_yaml: &str, opts: &ImportOptions) -> Result<Imported> {
         model,
         warnings,
         environments: None,
+        dialect,
     })
 }
 
@@ -1324,6 +1906,7 @@ fn cron(c: &Obj<'_>, key: &str, default: &CronSchedule) -> Result<CronSchedule> 
 #[allow(clippy::too_many_lines)]
 fn import_instance(
     c: &Obj<'_>,
+    dialect: Dialect,
     role: Role,
     domains: &[Domain],
     warnings: &mut Vec<String>,
@@ -1448,7 +2031,7 @@ fn import_instance(
         grafana: Name(c.string("grafanaSecret", dsec.grafana.as_str())?),
     };
 
-    let patroni = import_patroni(c, warnings)?;
+    let patroni = import_patroni(c, dialect, warnings)?;
     let components = import_components(c, role, warnings)?;
     let tools = import_tools(c)?;
 
@@ -1577,12 +2160,20 @@ fn import_instance(
     })
 }
 
-fn import_patroni(c: &Obj<'_>, warnings: &mut Vec<String>) -> Result<Patroni> {
+fn import_patroni(c: &Obj<'_>, dialect: Dialect, warnings: &mut Vec<String>) -> Result<Patroni> {
     let d = Patroni::default();
     let dp = PostgresParameters::default();
     let loop_wait = c.u32("patroniLoopWait", d.loop_wait)?;
     let ttl = c.u32("patroniTtl", d.ttl)?;
-    let chart_retry = c.u32("patroniRetryTimeout", 60)?;
+    // cncf/devstats-helm defaults `patroniRetryTimeout` to 60; the single-domain charts'
+    // StatefulSet sets no Patroni timing at all (devstats-helm-graphql/templates/
+    // devstats-postgres-statefulset.yaml), so the model's defaults apply there.
+    let retry_default = if dialect.single_domain() {
+        d.retry_timeout
+    } else {
+        60
+    };
+    let chart_retry = c.u32("patroniRetryTimeout", retry_default)?;
     let mut retry_timeout = chart_retry;
     if u64::from(loop_wait) + 2 * u64::from(retry_timeout) > u64::from(ttl) {
         retry_timeout = ttl.saturating_sub(loop_wait) / 2;
@@ -1605,7 +2196,7 @@ fn import_patroni(c: &Obj<'_>, warnings: &mut Vec<String>) -> Result<Patroni> {
         }
     };
     Ok(Patroni {
-        replicas: c.u32("postgresNodes", d.replicas)?,
+        replicas: c.u32_at_least("postgresNodes", d.replicas, 1)?,
         loop_wait,
         ttl,
         retry_timeout,
@@ -1875,6 +2466,7 @@ struct ChartSchedule {
 fn import_project(
     i: usize,
     pm: &Map<String, Value>,
+    dialect: Dialect,
     role: Role,
     domains: &[Domain],
     py: Option<&ProjectsFile>,
@@ -1919,8 +2511,10 @@ fn import_project(
         ));
     }
 
-    // Domain flags → foundations.
+    // Domain flags → foundations. The single-domain charts have no flags: every listed project is
+    // served on `domainName` (their templates range over all `projects`).
     let flags: Vec<bool> = match o.raw("domains") {
+        None if dialect.single_domain() => vec![true],
         None => Vec::new(),
         Some(Value::Array(a)) => a.iter().map(truthy).collect(),
         Some(v) => {
@@ -2039,9 +2633,18 @@ fn import_project(
             ["cronTest", "affCronTest", "suspendCronTest"],
         ),
     };
-    let sched = ChartSchedule {
-        sync: o.opt_string(sync_key)?.map(|s| s.trim().to_owned()),
-        affiliations: o.opt_string(aff_key)?.map(|s| s.trim().to_owned()),
+    let sched = if dialect.single_domain() {
+        // One `cron` per project, the sync CronJob's schedule; these charts have no affiliations
+        // CronJobs (devstats-helm-graphql/templates/devstats-hourly-sync.yaml: `schedule: '{{ .cron }}'`).
+        ChartSchedule {
+            sync: o.opt_string("cron")?.map(|s| s.trim().to_owned()),
+            affiliations: None,
+        }
+    } else {
+        ChartSchedule {
+            sync: o.opt_string(sync_key)?.map(|s| s.trim().to_owned()),
+            affiliations: o.opt_string(aff_key)?.map(|s| s.trim().to_owned()),
+        }
     };
     for k in other_keys {
         o.mark(k);

@@ -7,12 +7,16 @@
 //! ```
 
 use devstats_model::helm_import::{
-    EnvironmentImport, ImportError, ImportOptions, Imported, header_with_environments, import,
+    Dialect, EnvironmentImport, ImportError, ImportOptions, Imported, header_with_environments, import,
     import_environments, parse_env_set, parse_set,
 };
 use devstats_model::{Deployment, Model, ProjectStatus, Role, parse_str};
 
 const VALUES: &str = include_str!("../../fixtures/helm/values.yaml");
+/// The sibling charts' values (fixtures/helm/SOURCES.md).
+const GRAPHQL_VALUES: &str = include_str!("../../fixtures/helm/graphql-values.yaml");
+const EXAMPLE_VALUES: &str = include_str!("../../fixtures/helm/example-values.yaml");
+const LF_VALUES: &str = include_str!("../../fixtures/helm/lf-values.yaml");
 const PROJECTS: &str =
     include_str!("../../fixtures/upstream/cncf_devstats-docker-images__devstats-helm__projects.yaml");
 const CNCF_FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/helm/cncf-imported.yaml");
@@ -67,6 +71,23 @@ fn sets(args: &[&str]) -> Result<Vec<(String, String)>, ImportError> {
         out.extend(parse_set(a)?);
     }
     Ok(out)
+}
+
+/// Imports `values` with the `--set`s `set` (no projects.yaml).
+fn import_with(values: &str, set: &[&str]) -> Result<Imported, Box<dyn std::error::Error>> {
+    let opts = ImportOptions {
+        sets: sets(set)?,
+        ..ImportOptions::default()
+    };
+    Ok(import(values, &opts)?)
+}
+
+/// The error of importing `values` with the `--set`s `set`; `what` names what must not import.
+fn import_err(values: &str, set: &[&str], what: &str) -> Result<ImportError, Box<dyn std::error::Error>> {
+    match import_with(values, set) {
+        Ok(_) => Err(format!("imported {what}").into()),
+        Err(e) => Ok(*e.downcast::<ImportError>()?),
+    }
 }
 
 fn import_prod() -> Result<Imported, ImportError> {
@@ -326,13 +347,7 @@ fn retry_timeout_is_fixed_with_a_warning() -> TestResult {
     );
 
     // A consistent setting is kept as is, without warning.
-    let ok = import(
-        VALUES,
-        &ImportOptions {
-            sets: sets(&["patroniRetryTimeout=20"])?,
-            ..ImportOptions::default()
-        },
-    )?;
+    let ok = import_with(VALUES, &["patroniRetryTimeout=20"])?;
     assert_eq!(ok.model.instance.patroni.retry_timeout, 20);
     assert!(!ok.warnings.iter().any(|w| w.contains("retry_timeout")));
     Ok(())
@@ -408,15 +423,7 @@ fn set_parsing_and_typing() -> TestResult {
     assert_eq!(only, ["kubernetes", "prometheus"]);
 
     // A bad value names its key.
-    let err = import(
-        VALUES,
-        &ImportOptions {
-            sets: sets(&["patroniTtl=soon"])?,
-            ..ImportOptions::default()
-        },
-    )
-    .err()
-    .ok_or("accepted a bad number")?;
+    let err = import_err(VALUES, &["patroniTtl=soon"], "a bad number")?;
     assert!(err.to_string().contains("patroniTtl"), "{err}");
     Ok(())
 }
@@ -578,5 +585,293 @@ fn production_model_is_the_import_plus_its_listed_changes() -> TestResult {
         p.instance.auth_proxy = i.model.instance.auth_proxy.clone();
         assert_eq!(p, i.model, "{}: only the listed changes", i.name);
     }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sibling charts
+// ---------------------------------------------------------------------------------------------
+
+/// Projects as (name, database, hosts, sync schedule override).
+fn served(m: &Model) -> Vec<(String, String, Vec<String>, Option<String>)> {
+    m.projects
+        .iter()
+        .filter(|p| m.deployment(p) == Deployment::Full)
+        .map(|p| {
+            (
+                p.name.to_string(),
+                p.database().to_owned(),
+                m.project_hosts(p),
+                p.schedule.sync.as_ref().map(|s| s.as_str().to_owned()),
+            )
+        })
+        .collect()
+}
+
+/// The warnings and the model file text, for a snapshot.
+fn snapshot_text(imported: &Imported) -> Result<String, Box<dyn std::error::Error>> {
+    let mut text = format!("dialect: {}\nwarnings:\n", imported.dialect.chart());
+    for w in &imported.warnings {
+        text.push_str(&format!("- {w}\n"));
+    }
+    text.push_str("---\n");
+    text.push_str(&imported.to_yaml()?);
+    Ok(text)
+}
+
+/// Imports a sibling chart's values as that dialect, into a model that validates and reloads with
+/// one foundation; snapshots the warnings and the model file as `snapshot`.
+fn import_sibling(
+    values: &str,
+    dialect: Dialect,
+    snapshot: &str,
+) -> Result<(Imported, Model), Box<dyn std::error::Error>> {
+    let imported = import(values, &ImportOptions::default())?;
+    assert_eq!(imported.dialect, dialect);
+    let problems = devstats_model::validate::validate(&imported.model);
+    assert!(problems.is_empty(), "{problems:?}");
+    let m = roundtrip(&imported.model)?;
+    assert_eq!(m.foundations.len(), 1);
+    insta::assert_snapshot!(snapshot, snapshot_text(&imported)?);
+    Ok((imported, m))
+}
+
+fn has_warning(imported: &Imported, part: &str) -> bool {
+    imported.warnings.iter().any(|w| w.contains(part))
+}
+
+#[test]
+fn graphql_chart_imports_as_one_foundation() -> TestResult {
+    let (imported, m) = import_sibling(GRAPHQL_VALUES, Dialect::Graphql, "graphql-import")?;
+    let f = &m.foundations[0];
+    assert_eq!(
+        (f.name.as_str(), f.domain.as_str()),
+        ("graphql", "devstats.graphql.org")
+    );
+    assert_eq!(f.aggregate.as_ref().map(|a| a.as_str()), Some("graphql"));
+    let host = |p: &str| vec![format!("{p}.devstats.graphql.org")];
+    let cron = |c: &str| Some(c.to_owned());
+    assert_eq!(
+        served(&m),
+        [
+            (
+                "graphql".to_owned(),
+                "graphql".to_owned(),
+                // `mainProject: graphql`: the bare domain is graphql's Grafana.
+                vec![
+                    "graphql.devstats.graphql.org".to_owned(),
+                    "devstats.graphql.org".to_owned()
+                ],
+                cron("7 * * * *"),
+            ),
+            (
+                "graphqljs".into(),
+                "graphqljs".into(),
+                host("graphqljs"),
+                cron("10 * * * *")
+            ),
+            (
+                "graphiql".into(),
+                "graphiql".into(),
+                host("graphiql"),
+                cron("12 * * * *")
+            ),
+            (
+                "graphqlspec".into(),
+                "graphqlspec".into(),
+                host("graphqlspec"),
+                cron("14 * * * *")
+            ),
+            (
+                "expressgraphql".into(),
+                "expressgraphql".into(),
+                host("expressgraphql"),
+                cron("16 * * * *")
+            ),
+        ]
+    );
+    let i = &m.instance;
+    assert_eq!(i.ingress.class_name.as_str(), "nginx");
+    assert_eq!(i.ingress.issuer.name.as_str(), "letsencrypt-prod");
+    assert!(i.components.postgres && i.components.bootstrap);
+    assert!(!i.components.api && !i.components.static_sites && !i.components.backups.enabled);
+    assert_eq!(i.patroni.replicas, 3);
+    assert_eq!(i.storage.postgres_size.as_str(), "100Gi");
+    assert_eq!(i.replicas.grafana, 2);
+    assert_eq!(i.images.provision.as_str(), "lukaszgryglicki/devstats-test");
+    assert_eq!(i.images.affiliations.as_str(), "lukaszgryglicki/devstats-test");
+    assert_eq!(i.tools.projects_file, "gql/projects.yaml");
+    assert!(
+        !has_warning(&imported, "not chart keys the import knows"),
+        "{:#?}",
+        imported.warnings
+    );
+    Ok(())
+}
+
+#[test]
+fn example_chart_imports_as_one_foundation() -> TestResult {
+    let (imported, m) = import_sibling(EXAMPLE_VALUES, Dialect::Example, "example-import")?;
+    assert_eq!(m.foundations[0].name.as_str(), "devstats-demo");
+    assert_eq!(m.foundations[0].domain.as_str(), "devstats-demo.net");
+    let got: Vec<(String, String, Vec<String>)> =
+        served(&m).into_iter().map(|(n, d, h, _)| (n, d, h)).collect();
+    let want: Vec<(String, String, Vec<String>)> = ["cncf", "prometheus", "kubeflow", "istio"]
+        .iter()
+        .map(|p| {
+            (
+                (*p).to_owned(),
+                (*p).to_owned(),
+                vec![format!("{p}.devstats-demo.net")],
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert!(
+        has_warning(&imported, "requests no certificate"),
+        "{:#?}",
+        imported.warnings
+    );
+    Ok(())
+}
+
+#[test]
+fn lf_chart_is_refused_with_the_reason() -> TestResult {
+    let err = import_err(LF_VALUES, &[], "the LF chart's values")?;
+    let ImportError::Refused { key, at, .. } = &err else {
+        return Err(format!("not a refusal: {err}").into());
+    };
+    assert_eq!(key, "serviceType");
+    let at = at.ok_or("no location")?;
+    assert_eq!((at.line, at.column), (144, 14));
+    let msg = err.to_string();
+    for part in [
+        "cncf/devstats-helm-lf",
+        "105 projects",
+        "LoadBalancer",
+        "external PostgreSQL",
+        "Elasticsearch",
+    ] {
+        assert!(msg.contains(part), "{part}: {msg}");
+    }
+    insta::assert_snapshot!("lf-refusal", msg);
+    Ok(())
+}
+
+#[test]
+fn single_cron_values_without_a_domain_are_refused() -> TestResult {
+    let err = import_err(
+        GRAPHQL_VALUES,
+        &["domainName=null"],
+        "single-cron values without a domain",
+    )?;
+    assert!(matches!(err, ImportError::Refused { .. }), "{err}");
+    assert!(err.to_string().contains("no `domainName`"), "{err}");
+    // With a domain from --set it imports.
+    let imported = import_with(EXAMPLE_VALUES, &["domainName=devstats.example.org"])?;
+    assert_eq!(imported.model.foundations[0].name.as_str(), "example");
+    assert_eq!(imported.model.summary().served, 4);
+    // A main project that is not listed names the key and its line.
+    let values = GRAPHQL_VALUES.replace("mainProject: graphql", "mainProject: nosuch");
+    let err = import_err(&values, &[], "an unknown mainProject")?;
+    assert!(
+        err.to_string()
+            .starts_with("`mainProject`: 'nosuch' is not a listed project"),
+        "{err}"
+    );
+    assert_eq!(err.location().map(|p| p.line), Some(126));
+    Ok(())
+}
+
+/// Every way to an empty deployment is an error that says why.
+#[test]
+fn an_import_serving_no_project_is_refused() -> TestResult {
+    let no_projects =
+        |values: &str, set: &[&str]| -> Result<(String, String, Option<usize>), Box<dyn std::error::Error>> {
+            let err = import_err(values, set, "a model serving no project")?;
+            let ImportError::NoProjects { key, .. } = &err else {
+                return Err(format!("not a no-projects error: {err}").into());
+            };
+            Ok((key.clone(), err.to_string(), err.location().map(|p| p.line)))
+        };
+
+    let (key, msg, line) = no_projects("namespace: devstats\nprojects: []\n", &[])?;
+    assert_eq!((key.as_str(), line), ("projects", Some(2)));
+    assert!(msg.contains("the values file lists no `projects`"), "{msg}");
+
+    let (key, msg, line) = no_projects(VALUES, &["projects=null"])?;
+    assert_eq!((key.as_str(), line), ("projects", None));
+    assert!(msg.contains("lists no `projects`"), "{msg}");
+
+    let (key, msg, _) = no_projects(VALUES, &["indexDomainsFrom=4"])?;
+    assert_eq!(key, "indexDomainsFrom");
+    assert!(
+        msg.contains("selects none of the 4 domains (test, cncf, cdf, graphql)"),
+        "{msg}"
+    );
+
+    let (key, msg, line) = no_projects(
+        "projects:\n- proj: a\n  disk: 1Gi\n  domains: [0, 0, 0, 0]\n- proj: b\n  disk: 1Gi\n",
+        &[],
+    )?;
+    assert_eq!((key.as_str(), line), ("projects", Some(2)));
+    assert!(msg.contains("none of the 2 listed projects is served"), "{msg}");
+
+    let ranges = [
+        "indexPVsTo=0",
+        "indexProvisionsTo=0",
+        "indexCronsTo=0",
+        "indexAffiliationsTo=0",
+        "indexGrafanasTo=0",
+        "indexServicesTo=0",
+        "indexIngressesTo=0",
+    ];
+    let (key, msg, _) = no_projects(GRAPHQL_VALUES, &ranges)?;
+    assert_eq!(key, "indexPVsTo");
+    assert!(
+        msg.contains("every one of the 5 listed projects is outside the index ranges"),
+        "{msg}"
+    );
+    // One range still selecting projects is not an empty deployment (the model ignores ranges).
+    import_with(GRAPHQL_VALUES, &ranges[..6])?;
+    insta::assert_snapshot!("no-projects", msg);
+    Ok(())
+}
+
+/// Import errors name `line:column` of the values file (not for `--set` values).
+#[test]
+fn import_errors_carry_locations() -> TestResult {
+    let values =
+        "namespace: devstats\npostgresNodes: -1\nprojects:\n- proj: a\n  disk: 1Gi\n  domains: [1]\n";
+    let err = import_err(values, &[], "postgresNodes -1")?;
+    assert_eq!(err.to_string(), "`postgresNodes`: -1: must be at least 1");
+    let at = err.location().ok_or("no location")?;
+    assert_eq!((at.line, at.column), (2, 16));
+    let err = import_err(&values.replace("-1", "0"), &[], "postgresNodes 0")?;
+    assert!(err.to_string().ends_with("must be at least 1"), "{err}");
+
+    let err = import_err(
+        &values.replace("postgresNodes: -1", "patroniTtl: -5"),
+        &[],
+        "a negative ttl",
+    )?;
+    assert_eq!(err.to_string(), "`patroniTtl`: -5: must be at least 0");
+
+    // A missing project key points at the project.
+    let err = import_err(
+        "projects:\n- proj: a\n  domains: [1]\n",
+        &[],
+        "a project without disk",
+    )?;
+    assert!(
+        err.to_string().starts_with("`projects[0] (a).disk`: missing"),
+        "{err}"
+    );
+    assert_eq!(err.location().map(|p| (p.line, p.column)), Some((2, 3)));
+
+    // From --set: no location in the file.
+    let err = import_err(VALUES, &["postgresNodes=-1"], "--set postgresNodes=-1")?;
+    assert!(err.to_string().contains("must be at least 1"), "{err}");
+    assert_eq!(err.location(), None);
     Ok(())
 }
