@@ -249,6 +249,16 @@ pub trait Cluster {
         port: u16,
         path: &str,
     ) -> Result<String, ApiError>;
+    /// Runs `command` in a container with the file `data` on its stdin (`pods/exec`, what
+    /// `kubectl cp` does) and waits for it to exit; an error when it exits non-zero.
+    async fn exec_stdin(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        command: &[&str],
+        data: &std::path::Path,
+    ) -> Result<(), ApiError>;
 }
 
 /// Percent-encodes a query value.
@@ -557,6 +567,62 @@ impl Cluster for KubeCluster {
             .send(Method::GET, &uri, None, "application/json", Vec::new())
             .await?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    async fn exec_stdin(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        command: &[&str],
+        data: &std::path::Path,
+    ) -> Result<(), ApiError> {
+        use k8s_openapi::api::core::v1::Pod;
+        use kube::api::{Api, AttachParams};
+        let io = |what: &str, e: &dyn std::fmt::Display| ApiError::transport(format!("{what}: {e}"));
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let params = AttachParams::default()
+            .container(container)
+            .stdin(true)
+            .stdout(false)
+            .stderr(true);
+        let mut proc = pods
+            .exec(pod, command.iter().copied(), &params)
+            .await
+            .map_err(|e| io(&format!("exec in pod {namespace}/{pod}"), &e))?;
+        let status = proc.take_status();
+        let mut stderr = proc.stderr();
+        let mut stdin = proc
+            .stdin()
+            .ok_or_else(|| ApiError::transport("exec: no stdin stream"))?;
+        let mut file = tokio::fs::File::open(data)
+            .await
+            .map_err(|e| io(&data.display().to_string(), &e))?;
+        tokio::io::copy(&mut file, &mut stdin)
+            .await
+            .map_err(|e| io("upload", &e))?;
+        tokio::io::AsyncWriteExt::shutdown(&mut stdin)
+            .await
+            .map_err(|e| io("upload", &e))?;
+        drop(stdin);
+        let mut err_text = String::new();
+        if let Some(e) = stderr.as_mut() {
+            let _ = tokio::io::AsyncReadExt::read_to_string(e, &mut err_text).await;
+        }
+        let outcome = match status {
+            Some(s) => s.await,
+            None => None,
+        };
+        proc.join().await.map_err(|e| io("exec", &e))?;
+        match outcome {
+            Some(st) if st.status.as_deref() != Some("Success") => Err(ApiError::transport(format!(
+                "`{}` in {namespace}/{pod} failed: {} {}",
+                command.join(" "),
+                st.message.unwrap_or_default(),
+                err_text.trim()
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 

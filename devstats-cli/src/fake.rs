@@ -31,6 +31,8 @@ pub enum Verb {
     Logs,
     /// Pod proxy.
     Proxy,
+    /// Pod exec with stdin.
+    Exec,
 }
 
 /// One recorded request.
@@ -54,8 +56,22 @@ impl Request {
     }
 }
 
+/// One `exec_stdin` the fake received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    /// `namespace/pod`.
+    pub pod: String,
+    /// The container.
+    pub container: String,
+    /// The command.
+    pub command: Vec<String>,
+    /// Bytes sent on stdin.
+    pub bytes: u64,
+}
+
 #[derive(Debug, Default)]
 struct State {
+    uploads: Vec<Upload>,
     objects: BTreeMap<ObjectKey, Value>,
     requests: Vec<Request>,
     faults: Vec<(Verb, ApiError, usize)>,
@@ -253,6 +269,12 @@ impl FakeCluster {
     /// Every request takes this long (a network round trip), without blocking other requests.
     pub fn set_latency(&self, latency: std::time::Duration) {
         self.lock().latency = latency;
+    }
+
+    /// The `exec_stdin` calls received, in order.
+    #[must_use]
+    pub fn uploads(&self) -> Vec<Upload> {
+        self.lock().uploads.clone()
     }
 
     /// The log a pod returns.
@@ -658,5 +680,34 @@ impl Cluster for FakeCluster {
     ) -> Result<String, ApiError> {
         self.begin(Verb::Proxy, pod.to_owned(), false).await?;
         Ok(json!({"members": [{"name": pod, "role": "leader", "state": "running", "lag": 0}]}).to_string())
+    }
+
+    async fn exec_stdin(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        command: &[&str],
+        data: &std::path::Path,
+    ) -> Result<(), ApiError> {
+        self.begin(Verb::Exec, format!("Pod {namespace}/{pod}"), false)
+            .await?;
+        let bytes = std::fs::metadata(data)
+            .map_err(|e| ApiError::transport(format!("{}: {e}", data.display())))?
+            .len();
+        let mut s = self.lock();
+        if !s
+            .objects
+            .contains_key(&ObjectKey::new(Kind::POD, Some(namespace), pod))
+        {
+            return Err(Self::not_found(&ObjectKey::new(Kind::POD, Some(namespace), pod)));
+        }
+        s.uploads.push(Upload {
+            pod: format!("{namespace}/{pod}"),
+            container: container.to_owned(),
+            command: command.iter().map(|c| (*c).to_owned()).collect(),
+            bytes,
+        });
+        Ok(())
     }
 }

@@ -317,9 +317,10 @@ pub struct RunArgs {
     pub task: String,
     /// The model file.
     pub model: PathBuf,
-    /// The project whose provisioning pod template the Job uses.
+    /// The project whose provisioning pod template the Job uses (every task but
+    /// `grafana-data`).
     #[arg(long, value_name = "NAME")]
-    pub project: String,
+    pub project: Option<String>,
     #[command(flatten)]
     pub env: EnvArgs,
     #[command(flatten)]
@@ -339,9 +340,10 @@ pub struct RunArgs {
     /// Do not ask before re-provisioning a provisioned project.
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// `run restore` only: restore from the object store instead of the backups volume:
-    /// `latest`, a dump date `YYYY-MM-DD`, or a key `dumps/YYYY-MM-DD/<db>.dump`.
-    #[arg(long, value_name = "BACKUP")]
+    /// `run restore`: restore from the object store instead of the backups volume: `latest`, a
+    /// dump date `YYYY-MM-DD`, or a key `dumps/YYYY-MM-DD/<db>.dump`. `run grafana-data`: the
+    /// `devstats-grafana.tar` to install (required).
+    #[arg(long, value_name = "BACKUP|FILE")]
     pub from: Option<String>,
 }
 
@@ -644,6 +646,13 @@ pub fn destroy(args: DestroyArgs) -> miette::Result<ExitCode> {
 /// Runs `run`.
 pub fn run(args: RunArgs) -> miette::Result<ExitCode> {
     let task = run_task::find(&args.task).map_err(|e| miette!("{e}"))?;
+    if task.name == "grafana-data" {
+        return run_grafana_data(&args);
+    }
+    let project = args
+        .project
+        .clone()
+        .ok_or_else(|| miette!("--project is required with `run {}`", task.name))?;
     if task.name == "provision" && !args.set.is_empty() {
         return Err(miette!(
             "--set is not allowed with `run provision`: provisioning runs exactly as rendered"
@@ -655,7 +664,9 @@ pub fn run(args: RunArgs) -> miette::Result<ExitCode> {
         ));
     }
     if task.name != "restore" && args.from.is_some() {
-        return Err(miette!("--from is only allowed with `run restore`"));
+        return Err(miette!(
+            "--from is only allowed with `run restore` and `run grafana-data`"
+        ));
     }
     let mut env = Vec::new();
     for kv in &args.set {
@@ -667,7 +678,7 @@ pub fn run(args: RunArgs) -> miette::Result<ExitCode> {
     }
     let selection = Selection {
         only: [Component::Provision].into_iter().collect(),
-        projects: [args.project.clone()].into_iter().collect(),
+        projects: [project.clone()].into_iter().collect(),
         foundations: Default::default(),
     };
     let (m, _, set) = desired_set(&args.model, args.env.env.as_deref(), None, selection)?;
@@ -676,7 +687,7 @@ pub fn run(args: RunArgs) -> miette::Result<ExitCode> {
         .objects
         .iter()
         .find(|d| d.key.kind == Kind::JOB)
-        .ok_or_else(|| miette!("project {} is not deployed by this instance (archived, disabled or not served): it has no provisioning pod", args.project))?;
+        .ok_or_else(|| miette!("project {} is not deployed by this instance (archived, disabled or not served): it has no provisioning pod", project))?;
     let stamp_now = || {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -686,12 +697,12 @@ pub fn run(args: RunArgs) -> miette::Result<ExitCode> {
     let (key, body, replace) = if task.name == "provision" {
         (provisioning.key.clone(), provisioning.body.clone(), true)
     } else if task.name == "restore" {
-        let name = run_task::job_name(task.name, &args.project, stamp_now());
-        let body = run_task::restore_job(&m, &args.project, args.from.as_deref(), &name, args.keep)
+        let name = run_task::job_name(task.name, &project, stamp_now());
+        let body = run_task::restore_job(&m, &project, args.from.as_deref(), &name, args.keep)
             .map_err(|e| miette!("{e}"))?;
         (ObjectKey::new(Kind::JOB, Some(&ns), &name), body, false)
     } else {
-        let name = run_task::job_name(task.name, &args.project, stamp_now());
+        let name = run_task::job_name(task.name, &project, stamp_now());
         let body =
             run_task::build(&provisioning.body, task, &name, args.keep, &env).map_err(|e| miette!("{e}"))?;
         (ObjectKey::new(Kind::JOB, Some(&ns), &name), body, false)
@@ -709,8 +720,8 @@ pub fn run(args: RunArgs) -> miette::Result<ExitCode> {
             eprintln!("{warning}");
             if !args.yes
                 && !confirm(
-                    &format!("type the project name ({}) to provision it again: ", args.project),
-                    &args.project,
+                    &format!("type the project name ({}) to provision it again: ", project),
+                    &project,
                 )?
             {
                 return Err(miette!(
@@ -721,7 +732,7 @@ pub fn run(args: RunArgs) -> miette::Result<ExitCode> {
         if task.name == "restore" {
             eprintln!(
                 "==> Job {key} (restore of project {} from {})",
-                args.project,
+                project,
                 args.from.as_deref().map_or_else(
                     || "the backups volume".to_owned(),
                     |f| format!("the object store, {f}")
@@ -756,6 +767,81 @@ pub fn run(args: RunArgs) -> miette::Result<ExitCode> {
                 eprintln!(
                     "==> pod {pod} is running; open a shell with:\n  kubectl -n {ns} exec -it {pod} -- bash"
                 );
+                ExitCode::SUCCESS
+            }
+        })
+    })
+}
+
+/// Runs `run grafana-data`: checks the archive, creates the Job, uploads the archive into its
+/// pod (pods/exec with stdin, as `kubectl cp`), streams its log and reports the outcome.
+fn run_grafana_data(args: &RunArgs) -> miette::Result<ExitCode> {
+    if args.project.is_some() {
+        return Err(miette!(
+            "--project is not used by `run grafana-data`: the Grafana data is shared by every project"
+        ));
+    }
+    if !args.set.is_empty() {
+        return Err(miette!("--set is not allowed with `run grafana-data`"));
+    }
+    let from = args.from.as_deref().ok_or_else(|| {
+        miette!("`run grafana-data` needs --from devstats-grafana.tar (see docs/operations.md, Grafana data)")
+    })?;
+    let path = PathBuf::from(from);
+    let entries = run_task::check_grafana_archive(&path).map_err(|e| miette!("{e}"))?;
+    let (m, _, _) = desired_set(&args.model, args.env.env.as_deref(), None, Selection::default())?;
+    let ns = m.instance.namespace.to_string();
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let name = run_task::job_name("grafana-data", "shared", stamp);
+    let body = run_task::grafana_data_job(&m, &name).map_err(|e| miette!("{e}"))?;
+    let key = ObjectKey::new(Kind::JOB, Some(&ns), &name);
+    let rt = runtime()?;
+    let silent = Silent;
+    rt.block_on(async {
+        let cluster = connect(&args.cluster).await?;
+        let eng = Engine::new(&cluster, 4, RetryPolicy::default(), &silent);
+        eprintln!(
+            "==> Job {key} (grafana data from {}, {entries} entries)",
+            path.display()
+        );
+        let cfg = run_task::RunConfig {
+            timeout: args.timeout,
+            follow: !args.no_follow,
+            upload: Some(run_task::UploadStep {
+                container: devstats_render::grafana_data::CONTAINER.to_owned(),
+                command: devstats_render::grafana_data::UPLOAD_COMMAND
+                    .iter()
+                    .map(|c| (*c).to_owned())
+                    .collect(),
+                path: path.clone(),
+            }),
+            ..run_task::RunConfig::default()
+        };
+        let mut stdout = std::io::stdout();
+        let mut sink = |chunk: &[u8]| {
+            let _ = stdout.write_all(chunk);
+            let _ = stdout.flush();
+        };
+        let outcome = run_task::run(&eng, &key, &body, false, false, &cfg, &mut sink)
+            .await
+            .map_err(|e| miette!("{e}"))?;
+        Ok(match outcome {
+            run_task::RunOutcome::Succeeded => {
+                eprintln!(
+                    "==> {key} succeeded. Grafanas read the data when they start: restart the ones that \
+                     should pick it up now, e.g. `kubectl -n {ns} rollout restart deploy -l type=grafana`"
+                );
+                ExitCode::SUCCESS
+            }
+            run_task::RunOutcome::Failed(reason) => {
+                eprintln!("==> {key} FAILED: {reason}");
+                ExitCode::from(1)
+            }
+            run_task::RunOutcome::Started { pod } => {
+                eprintln!("==> pod {pod} is running");
                 ExitCode::SUCCESS
             }
         })

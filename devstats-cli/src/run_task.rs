@@ -31,6 +31,7 @@ macro_rules! script_tasks {
         pub const TASKS: &[Task] = &[
             Task { name: "provision", command: &["./devstats-helm/deploy_all.sh"], description: "re-run the project's provisioning (the same Job apply creates once)" },
             Task { name: "restore", command: &["pg_restore"], description: "restore the project database from its dump (the backups volume, or the object store with --from latest|DATE) into <db>_restore and swap it in; the old database is kept" },
+            Task { name: "grafana-data", command: &["/bin/sh"], description: "seed or refresh the shared Grafana data (grafana/ on the backups volume) from devstats-grafana.tar (--from FILE): after adding, archiving or graduating a project, and on a fresh or restored install; no --project" },
             Task { name: "restore_site", command: &["./devstats-helm/restore.sh"], description: "restore the project database from the public backups site (the chart's restore.sh, RESTORE_FROM)" },
             $(Task { name: $name, command: &[concat!("./devstats-helm/", $name, ".sh")], description: $doc },)*
             Task { name: "sleep", command: &["/bin/sleep", "86400"], description: "a pod to `kubectl exec` into (a shell with the project's env and volume), ends after a day" },
@@ -240,7 +241,7 @@ pub enum RunOutcome {
 }
 
 /// Run settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RunConfig {
     /// Longest wait for the Job.
     pub timeout: Duration,
@@ -248,6 +249,8 @@ pub struct RunConfig {
     pub poll: Duration,
     /// Stream the pod's log.
     pub follow: bool,
+    /// A file to send to the pod once it runs (`run grafana-data`).
+    pub upload: Option<UploadStep>,
 }
 
 impl Default for RunConfig {
@@ -256,8 +259,104 @@ impl Default for RunConfig {
             timeout: Duration::from_secs(24 * 3600),
             poll: Duration::from_secs(2),
             follow: true,
+            upload: None,
         }
     }
+}
+
+/// A file sent on the stdin of a command in the task's pod once it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadStep {
+    /// The container.
+    pub container: String,
+    /// The command that reads stdin.
+    pub command: Vec<String>,
+    /// The file.
+    pub path: std::path::PathBuf,
+}
+
+/// The Job of `run grafana-data` (built by the pure `devstats_render::grafana_data::job`).
+pub fn grafana_data_job(model: &devstats_model::Model, name: &str) -> Result<Value, String> {
+    let ctx = devstats_render::Ctx::new(model, None).map_err(|e| e.to_string())?;
+    let job = devstats_render::grafana_data::job(&ctx, name);
+    serde_json::to_value(&job).map_err(|e| format!("cannot serialize the grafana-data Job: {e}"))
+}
+
+/// Checks, before any request, that `path` is a tar archive holding what the Grafanas need
+/// (upstream's `devstats-grafana.tar`: `grafana/shared`, `grafana/dashboards`, `grafana/img`,
+/// `grafana/sqlitedb`, `grafana/runq`, `grafana/replacer`). Reads only the 512-byte headers
+/// (ustar, with GNU long names), so it is bounded by the file's size. Returns the number of
+/// entries.
+pub fn check_grafana_archive(path: &std::path::Path) -> Result<usize, String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let shown = path.display();
+    let mut f = std::fs::File::open(path).map_err(|e| format!("--from {shown}: {e}"))?;
+    let len = f.metadata().map_err(|e| format!("--from {shown}: {e}"))?.len();
+    let mut names = Vec::new();
+    let mut long_name: Option<String> = None;
+    let mut header = [0u8; 512];
+    let mut pos = 0u64;
+    let text = |b: &[u8]| {
+        let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+        String::from_utf8_lossy(&b[..end]).into_owned()
+    };
+    let not_tar =
+        || format!("--from {shown}: not a tar archive (make it as docs/operations.md, Grafana data, says)");
+    while pos + 512 <= len {
+        f.read_exact(&mut header)
+            .map_err(|e| format!("--from {shown}: {e}"))?;
+        pos += 512;
+        if header.iter().all(|&b| b == 0) {
+            break;
+        }
+        if &header[257..262] != b"ustar" {
+            return Err(not_tar());
+        }
+        let size_text = text(&header[124..136]);
+        let size = u64::from_str_radix(size_text.trim(), 8).map_err(|_| not_tar())?;
+        let data = size.div_ceil(512) * 512;
+        if header[156] == b'L' {
+            let mut buf = vec![0u8; usize::try_from(size.min(4096)).map_err(|_| not_tar())?];
+            f.read_exact(&mut buf)
+                .map_err(|e| format!("--from {shown}: {e}"))?;
+            long_name = Some(text(&buf));
+            f.seek(SeekFrom::Start(pos + data))
+                .map_err(|e| format!("--from {shown}: {e}"))?;
+        } else {
+            let name = long_name.take().unwrap_or_else(|| {
+                let (prefix, name) = (text(&header[345..500]), text(&header[0..100]));
+                if prefix.is_empty() {
+                    name
+                } else {
+                    format!("{prefix}/{name}")
+                }
+            });
+            names.push(name.trim_start_matches("./").to_owned());
+            f.seek(SeekFrom::Current(i64::try_from(data).map_err(|_| not_tar())?))
+                .map_err(|e| format!("--from {shown}: {e}"))?;
+        }
+        pos += data;
+    }
+    if names.is_empty() {
+        return Err(not_tar());
+    }
+    let missing: Vec<&str> = devstats_render::grafana_data::REQUIRED
+        .iter()
+        .copied()
+        .filter(|req| {
+            let bare = req.trim_end_matches('/');
+            !names
+                .iter()
+                .any(|n| n == bare || n.starts_with(&format!("{bare}/")))
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "--from {shown}: the archive has no {} (it must hold what upstream's devstats-grafana.tar holds; see docs/operations.md, Grafana data)",
+            missing.join(", ")
+        ));
+    }
+    Ok(names.len())
 }
 
 /// Creates the Job (deleting a previous run-once Job of the same name first when `replace`),
@@ -315,6 +414,13 @@ pub async fn run<C: Cluster>(
         }
         tokio::time::sleep(cfg.poll).await;
     };
+    if let Some(u) = &cfg.upload {
+        let command: Vec<&str> = u.command.iter().map(String::as_str).collect();
+        eng.cluster
+            .exec_stdin(&ns, &pod, &u.container, &command, &u.path)
+            .await
+            .map_err(|e| format!("uploading {} into {ns}/{pod}: {e}", u.path.display()))?;
+    }
     if is_shell {
         return Ok(RunOutcome::Started { pod });
     }

@@ -53,6 +53,7 @@ fn cfg() -> RunConfig {
         timeout: Duration::from_secs(5),
         poll: Duration::from_millis(1),
         follow: true,
+        upload: None,
     }
 }
 

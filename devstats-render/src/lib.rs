@@ -20,6 +20,7 @@ pub mod flux;
 pub mod gateway;
 pub mod gitops;
 pub mod grafana;
+pub mod grafana_data;
 pub mod hpa;
 pub mod ingress;
 pub mod monitoring;

@@ -75,7 +75,8 @@ impl Workload {
             | "backups-sync"
             | "vacuum-sync"
             | "backups-copy"
-            | "restore" => Self::Tool,
+            | "restore"
+            | "grafana-data" => Self::Tool,
             "reports" | "tests" => Self::Shell,
             "postgres-basebackup" => Self::Operator,
             _ => return None,
