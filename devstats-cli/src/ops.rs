@@ -97,13 +97,15 @@ Examples:
   devstats-k8s run restore fixtures/cncf.yaml --project kubernetes   # from the dump on the backups volume
   devstats-k8s run restore fixtures/cncf.yaml --project kubernetes --from latest      # from the object store
   devstats-k8s run restore fixtures/cncf.yaml --project kubernetes --from 2026-11-29  # a dated dump
+  devstats-k8s run grafana-data fixtures/cncf.yaml --from devstats-grafana.tar  # the shared Grafana data
 
-Tasks: provision, restore, restore_site, reinit, vars, health, restore_artificial_all, annotations,
+Tasks: provision, restore, grafana-data, restore_site, reinit, vars, health, restore_artificial_all, annotations,
 affs, merge_dbs, repos, repo_groups, licenses_langs, ghapi, clear_devstats_running_flag,
 set_provisioned_flag, flags, add_metric, grants, periods, sleep.
 `restore` restores the project's pg_dump into <db>_restore and swaps it with the live database
 (kept as <db>_before_restore_<stamp>); see docs/backup-and-restore.md. `restore_site` is the
-chart's restore.sh (from the public backups site).
+chart's restore.sh (from the public backups site). `grafana-data` (no --project) installs the
+shared Grafana data from the archive upstream's runbook builds (docs/operations.md, Grafana data).
 The Job uses the project's provisioning pod (image, env, volume) with the task's command; it is
 removed an hour after it ends unless --keep. Exit codes: 0 succeeded, 1 the task failed, 2 error.";
 

@@ -67,7 +67,7 @@ impl Monitoring {
 pub struct PostgresExporter {
     /// Add the sidecar (without it only Patroni's own `/metrics` is scraped).
     pub enabled: bool,
-    /// The exporter image (subject to `security.images.requirePinned`).
+    /// The exporter image (subject to `security.images.require`).
     pub image: ImageRef,
     /// Requests and limits of the sidecar.
     pub resources: ResourceSpec,

@@ -706,9 +706,7 @@ pub fn restore_job(
     let env = Env::new()
         .val("DB", project.database())
         .val("JOBS", dr(ctx).restore_drill.jobs.to_string());
-    let mut pod = restore_pod(ctx, project.database(), source, RESTORE_SCRIPT, env);
-    pod.restart_policy = Some("Never".to_owned());
-    security::harden_pod(ctx, &mut pod, Workload::Tool);
+    let pod = restore_pod(ctx, project.database(), source, RESTORE_SCRIPT, env);
     // The pod type selects its NetworkPolicy: `devstats-restore` exists when any
     // disasterRecovery feature is on; otherwise the restore (from the volume: `--from` needs the
     // object store, which is a feature) runs under the backups job's policy (PostgreSQL only).
@@ -717,23 +715,18 @@ pub fn restore_job(
     } else {
         TYPE_RESTORE
     };
-    let mut labels = chart_labels(ty, Some(project.name.as_str()));
-    labels.insert("devstats.cncf.io/task".to_owned(), "restore".to_owned());
-    let mut job = Object::from(Job {
-        metadata: ctx.meta(name, COMPONENT, labels.clone()),
-        spec: Some(JobSpec {
-            backoff_limit: Some(0),
-            ttl_seconds_after_finished: (!keep).then_some(3600),
-            template: PodTemplateSpec {
-                metadata: Some(ctx.pod_meta(name, labels)),
-                spec: Some(pod),
-            },
-            ..JobSpec::default()
-        }),
-        ..Job::default()
-    });
-    security::suppress(ctx, &mut job);
-    job
+    crate::task_job::build(
+        ctx,
+        crate::task_job::TaskJob {
+            name,
+            component: COMPONENT,
+            task: "restore",
+            labels: chart_labels(ty, Some(project.name.as_str())),
+            keep,
+            deadline_seconds: None,
+        },
+        pod,
+    )
 }
 
 /// A backup CronJob and the age of its last success beyond which it should alert

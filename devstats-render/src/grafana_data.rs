@@ -15,11 +15,9 @@
 //! that it holds what the Grafanas need, unpacks it next to the live data and swaps it in with
 //! two renames, so a Grafana starting meanwhile sees the old or the new data, never half of it.
 
-use k8s_openapi::api::batch::v1::{Job, JobSpec};
-use k8s_openapi::api::core::v1::{Container, EmptyDirVolumeSource, PodSpec, PodTemplateSpec, Volume};
+use k8s_openapi::api::core::v1::{Container, EmptyDirVolumeSource, PodSpec, Volume};
 
 use crate::common::{Env, chart_labels, mount, names, node_selector, pvc_volume, resources};
-use crate::security::{self, Workload};
 use crate::{Ctx, Object};
 
 /// Component and pod `type` label of the Job.
@@ -82,7 +80,7 @@ pub fn job(ctx: &Ctx<'_>, name: &str) -> Object {
     let env = Env::new()
         .val("WAIT_SECONDS", WAIT_SECONDS.to_string())
         .val("REQUIRED", required.join(" "));
-    let mut pod = PodSpec {
+    let pod = PodSpec {
         containers: vec![Container {
             name: CONTAINER.to_owned(),
             image: Some(inst.images.backups.to_string()),
@@ -101,27 +99,19 @@ pub fn job(ctx: &Ctx<'_>, name: &str) -> Object {
                 ..Volume::default()
             },
         ]),
-        restart_policy: Some("Never".to_owned()),
         node_selector: node_selector(&inst.node_selectors.backups),
         ..PodSpec::default()
     };
-    security::harden_pod(ctx, &mut pod, Workload::Tool);
-    let mut labels = chart_labels(TYPE, None);
-    labels.insert("devstats.cncf.io/task".to_owned(), TYPE.to_owned());
-    let mut job = Object::from(Job {
-        metadata: ctx.meta(name, TYPE, labels.clone()),
-        spec: Some(JobSpec {
-            backoff_limit: Some(0),
-            active_deadline_seconds: Some(i64::from(WAIT_SECONDS) * 2),
-            ttl_seconds_after_finished: Some(3600),
-            template: PodTemplateSpec {
-                metadata: Some(ctx.pod_meta(name, labels)),
-                spec: Some(pod),
-            },
-            ..JobSpec::default()
-        }),
-        ..Job::default()
-    });
-    security::suppress(ctx, &mut job);
-    job
+    crate::task_job::build(
+        ctx,
+        crate::task_job::TaskJob {
+            name,
+            component: TYPE,
+            task: TYPE,
+            labels: chart_labels(TYPE, None),
+            keep: false,
+            deadline_seconds: Some(i64::from(WAIT_SECONDS) * 2),
+        },
+        pod,
+    )
 }

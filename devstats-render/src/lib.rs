@@ -37,6 +37,7 @@ pub mod secrets;
 pub mod security;
 pub mod static_sites;
 pub mod sync;
+pub mod task_job;
 #[cfg(test)]
 mod testkit;
 pub mod volumes;

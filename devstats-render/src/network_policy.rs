@@ -229,20 +229,25 @@ fn internet(np: &NetworkPolicies, ports: &[i32]) -> NetworkPolicyEgressRule {
     )
 }
 
+/// The Kubernetes API server's addresses as peers (`apiServer.cidrs`).
+fn api_server_peers(np: &NetworkPolicies) -> Vec<NetworkPolicyPeer> {
+    np.api_server
+        .cidrs
+        .iter()
+        .map(|c| NetworkPolicyPeer {
+            ip_block: Some(IPBlock {
+                cidr: c.clone(),
+                except: None,
+            }),
+            ..NetworkPolicyPeer::default()
+        })
+        .collect()
+}
+
 /// Egress to the Kubernetes API server.
 fn api_server(np: &NetworkPolicies) -> NetworkPolicyEgressRule {
     egress(
-        np.api_server
-            .cidrs
-            .iter()
-            .map(|c| NetworkPolicyPeer {
-                ip_block: Some(IPBlock {
-                    cidr: c.clone(),
-                    except: None,
-                }),
-                ..NetworkPolicyPeer::default()
-            })
-            .collect(),
+        api_server_peers(np),
         np.api_server.ports.iter().map(|p| tcp(i32::from(*p))).collect(),
     )
 }
@@ -548,19 +553,7 @@ fn controller_policies(
         ports: Some(ports(&ic.traffic_ports)),
     }];
     if let Some(webhook) = ic.webhook_port {
-        let from = np
-            .api_server
-            .cidrs
-            .iter()
-            .map(|c| NetworkPolicyPeer {
-                ip_block: Some(IPBlock {
-                    cidr: c.clone(),
-                    except: None,
-                }),
-                ..NetworkPolicyPeer::default()
-            })
-            .collect();
-        ingress_rules.push(ingress(from, ports(&[webhook])));
+        ingress_rules.push(ingress(api_server_peers(np), ports(&[webhook])));
     }
     if let (Some(metrics), Some(m)) = (ic.metrics_port, monitoring) {
         ingress_rules.push(ingress(vec![m.clone()], ports(&[metrics])));

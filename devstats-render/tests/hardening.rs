@@ -1,5 +1,5 @@
 //! Production hardening (`instance.security`, `docs/security.md`): the hardened render of the
-//! CNCF production model (`fixtures/cncf.yaml`: the hardened defaults, every image pinned)
+//! CNCF production model (`fixtures/cncf.yaml`: the hardened defaults with CNCF's cluster layout, upstream images)
 //! holds PodDisruptionBudgets, HorizontalPodAutoscalers, NetworkPolicies, the issuer, Pod
 //! Security Admission labels and secured pods; the chart-compatible settings render none of it;
 //! Gateway API routing keeps the certificate buckets.
@@ -21,8 +21,8 @@ fn fixture(name: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/")).join(name)
 }
 
-/// `fixtures/cncf.yaml`: the production model, hardened (its `security` is unset) with every image
-/// pinned.
+/// `fixtures/cncf.yaml`: the production model, hardened (its `security` states only the cluster
+/// layout), with upstream's images.
 fn cncf_hardened() -> Model {
     let mut m = devstats_model::load(&fixture("cncf.yaml")).unwrap_or_else(|e| panic!("{e}"));
     // Only the hardening: the fixture's issue-6 features (monitoring, disaster recovery, canaries,

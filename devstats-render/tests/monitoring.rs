@@ -29,7 +29,7 @@ fn prod_monitoring() -> Monitoring {
     m
 }
 
-/// `fixtures/cncf.yaml` (the hardened production model, images pinned) with monitoring enabled.
+/// `fixtures/cncf.yaml` (the hardened production model) with monitoring enabled.
 fn cncf_monitored() -> Model {
     let mut m = devstats_model::load(&fixture("cncf.yaml")).unwrap_or_else(|e| panic!("{e}"));
     assert!(m.instance.security.pods.security_context, "cncf.yaml is hardened");
