@@ -581,7 +581,11 @@ fn production_model_is_the_import_plus_its_listed_changes() -> TestResult {
         p.instance.auth_proxy = i.model.instance.auth_proxy.clone();
         // The takeover is done: the live chart's Patroni env (`patroni.chartEnv`) is gone.
         assert!(p.instance.patroni.chart_env.is_none(), "{}: no chartEnv", i.name);
-        assert!(i.model.instance.patroni.chart_env.is_some(), "{}: the import keeps it", i.name);
+        assert!(
+            i.model.instance.patroni.chart_env.is_some(),
+            "{}: the import keeps it",
+            i.name
+        );
         p.instance.patroni.chart_env = i.model.instance.patroni.chart_env.clone();
         let unpin = |img: &mut devstats_model::ImageRef| {
             assert!(img.is_pinned(), "{}: {img} is pinned", i.name);

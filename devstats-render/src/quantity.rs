@@ -94,7 +94,9 @@ pub fn parse(s: &str) -> Option<Parsed> {
         digits.parse().ok()?
     };
     let mantissa = mantissa.checked_mul(1i128.checked_shl(base2)?)?;
-    let exp = exp10.checked_sub(i32::try_from(frac.len()).ok()?)?.checked_add(9)?;
+    let exp = exp10
+        .checked_sub(i32::try_from(frac.len()).ok()?)?
+        .checked_add(9)?;
     let mut nanos = if exp >= 0 {
         mantissa.checked_mul(pow10(exp.unsigned_abs())?)?
     } else {
@@ -124,9 +126,7 @@ impl Parsed {
             return "0".to_owned();
         }
         let mut format = self.format;
-        if format == Format::BinarySi
-            && (self.nanos.abs() < 1024 * NANO || self.nanos % NANO != 0)
-        {
+        if format == Format::BinarySi && (self.nanos.abs() < 1024 * NANO || self.nanos % NANO != 0) {
             format = Format::DecimalSi;
         }
         if format == Format::BinarySi {

@@ -103,7 +103,8 @@ pub fn as_stored(v: &mut Value) {
                 }
             }
             if let Some(Value::Object(f)) = m.get_mut("fieldRef") {
-                f.entry("apiVersion").or_insert_with(|| Value::String("v1".to_owned()));
+                f.entry("apiVersion")
+                    .or_insert_with(|| Value::String("v1".to_owned()));
             }
             if let Some(Value::Array(ts)) = m.get_mut("volumeClaimTemplates") {
                 for t in ts.iter_mut().filter_map(Value::as_object_mut) {
@@ -112,7 +113,8 @@ pub fn as_stored(v: &mut Value) {
                     if let Some(Value::Object(spec)) = t.get_mut("spec") {
                         spec.entry("volumeMode").or_insert_with(|| "Filesystem".into());
                     }
-                    t.entry("status").or_insert_with(|| serde_json::json!({"phase": "Pending"}));
+                    t.entry("status")
+                        .or_insert_with(|| serde_json::json!({"phase": "Pending"}));
                 }
             }
             m.values_mut().for_each(as_stored);

@@ -176,7 +176,10 @@ fn parity_reports_its_deviations() {
         assert!(used.contains(&id), "deviation {id} not exercised; used: {used:?}");
     }
     for id in ["integer-env-values", "patroni-timing"] {
-        assert!(!used.contains(&id), "deviation {id} used by the import; used: {used:?}");
+        assert!(
+            !used.contains(&id),
+            "deviation {id} used by the import; used: {used:?}"
+        );
     }
     // Without it (the model after the takeover), both are.
     let mut after = prod();
