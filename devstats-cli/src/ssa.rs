@@ -293,6 +293,11 @@ fn matches_key(item: &Value, key: &BTreeMap<String, Value>) -> bool {
     })
 }
 
+/// Whether `item` is the JSON value written as `text`.
+fn is_json(item: &Value, text: &str) -> bool {
+    serde_json::from_str::<Value>(text).is_ok_and(|v| v == *item)
+}
+
 /// The value at `path`, if present.
 #[must_use]
 pub fn value_at<'a>(v: &'a Value, path: &[Seg]) -> Option<&'a Value> {
@@ -304,7 +309,7 @@ pub fn value_at<'a>(v: &'a Value, path: &[Seg]) -> Option<&'a Value> {
                 let key = key_fields(k);
                 cur.as_array()?.iter().find(|i| matches_key(i, &key))?
             }
-            Seg::Value(val) => cur.as_array()?.iter().find(|i| i.to_string() == *val)?,
+            Seg::Value(val) => cur.as_array()?.iter().find(|i| is_json(i, val))?,
         };
     }
     Some(cur)
@@ -326,7 +331,7 @@ pub fn remove_at(v: &mut Value, path: &[Seg]) {
             }
             Seg::Value(val) => cur
                 .as_array_mut()
-                .and_then(|a| a.iter_mut().find(|i| i.to_string() == *val)),
+                .and_then(|a| a.iter_mut().find(|i| is_json(i, val))),
         };
         let Some(n) = next else { return };
         cur = n;
@@ -345,7 +350,7 @@ pub fn remove_at(v: &mut Value, path: &[Seg]) {
         }
         Seg::Value(val) => {
             if let Some(a) = cur.as_array_mut() {
-                a.retain(|i| i.to_string() != *val);
+                a.retain(|i| !is_json(i, val));
             }
         }
     }

@@ -270,10 +270,10 @@ mod tests {
     proptest! {
         #[test]
         fn canonical_is_idempotent_and_keeps_the_value(q in quantities()) {
-            let p = parse(&q).unwrap();
+            let p = parse(&q).expect("generated quantities parse");
             let c = canonical(&q);
             prop_assert_eq!(canonical(&c), c.clone());
-            let again = parse(&c).unwrap();
+            let again = parse(&c).expect("canonical text parses");
             prop_assert_eq!(again.nanos, p.nanos, "{} → {}", q, c);
         }
     }
