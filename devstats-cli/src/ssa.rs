@@ -610,30 +610,9 @@ pub fn after_update(
     out
 }
 
-/// Quantities in canonical form, as the server stores them (built-in kinds: containers'
-/// `resources`, claims' `resources.requests`, `emptyDir.sizeLimit`).
+/// Quantities in canonical form, as the server stores them (built-in kinds).
 pub fn canonicalize_quantities(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            if let Some(Value::Object(res)) = m.get_mut("resources") {
-                for side in ["requests", "limits"] {
-                    if let Some(Value::Object(q)) = res.get_mut(side) {
-                        for x in q.values_mut() {
-                            if let Value::String(s) = x {
-                                *s = devstats_render::quantity::canonical(s);
-                            }
-                        }
-                    }
-                }
-            }
-            if let Some(Value::String(s)) = m.get_mut("sizeLimit") {
-                *s = devstats_render::quantity::canonical(s);
-            }
-            m.values_mut().for_each(canonicalize_quantities);
-        }
-        Value::Array(a) => a.iter_mut().for_each(canonicalize_quantities),
-        _ => {}
-    }
+    devstats_render::quantity::canonicalize_json(v);
 }
 
 /// The server defaults that matter for a second manager's apply: `fieldRef.apiVersion: v1`;

@@ -186,6 +186,33 @@ pub fn canonical(s: &str) -> String {
     parse(&once).map_or(once, |p| p.canonical())
 }
 
+/// Writes the quantities of a JSON object in canonical form, as the API server stores them:
+/// every `resources.requests`/`resources.limits` value (containers, claims) and `sizeLimit`.
+pub fn canonicalize_json(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::Object(res)) = m.get_mut("resources") {
+                for side in ["requests", "limits"] {
+                    if let Some(Value::Object(q)) = res.get_mut(side) {
+                        for x in q.values_mut() {
+                            if let Value::String(s) = x {
+                                *s = canonical(s);
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(Value::String(s)) = m.get_mut("sizeLimit") {
+                *s = canonical(s);
+            }
+            m.values_mut().for_each(canonicalize_json);
+        }
+        Value::Array(a) => a.iter_mut().for_each(canonicalize_json),
+        _ => {}
+    }
+}
+
 /// A `k8s-openapi` quantity in canonical form.
 #[must_use]
 pub fn quantity(s: &str) -> k8s_openapi::apimachinery::pkg::api::resource::Quantity {

@@ -89,19 +89,13 @@ pub fn chart_object(docs: &[Value], kind: &str, name: &str) -> Value {
 /// quantities in canonical form (`1000m` → `1`), `fieldRef.apiVersion: v1`, and claim templates
 /// with the server's defaults (`apiVersion`, `kind`, `volumeMode: Filesystem`, `status.phase`).
 pub fn as_stored(v: &mut Value) {
+    crate::quantity::canonicalize_json(v);
+    stored_defaults(v);
+}
+
+fn stored_defaults(v: &mut Value) {
     match v {
         Value::Object(m) => {
-            if let Some(Value::Object(res)) = m.get_mut("resources") {
-                for side in ["requests", "limits"] {
-                    if let Some(Value::Object(q)) = res.get_mut(side) {
-                        for x in q.values_mut() {
-                            if let Value::String(s) = x {
-                                *s = crate::quantity::canonical(s);
-                            }
-                        }
-                    }
-                }
-            }
             if let Some(Value::Object(f)) = m.get_mut("fieldRef") {
                 f.entry("apiVersion")
                     .or_insert_with(|| Value::String("v1".to_owned()));
@@ -117,9 +111,9 @@ pub fn as_stored(v: &mut Value) {
                         .or_insert_with(|| serde_json::json!({"phase": "Pending"}));
                 }
             }
-            m.values_mut().for_each(as_stored);
+            m.values_mut().for_each(stored_defaults);
         }
-        Value::Array(a) => a.iter_mut().for_each(as_stored),
+        Value::Array(a) => a.iter_mut().for_each(stored_defaults),
         _ => {}
     }
 }
