@@ -226,6 +226,15 @@ pub trait Cluster {
         force: bool,
         dry_run: bool,
     ) -> Result<Value, ApiError>;
+    /// Replaces `metadata.managedFields` of an object (a JSON patch with a `test` of
+    /// `resourceVersion`, as kubectl's `csaupgrade` sends it): moves field ownership between
+    /// managers without changing the object. Fails (422) when the object changed since it was read.
+    async fn patch_managed_fields(
+        &self,
+        key: &ObjectKey,
+        resource_version: &str,
+        managed_fields: &Value,
+    ) -> Result<Value, ApiError>;
     /// Creates an object (POST); 409 AlreadyExists when it exists.
     async fn create(&self, key: &ObjectKey, body: &Value) -> Result<Value, ApiError>;
     /// Deletes an object (background propagation); 404 when it does not exist.
@@ -285,6 +294,16 @@ pub fn apply_query(force: bool, dry_run: bool) -> String {
         q.push_str("&dryRun=All");
     }
     q
+}
+
+/// The JSON patch that replaces `metadata.managedFields` only if the object is unchanged
+/// (kubectl `csaupgrade`'s form).
+#[must_use]
+pub fn managed_fields_patch(resource_version: &str, managed_fields: &Value) -> Value {
+    serde_json::json!([
+        {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version},
+        {"op": "replace", "path": "/metadata/managedFields", "value": managed_fields},
+    ])
 }
 
 /// The list query string of one page.
@@ -475,6 +494,21 @@ impl Cluster for KubeCluster {
             &uri,
             Some("application/apply-patch+yaml"),
             to_bytes(body)?,
+        )
+        .await
+    }
+
+    async fn patch_managed_fields(
+        &self,
+        key: &ObjectKey,
+        resource_version: &str,
+        managed_fields: &Value,
+    ) -> Result<Value, ApiError> {
+        self.json(
+            Method::PATCH,
+            &key.path(),
+            Some("application/json-patch+json"),
+            to_bytes(&managed_fields_patch(resource_version, managed_fields))?,
         )
         .await
     }

@@ -118,6 +118,20 @@ impl<'a, C: Cluster> Engine<'a, C> {
         .await
     }
 
+    /// Replaces an object's `metadata.managedFields` (guarded by its `resourceVersion`).
+    pub async fn patch_managed_fields(
+        &self,
+        key: &ObjectKey,
+        resource_version: &str,
+        managed_fields: &Value,
+    ) -> Result<Value, ApiError> {
+        self.call(&key.to_string(), true, || {
+            self.cluster
+                .patch_managed_fields(key, resource_version, managed_fields)
+        })
+        .await
+    }
+
     /// Create; an existing object is `Ok(false)`.
     pub async fn create(&self, key: &ObjectKey, body: &Value) -> Result<bool, ApiError> {
         match self

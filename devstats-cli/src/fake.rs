@@ -1,8 +1,32 @@
 //! An in-memory API server for tests and measurements: objects by key, a request log (to count
 //! reads and writes), scripted faults (429/5xx/transport errors on the next requests), an
-//! interruption switch (every write fails after N writes), field-manager conflicts, immutable-field
-//! rejections with the real 422 texts, and simulated controllers (StatefulSets, Deployments and
-//! Jobs become ready or complete; Patroni elects a primary).
+//! interruption switch (every write fails after N writes), real server-side-apply field
+//! ownership, immutable-field rejections with the real 422 texts, and simulated controllers
+//! (StatefulSets, Deployments and Jobs become ready or complete; Patroni elects a primary).
+//!
+//! Server-side apply is modelled on what a real API server does ([`crate::ssa`] has the details
+//! and the sources):
+//!
+//! - each write records `metadata.managedFields`: an `Apply` entry per applying manager (its
+//!   fields exactly the applied object's field set), an `Update` entry for POSTs; list-maps are
+//!   merged and owned by key, atomic lists whole;
+//! - an apply that changes the value of a field another manager owns fails with the real 409
+//!   `Status` (`Apply failed with N conflict(s): conflict with "helm" using apps/v1: .spec…`, one
+//!   `FieldManagerConflict` cause per field); the same value is shared ownership; `force=true`
+//!   takes the fields over;
+//! - fields a manager stops applying leave its set, and the object when nobody else owns them;
+//! - stored objects carry canonical quantities (`2000m` is stored as `2`, and applying `2000m`
+//!   over another manager's stored `2` conflicts, as on a real server) and the server defaults a
+//!   second manager would otherwise differ on (`fieldRef.apiVersion`, claim templates'
+//!   `apiVersion`/`kind`/`volumeMode`/`status`, Service `type`/`sessionAffinity`, containers'
+//!   `terminationMessagePath`/`terminationMessagePolicy`);
+//! - `metadata.managedFields` can be replaced with a JSON patch guarded by a `test` of
+//!   `resourceVersion` (what kubectl's `csaupgrade` sends), see [`Cluster::patch_managed_fields`].
+//!
+//! Not modelled: other defaults (probes' `timeoutSeconds`, `dnsPolicy`, `schedulerName`, …, none of
+//! which the render sets differently from the server), schema-driven list types of custom
+//! resources (their lists are atomic, their maps granular, as for a CRD without markers), field
+//! ownership of `status`, and `Update` operations other than POST.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -11,8 +35,10 @@ use serde_json::{Value, json};
 
 use crate::cluster::{ApiError, Cluster, ListOptions, LogOptions};
 use crate::kinds::{Kind, ObjectKey};
+use crate::plan::FIELD_MANAGER;
 use crate::plan::json::is_subset;
 use crate::plan::policy::immutable_paths;
+use crate::ssa;
 
 /// The verb of a recorded request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -33,6 +59,8 @@ pub enum Verb {
     Proxy,
     /// Pod exec with stdin.
     Exec,
+    /// A JSON patch of `metadata.managedFields`.
+    Patch,
 }
 
 /// One recorded request.
@@ -52,7 +80,7 @@ impl Request {
     /// Whether it changed (or tried to change) state.
     #[must_use]
     pub fn is_write(&self) -> bool {
-        matches!(self.verb, Verb::Apply | Verb::Create | Verb::Delete) && !self.dry_run
+        matches!(self.verb, Verb::Apply | Verb::Create | Verb::Delete | Verb::Patch) && !self.dry_run
     }
 }
 
@@ -78,7 +106,6 @@ struct State {
     writes_left: Option<usize>,
     controllers: bool,
     failing_jobs: BTreeSet<String>,
-    foreign: BTreeMap<ObjectKey, Vec<(String, String)>>,
     logs: BTreeMap<String, String>,
     resource_version: u64,
     latency: std::time::Duration,
@@ -256,14 +283,16 @@ impl FakeCluster {
         self.lock().failing_jobs.insert(name.to_owned());
     }
 
-    /// Another field manager owns `field` (e.g. `.spec.replicas`) of an object: applies without
-    /// force conflict.
+    /// Another field manager owns `field` (e.g. `.spec.replicas`) of an object, as after a
+    /// `kubectl edit` (an `Update` entry in `metadata.managedFields`): an apply that changes its
+    /// value conflicts unless forced.
     pub fn set_foreign_owner(&self, key: &ObjectKey, field: &str, manager: &str) {
-        self.lock()
-            .foreign
-            .entry(key.clone())
-            .or_default()
-            .push((field.to_owned(), manager.to_owned()));
+        let mut s = self.lock();
+        if let Some(v) = s.objects.get_mut(key) {
+            let set: ssa::FieldSet = [ssa::parse_dotted(field)].into_iter().collect();
+            let entries = ssa::after_update(&ssa::managed_fields(v), manager, &key.kind.api_version(), &set);
+            ssa::set_managed_fields(v, &entries);
+        }
     }
 
     /// Every request takes this long (a network round trip), without blocking other requests.
@@ -296,7 +325,7 @@ impl FakeCluster {
                 *n -= 1;
                 e.clone()
             });
-        let write = matches!(verb, Verb::Apply | Verb::Create | Verb::Delete) && !dry_run;
+        let write = matches!(verb, Verb::Apply | Verb::Create | Verb::Delete | Verb::Patch) && !dry_run;
         let interrupted = write && s.writes_left == Some(0);
         let outcome = match (fault, interrupted) {
             (Some(e), _) => Err(e),
@@ -351,6 +380,153 @@ impl FakeCluster {
                 .as_bytes(),
             None,
         )
+    }
+
+    /// Canonical quantities and server defaults, as a real server stores an object.
+    fn as_stored(key: &ObjectKey, v: &mut Value) {
+        if key.kind.is_builtin() {
+            ssa::as_stored(key.kind.kind, v);
+        } else {
+            ssa::strip_nulls(v);
+        }
+    }
+
+    fn patch_test_failed(key: &ObjectKey) -> ApiError {
+        ApiError::from_response(
+            422,
+            json!({"kind": "Status", "reason": "Invalid", "code": 422,
+                   "message": format!("{} \"{}\": the server rejected our request due to an error in our request: testing value /metadata/resourceVersion failed: test failed", key.kind.plural, key.name)})
+            .to_string()
+            .as_bytes(),
+            None,
+        )
+    }
+
+    fn conflict_error(key: &ObjectKey, conflicts: &[ssa::Conflict]) -> ApiError {
+        let causes: Vec<Value> = conflicts
+            .iter()
+            .map(|c| {
+                json!({"reason": "FieldManagerConflict",
+                       "message": format!("conflict with \"{}\" using {}", c.manager, c.api_version),
+                       "field": ssa::display(&c.path)})
+            })
+            .collect();
+        let n = conflicts.len();
+        let listed = if n == 1 {
+            format!(
+                "conflict with \"{}\" using {}: {}",
+                conflicts[0].manager,
+                conflicts[0].api_version,
+                ssa::display(&conflicts[0].path)
+            )
+        } else {
+            let mut by: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
+            for c in conflicts {
+                by.entry((c.manager.as_str(), c.api_version.as_str()))
+                    .or_default()
+                    .push(ssa::display(&c.path));
+            }
+            let group = |(m, v): &(&str, &str), fields: &[String]| {
+                format!(
+                    "\"{m}\" using {v}:{}",
+                    fields.iter().map(|f| format!("\n- {f}")).collect::<String>()
+                )
+            };
+            if by.len() == 1 {
+                by.iter()
+                    .map(|(k, f)| format!("conflicts with {}", group(k, f)))
+                    .collect()
+            } else {
+                let groups: Vec<String> = by.iter().map(|(k, f)| group(k, f)).collect();
+                format!("conflicts with:\n{}", groups.join("\n"))
+            }
+        };
+        let message = format!(
+            "Apply failed with {n} conflict{}: {listed}",
+            if n == 1 { "" } else { "s" }
+        );
+        ApiError::from_response(
+            409,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409,
+                   "message": message, "details": {"name": key.name, "group": key.kind.group, "kind": key.kind.plural, "causes": causes}})
+            .to_string()
+            .as_bytes(),
+            None,
+        )
+    }
+
+    /// Server-side apply as field manager `manager` (e.g. `helm`, as Helm 4 applies a chart).
+    pub async fn apply_as(
+        &self,
+        manager: &str,
+        key: &ObjectKey,
+        body: &Value,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        self.begin(Verb::Apply, key.to_string(), dry_run).await?;
+        let mut s = self.lock();
+        if let Some(ns) = &key.namespace
+            && !s.objects.contains_key(&ObjectKey::new(Kind::NAMESPACE, None, ns))
+        {
+            return Err(ApiError::from_response(
+                404,
+                json!({"reason": "NotFound", "message": format!("namespaces \"{ns}\" not found")})
+                    .to_string()
+                    .as_bytes(),
+                None,
+            ));
+        }
+        let live = s.objects.get(key).cloned();
+        let kind = key.kind.kind;
+        let mut body = body.clone();
+        ssa::strip_nulls(&mut body);
+        let body = &body;
+        let set = ssa::field_set(kind, body);
+        let (mut new, entries) = match &live {
+            Some(l) => (ssa::merge(kind, l, body), ssa::managed_fields(l)),
+            None => (body.clone(), Vec::new()),
+        };
+        let conflicts = match &live {
+            Some(l) => ssa::conflicts(&entries, manager, &set, l, &new),
+            None => Vec::new(),
+        };
+        if !conflicts.is_empty() && !force {
+            return Err(Self::conflict_error(key, &conflicts));
+        }
+        if let Some(live) = &live {
+            for path in immutable_paths(key.kind) {
+                if let Some(d) = body.pointer(path)
+                    && !is_subset(d, live.pointer(path).unwrap_or(&Value::Null))
+                {
+                    return Err(Self::immutable_error(key, path));
+                }
+            }
+        }
+        let forced = if force { conflicts } else { Vec::new() };
+        let (entries, removed) = ssa::after_apply(&entries, manager, &key.kind.api_version(), &set, &forced);
+        for p in &removed {
+            ssa::remove_at(&mut new, p);
+        }
+        Self::as_stored(key, &mut new);
+        ssa::set_managed_fields(&mut new, &entries);
+        if dry_run {
+            // What the apply would store, computed on a scratch copy: the same merge as a real
+            // apply (kept labels, server-set fields, status), nothing persisted.
+            let mut scratch = State {
+                resource_version: s.resource_version,
+                ..State::default()
+            };
+            if let Some(o) = &live {
+                scratch.objects.insert(key.clone(), o.clone());
+            }
+            let mut preview = Self::store(&mut scratch, key, &new);
+            if let Some(rv) = live.as_ref().and_then(|o| o.pointer("/metadata/resourceVersion")) {
+                ptr_set(&mut preview, "/metadata/resourceVersion", rv.clone());
+            }
+            return Ok(preview);
+        }
+        Ok(Self::store(&mut s, key, &new))
     }
 
     /// Stores `body` as the new state of `key` (create or update) and runs the controllers.
@@ -539,82 +715,34 @@ impl Cluster for FakeCluster {
         force: bool,
         dry_run: bool,
     ) -> Result<Value, ApiError> {
-        self.begin(Verb::Apply, key.to_string(), dry_run).await?;
+        self.apply_as(FIELD_MANAGER, key, body, force, dry_run).await
+    }
+
+    async fn patch_managed_fields(
+        &self,
+        key: &ObjectKey,
+        resource_version: &str,
+        managed_fields: &Value,
+    ) -> Result<Value, ApiError> {
+        self.begin(Verb::Patch, key.to_string(), false).await?;
         let mut s = self.lock();
-        if let Some(ns) = &key.namespace
-            && !s.objects.contains_key(&ObjectKey::new(Kind::NAMESPACE, None, ns))
-        {
-            return Err(ApiError::from_response(
-                404,
-                json!({"reason": "NotFound", "message": format!("namespaces \"{ns}\" not found")})
-                    .to_string()
-                    .as_bytes(),
-                None,
-            ));
+        s.resource_version += 1;
+        let rv = s.resource_version;
+        let Some(obj) = s.objects.get_mut(key) else {
+            return Err(Self::not_found(key));
+        };
+        let live_rv = obj
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if live_rv != resource_version {
+            return Err(Self::patch_test_failed(key));
         }
-        if let Some(owners) = s.foreign.get(key).cloned() {
-            let conflicting: Vec<&(String, String)> = owners
-                .iter()
-                .filter(|(field, _)| body.pointer(&field.replace('.', "/")).is_some())
-                .collect();
-            if !conflicting.is_empty() {
-                if force {
-                    s.foreign.remove(key);
-                } else {
-                    let causes: Vec<Value> = conflicting
-                        .iter()
-                        .map(|(field, m)| {
-                            json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{m}\" using {}", key.kind.api_version()), "field": field})
-                        })
-                        .collect();
-                    let message = format!(
-                        "Apply failed with {} conflict{}: {}",
-                        causes.len(),
-                        if causes.len() == 1 { "" } else { "s" },
-                        conflicting
-                            .iter()
-                            .map(|(f, m)| format!("conflict with \"{m}\": {f}"))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    );
-                    return Err(ApiError::from_response(
-                        409,
-                        json!({"kind": "Status", "reason": "Conflict", "code": 409, "message": message,
-                               "details": {"name": key.name, "kind": key.kind.plural, "causes": causes}})
-                        .to_string()
-                        .as_bytes(),
-                        None,
-                    ));
-                }
-            }
-        }
-        if let Some(live) = s.objects.get(key) {
-            for path in immutable_paths(key.kind) {
-                if let Some(d) = body.pointer(path)
-                    && !is_subset(d, live.pointer(path).unwrap_or(&Value::Null))
-                {
-                    return Err(Self::immutable_error(key, path));
-                }
-            }
-        }
-        if dry_run {
-            // What the apply would store, computed on a scratch copy: the same merge as a real
-            // apply (kept labels, server-set fields, status), nothing persisted.
-            let mut scratch = State {
-                resource_version: s.resource_version,
-                ..State::default()
-            };
-            let live = s.objects.get(key).cloned();
-            if let Some(o) = &live {
-                scratch.objects.insert(key.clone(), o.clone());
-            }
-            let mut preview = Self::store(&mut scratch, key, body);
-            if let Some(rv) = live.as_ref().and_then(|o| o.pointer("/metadata/resourceVersion")) {
-                ptr_set(&mut preview, "/metadata/resourceVersion", rv.clone());
-            }
-            return Ok(preview);
-        }
-        Ok(Self::store(&mut s, key, body))
+        ptr_set(obj, "/metadata/managedFields", managed_fields.clone());
+        let entries = ssa::managed_fields(obj);
+        ssa::set_managed_fields(obj, &entries);
+        ptr_set(obj, "/metadata/resourceVersion", Value::String(rv.to_string()));
+        Ok(obj.clone())
     }
 
     async fn create(&self, key: &ObjectKey, body: &Value) -> Result<Value, ApiError> {
@@ -630,7 +758,12 @@ impl Cluster for FakeCluster {
                 None,
             ));
         }
-        Ok(Self::store(&mut s, key, body))
+        let mut new = body.clone();
+        Self::as_stored(key, &mut new);
+        let set = ssa::field_set(key.kind.kind, body);
+        let entries = ssa::after_update(&[], FIELD_MANAGER, &key.kind.api_version(), &set);
+        ssa::set_managed_fields(&mut new, &entries);
+        Ok(Self::store(&mut s, key, &new))
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), ApiError> {

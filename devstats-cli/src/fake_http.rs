@@ -259,6 +259,33 @@ async fn handle(cluster: Arc<FakeCluster>, crds: Arc<Vec<Kind>>, req: Request<In
             Some(v) => ok_json(&v),
             None => not_found(format!("{} \"{}\" not found", key.kind.plural, key.name)),
         })),
+        (Method::PATCH, Target::Object(key)) if content_type.starts_with("application/json-patch+json") => {
+            // Only the managedFields patch (`test` resourceVersion, `replace` managedFields).
+            let ops = match parsed_body() {
+                Ok(v) => v,
+                Err(message) => return Ok(bad_request(message)),
+            };
+            let op = |name: &str, path: &str| {
+                ops.as_array().into_iter().flatten().find(|o| {
+                    o.get("op").and_then(Value::as_str) == Some(name)
+                        && o.get("path").and_then(Value::as_str) == Some(path)
+                })
+            };
+            let (Some(test), Some(replace)) = (
+                op("test", "/metadata/resourceVersion"),
+                op("replace", "/metadata/managedFields"),
+            ) else {
+                return Ok(bad_request(
+                    "only a JSON patch of /metadata/managedFields with a test of /metadata/resourceVersion is served".to_owned(),
+                ));
+            };
+            let rv = test.get("value").and_then(Value::as_str).unwrap_or_default();
+            let fields = replace.get("value").cloned().unwrap_or(Value::Null);
+            api(cluster
+                .patch_managed_fields(&key, rv, &fields)
+                .await
+                .map(|o| ok_json(&o)))
+        }
         (Method::PATCH, Target::Object(key)) => {
             if !content_type.starts_with("application/apply-patch") {
                 return Ok(respond(
@@ -276,7 +303,11 @@ async fn handle(cluster: Arc<FakeCluster>, crds: Arc<Vec<Kind>>, req: Request<In
             };
             let force = param(&q, "force") == Some("true");
             let dry_run = param(&q, "dryRun") == Some("All");
-            api(cluster.apply(&key, &v, force, dry_run).await.map(|o| ok_json(&o)))
+            let manager = param(&q, "fieldManager").unwrap_or_default().to_owned();
+            api(cluster
+                .apply_as(&manager, &key, &v, force, dry_run)
+                .await
+                .map(|o| ok_json(&o)))
         }
         (Method::POST, Target::Collection(kind, ns)) => {
             let v = match parsed_body() {

@@ -16,5 +16,7 @@ pub mod plan;
 pub mod progress;
 pub mod retry;
 pub mod run_task;
+pub mod ssa;
 pub mod status;
+pub mod takeover;
 pub mod waits;

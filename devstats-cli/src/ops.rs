@@ -169,6 +169,12 @@ pub struct ApplyArgs {
     /// Take over fields another field manager owns (the model's values win).
     #[arg(long)]
     pub force_conflicts: bool,
+    /// Take over a chart install applied server-side by field manager MANAGER (Helm 4: `helm`):
+    /// print the plan of the chart's objects (what changes, restarts pods, is deleted or
+    /// re-created) before any write, refuse fields whose live value differs from the model's
+    /// (unless --force-conflicts), move the fields with equal values to devstats-k8s, then apply.
+    #[arg(long, value_name = "MANAGER")]
+    pub take_over: Option<String>,
     /// Do not wait for readiness. Bootstrap and provisioning start only when what they need is
     /// ready already; the rest is deferred to a later apply.
     #[arg(long)]
@@ -428,7 +434,12 @@ pub fn apply(args: ApplyArgs) -> miette::Result<ExitCode> {
             RetryPolicy::default(),
             progress.as_ref(),
         );
-        Ok::<_, miette::Report>(devstats_cli::apply::apply(&eng, &set, &cfg).await)
+        Ok::<_, miette::Report>(match &args.take_over {
+            Some(manager) => devstats_cli::takeover::take_over(&eng, &set, &cfg, manager)
+                .await
+                .map(|(_, applied)| applied.unwrap_or_default()),
+            None => devstats_cli::apply::apply(&eng, &set, &cfg).await,
+        })
     })?;
     match result {
         Ok(report) if !report.ok() => Ok(ExitCode::from(2)),

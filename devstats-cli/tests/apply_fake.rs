@@ -333,6 +333,8 @@ fn field_manager_conflicts_name_the_manager_and_need_force() {
     let m = model("example.yaml");
     let fake = fresh(&m);
     let g = key(Kind::DEPLOYMENT, "devstats-grafana-kubernetes");
+    // `kubectl scale` to 3: an Update by another manager with a different value.
+    fake.edit(&g, |v| v["spec"]["replicas"] = 3.into());
     fake.set_foreign_owner(&g, ".spec.replicas", "kubectl-edit");
     let mut m2 = m.clone();
     m2.instance.images.grafana = devstats_model::ImageRef::from("x/grafana:2");

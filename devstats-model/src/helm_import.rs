@@ -2175,13 +2175,22 @@ fn import_patroni(c: &Obj<'_>, dialect: Dialect, warnings: &mut Vec<String>) -> 
     };
     let chart_retry = c.u32("patroniRetryTimeout", retry_default)?;
     let mut retry_timeout = chart_retry;
+    // The live pods run the chart's env: `chartEnv` renders it as is, so that a takeover restarts
+    // no database pod; the model's own fields hold the values to move to afterwards.
+    let mut chart_env = crate::PatroniChartEnv::default();
     if u64::from(loop_wait) + 2 * u64::from(retry_timeout) > u64::from(ttl) {
         retry_timeout = ttl.saturating_sub(loop_wait) / 2;
+        chart_env.retry_timeout = Some(chart_retry);
         warnings.push(format!(
             "patroni: the chart's timing violates Patroni's rule loop_wait + 2 × retry_timeout <= ttl \
-             ({loop_wait} + 2 × {chart_retry} > {ttl}); retryTimeout set to {retry_timeout}"
+             ({loop_wait} + 2 × {chart_retry} > {ttl}); retryTimeout set to {retry_timeout}, and \
+             chartEnv.retryTimeout keeps the live {chart_retry} so that taking over restarts nothing; \
+             after the takeover remove patroni.chartEnv (one rolling restart of devstats-postgres)"
         ));
     }
+    let maximum_lag_on_failover = c.u64("patroniMaximumLagOnFailover", d.maximum_lag_on_failover)?;
+    // Helm renders a number of the values file as a float64 (`5.36870912e+10` from 10⁶ up).
+    chart_env.float_maximum_lag = maximum_lag_on_failover >= 1_000_000;
     let size = |key: &str, d: &PgSize| c.string(key, d.as_str()).map(|s| PgSize(s.trim().to_owned()));
     let dur = |key: &str, d: &PgDuration| c.string(key, d.as_str()).map(|s| PgDuration(s.trim().to_owned()));
     let wal_level = match c.string("postgresWalLevel", "replica")?.trim() {
@@ -2201,7 +2210,8 @@ fn import_patroni(c: &Obj<'_>, dialect: Dialect, warnings: &mut Vec<String>) -> 
         ttl,
         retry_timeout,
         master_start_timeout: c.u32("patroniMasterStartTimeout", d.master_start_timeout)?,
-        maximum_lag_on_failover: c.u64("patroniMaximumLagOnFailover", d.maximum_lag_on_failover)?,
+        maximum_lag_on_failover,
+        chart_env: (chart_env != crate::PatroniChartEnv::default()).then_some(chart_env),
         postgres: PostgresParameters {
             shared_buffers: size("postgresSharedBuffers", &dp.shared_buffers)?,
             max_connections: c.u32("postgresMaxConn", dp.max_connections)?,

@@ -762,6 +762,25 @@ pub struct Patroni {
     pub maximum_lag_on_failover: u64,
     /// PostgreSQL parameters rendered into Patroni's local configuration.
     pub postgres: PostgresParameters,
+    /// The Patroni env exactly as a live chart install has it, so that taking the chart's
+    /// StatefulSet over restarts no database pod (`import-helm` writes it when the chart's env
+    /// differs from what the fields above render). Remove it after the takeover to roll out the
+    /// fields above (one rolling restart of `devstats-postgres`; docs/helm-parity.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart_env: Option<PatroniChartEnv>,
+}
+
+/// The chart's literal Patroni env values kept for a takeover (see [`Patroni::chart_env`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct PatroniChartEnv {
+    /// `PATRONI_RETRY_TIMEOUT` as installed (the chart's 60 breaks Patroni's rule
+    /// `loop_wait + 2 × retry_timeout <= ttl`; `retryTimeout` holds the value to move to).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_timeout: Option<u32>,
+    /// `PATRONI_MAXIMUM_LAG_ON_FAILOVER` in Helm's float64 form (`5.36870912e+10`), as the chart
+    /// renders a number from its values file.
+    pub float_maximum_lag: bool,
 }
 
 impl Default for Patroni {
@@ -774,6 +793,7 @@ impl Default for Patroni {
             master_start_timeout: 600,
             maximum_lag_on_failover: 53_687_091_200,
             postgres: PostgresParameters::default(),
+            chart_env: None,
         }
     }
 }

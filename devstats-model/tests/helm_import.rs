@@ -337,6 +337,14 @@ fn retry_timeout_is_fixed_with_a_warning() -> TestResult {
     assert_eq!((p.loop_wait, p.ttl), (15, 60));
     assert_eq!(p.retry_timeout, 22);
     assert!(u64::from(p.loop_wait) + 2 * u64::from(p.retry_timeout) <= u64::from(p.ttl));
+    // The live pods keep the chart's env until the takeover is done.
+    assert_eq!(
+        p.chart_env,
+        Some(devstats_model::PatroniChartEnv {
+            retry_timeout: Some(60),
+            float_maximum_lag: true
+        })
+    );
     assert!(
         imported
             .warnings
@@ -350,6 +358,8 @@ fn retry_timeout_is_fixed_with_a_warning() -> TestResult {
     let ok = import_with(VALUES, &["patroniRetryTimeout=20"])?;
     assert_eq!(ok.model.instance.patroni.retry_timeout, 20);
     assert!(!ok.warnings.iter().any(|w| w.contains("retry_timeout")));
+    let chart_env = ok.model.instance.patroni.chart_env.as_ref();
+    assert_eq!(chart_env.map(|c| c.retry_timeout), Some(None));
     Ok(())
 }
 
@@ -583,6 +593,14 @@ fn production_model_is_the_import_plus_its_listed_changes() -> TestResult {
         );
         p.instance.canary = i.model.instance.canary.clone();
         p.instance.auth_proxy = i.model.instance.auth_proxy.clone();
+        // The takeover is done: the live chart's Patroni env (`patroni.chartEnv`) is gone.
+        assert!(p.instance.patroni.chart_env.is_none(), "{}: no chartEnv", i.name);
+        assert!(
+            i.model.instance.patroni.chart_env.is_some(),
+            "{}: the import keeps it",
+            i.name
+        );
+        p.instance.patroni.chart_env = i.model.instance.patroni.chart_env.clone();
         assert_eq!(p, i.model, "{}: only the listed changes", i.name);
     }
     Ok(())

@@ -11,7 +11,6 @@ use k8s_openapi::api::core::v1::{
     EnvVar, EnvVarSource, ObjectFieldSelector, PersistentVolumeClaimVolumeSource, ResourceRequirements,
     SecretKeySelector, Volume, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::Ctx;
@@ -148,8 +147,10 @@ impl Env {
             name: name.into(),
             value: None,
             value_from: Some(EnvVarSource {
+                // The server defaults `apiVersion: v1`; rendering it keeps a second field
+                // manager's apply equal to what is stored (no server-side apply conflict).
                 field_ref: Some(ObjectFieldSelector {
-                    api_version: None,
+                    api_version: Some("v1".to_owned()),
                     field_path: path.into(),
                 }),
                 ..EnvVarSource::default()
@@ -176,8 +177,8 @@ pub fn resources(spec: Option<&ResourceSpec>) -> Option<ResourceRequirements> {
     let spec = spec?;
     let pair = |cpu: &devstats_model::Quantity, mem: &devstats_model::Quantity| {
         BTreeMap::from([
-            ("cpu".to_owned(), Quantity(cpu.to_string())),
-            ("memory".to_owned(), Quantity(mem.to_string())),
+            ("cpu".to_owned(), crate::quantity::quantity(cpu.as_str())),
+            ("memory".to_owned(), crate::quantity::quantity(mem.as_str())),
         ])
     };
     Some(ResourceRequirements {

@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 
 use devstats_model::backup::{DisasterRecovery, ObjectStore, WalArchiving};
 use devstats_model::{Model, Project};
-use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
     Container, EmptyDirVolumeSource, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec,
     ServiceAccount, Volume, VolumeMount,

@@ -31,6 +31,7 @@ pub mod output;
 pub mod patroni;
 pub mod pdb;
 pub mod provision;
+pub mod quantity;
 pub mod refs;
 pub mod reports;
 pub mod secrets;

@@ -14,6 +14,9 @@
 //! - `PATRONI_RETRY_TIMEOUT` defaults to 20 (chart: 60), so that Patroni's rule
 //!   `loop_wait + 2 × retry_timeout ≤ ttl` holds with the default loop_wait 15 and ttl 60.
 //!
+//! `instance.patroni.chartEnv` (written by the import of a live chart install) renders both as the
+//! chart has them instead, so that taking the chart's StatefulSet over restarts no pod.
+//!
 //! Patroni writes `subsets` of the Endpoints `devstats-postgres-config` at run time (the primary
 //! points it at itself): the apply layer must create that object only when it is missing and never
 //! update it afterwards.
@@ -25,12 +28,11 @@ use devstats_model::{Patroni, WalLevel};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Affinity, Container, ContainerPort, EmptyDirVolumeSource, Endpoints, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec,
-    PodTemplateSpec, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, Volume,
-    VolumeResourceRequirements,
+    PersistentVolumeClaimSpec, PersistentVolumeClaimStatus, PodAffinityTerm, PodAntiAffinity,
+    PodSecurityContext, PodSpec, PodTemplateSpec, SecurityContext, Service, ServiceAccount, ServicePort,
+    ServiceSpec, Volume, VolumeResourceRequirements,
 };
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement, ObjectMeta};
 
 use crate::common::{APP, Env, chart_labels, mount, names, node_selector, resources};
@@ -234,8 +236,28 @@ fn wal_level(l: WalLevel) -> &'static str {
 }
 
 /// The 53 env vars of the Patroni container, in the chart's order.
+/// Go's `%v` of an integer-valued float64, as Helm renders a number of a values file: shortest
+/// digits, exponent form (`e+NN`) from 10⁶ up.
+fn go_float(n: u64) -> String {
+    if n < 1_000_000 {
+        return n.to_string();
+    }
+    #[allow(clippy::cast_precision_loss)] // Helm's float64, rounding included
+    let text = format!("{:e}", n as f64);
+    let (mantissa, exp) = text.split_once('e').unwrap_or((text.as_str(), "0"));
+    format!("{mantissa}e+{exp:0>2}")
+}
+
 fn env(ctx: &Ctx<'_>, p: &Patroni) -> Env {
     let pg = ctx.model.instance.secrets.postgres.as_str();
+    // A live chart install's env, kept by the import until the takeover is done.
+    let chart_env = p.chart_env.clone().unwrap_or_default();
+    let retry_timeout = chart_env.retry_timeout.unwrap_or(p.retry_timeout);
+    let maximum_lag = if chart_env.float_maximum_lag {
+        go_float(p.maximum_lag_on_failover)
+    } else {
+        p.maximum_lag_on_failover.to_string()
+    };
     let q = &p.postgres;
     let kube_labels = format!(
         r#"{{"name": "{APP}", "type": "{TYPE}", "cluster-name": "{}"}}"#,
@@ -323,12 +345,9 @@ fn env(ctx: &Ctx<'_>, p: &Patroni) -> Env {
         )
         .val("PATRONI_LOOP_WAIT", p.loop_wait.to_string())
         .val("PATRONI_TTL", p.ttl.to_string())
-        .val("PATRONI_RETRY_TIMEOUT", p.retry_timeout.to_string())
+        .val("PATRONI_RETRY_TIMEOUT", retry_timeout.to_string())
         .val("PATRONI_MASTER_START_TIMEOUT", p.master_start_timeout.to_string())
-        .val(
-            "PATRONI_MAXIMUM_LAG_ON_FAILOVER",
-            p.maximum_lag_on_failover.to_string(),
-        )
+        .val("PATRONI_MAXIMUM_LAG_ON_FAILOVER", maximum_lag)
         .val(
             "PATRONI_POSTGRES_MAINTENANCE_WORK_MEM",
             q.maintenance_work_mem.as_str(),
@@ -425,6 +444,9 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
         startup_probe: probes.then(|| security::http_probe("/liveness", REST_PORT, 10, 90)),
         ..Container::default()
     };
+    // The claim template exactly as the API server stores it (defaulted `volumeMode` and
+    // `status.phase`, canonical size): `volumeClaimTemplates` is an atomic list, so any difference
+    // from the stored list is a server-side apply conflict with the manager that created it.
     let claim = PersistentVolumeClaim {
         metadata: ObjectMeta {
             name: Some(PGDATA_VOLUME.to_owned()),
@@ -436,13 +458,17 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
             resources: Some(VolumeResourceRequirements {
                 requests: Some(BTreeMap::from([(
                     "storage".to_owned(),
-                    Quantity(inst.storage.postgres_size.as_str().to_owned()),
+                    crate::quantity::quantity(inst.storage.postgres_size.as_str()),
                 )])),
                 ..VolumeResourceRequirements::default()
             }),
+            volume_mode: Some("Filesystem".to_owned()),
             ..PersistentVolumeClaimSpec::default()
         }),
-        ..PersistentVolumeClaim::default()
+        status: Some(PersistentVolumeClaimStatus {
+            phase: Some("Pending".to_owned()),
+            ..PersistentVolumeClaimStatus::default()
+        }),
     };
     // Who makes the volume writable for 999 (instance.security.patroni.volumeOwnership). Without
     // pod hardening the chart's init container and fsGroup, as the chart.
@@ -606,17 +632,35 @@ mod tests {
                         e["value"] = Value::from("53687091200");
                     }
                 }
-                // k8s-openapi always writes a PVC's apiVersion and kind, also inside
-                // volumeClaimTemplates; the API server fills them in there anyway.
-                let claims = chart
-                    .pointer_mut("/spec/volumeClaimTemplates")
-                    .and_then(Value::as_array_mut);
-                for c in claims.into_iter().flatten() {
-                    c["apiVersion"] = Value::from("v1");
-                    c["kind"] = Value::from("PersistentVolumeClaim");
-                }
             }
             assert_same(&chart, o);
+        }
+    }
+
+    #[test]
+    fn chart_env_renders_the_live_chart_values() {
+        let mut m = model();
+        m.instance.patroni.retry_timeout = 22;
+        m.instance.patroni.chart_env = Some(devstats_model::PatroniChartEnv {
+            retry_timeout: Some(60),
+            float_maximum_lag: true,
+        });
+        let objs = objects(&m);
+        let sts = find(&objs, "StatefulSet", names::POSTGRES);
+        assert_eq!(env_value(sts, "PATRONI_RETRY_TIMEOUT").as_deref(), Some("60"));
+        assert_eq!(
+            env_value(sts, "PATRONI_MAXIMUM_LAG_ON_FAILOVER").as_deref(),
+            Some("5.36870912e+10")
+        );
+        for (n, text) in [
+            (0, "0"),
+            (999_999, "999999"),
+            (1_000_000, "1e+06"),
+            (1_500_000, "1.5e+06"),
+            (53_687_091_200, "5.36870912e+10"),
+            (123_456_789_012_345_678, "1.2345678901234568e+17"),
+        ] {
+            assert_eq!(go_float(n), text, "{n}");
         }
     }
 

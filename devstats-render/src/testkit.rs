@@ -81,7 +81,41 @@ pub fn chart_object(docs: &[Value], kind: &str, name: &str) -> Value {
         .unwrap_or_else(|| panic!("no {kind} {name} in the chart render"))
         .clone();
     normalise_nulls(&mut v);
+    as_stored(&mut v);
     v
+}
+
+/// Writes a chart object the way the API server stores it, which is what our render writes:
+/// quantities in canonical form (`1000m` → `1`), `fieldRef.apiVersion: v1`, and claim templates
+/// with the server's defaults (`apiVersion`, `kind`, `volumeMode: Filesystem`, `status.phase`).
+pub fn as_stored(v: &mut Value) {
+    crate::quantity::canonicalize_json(v);
+    stored_defaults(v);
+}
+
+fn stored_defaults(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::Object(f)) = m.get_mut("fieldRef") {
+                f.entry("apiVersion")
+                    .or_insert_with(|| Value::String("v1".to_owned()));
+            }
+            if let Some(Value::Array(ts)) = m.get_mut("volumeClaimTemplates") {
+                for t in ts.iter_mut().filter_map(Value::as_object_mut) {
+                    t.entry("apiVersion").or_insert_with(|| "v1".into());
+                    t.entry("kind").or_insert_with(|| "PersistentVolumeClaim".into());
+                    if let Some(Value::Object(spec)) = t.get_mut("spec") {
+                        spec.entry("volumeMode").or_insert_with(|| "Filesystem".into());
+                    }
+                    t.entry("status")
+                        .or_insert_with(|| serde_json::json!({"phase": "Pending"}));
+                }
+            }
+            m.values_mut().for_each(stored_defaults);
+        }
+        Value::Array(a) => a.iter_mut().for_each(stored_defaults),
+        _ => {}
+    }
 }
 
 /// Our object as JSON, without the `app.kubernetes.io/*` labels on its object metadata.

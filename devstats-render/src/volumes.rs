@@ -7,7 +7,6 @@ use devstats_model::{AccessMode, Project};
 use k8s_openapi::api::core::v1::{
     PersistentVolumeClaim, PersistentVolumeClaimSpec, VolumeResourceRequirements,
 };
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use crate::common::{chart_labels, names};
 use crate::{Ctx, Object};
@@ -19,7 +18,7 @@ fn spec(class: &str, mode: AccessMode, size: &str) -> PersistentVolumeClaimSpec 
         resources: Some(VolumeResourceRequirements {
             requests: Some(BTreeMap::from([(
                 "storage".to_owned(),
-                Quantity(size.to_owned()),
+                crate::quantity::quantity(size),
             )])),
             ..VolumeResourceRequirements::default()
         }),

@@ -163,15 +163,31 @@ fn parity_fails_when_a_functional_field_changes() {
 
 #[test]
 fn parity_reports_its_deviations() {
+    // The import keeps the live chart's Patroni env (`patroni.chartEnv`), so that a takeover
+    // restarts nothing: neither Patroni deviation is used.
     let report = report_for(&prod(), "helm/rendered-prod-defaults.yaml.gz");
     let used: Vec<&str> = report.deviations_used.keys().copied().collect();
     for id in [
         "provision-as-job",
         "served-projects-only",
         "instance-namespace-only",
-        "integer-env-values",
         "secrets-not-rendered",
     ] {
+        assert!(used.contains(&id), "deviation {id} not exercised; used: {used:?}");
+    }
+    for id in ["integer-env-values", "patroni-timing"] {
+        assert!(
+            !used.contains(&id),
+            "deviation {id} used by the import; used: {used:?}"
+        );
+    }
+    // Without it (the model after the takeover), both are.
+    let mut after = prod();
+    assert!(after.instance.patroni.chart_env.is_some());
+    after.instance.patroni.chart_env = None;
+    let report = report_for(&after, "helm/rendered-prod-defaults.yaml.gz");
+    let used: Vec<&str> = report.deviations_used.keys().copied().collect();
+    for id in ["integer-env-values", "patroni-timing"] {
         assert!(used.contains(&id), "deviation {id} not exercised; used: {used:?}");
     }
 }

@@ -189,6 +189,11 @@ pub const API_DEFAULTS_DOC: &[&str] = &[
     // The API server stores TypeMeta on StatefulSet claim templates; the chart omits it and
     // k8s-openapi always serialises it (seen in the first real parity run).
     "StatefulSet spec.volumeClaimTemplates[] apiVersion = v1, kind = PersistentVolumeClaim",
+    // The server stores these in claim templates; `volumeClaimTemplates` is atomic, so a second
+    // field manager must write them to apply without a conflict (the 2026 takeover run).
+    "StatefulSet spec.volumeClaimTemplates[] spec.volumeMode = Filesystem, status.phase = Pending",
+    // The server stores `apiVersion: v1` in env `fieldRef`s; written for the same reason.
+    "container env[].valueFrom.fieldRef.apiVersion = v1",
 ];
 
 /// A kind mapping: a chart object of `chart_kind` whose name starts with `name_prefix` may be
@@ -873,6 +878,10 @@ fn normalise_container(list: &str, c: &mut Value, forms: &mut BTreeMap<String, &
                 let Some(e) = e.as_object_mut() else { continue };
                 let var = e.get("name").and_then(Value::as_str).unwrap_or("?").to_owned();
                 let key = format!("{list}/{cname}/env/{var}");
+                // API default: the server stores `fieldRef.apiVersion: v1`.
+                if let Some(Value::Object(f)) = e.get_mut("valueFrom").and_then(|v| v.get_mut("fieldRef")) {
+                    f.entry("apiVersion").or_insert_with(|| json!("v1"));
+                }
                 match e.get("value") {
                     Some(Value::Null) => {
                         forms.insert(key, "null");
@@ -929,6 +938,11 @@ fn normalise_claim_templates(v: &mut Value) {
             // API default: the API server stores the claim templates' TypeMeta.
             t.entry("apiVersion").or_insert_with(|| json!("v1"));
             t.entry("kind").or_insert_with(|| json!("PersistentVolumeClaim"));
+            // API defaults inside the (atomic) claim templates: `volumeMode` and `status.phase`.
+            if let Some(Value::Object(spec)) = t.get_mut("spec") {
+                spec.entry("volumeMode").or_insert_with(|| json!("Filesystem"));
+            }
+            t.entry("status").or_insert_with(|| json!({"phase": "Pending"}));
         }
     }
 }
