@@ -88,6 +88,19 @@ enum Command {
     /// Run a maintenance task (reinit, vars, health, merge_dbs, ..., provision, sleep) as a Job from a project's provisioning pod.
     #[command(after_help = ops::RUN_HELP)]
     Run(ops::RunArgs),
+    /// Print a shell completion script, generated from these very flags.
+    #[command(after_help = "Examples:
+  devstats-k8s completions bash > /etc/bash_completion.d/devstats-k8s
+  devstats-k8s completions zsh > \"${fpath[1]}/_devstats-k8s\"
+  devstats-k8s completions fish > ~/.config/fish/completions/devstats-k8s.fish")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), generated from these very flags, with every subcommand.
+    #[command(after_help = "Example:\n  devstats-k8s man > devstats-k8s.1 && man ./devstats-k8s.1")]
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -133,6 +146,32 @@ fn run(cli: Cli) -> Result<ExitCode, miette::Report> {
         Command::Logs(args) => ops::logs(args),
         Command::Destroy(args) => ops::destroy(args),
         Command::Run(args) => ops::run(args),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "devstats-k8s", &mut out);
+            write_stdout(String::from_utf8_lossy(&out).trim_end())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd.clone())
+                .render(&mut out)
+                .map_err(|e| miette::miette!("cannot render the man page: {e}"))?;
+            // Then each subcommand: its description and its options.
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                out.extend_from_slice(
+                    format!(".SH \"DEVSTATS-K8S {}\"\n", sub.get_name().to_uppercase()).as_bytes(),
+                );
+                let page = clap_mangen::Man::new(sub.clone());
+                page.render_description_section(&mut out)
+                    .and_then(|()| page.render_options_section(&mut out))
+                    .map_err(|e| miette::miette!("cannot render the man page: {e}"))?;
+            }
+            write_stdout(String::from_utf8_lossy(&out).trim_end())?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

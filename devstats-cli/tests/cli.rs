@@ -219,3 +219,32 @@ fn import_helm_sibling_dialects() {
     assert!(flat.contains("devstats-helm-lf"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn completions_and_man_page_come_from_the_flags() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        // Subcommands and long flags (fish writes them as `-l take-over`).
+        for word in ["apply", "completions", "take-over", "migrate-patroni-dcs"] {
+            assert!(script.contains(word), "{shell}: {word}");
+        }
+    }
+    let out = run(&["completions", "powershell-9"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["man"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let page = text(&out.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH devstats-k8s"),
+        "roff"
+    );
+    for section in [
+        "\"DEVSTATS-K8S APPLY\"",
+        "\"DEVSTATS-K8S RUN\"",
+        "migrate\\-patroni\\-dcs",
+    ] {
+        assert!(page.contains(section), "{section}");
+    }
+}
