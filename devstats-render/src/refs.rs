@@ -83,18 +83,25 @@ impl Index<'_> {
             .iter()
             .filter(|(k, _)| !RUNTIME_POD_LABELS.contains(&k.as_str()))
             .collect();
-        // Candidates: templates carrying the selector's first pair (all must carry it).
-        match required.first() {
-            None => !self.templates.is_empty(),
-            Some((k0, v0)) => self
-                .templates
-                .get(&(k0.as_str(), v0.as_str()))
-                .is_some_and(|cands| {
-                    cands
-                        .iter()
-                        .any(|labels| required.iter().all(|(k, v)| labels.get(*k) == Some(*v)))
-                }),
+        if required.is_empty() {
+            return !self.templates.is_empty();
         }
+        // Candidates: the templates carrying the selector's *rarest* pair (a matching template
+        // carries every pair). Not the first pair: `name: devstats` is on every template, which
+        // made this a scan of all templates per selector, quadratic in the projects.
+        let mut rarest: Option<&Vec<&BTreeMap<String, String>>> = None;
+        for (k, v) in &required {
+            match self.templates.get(&(k.as_str(), v.as_str())) {
+                None => return false,
+                Some(c) if rarest.is_none_or(|r| c.len() < r.len()) => rarest = Some(c),
+                Some(_) => {}
+            }
+        }
+        rarest.is_some_and(|cands| {
+            cands
+                .iter()
+                .any(|labels| required.iter().all(|(k, v)| labels.get(*k) == Some(*v)))
+        })
     }
 }
 
