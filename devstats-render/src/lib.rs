@@ -7,6 +7,8 @@
 //!
 //! Where is X built? One hop: `grafana.rs` builds the Grafana Deployments and Services,
 //! `sync.rs` the sync CronJobs, `patroni.rs` the database, `ingress.rs` the Ingresses, and so on.
+//! How each object is applied, pruned and waited for is its [`ApplyPolicy`] (`policy.rs`), set
+//! when it is built and carried on its [`Rendered`].
 
 pub mod affiliations;
 pub mod api;
