@@ -20,10 +20,11 @@ use crate::engine::{Counters, Engine};
 use crate::kinds::{Kind, ObjectKey};
 use crate::plan::graph::{EdgeKind, topo_order};
 use crate::plan::inventory;
-use crate::plan::policy::{Policy, needs_live_spec};
+use crate::plan::policy::needs_live_spec;
 use crate::plan::{Action, DesiredSet, LiveState, Plan, PlanOptions, live_hash};
 use crate::progress::Event;
 use crate::waits::{self, Readiness};
+use devstats_render::{Ready, Write};
 
 /// Apply settings.
 #[derive(Debug, Clone, Copy)]
@@ -288,7 +289,7 @@ pub async fn read_live<C: Cluster>(eng: &Engine<'_, C>, set: &DesiredSet) -> Res
     };
     if let Some(inv) = &inventory {
         let missing: BTreeSet<(Kind, String)> = inv
-            .iter()
+            .keys()
             .filter(|k| k.kind.namespaced && !live.listed_kinds.contains(&k.kind))
             .filter_map(|k| Some((k.kind, k.namespace.clone()?)))
             .collect();
@@ -300,7 +301,7 @@ pub async fn read_live<C: Cluster>(eng: &Engine<'_, C>, set: &DesiredSet) -> Res
     // Full bodies of changed objects whose immutable fields must be compared.
     let mut need: BTreeMap<(Kind, String), Vec<ObjectKey>> = BTreeMap::new();
     for d in &set.objects {
-        if d.policy == Policy::Apply
+        if d.policy.write == Write::Apply
             && needs_live_spec(d.key.kind)
             && !live.full_kinds.contains(&d.key.kind)
             && let Some(l) = live.get(&d.key)
@@ -420,8 +421,8 @@ async fn poll_readiness<C: Cluster>(
     let Some(obj) = eng.get(&d.key).await? else {
         return Ok(Readiness::Progressing("does not exist yet".to_owned()));
     };
-    Ok(match d.key.kind.kind {
-        "StatefulSet" if d.component == Component::Postgres => {
+    Ok(match d.policy.ready {
+        Ready::Primary => {
             let opts = ListOptions {
                 metadata_only: false,
                 label_selector: Some(format!("cluster-name={}", d.key.name)),
@@ -429,10 +430,10 @@ async fn poll_readiness<C: Cluster>(
             let pods = eng.list(Kind::POD, d.key.namespace.as_deref(), &opts).await?;
             waits::database(&obj, pods.iter())
         }
-        "StatefulSet" => waits::statefulset(&obj),
-        "Job" => waits::job(&obj),
-        "Deployment" => waits::deployment(&obj),
-        _ => Readiness::Ready,
+        Ready::Rollout if d.key.kind == Kind::STATEFUL_SET => waits::statefulset(&obj),
+        Ready::Rollout => waits::deployment(&obj),
+        Ready::Complete => waits::job(&obj),
+        Ready::Exists => Readiness::Ready,
     })
 }
 
@@ -444,13 +445,13 @@ async fn wait_ready<C: Cluster>(
     cfg: &ApplyConfig,
 ) -> Result<(), String> {
     let d = &set.objects[i];
-    let timeout = if d.policy == Policy::RunOnce {
+    let timeout = if d.policy.write == Write::RunOnce {
         cfg.provision_timeout
     } else {
         cfg.timeout
     };
     let object = d.key.to_string();
-    let phase = d.phase.as_str().to_owned();
+    let phase = d.policy.phase.as_str().to_owned();
     eng.progress.event(&Event::WaitStart {
         object: object.clone(),
         phase: phase.clone(),
@@ -563,7 +564,7 @@ async fn run_node<C: Cluster>(
     if p.action.writes() > 0 {
         eng.progress.event(&Event::Applied {
             object: d.key.to_string(),
-            phase: d.phase.as_str().to_owned(),
+            phase: d.policy.phase.as_str().to_owned(),
             action: p.action.label().to_owned(),
         });
     }
@@ -648,7 +649,7 @@ pub async fn apply<C: Cluster>(
     };
     let mut phases: Vec<(String, usize, usize)> = Vec::new();
     for (d, p) in set.objects.iter().zip(&plan.objects) {
-        let name = d.phase.as_str();
+        let name = d.policy.phase.as_str();
         if phases.last().is_none_or(|(n, _, _)| n != name) {
             phases.push((name.to_owned(), 0, 0));
         }
@@ -852,7 +853,8 @@ pub async fn apply<C: Cluster>(
                         });
                     }
                     Err(e) => {
-                        members.insert((*k).clone());
+                        let recorded = plan.inventory_before.get(*k).copied().flatten();
+                        members.insert((*k).clone(), recorded);
                         fail(eng, &mut report, k, describe_write_error(k, &e));
                     }
                 }
@@ -898,7 +900,7 @@ fn emit_summary<C: Cluster>(eng: &Engine<'_, C>, report: &ApplyReport) {
 pub async fn write_inventory<C: Cluster>(
     eng: &Engine<'_, C>,
     namespace: &str,
-    members: &BTreeSet<ObjectKey>,
+    members: &inventory::Members,
 ) -> Result<(), String> {
     let key = inventory::parent_key(namespace);
     eng.apply(&key, &inventory::parent(namespace, members), true, false)

@@ -1,20 +1,20 @@
 //! `destroy`: deletes everything the inventory lists, in reverse apply order. Without
-//! `--delete-volumes` it keeps the data: PVCs, run-once Job records, the Namespace, and the
-//! database (the Patroni StatefulSet with its ServiceAccount, RBAC, Services, config Endpoints and
-//! the `pg-db` Secret, without which running members would lose their leader lock).
+//! `--delete-volumes` it keeps what the inventory records as guarded (each object's render
+//! policy when it was applied, [`PruneGuard`]): volume claims and run-once Job records, the
+//! Namespace, and the database (the Patroni StatefulSet with its ServiceAccount, RBAC, Services,
+//! config Endpoints and the database Secret, without which running members would lose their
+//! leader lock). Nothing is judged by its name.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use devstats_render::common::names;
+use devstats_render::PruneGuard;
 use futures::future::join_all;
 
 use crate::apply::{describe_write_error, write_inventory};
 use crate::cluster::Cluster;
 use crate::engine::Engine;
 use crate::kinds::{Kind, ObjectKey};
-use crate::plan::graph::DATABASE_SECRET;
-use crate::plan::inventory;
-use crate::plan::policy::is_run_once_name;
+use crate::plan::inventory::{self, Members};
 use crate::progress::Event;
 
 /// What destroy deletes and keeps.
@@ -24,31 +24,34 @@ pub struct DestroyPlan {
     pub delete: Vec<ObjectKey>,
     /// Kept, with why.
     pub keep: Vec<(ObjectKey, String)>,
+    /// The guard the inventory records for each member (what a rewritten inventory keeps).
+    #[serde(skip)]
+    pub recorded: Members,
 }
 
-/// Whether an object is part of the database (kept with the data).
-#[must_use]
-pub fn is_database_object(key: &ObjectKey) -> bool {
-    key.name.starts_with(names::POSTGRES) || (key.kind == Kind::SECRET && key.name == DATABASE_SECRET)
+/// Why destroy keeps an object without `--delete-volumes`, from its recorded guard.
+fn kept_because(guard: Option<PruneGuard>) -> Option<&'static str> {
+    match guard {
+        Some(PruneGuard::None) => None,
+        Some(PruneGuard::Volumes) => Some("volume (data) or record of a provisioned database"),
+        Some(PruneGuard::Database) => Some("database"),
+        Some(PruneGuard::Namespace) => Some("namespace (holds the data)"),
+        None => Some("recorded without a prune guard by an older devstats-k8s (an `apply` records it)"),
+    }
 }
 
 /// Plans a destroy of the inventory members.
 #[must_use]
-pub fn plan(members: &BTreeSet<ObjectKey>, delete_volumes: bool) -> DestroyPlan {
-    let mut out = DestroyPlan::default();
-    for key in members {
+pub fn plan(members: &Members, delete_volumes: bool) -> DestroyPlan {
+    let mut out = DestroyPlan {
+        recorded: members.clone(),
+        ..DestroyPlan::default()
+    };
+    for (key, guard) in members {
         let keep = if delete_volumes {
             None
-        } else if key.kind == Kind::PERSISTENT_VOLUME_CLAIM {
-            Some("volume (data)")
-        } else if key.kind == Kind::NAMESPACE {
-            Some("namespace (holds the data)")
-        } else if is_run_once_name(key) {
-            Some("record of a provisioned database")
-        } else if is_database_object(key) {
-            Some("database")
         } else {
-            None
+            kept_because(*guard)
         };
         match keep {
             Some(why) => out
@@ -89,7 +92,8 @@ pub async fn run<C: Cluster>(eng: &Engine<'_, C>, namespace: &str, plan: &Destro
     for k in &plan.delete {
         groups.entry(std::cmp::Reverse(k.kind.rank)).or_default().push(k);
     }
-    let mut remaining: BTreeSet<ObjectKey> = plan.keep.iter().map(|(k, _)| k.clone()).collect();
+    let recorded = |k: &ObjectKey| (k.clone(), plan.recorded.get(k).copied().flatten());
+    let mut remaining: Members = plan.keep.iter().map(|(k, _)| recorded(k)).collect();
     let mut namespace_deleted = false;
     for keys in groups.values() {
         let results = join_all(keys.iter().map(|k| eng.delete(k))).await;
@@ -112,7 +116,8 @@ pub async fn run<C: Cluster>(eng: &Engine<'_, C>, namespace: &str, plan: &Destro
                         error: text.clone(),
                     });
                     report.failed.push((k.to_string(), text));
-                    remaining.insert((*k).clone());
+                    let (k, g) = recorded(k);
+                    remaining.insert(k, g);
                 }
             }
         }
@@ -138,23 +143,24 @@ pub async fn run<C: Cluster>(eng: &Engine<'_, C>, namespace: &str, plan: &Destro
 mod tests {
     use super::*;
 
-    fn k(kind: Kind, name: &str) -> ObjectKey {
-        ObjectKey::new(kind, Some("ns"), name)
+    fn k(kind: Kind, name: &str, guard: PruneGuard) -> (ObjectKey, Option<PruneGuard>) {
+        (ObjectKey::new(kind, Some("ns"), name), Some(guard))
     }
 
     #[test]
     fn keeps_data_unless_asked() {
-        let members: BTreeSet<ObjectKey> = [
-            ObjectKey::new(Kind::NAMESPACE, None, "ns"),
-            k(Kind::PERSISTENT_VOLUME_CLAIM, "devstats-pvc-x"),
-            k(Kind::STATEFUL_SET, "devstats-postgres"),
-            k(Kind::ENDPOINTS, "devstats-postgres-config"),
-            k(Kind::SECRET, "pg-db"),
-            k(Kind::SECRET, "github-oauth"),
-            k(Kind::JOB, "devstats-provision-x"),
-            k(Kind::CRON_JOB, "devstats-x"),
-            k(Kind::INGRESS, "devstats-ingress"),
-            k(Kind::DEPLOYMENT, "devstats-grafana-x"),
+        use PruneGuard::{Database, Namespace, None as Unguarded, Volumes};
+        let members: Members = [
+            (ObjectKey::new(Kind::NAMESPACE, None, "ns"), Some(Namespace)),
+            k(Kind::PERSISTENT_VOLUME_CLAIM, "devstats-pvc-x", Volumes),
+            k(Kind::STATEFUL_SET, "devstats-postgres", Database),
+            k(Kind::ENDPOINTS, "devstats-postgres-config", Database),
+            k(Kind::SECRET, "pg-db", Database),
+            k(Kind::SECRET, "github-oauth", Unguarded),
+            k(Kind::JOB, "devstats-provision-x", Volumes),
+            k(Kind::CRON_JOB, "devstats-x", Unguarded),
+            k(Kind::INGRESS, "devstats-ingress", Unguarded),
+            k(Kind::DEPLOYMENT, "devstats-grafana-x", Unguarded),
         ]
         .into_iter()
         .collect();
@@ -173,5 +179,24 @@ mod tests {
         let all = plan(&members, true);
         assert_eq!(all.delete.len(), members.len());
         assert_eq!(all.delete.last().map(|k| k.kind), Some(Kind::NAMESPACE));
+    }
+
+    #[test]
+    fn the_recorded_guard_decides_not_the_name() {
+        // Named like the database but recorded unguarded (the base backup CronJob): deleted.
+        // Named like nothing special but recorded as the database (a renamed Secret): kept.
+        // An older inventory line without a guard: kept.
+        let members: Members = [
+            k(Kind::CRON_JOB, "devstats-postgres-basebackup", PruneGuard::None),
+            k(Kind::SECRET, "my-db-credentials", PruneGuard::Database),
+            (ObjectKey::new(Kind::SERVICE, Some("ns"), "devstats-api"), None),
+        ]
+        .into_iter()
+        .collect();
+        let p = plan(&members, false);
+        let deleted: Vec<String> = p.delete.iter().map(ToString::to_string).collect();
+        assert_eq!(deleted, ["CronJob ns/devstats-postgres-basebackup"]);
+        let kept: Vec<String> = p.keep.iter().map(|(k, _)| k.to_string()).collect();
+        assert_eq!(kept, ["Secret ns/my-db-credentials", "Service ns/devstats-api"]);
     }
 }

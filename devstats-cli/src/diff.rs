@@ -13,8 +13,8 @@ use crate::cluster::{Cluster, ListOptions};
 use crate::engine::{Counters, Engine};
 use crate::kinds::{Kind, ObjectKey};
 use crate::plan::json::sha256_hex;
-use crate::plan::policy::{self, Guard, Policy};
 use crate::plan::{DesiredSet, HASH_ANNOTATION, inventory};
+use devstats_render::{PruneGuard, Write};
 
 /// How an object differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -260,11 +260,11 @@ pub async fn diff<C: Cluster>(eng: &Engine<'_, C>, set: &DesiredSet, force_confl
         let live = live.get(&d.key);
         let chart_done = chart_pods.contains(&d.key.name);
         async move {
-            match (d.policy, live) {
-                (Policy::CreateOnly, Some(_)) => Ok(None),
-                (Policy::RunOnce, Some(_)) => Ok(None),
-                (Policy::RunOnce, None) if chart_done => Ok(None),
-                (Policy::CreateOnly | Policy::RunOnce, None) => Ok(Some((
+            match (d.policy.write, live) {
+                (Write::CreateOnly, Some(_)) => Ok(None),
+                (Write::RunOnce, Some(_)) => Ok(None),
+                (Write::RunOnce, None) if chart_done => Ok(None),
+                (Write::CreateOnly | Write::RunOnce, None) => Ok(Some((
                     Change::Added,
                     unified("", &masked_yaml(&d.body), &d.key.to_string()),
                 ))),
@@ -304,14 +304,14 @@ pub async fn diff<C: Cluster>(eng: &Engine<'_, C>, set: &DesiredSet, force_confl
         }
     }
     if set.complete {
-        for key in inventory.difference(&set.keys()) {
+        for (key, recorded) in inventory.iter().filter(|(k, _)| !set.index.contains_key(*k)) {
             if key.kind == Kind::SECRET && set.external_secrets.contains(&key.name) {
                 continue;
             }
             let Some(l) = live.get(key) else {
                 continue;
             };
-            if policy::guard(key) != Guard::None {
+            if *recorded != Some(PruneGuard::None) {
                 report.notes.push(format!(
                     "{key} is no longer rendered but kept (guarded; see `apply --help`)"
                 ));

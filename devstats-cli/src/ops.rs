@@ -42,8 +42,10 @@ changed since the last apply (its devstats.cncf.io/applied-hash annotation), so 
 whose provisioning Job (or the chart's provisioning pod) completed is never provisioned again by
 apply; `devstats-k8s run provision` does that deliberately.
 Prune: objects recorded in the inventory (ConfigMap devstats-k8s-inventory) and no longer
-rendered are deleted after a successful apply of the full model; PVCs and provisioning records
-need --prune-volumes, the Patroni StatefulSet --prune-database; namespaces are never pruned.
+rendered are deleted after a successful apply of the full model, by the prune guard the inventory
+records for each (its render policy): PVCs and provisioning records need --prune-volumes, the
+database (Patroni's StatefulSet, ServiceAccount, RBAC, Services, config Endpoints and the database
+Secret) --prune-database; namespaces are never pruned.
 Exit codes: 0 applied (or nothing to do), 1 findings (e.g. a provisioning that failed earlier),
 2 error or refusal (nothing written when refused).";
 
@@ -82,9 +84,10 @@ Examples:
   devstats-k8s destroy fixtures/cncf.yaml --env test --dry-run
   devstats-k8s destroy fixtures/cncf.yaml --env test --yes --delete-volumes
 
-Deletes what the inventory lists, in reverse order. Keeps PVCs, provisioning records, the
-namespace and the database (Patroni and its RBAC, Services, config Endpoints and the pg-db Secret)
-unless --delete-volumes, which also deletes the namespace and with it everything in it.
+Deletes what the inventory lists, in reverse order. Keeps what it records as guarded: PVCs,
+provisioning records, the namespace and the database (Patroni and its RBAC, Services, config
+Endpoints and the database Secret) unless --delete-volumes, which also deletes the namespace and
+with it everything in it.
 Exit codes: 0 done, 2 error or not confirmed.";
 
 /// `run --help` examples.
@@ -197,7 +200,8 @@ pub struct ApplyArgs {
     /// Prune also PersistentVolumeClaims and provisioning records of removed projects.
     #[arg(long)]
     pub prune_volumes: bool,
-    /// Prune also the Patroni StatefulSet (the database) when it is no longer rendered.
+    /// Prune also the database (the Patroni StatefulSet with its ServiceAccount, RBAC, Services,
+    /// config Endpoints and the database Secret) when it is no longer rendered.
     #[arg(long)]
     pub prune_database: bool,
     /// Refuse (write nothing) when prune would delete more objects than this.

@@ -25,7 +25,7 @@ fn inventory_of(fake: &FakeCluster, ns: &str) -> Vec<String> {
     let mut lines: Vec<String> = inventory::parse(&parent)
         .expect("parses")
         .iter()
-        .map(inventory::line)
+        .map(|(k, g)| inventory::line(k, *g))
         .collect();
     lines.sort();
     lines

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use apply_support::{desired, model};
 use devstats_cli::kinds::{Kind, ObjectKey};
 use devstats_cli::plan::graph::{levels, topo_order};
-use devstats_cli::plan::{Action, DesiredSet, EdgeKind, LiveState, PlanOptions, Policy, plan};
-use devstats_render::Phase;
+use devstats_cli::plan::{Action, DesiredSet, EdgeKind, LiveState, PlanOptions, PruneOptions, plan};
+use devstats_render::{Phase, PruneGuard, Ready, Write};
 use serde_json::{Value, json};
 
 /// A live state where every desired object exists exactly as applied (and is ready).
@@ -37,7 +37,7 @@ fn applied(set: &DesiredSet) -> LiveState {
     }
     live.full_kinds = Kind::ALL.iter().copied().collect();
     live.listed_kinds = Kind::ALL.iter().copied().collect();
-    live.inventory = Some(set.keys());
+    live.inventory = Some(set.members());
     live
 }
 
@@ -68,21 +68,21 @@ fn render_phases_are_a_topological_order_of_the_derived_graph() {
             let (from, to) = (&set.objects[e.from], &set.objects[e.to]);
             match e.kind {
                 EdgeKind::Exists => assert!(
-                    to.phase <= from.phase,
+                    to.policy.phase <= from.policy.phase,
                     "{fixture}: {} ({:?}) needs {} ({:?}) via {}",
                     from.key,
-                    from.phase,
+                    from.policy.phase,
                     to.key,
-                    to.phase,
+                    to.policy.phase,
                     e.why
                 ),
                 EdgeKind::Ready => assert!(
-                    to.phase < from.phase,
+                    to.policy.phase < from.policy.phase,
                     "{fixture}: {} ({:?}) waits for {} ({:?}) via {}",
                     from.key,
-                    from.phase,
+                    from.policy.phase,
                     to.key,
-                    to.phase,
+                    to.policy.phase,
                     e.why
                 ),
             }
@@ -98,7 +98,7 @@ fn render_phases_are_a_topological_order_of_the_derived_graph() {
         let lv = levels(set.objects.len(), &set.edges);
         let mut deepest_by_phase: BTreeMap<Phase, usize> = BTreeMap::new();
         for (i, d) in set.objects.iter().enumerate() {
-            let e = deepest_by_phase.entry(d.phase).or_insert(0);
+            let e = deepest_by_phase.entry(d.policy.phase).or_insert(0);
             *e = (*e).max(lv[i]);
         }
         // The waits chain: database < bootstrap < provision < schedules.
@@ -170,19 +170,16 @@ fn derived_edges_name_the_real_references() {
 }
 
 #[test]
-fn policies_come_from_the_table() {
+fn policies_come_from_the_builders() {
     let set = desired(&endpoints_model());
-    let policy = |kind, name| set.objects[index(&set, kind, name)].policy;
+    let policy = |kind, name| set.objects[index(&set, kind, name)].policy.write;
     assert_eq!(
         policy(Kind::ENDPOINTS, "devstats-postgres-config"),
-        Policy::CreateOnly
+        Write::CreateOnly
     );
-    assert_eq!(policy(Kind::JOB, "devstats-provision-bootstrap"), Policy::RunOnce);
-    assert_eq!(
-        policy(Kind::JOB, "devstats-provision-kubernetes"),
-        Policy::RunOnce
-    );
-    assert_eq!(policy(Kind::CRON_JOB, "devstats-kubernetes"), Policy::Apply);
+    assert_eq!(policy(Kind::JOB, "devstats-provision-bootstrap"), Write::RunOnce);
+    assert_eq!(policy(Kind::JOB, "devstats-provision-kubernetes"), Write::RunOnce);
+    assert_eq!(policy(Kind::CRON_JOB, "devstats-kubernetes"), Write::Apply);
 }
 
 #[test]
@@ -489,12 +486,12 @@ fn archiving_a_project_prunes_its_workloads_and_keeps_its_data() {
     assert!(ranks.windows(2).all(|w| w[0] >= w[1]), "{:?}", p.prune);
     let kept: Vec<String> = p.kept.iter().map(|(k, _)| k.to_string()).collect();
     assert_eq!(kept, ["Job devstats-example/devstats-provision-podman"]);
-    assert!(p.inventory_after.contains(&ObjectKey::new(
+    assert!(p.inventory_after.contains_key(&ObjectKey::new(
         Kind::JOB,
         Some("devstats-example"),
         "devstats-provision-podman"
     )));
-    assert!(!p.inventory_after.contains(&ObjectKey::new(
+    assert!(!p.inventory_after.contains_key(&ObjectKey::new(
         Kind::CRON_JOB,
         Some("devstats-example"),
         "devstats-podman"
@@ -593,13 +590,16 @@ fn secrets_not_rendered_are_never_pruned() {
     let set = desired(&m);
     let mut live = applied(&set);
     let secret = ObjectKey::new(Kind::SECRET, Some("devstats-example"), "pg-db");
-    live.inventory.as_mut().expect("inventory").insert(secret.clone());
+    live.inventory
+        .as_mut()
+        .expect("inventory")
+        .insert(secret.clone(), Some(PruneGuard::Database));
     live.objects
         .insert(secret.clone(), json!({"metadata": {"name": "pg-db"}}));
     let p = plan(&set, &live, &PlanOptions::default());
     assert!(p.prune.is_empty());
     assert!(p.kept.iter().any(|(k, _)| k == &secret));
-    assert!(p.inventory_after.contains(&secret));
+    assert!(p.inventory_after.contains_key(&secret));
 }
 
 #[test]
@@ -630,4 +630,164 @@ fn service_cluster_ip_change_needs_allow_recreate() {
         p.objects[index(&set, Kind::SERVICE, "devstats-postgres")].action,
         Action::Recreate { .. }
     ));
+}
+
+/// The waits of a desired set, by key: (dependent, dependency, reason).
+fn waits(set: &DesiredSet) -> BTreeSet<(String, String, &'static str)> {
+    set.edges
+        .iter()
+        .filter(|e| e.kind == EdgeKind::Ready)
+        .map(|e| {
+            (
+                set.objects[e.from].key.to_string(),
+                set.objects[e.to].key.to_string(),
+                e.why,
+            )
+        })
+        .collect()
+}
+
+/// Issue 12: the planner found the database's readers by the literal Secret name `pg-db`; with
+/// `instance.secrets.postgres` renamed, every wait for the database vanished.
+#[test]
+fn renaming_the_database_secret_keeps_every_wait() {
+    let m = model("cncf.yaml");
+    let mut renamed = m.clone();
+    renamed.instance.secrets.postgres = "devstats-db-credentials".into();
+    let (a, b) = (desired(&m), desired(&renamed));
+    let before = waits(&a);
+    assert!(
+        before
+            .iter()
+            .any(|(_, to, why)| to.ends_with("/devstats-postgres") && *why == "reads the database"),
+        "{before:?}"
+    );
+    assert_eq!(waits(&b), before);
+    // Every other edge too, with the Secret's new name.
+    let all = |set: &DesiredSet| -> BTreeSet<(String, String, EdgeKind)> {
+        set.edges
+            .iter()
+            .map(|e| {
+                (
+                    set.objects[e.from].key.to_string(),
+                    set.objects[e.to]
+                        .key
+                        .to_string()
+                        .replace("devstats-db-credentials", "pg-db"),
+                    e.kind,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(all(&b), all(&a));
+}
+
+/// Drops every desired object but the Namespace, as if the model had lost everything else.
+fn only_the_namespace(set: &DesiredSet) -> DesiredSet {
+    let objects: Vec<_> = set
+        .objects
+        .iter()
+        .filter(|d| d.key.kind == Kind::NAMESPACE)
+        .cloned()
+        .collect();
+    let index = objects
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.key.clone(), i))
+        .collect();
+    DesiredSet {
+        objects,
+        edges: Vec::new(),
+        index,
+        ..set.clone()
+    }
+}
+
+/// Issue 12: apply prunes exactly the objects whose render policy has no prune guard; the flags
+/// release exactly the volume and database guards; the Namespace never goes.
+#[test]
+fn apply_prunes_exactly_what_the_policy_says() {
+    for fixture in ["example.yaml", "cncf.yaml"] {
+        let set = desired(&model(fixture));
+        let live = applied(&set);
+        let gone = only_the_namespace(&set);
+        let guard_of = |g: PruneGuard| -> BTreeSet<ObjectKey> {
+            set.objects
+                .iter()
+                .filter(|d| d.policy.prune == g && d.key.kind != Kind::NAMESPACE)
+                .map(|d| d.key.clone())
+                .collect()
+        };
+        let opts = |volumes, database| PlanOptions {
+            prune: PruneOptions {
+                volumes,
+                database,
+                max_deletes: usize::MAX,
+                ..PruneOptions::default()
+            },
+            ..PlanOptions::default()
+        };
+        let pruned =
+            |o: PlanOptions| -> BTreeSet<ObjectKey> { plan(&gone, &live, &o).prune.into_iter().collect() };
+        let none = guard_of(PruneGuard::None);
+        let (volumes, database) = (guard_of(PruneGuard::Volumes), guard_of(PruneGuard::Database));
+        assert_eq!(pruned(opts(false, false)), none, "{fixture}");
+        assert_eq!(pruned(opts(true, false)), &none | &volumes, "{fixture}");
+        assert_eq!(pruned(opts(false, true)), &none | &database, "{fixture}");
+        let everything: BTreeSet<ObjectKey> = &(&none | &volumes) | &database;
+        assert_eq!(pruned(opts(true, true)), everything, "{fixture}");
+        // The database is Patroni's StatefulSet with its ServiceAccount, RBAC and Services, not
+        // whatever is named like it (the base backup's CronJob and RBAC are not the database).
+        assert!(database.iter().any(|k| k.kind == Kind::STATEFUL_SET), "{fixture}");
+        assert!(
+            database.iter().any(|k| k.kind == Kind::SERVICE_ACCOUNT),
+            "{fixture}"
+        );
+        assert!(
+            database
+                .iter()
+                .all(|k| !matches!(k.kind.kind, "NetworkPolicy" | "CronJob" | "PodMonitor")),
+            "{fixture}: {database:?}"
+        );
+        let sts = set
+            .objects
+            .iter()
+            .find(|d| d.key.kind == Kind::STATEFUL_SET)
+            .expect("Patroni");
+        assert_eq!(sts.policy.ready, Ready::Primary);
+    }
+}
+
+/// Issue 12: destroy decided "database" by the `devstats-postgres` prefix and kept more than it
+/// documents (Patroni's NetworkPolicy and PodMonitor, the base backup's CronJob and RBAC …); it
+/// now keeps exactly what the policy guards.
+#[test]
+fn destroy_deletes_exactly_what_the_policy_says() {
+    for fixture in ["example.yaml", "cncf.yaml"] {
+        let set = desired(&model(fixture));
+        let members = set.members();
+        let p = devstats_cli::destroy::plan(&members, false);
+        let deleted: BTreeSet<ObjectKey> = p.delete.iter().cloned().collect();
+        let kept: BTreeSet<ObjectKey> = p.keep.iter().map(|(k, _)| k.clone()).collect();
+        let unguarded: BTreeSet<ObjectKey> = set
+            .objects
+            .iter()
+            .filter(|d| d.policy.prune == PruneGuard::None)
+            .map(|d| d.key.clone())
+            .collect();
+        assert_eq!(deleted, unguarded, "{fixture}");
+        assert_eq!(&kept | &deleted, set.keys(), "{fixture}");
+        // Named like the database, not part of it: Patroni's NetworkPolicy (and, where rendered,
+        // its PodMonitor) go with everything else.
+        let named_like_it: Vec<&ObjectKey> = deleted
+            .iter()
+            .filter(|k| k.name.starts_with("devstats-postgres"))
+            .collect();
+        assert!(
+            named_like_it.iter().any(|k| k.kind == Kind::NETWORK_POLICY),
+            "{fixture}: {named_like_it:?}"
+        );
+        let all = devstats_cli::destroy::plan(&members, true);
+        assert_eq!(all.delete.len(), members.len());
+    }
 }

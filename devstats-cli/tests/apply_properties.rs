@@ -10,7 +10,6 @@ use std::collections::BTreeSet;
 use apply_support::{apply, config};
 use devstats_cli::fake::FakeCluster;
 use devstats_cli::kinds::{Kind, ObjectKey};
-use devstats_cli::plan::policy::{Guard, guard};
 use devstats_cli::plan::{DesiredSet, EdgeKind};
 use devstats_model::testing::arb_model;
 use devstats_render::Options;
@@ -37,8 +36,8 @@ proptest! {
         for e in &set.edges {
             let (from, to) = (&set.objects[e.from], &set.objects[e.to]);
             match e.kind {
-                EdgeKind::Exists => prop_assert!(to.phase <= from.phase, "{} needs {}", from.key, to.key),
-                EdgeKind::Ready => prop_assert!(to.phase < from.phase, "{} waits for {}", from.key, to.key),
+                EdgeKind::Exists => prop_assert!(to.policy.phase <= from.policy.phase, "{} needs {}", from.key, to.key),
+                EdgeKind::Ready => prop_assert!(to.policy.phase < from.policy.phase, "{} waits for {}", from.key, to.key),
             }
         }
     }
@@ -78,7 +77,7 @@ proptest! {
         let expected: BTreeSet<ObjectKey> = sb
             .keys()
             .into_iter()
-            .chain(gone.into_iter().filter(|k| guard(k) != Guard::None))
+            .chain(gone.into_iter().filter(|k| sa.members()[k] != Some(devstats_render::PruneGuard::None)))
             .collect();
         prop_assert_eq!(managed(&fake), expected);
         let again = apply(&fake, &sb, &cfg).expect("applies");

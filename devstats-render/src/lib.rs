@@ -7,6 +7,8 @@
 //!
 //! Where is X built? One hop: `grafana.rs` builds the Grafana Deployments and Services,
 //! `sync.rs` the sync CronJobs, `patroni.rs` the database, `ingress.rs` the Ingresses, and so on.
+//! How each object is applied, pruned and waited for is its [`ApplyPolicy`] (`policy.rs`), set
+//! when it is built and carried on its [`Rendered`].
 
 pub mod affiliations;
 pub mod api;
@@ -30,6 +32,7 @@ pub mod object;
 pub mod output;
 pub mod patroni;
 pub mod pdb;
+pub mod policy;
 pub mod provision;
 pub mod quantity;
 pub mod refs;
@@ -51,6 +54,7 @@ use devstats_model::schedule::ProjectSchedule;
 use devstats_model::{Deployment, Model, Project};
 
 pub use object::{CustomKind, CustomResource, Object};
+pub use policy::{ApplyPolicy, PruneGuard, Ready, Write};
 pub use secrets::{RequiredSecret, SecretValue, SecretValues};
 
 /// Apply phases, in order. Objects of a phase only reference objects of earlier phases (or of
@@ -299,8 +303,8 @@ impl<'a> Ctx<'a> {
 /// One rendered object with its place in the deployment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendered {
-    /// Apply phase.
-    pub phase: Phase,
+    /// How it is applied, pruned and waited for, and its phase (set by its builder).
+    pub policy: ApplyPolicy,
     /// Component that built it.
     pub component: Component,
     /// The project it belongs to, for per-project objects.
@@ -318,37 +322,9 @@ pub struct RenderSet {
     pub objects: Vec<Rendered>,
     /// Secrets the workloads need that were not rendered (no secret data given).
     pub required_secrets: Vec<RequiredSecret>,
-}
-
-fn phase_of(o: &Object) -> Phase {
-    match o {
-        Object::Namespace(_) => Phase::Namespace,
-        Object::Secret(_) | Object::ServiceAccount(_) | Object::Role(_) | Object::RoleBinding(_) => {
-            Phase::Config
-        }
-        Object::PersistentVolumeClaim(_) => Phase::Storage,
-        Object::Endpoints(_) | Object::StatefulSet(_) => Phase::Database,
-        Object::Service(s)
-            if s.metadata
-                .name
-                .as_deref()
-                .is_some_and(|n| n.starts_with(common::names::POSTGRES)) =>
-        {
-            Phase::Database
-        }
-        Object::Job(j) if j.metadata.name.as_deref() == Some(common::names::BOOTSTRAP) => Phase::Bootstrap,
-        Object::Job(_) => Phase::Provision,
-        Object::CronJob(_) => Phase::Schedules,
-        Object::Service(_) | Object::Deployment(_) | Object::Pod(_) => Phase::Workloads,
-        Object::PodDisruptionBudget(_) | Object::HorizontalPodAutoscaler(_) => Phase::Workloads,
-        Object::ConfigMap(_) | Object::NetworkPolicy(_) => Phase::Config,
-        Object::Ingress(_) => Phase::Routing,
-        Object::Custom(c) => match c.kind {
-            "Issuer" | "ClusterIssuer" | "Certificate" | "ExternalSecret" | "SealedSecret" => Phase::Config,
-            "Gateway" | "HTTPRoute" => Phase::Routing,
-            _ => Phase::Workloads,
-        },
-    }
+    /// The name of the Secret holding the database credentials (`instance.secrets.postgres`):
+    /// whoever reads it waits for the database.
+    pub database_secret: String,
 }
 
 fn kind_rank(o: &Object) -> u8 {
@@ -383,12 +359,14 @@ pub fn render(model: &Model, opts: &Options) -> Result<RenderSet, RenderError> {
     opts.selection.check(model)?;
     let ctx = Ctx::new(model, opts.secrets.as_ref())?;
     let (all, required_secrets) = build_all(&ctx)?;
+    let database_secret = model.instance.secrets.postgres.to_string();
     refs::check(&all, &required_secrets)?;
     let sel = &opts.selection;
     if *sel == Selection::all() {
         return Ok(RenderSet {
             objects: all,
             required_secrets,
+            database_secret,
         });
     }
     let objects = all
@@ -410,67 +388,86 @@ pub fn render(model: &Model, opts: &Options) -> Result<RenderSet, RenderError> {
     Ok(RenderSet {
         objects,
         required_secrets,
+        database_secret,
     })
 }
 
-fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), RenderError> {
-    let model = ctx.model;
-    let c = &model.instance.components;
-    let mut out: Vec<Rendered> = Vec::new();
-    let mut push = |component: Component, project: Option<&str>, objs: Vec<Object>| {
-        for object in objs {
-            out.push(Rendered {
-                phase: phase_of(&object),
+/// The objects built so far, each with its policy.
+struct Built(Vec<Rendered>);
+
+impl Built {
+    /// Objects whose builder chose each one's policy.
+    fn push_with(&mut self, component: Component, project: Option<&str>, objs: Vec<(Object, ApplyPolicy)>) {
+        for (object, policy) in objs {
+            self.0.push(Rendered {
+                policy,
                 component,
                 project: project.map(str::to_owned),
                 foundation: None,
                 object,
             });
         }
-    };
+    }
 
-    push(Component::Namespace, None, vec![namespace::build(ctx)]);
-    push(Component::Namespace, None, network_policy::build(ctx));
+    /// Objects with the component's default policies ([`ApplyPolicy::of`]).
+    fn push(&mut self, component: Component, project: Option<&str>, objs: Vec<Object>) {
+        let objs = objs
+            .into_iter()
+            .map(|o| {
+                let p = ApplyPolicy::of(component, &o);
+                (o, p)
+            })
+            .collect();
+        self.push_with(component, project, objs);
+    }
+}
+
+fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), RenderError> {
+    let model = ctx.model;
+    let c = &model.instance.components;
+    let mut out = Built(Vec::new());
+    out.push(Component::Namespace, None, vec![namespace::build(ctx)]);
+    out.push(Component::Namespace, None, network_policy::build(ctx));
     let mut required_secrets = Vec::new();
     match ctx.secrets {
-        Some(_) => push(Component::Secrets, None, secrets::build(ctx)?),
+        Some(_) => out.push_with(Component::Secrets, None, secrets::build(ctx)?),
         None => required_secrets = secrets::required(ctx),
     }
     if c.postgres {
-        push(Component::Postgres, None, patroni::build(ctx));
+        out.push_with(Component::Postgres, None, patroni::build(ctx));
     }
-    push(Component::BackupsVolume, None, vec![volumes::backups_pvc(ctx)]);
+    out.push(Component::BackupsVolume, None, vec![volumes::backups_pvc(ctx)]);
     if c.bootstrap {
-        push(Component::Bootstrap, None, vec![bootstrap::build(ctx)]);
+        out.push(Component::Bootstrap, None, vec![bootstrap::build(ctx)]);
     }
     for p in model.projects_by_name() {
         let name = Some(p.name.as_str());
         match model.deployment(p) {
             Deployment::None => {}
-            Deployment::VolumeOnly => push(Component::Volumes, name, vec![volumes::project_pvc(ctx, p)]),
+            Deployment::VolumeOnly => out.push(Component::Volumes, name, vec![volumes::project_pvc(ctx, p)]),
             Deployment::Full => {
-                push(Component::Volumes, name, vec![volumes::project_pvc(ctx, p)]);
-                push(Component::Provision, name, vec![provision::build(ctx, p)]);
-                push(Component::Sync, name, vec![sync::build(ctx, p)]);
-                push(Component::Affiliations, name, vec![affiliations::build(ctx, p)]);
-                push(Component::Grafana, name, grafana::build(ctx, p));
+                out.push(Component::Volumes, name, vec![volumes::project_pvc(ctx, p)]);
+                out.push(Component::Provision, name, vec![provision::build(ctx, p)]);
+                out.push(Component::Sync, name, vec![sync::build(ctx, p)]);
+                out.push(Component::Affiliations, name, vec![affiliations::build(ctx, p)]);
+                out.push(Component::Grafana, name, grafana::build(ctx, p));
             }
         }
     }
     if c.affiliations_import.enabled {
-        push(
+        out.push(
             Component::AffiliationsImport,
             None,
             vec![affiliations::import(ctx)],
         );
     }
     if c.api {
-        push(Component::Api, None, api::build(ctx));
+        out.push(Component::Api, None, api::build(ctx));
     }
     if c.ingress {
-        push(Component::Ingress, None, ingress::build(ctx));
-        push(Component::Ingress, None, gateway::build(ctx));
-        push(
+        out.push(Component::Ingress, None, ingress::build(ctx));
+        out.push(Component::Ingress, None, gateway::build(ctx));
+        out.push(
             Component::Ingress,
             None,
             cert_manager::issuer(ctx).into_iter().collect(),
@@ -479,41 +476,41 @@ fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), Rend
         if model.instance.security.routing == devstats_model::hardening::Routing::Ingress
             && https.controller == devstats_model::hardening::IngressFlavor::Traefik
         {
-            push(Component::Ingress, None, cert_manager::traefik_middlewares(ctx));
+            out.push(Component::Ingress, None, cert_manager::traefik_middlewares(ctx));
         }
-        push(
+        out.push(
             Component::Ingress,
             None,
             delivery::traefik_forward_auth(ctx).into_iter().collect(),
         );
     }
     if c.backups.enabled {
-        push(Component::Backups, None, vec![backups::build(ctx)]);
+        out.push(Component::Backups, None, vec![backups::build(ctx)]);
     }
     if c.vacuum.enabled {
-        push(Component::Vacuum, None, vec![backups::vacuum(ctx)]);
+        out.push(Component::Vacuum, None, vec![backups::vacuum(ctx)]);
     }
-    push(Component::BaseBackup, None, disaster_recovery::base_backup(ctx));
-    push(
+    out.push(Component::BaseBackup, None, disaster_recovery::base_backup(ctx));
+    out.push(
         Component::BackupsCopy,
         None,
         disaster_recovery::backups_copy(ctx).into_iter().collect(),
     );
-    push(
+    out.push(
         Component::RestoreDrill,
         None,
         disaster_recovery::restore_drill(ctx).into_iter().collect(),
     );
     if c.reports {
-        push(Component::Reports, None, vec![reports::reports(ctx)]);
+        out.push(Component::Reports, None, vec![reports::reports(ctx)]);
     }
     if c.tests {
-        push(Component::Tests, None, vec![reports::tests(ctx)]);
+        out.push(Component::Tests, None, vec![reports::tests(ctx)]);
     }
     if c.static_sites {
         for (foundation, object) in static_sites::build(ctx) {
-            out.push(Rendered {
-                phase: phase_of(&object),
+            out.0.push(Rendered {
+                policy: ApplyPolicy::of(Component::Static, &object),
                 component: Component::Static,
                 project: None,
                 foundation,
@@ -521,9 +518,10 @@ fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), Rend
             });
         }
     }
+    let mut out = out.0;
     for object in monitoring::build(ctx, &out) {
         out.push(Rendered {
-            phase: phase_of(&object),
+            policy: ApplyPolicy::of(Component::Monitoring, &object),
             component: Component::Monitoring,
             project: None,
             foundation: None,
@@ -544,8 +542,8 @@ fn canonical_order(objects: Vec<Rendered>) -> Vec<Rendered> {
     let mut order: Vec<usize> = (0..objects.len()).collect();
     order.sort_by(|&a, &b| {
         let (a, b) = (&objects[a], &objects[b]);
-        (a.phase, kind_rank(&a.object), a.object.name()).cmp(&(
-            b.phase,
+        (a.policy.phase, kind_rank(&a.object), a.object.name()).cmp(&(
+            b.policy.phase,
             kind_rank(&b.object),
             b.object.name(),
         ))

@@ -126,10 +126,10 @@ pub fn json_list(objects: &[Rendered]) -> Result<String, OutputError> {
 /// Relative path of an object's file: `NN-phase/kind-name.yaml`, in apply order when sorted.
 #[must_use]
 pub fn file_path(r: &Rendered) -> String {
-    let n = Phase::ALL.iter().position(|p| *p == r.phase).unwrap_or(0) + 1;
+    let n = Phase::ALL.iter().position(|p| *p == r.policy.phase).unwrap_or(0) + 1;
     format!(
         "{n:02}-{}/{}-{}.yaml",
-        r.phase.as_str(),
+        r.policy.phase.as_str(),
         r.object.kind().to_ascii_lowercase(),
         r.object.name()
     )

@@ -37,7 +37,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelecto
 
 use crate::common::{APP, Env, chart_labels, mount, names, node_selector, resources};
 use crate::security::{self, Workload};
-use crate::{Ctx, Object};
+use crate::{ApplyPolicy, Component, Ctx, Object, Phase, Ready, Write};
 
 /// The `type` label of every Patroni object.
 const TYPE: &str = "postgres";
@@ -88,23 +88,37 @@ fn port(port: i32, name: &str) -> ServicePort {
 
 /// All Patroni objects: ServiceAccount, Role, RoleBinding, Endpoints, three Services, StatefulSet.
 #[must_use]
-pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
-    let mut out = vec![service_account(ctx), role(ctx), role_binding(ctx)];
+pub fn build(ctx: &Ctx<'_>) -> Vec<(Object, ApplyPolicy)> {
+    let with = |o: Object, policy: fn(ApplyPolicy) -> ApplyPolicy| {
+        let p = policy(ApplyPolicy::of(Component::Postgres, &o));
+        (o, p)
+    };
+    // The database: kept by prune and destroy without their flags, never pruned by Flux.
+    let database = |p: ApplyPolicy| p.database();
+    let database_phase = |p: ApplyPolicy| p.database().in_phase(Phase::Database);
+    let mut out = vec![
+        with(service_account(ctx), database),
+        with(role(ctx), database),
+        with(role_binding(ctx), database),
+    ];
     if endpoints_dcs(ctx) {
-        out.push(endpoints(ctx));
+        // Patroni owns the config Endpoints' `subsets` and annotations: created once.
+        out.push(with(endpoints(ctx), |p| p.database().written(Write::CreateOnly)));
     }
-    out.extend([service_primary(ctx), service_replicas(ctx)]);
+    out.extend([
+        with(service_primary(ctx), database_phase),
+        with(service_replicas(ctx), database_phase),
+    ]);
     if endpoints_dcs(ctx) {
-        out.push(service_config(ctx));
+        out.push(with(service_config(ctx), database_phase));
     }
-    out.push(stateful_set(ctx));
+    out.push(with(stateful_set(ctx), |p| {
+        p.database().ready_when(Ready::Primary)
+    }));
     if crate::pdb::enabled(ctx) {
-        out.push(crate::pdb::build(
-            ctx,
-            names::POSTGRES,
-            COMPONENT,
-            labels(),
-            labels(),
+        out.push(with(
+            crate::pdb::build(ctx, names::POSTGRES, COMPONENT, labels(), labels()),
+            |p| p,
         ));
     }
     out
@@ -593,6 +607,9 @@ mod tests {
             schedules: BTreeMap::new(),
             secrets: None,
         })
+        .into_iter()
+        .map(|(o, _)| o)
+        .collect()
     }
 
     fn env_value(o: &Object, name: &str) -> Option<String> {

@@ -107,7 +107,7 @@ pub fn required(ctx: &Ctx<'_>) -> Vec<RequiredSecret> {
 }
 
 /// Builds the Secrets from the supplied values; every key must be present.
-pub fn build(ctx: &Ctx<'_>) -> Result<Vec<Object>, RenderError> {
+pub fn build(ctx: &Ctx<'_>) -> Result<Vec<(Object, crate::ApplyPolicy)>, RenderError> {
     let Some(values) = ctx.secrets else {
         return Ok(Vec::new());
     };
@@ -124,12 +124,18 @@ pub fn build(ctx: &Ctx<'_>) -> Result<Vec<Object>, RenderError> {
             }
         }
         let chart = crate::common::chart_labels("secret", None);
-        out.push(Object::from(Secret {
+        let secret = Object::from(Secret {
             metadata: ctx.meta(req.name.clone(), "secrets", chart),
             type_: Some("Opaque".into()),
             data: Some(data),
             ..Secret::default()
-        }));
+        });
+        let mut policy = crate::ApplyPolicy::of(crate::Component::Secrets, &secret);
+        // The database credentials: running Patroni members need them (the database's guard).
+        if req.name == ctx.model.instance.secrets.postgres.as_str() {
+            policy = policy.database();
+        }
+        out.push((secret, policy));
     }
     if missing.is_empty() {
         Ok(out)

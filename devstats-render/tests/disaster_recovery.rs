@@ -74,7 +74,7 @@ fn find<'a>(objs: &'a [Rendered], kind: &str, name: &str) -> &'a Object {
 
 fn yaml(o: &Object) -> String {
     output::yaml_stream(&[Rendered {
-        phase: devstats_render::Phase::Schedules,
+        policy: devstats_render::ApplyPolicy::of(devstats_render::Component::BaseBackup, o),
         component: devstats_render::Component::BaseBackup,
         project: None,
         foundation: None,
@@ -230,7 +230,7 @@ fn restore_jobs_are_snapshotted_and_reference_rendered_objects() {
         insta::assert_snapshot!(snap, yaml(&job));
         let mut objects = set.objects.clone();
         objects.push(Rendered {
-            phase: devstats_render::Phase::Provision,
+            policy: devstats_render::ApplyPolicy::of(devstats_render::Component::Provision, &job),
             component: devstats_render::Component::Provision,
             project: Some("kubernetes".to_owned()),
             foundation: None,

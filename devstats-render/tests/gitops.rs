@@ -15,7 +15,7 @@ use std::process::Command;
 use devstats_model::helm_import::{ImportOptions, import, parse_set};
 use devstats_model::{EnvModel, GitOpsSecrets, Model, load_env, load_environments};
 use devstats_render::gitops::{GitOpsEnv, GitOpsFile, kustomization_name, phase_policy, tree};
-use devstats_render::{Options, Phase, output, render};
+use devstats_render::{Options, Phase, PruneGuard, output, render};
 
 fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/")).join(rel)
@@ -283,7 +283,7 @@ fn flux_objects_follow_the_apply_phases() {
         assert!(!phase_policy(phase).wait);
     }
     // Flux annotations: Jobs (and Patroni's config Endpoints, with an Endpoints DCS) are created
-    // once; data is never pruned.
+    // once; data and the database are never pruned (see `the_flux_tree_never_prunes_data`).
     let mut seen = BTreeSet::new();
     for (path, text) in map
         .iter()
@@ -294,30 +294,92 @@ fn flux_objects_follow_the_apply_phases() {
         };
         let annotations = &d["metadata"]["annotations"];
         let kind = d["kind"].as_str().unwrap_or_default();
-        let expected = match kind {
-            "Job" => Some(("kustomize.toolkit.fluxcd.io/ssa", "IfNotPresent")),
-            "Endpoints" if d["metadata"]["name"] == "devstats-postgres-config" => {
-                Some(("kustomize.toolkit.fluxcd.io/ssa", "IfNotPresent"))
+        let name = d["metadata"]["name"].as_str().unwrap_or_default();
+        let expected: &[(&str, &str)] = match kind {
+            "Job" => &[
+                ("kustomize.toolkit.fluxcd.io/ssa", "IfNotPresent"),
+                ("kustomize.toolkit.fluxcd.io/prune", "disabled"),
+            ],
+            "Endpoints" if name == "devstats-postgres-config" => &[
+                ("kustomize.toolkit.fluxcd.io/ssa", "IfNotPresent"),
+                ("kustomize.toolkit.fluxcd.io/prune", "disabled"),
+            ],
+            "PersistentVolumeClaim" | "Namespace" => &[("kustomize.toolkit.fluxcd.io/prune", "disabled")],
+            "StatefulSet" | "ServiceAccount" | "Role" | "RoleBinding" | "Service" | "Endpoints"
+                if name.starts_with("devstats-postgres") && !name.contains("basebackup") =>
+            {
+                &[("kustomize.toolkit.fluxcd.io/prune", "disabled")]
             }
-            "PersistentVolumeClaim" | "Namespace" => Some(("kustomize.toolkit.fluxcd.io/prune", "disabled")),
-            "Pod" => Some(("kustomize.toolkit.fluxcd.io/force", "Enabled")),
-            _ => None,
+            "Pod" => &[("kustomize.toolkit.fluxcd.io/force", "Enabled")],
+            _ => &[],
         };
-        if let Some((k, v)) = expected {
-            assert_eq!(annotations[k], v, "{path}");
+        let flux: BTreeSet<(&str, &str)> = annotations
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| k.starts_with("kustomize.toolkit.fluxcd.io/"))
+            .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default()))
+            .collect();
+        if kind != "Kustomization" {
+            assert_eq!(flux, expected.iter().copied().collect(), "{path}");
+        }
+        if !expected.is_empty() {
             seen.insert(kind.to_owned());
-        } else if kind != "Kustomization" {
-            assert!(
-                !annotations
-                    .as_object()
-                    .is_some_and(|a| a.keys().any(|k| k.starts_with("kustomize.toolkit.fluxcd.io/"))),
-                "{path} has a Flux annotation"
+        }
+    }
+    for kind in ["Job", "PersistentVolumeClaim", "Namespace", "StatefulSet"] {
+        assert!(seen.contains(kind), "no {kind} checked");
+    }
+}
+
+/// Issue 12: the phase Kustomizations prune, so every object apply refuses to prune without a flag
+/// (volumes, run-once Job records, the database) must opt out, or removing it from the model
+/// deletes it in every GitOps environment.
+#[test]
+fn the_flux_tree_never_prunes_data() {
+    let envs = environments("cncf.yaml");
+    let e = &envs[0];
+    let set = render(&e.model, &Options::default()).expect("render");
+    let files = gitops(&envs);
+    let by_path = by_path(&files);
+    let apps = format!("apps/{}/", e.name);
+    let mut guarded = 0;
+    for r in &set.objects {
+        let Some((_, text)) = by_path.iter().find(|(p, _)| {
+            p.starts_with(&apps)
+                && p.ends_with(&format!(
+                    "/{}-{}.yaml",
+                    r.object.kind().to_ascii_lowercase(),
+                    r.object.name()
+                ))
+        }) else {
+            continue;
+        };
+        let d = docs(text).into_iter().next().expect("one document");
+        let prune = &d["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"];
+        if r.policy.prune == PruneGuard::None {
+            assert!(prune.is_null(), "{} must stay prunable", r.object.id());
+        } else {
+            guarded += 1;
+            assert_eq!(
+                prune,
+                "disabled",
+                "{} is guarded ({:?}) but Flux may prune it",
+                r.object.id(),
+                r.policy.prune
             );
         }
     }
-    for kind in ["Job", "PersistentVolumeClaim", "Namespace"] {
-        assert!(seen.contains(kind), "no {kind} checked");
-    }
+    // The Patroni StatefulSet in particular (GitOps used to delete it when it left the tree).
+    let sts = by_path
+        .iter()
+        .find(|(p, _)| p.ends_with("/statefulset-devstats-postgres.yaml"))
+        .expect("the Patroni StatefulSet is in the tree");
+    assert_eq!(
+        docs(sts.1)[0]["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"],
+        "disabled"
+    );
+    assert!(guarded > 3, "{guarded}");
 }
 
 #[test]

@@ -7,10 +7,12 @@ use devstats_render::Component;
 use serde_json::Value;
 
 use super::graph::{EdgeKind, topo_order};
-use super::policy::{self, Guard, ImmutableChange, Policy, Resolution};
+use super::inventory::Members;
+use super::policy::{self, ImmutableChange, Resolution};
 use super::{DesiredSet, live_hash};
 use crate::kinds::{Kind, ObjectKey};
 use crate::waits::{self, Readiness};
+use devstats_render::{PruneGuard, Ready, Write};
 
 /// A snapshot of the live objects an apply needs, read with one LIST per kind (metadata-only for
 /// kinds whose spec and status the planner does not need).
@@ -22,8 +24,9 @@ pub struct LiveState {
     pub full_kinds: BTreeSet<Kind>,
     /// Kinds that were listed: a key of such a kind missing from `objects` does not exist.
     pub listed_kinds: BTreeSet<Kind>,
-    /// The inventory's member list (`None`: no inventory yet).
-    pub inventory: Option<BTreeSet<ObjectKey>>,
+    /// The inventory's member list with each member's recorded prune guard (`None`: no
+    /// inventory yet).
+    pub inventory: Option<Members>,
     /// Custom resource kinds the API server does not serve (their CRD is not installed): listing
     /// them answered 404.
     pub unserved_kinds: BTreeSet<Kind>,
@@ -227,11 +230,11 @@ pub struct Plan {
     pub gone: Vec<ObjectKey>,
     /// The inventory written before any other write: old ∪ desired, so an interrupted apply
     /// still knows everything it may have created.
-    pub inventory_before: BTreeSet<ObjectKey>,
+    pub inventory_before: Members,
     /// Whether `inventory_before` differs from the live inventory (a write).
     pub inventory_before_changed: bool,
     /// The inventory after a successful apply and prune.
-    pub inventory_after: BTreeSet<ObjectKey>,
+    pub inventory_after: Members,
 }
 
 impl Plan {
@@ -260,12 +263,12 @@ fn readiness_now(set: &DesiredSet, i: usize, live: &LiveState) -> Readiness {
     let Some(obj) = live.get(&d.key) else {
         return Readiness::Progressing("does not exist".to_owned());
     };
-    match d.key.kind.kind {
-        "StatefulSet" if d.component == Component::Postgres => waits::database(obj, live.of_kind(Kind::POD)),
-        "StatefulSet" => waits::statefulset(obj),
-        "Job" => waits::job(obj),
-        "Deployment" if live.has_full(&d.key) => waits::deployment(obj),
-        _ => Readiness::Ready,
+    match d.policy.ready {
+        Ready::Primary => waits::database(obj, live.of_kind(Kind::POD)),
+        Ready::Rollout if d.key.kind == Kind::STATEFUL_SET => waits::statefulset(obj),
+        Ready::Rollout if live.has_full(&d.key) => waits::deployment(obj),
+        Ready::Complete => waits::job(obj),
+        Ready::Rollout | Ready::Exists => Readiness::Ready,
     }
 }
 
@@ -327,7 +330,7 @@ fn apply_action(set: &DesiredSet, i: usize, live: &LiveState, opts: &PlanOptions
     if live_hash(obj) == Some(d.hash.as_str()) && !opts.resync {
         return Action::Unchanged;
     }
-    if d.policy == Policy::Replace {
+    if d.policy.write == Write::Replace {
         return Action::Recreate { changes: Vec::new() };
     }
     if !policy::needs_live_spec(d.key.kind) || !live.has_full(&d.key) {
@@ -391,16 +394,16 @@ pub fn plan(set: &DesiredSet, live: &LiveState, opts: &PlanOptions) -> Plan {
         if d.key.kind == Kind::DEPLOYMENT && (hpa.contains(&key) || canaried.contains(&key)) {
             policy::drop_replicas(&mut body);
         }
-        let action = match d.policy {
-            Policy::CreateOnly => {
+        let action = match d.policy.write {
+            Write::CreateOnly => {
                 if live.get(&d.key).is_some() {
                     Action::Keep
                 } else {
                     Action::Create
                 }
             }
-            Policy::RunOnce => run_once_action(set, i, live),
-            Policy::Apply | Policy::Replace => apply_action(set, i, live, opts, &body),
+            Write::RunOnce => run_once_action(set, i, live),
+            Write::Apply | Write::Replace => apply_action(set, i, live, opts, &body),
         };
         let ready_now = match &action {
             Action::Done { .. } => true,
@@ -445,7 +448,8 @@ pub fn plan(set: &DesiredSet, live: &LiveState, opts: &PlanOptions) -> Plan {
                 break;
             }
         }
-        let run_once_create = set.objects[i].policy == Policy::RunOnce && objects[i].action == Action::Create;
+        let run_once_create =
+            set.objects[i].policy.write == Write::RunOnce && objects[i].action == Action::Create;
         if deferral.is_none() && run_once_create && !opts.wait {
             for &dep in &ready_deps[i] {
                 if !objects[dep].ready_now {
@@ -582,8 +586,11 @@ fn first_line(s: &str) -> &str {
 
 fn plan_prune(set: &DesiredSet, live: &LiveState, opts: &PlanOptions, out: &mut Plan) {
     let old = live.inventory.clone().unwrap_or_default();
-    let desired = set.keys();
-    out.inventory_before = old.union(&desired).cloned().collect();
+    let desired = set.members();
+    // What is rendered is recorded with its guard now (a line of an older inventory gains one).
+    out.inventory_before = old.clone();
+    out.inventory_before
+        .extend(desired.iter().map(|(k, g)| (k.clone(), *g)));
     out.inventory_before_changed = live.inventory.is_none() || out.inventory_before != old;
     out.inventory_after = out.inventory_before.clone();
     if !opts.prune.enabled || !set.complete {
@@ -593,7 +600,7 @@ fn plan_prune(set: &DesiredSet, live: &LiveState, opts: &PlanOptions, out: &mut 
     let mut delete = Vec::new();
     let mut kept = Vec::new();
     let mut gone = Vec::new();
-    for key in old.difference(&desired) {
+    for (key, recorded) in old.iter().filter(|(k, _)| !desired.contains_key(*k)) {
         if external(key) {
             kept.push((
                 key.clone(),
@@ -601,12 +608,19 @@ fn plan_prune(set: &DesiredSet, live: &LiveState, opts: &PlanOptions, out: &mut 
             ));
             continue;
         }
-        let reason = match policy::guard(key) {
-            Guard::Volumes if !opts.prune.volumes => {
+        // The guard recorded when it was applied: its render policy, never its name or kind.
+        let reason = match recorded {
+            Some(PruneGuard::Volumes) if !opts.prune.volumes => {
                 Some("holds data or records a provisioned database; --prune-volumes deletes it")
             }
-            Guard::Database if !opts.prune.database => Some("the database; --prune-database deletes it"),
-            Guard::Namespace => Some("namespaces are only deleted by `destroy --delete-volumes`"),
+            Some(PruneGuard::Database) if !opts.prune.database => {
+                Some("part of the database; --prune-database deletes it")
+            }
+            Some(PruneGuard::Namespace) => Some("namespaces are only deleted by `destroy --delete-volumes`"),
+            None if !(opts.prune.volumes && opts.prune.database) => Some(
+                "recorded without a prune guard by an older devstats-k8s; --prune-volumes \
+                 --prune-database deletes it",
+            ),
             _ => None,
         };
         if let Some(reason) = reason {
@@ -643,9 +657,11 @@ fn plan_prune(set: &DesiredSet, live: &LiveState, opts: &PlanOptions, out: &mut 
         ));
     }
     out.inventory_after = desired
-        .iter()
-        .cloned()
-        .chain(kept.iter().map(|(k, _)| k.clone()))
+        .into_iter()
+        .chain(
+            kept.iter()
+                .map(|(k, _)| (k.clone(), old.get(k).copied().flatten())),
+        )
         .collect();
     out.prune = delete;
     out.kept = kept;

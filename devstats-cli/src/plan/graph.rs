@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use devstats_render::{Component, Object, Rendered};
+use devstats_render::{Component, Object, Ready, Rendered};
 use k8s_openapi::api::core::v1::PodSpec;
 
 /// The kind of a dependency.
@@ -41,9 +41,6 @@ pub struct Edge {
     /// The reference that makes the edge, e.g. `secretKeyRef`.
     pub why: &'static str,
 }
-
-/// The name of the Secret whose keys hold the database credentials.
-pub const DATABASE_SECRET: &str = "pg-db";
 
 /// The pod spec of a workload (or bare Pod).
 #[must_use]
@@ -79,14 +76,18 @@ fn secrets_read(spec: &PodSpec) -> BTreeSet<&str> {
     out
 }
 
+/// The database: the object whose readiness is a Patroni primary (its render policy says so).
 fn is_database(r: &Rendered) -> bool {
-    matches!(r.object, Object::StatefulSet(_)) && r.component == Component::Postgres
+    r.policy.ready == Ready::Primary
 }
 
 /// Derives every edge among `objects` (indexes into the slice). Edges to objects outside the
 /// slice are not edges: a partial render depends on what is already in the cluster.
+/// `database_secret` is the Secret holding the database credentials
+/// ([`RenderSet::database_secret`](devstats_render::RenderSet), the model's
+/// `instance.secrets.postgres`): whoever reads it waits for the database.
 #[must_use]
-pub fn edges(objects: &[Rendered]) -> Vec<Edge> {
+pub fn edges(objects: &[Rendered], database_secret: &str) -> Vec<Edge> {
     let mut by_kind_name: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for (i, r) in objects.iter().enumerate() {
         by_kind_name.insert((r.object.kind(), r.object.name()), i);
@@ -142,7 +143,7 @@ pub fn edges(objects: &[Rendered]) -> Vec<Edge> {
                     "serviceAccountName",
                 );
             }
-            if secrets.contains(DATABASE_SECRET) && !is_database(r) {
+            if secrets.contains(database_secret) && !is_database(r) {
                 add(i, database, EdgeKind::Ready, "reads the database");
             }
             if r.component == Component::Provision && matches!(o, Object::Job(_)) {

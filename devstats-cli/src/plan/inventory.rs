@@ -4,11 +4,15 @@
 //! Prune is inventory − render, never a label query: Patroni puts the chart's labels on its own
 //! Endpoints, ConfigMaps and Services, so selecting by label would delete the database's leader
 //! state. The parent carries `applyset.kubernetes.io/id` and `contains-group-kinds`; the member
-//! list is the `objects` data key, one `Kind[.group] namespace name` line per object (`-` for
-//! cluster-scoped), so it stays small (about 60 bytes per object).
+//! list is the `objects` data key, one `Kind[.group] namespace name guard` line per object (`-`
+//! for cluster-scoped), so it stays small (about 70 bytes per object). The guard is the object's
+//! [`PruneGuard`] when it was applied (from its render policy), so prune and `destroy` know what
+//! guards an object the render no longer has; a line without one (written by an older
+//! devstats-k8s) reads as unknown.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use devstats_render::PruneGuard;
 use serde_json::{Value, json};
 
 use super::json::{base64_url, sha256_hex};
@@ -26,6 +30,10 @@ pub const PART_OF_LABEL: &str = "applyset.kubernetes.io/part-of";
 pub const TOOLING_ANNOTATION: &str = "applyset.kubernetes.io/tooling";
 /// ApplySet group-kinds annotation.
 pub const GROUP_KINDS_ANNOTATION: &str = "applyset.kubernetes.io/contains-group-kinds";
+
+/// The members of an inventory with the prune guard recorded for each (`None`: a line written by
+/// an older devstats-k8s, without a guard).
+pub type Members = BTreeMap<ObjectKey, Option<PruneGuard>>;
 
 /// The ApplySet ID of a ConfigMap parent: `applyset-<base64url(sha256(name.namespace.ConfigMap.))>-v1`.
 #[must_use]
@@ -45,41 +53,50 @@ pub fn parent_key(namespace: &str) -> ObjectKey {
 
 /// One member line.
 #[must_use]
-pub fn line(key: &ObjectKey) -> String {
-    format!(
+pub fn line(key: &ObjectKey, guard: Option<PruneGuard>) -> String {
+    let mut out = format!(
         "{} {} {}",
         key.kind.inventory_token(),
         key.namespace.as_deref().unwrap_or("-"),
         key.name
-    )
+    );
+    if let Some(g) = guard {
+        out.push(' ');
+        out.push_str(g.as_str());
+    }
+    out
 }
 
 /// Parses a member line.
 #[must_use]
-pub fn parse_line(s: &str) -> Option<ObjectKey> {
+pub fn parse_line(s: &str) -> Option<(ObjectKey, Option<PruneGuard>)> {
     let mut parts = s.split_whitespace();
     let token = parts.next()?;
     let ns = parts.next()?;
     let kind = Kind::parse_inventory_token(token, ns != "-")?;
     let name = parts.next()?;
+    let guard = match parts.next() {
+        None => None,
+        Some(g) => Some(PruneGuard::parse(g)?),
+    };
     if parts.next().is_some() {
         return None;
     }
-    Some(ObjectKey::new(kind, (ns != "-").then_some(ns), name))
+    Some((ObjectKey::new(kind, (ns != "-").then_some(ns), name), guard))
 }
 
 /// Reads the member list of a live parent. Lines of unknown kinds are reported, not dropped
 /// silently.
-pub fn parse(parent: &Value) -> Result<BTreeSet<ObjectKey>, String> {
+pub fn parse(parent: &Value) -> Result<Members, String> {
     let text = parent
         .pointer(&format!("/data/{DATA_KEY}"))
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let mut out = BTreeSet::new();
+    let mut out = Members::new();
     for l in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         match parse_line(l) {
-            Some(k) => {
-                out.insert(k);
+            Some((k, g)) => {
+                out.insert(k, g);
             }
             None => return Err(format!("inventory {NAME}: cannot read line `{l}`")),
         }
@@ -89,14 +106,14 @@ pub fn parse(parent: &Value) -> Result<BTreeSet<ObjectKey>, String> {
 
 /// The parent ConfigMap listing `members`.
 #[must_use]
-pub fn parent(namespace: &str, members: &BTreeSet<ObjectKey>) -> Value {
-    let mut lines: Vec<String> = members.iter().map(line).collect();
+pub fn parent(namespace: &str, members: &Members) -> Value {
+    let mut lines: Vec<String> = members.iter().map(|(k, g)| line(k, *g)).collect();
     lines.sort();
     let mut text = lines.join("\n");
     text.push('\n');
-    let group_kinds: BTreeSet<String> = members.iter().map(|k| k.kind.group_kind()).collect();
+    let group_kinds: BTreeSet<String> = members.keys().map(|k| k.kind.group_kind()).collect();
     let namespaces: BTreeSet<&str> = members
-        .iter()
+        .keys()
         .filter_map(|k| k.namespace.as_deref())
         .filter(|ns| *ns != namespace)
         .collect();
@@ -143,26 +160,39 @@ mod tests {
             ObjectKey::new(Kind::DEPLOYMENT, Some("devstats-prod"), "devstats-grafana-x"),
             ObjectKey::new(Kind::SECRET, Some("devstats-prod"), "pg-db"),
         ] {
-            assert_eq!(parse_line(&line(&key)), Some(key));
+            for guard in [None, Some(PruneGuard::None), Some(PruneGuard::Database)] {
+                assert_eq!(parse_line(&line(&key, guard)), Some((key.clone(), guard)));
+            }
         }
         assert_eq!(parse_line("Widget.example.com ns x"), None);
+        assert_eq!(parse_line("Secret ns x sometimes"), None);
+        assert_eq!(
+            parse_line("StatefulSet.apps ns devstats-postgres database"),
+            Some((
+                ObjectKey::new(Kind::STATEFUL_SET, Some("ns"), "devstats-postgres"),
+                Some(PruneGuard::Database)
+            ))
+        );
         let custom = ObjectKey::new(
             Kind::custom("cert-manager.io", "v1", "ClusterIssuer", "clusterissuers", false),
             None,
             "letsencrypt",
         );
         assert_eq!(
-            line(&custom),
+            line(&custom, None),
             "ClusterIssuer.cert-manager.io/v1/clusterissuers - letsencrypt"
         );
-        assert_eq!(parse_line(&line(&custom)), Some(custom));
+        assert_eq!(parse_line(&line(&custom, None)), Some((custom, None)));
     }
 
     #[test]
     fn parent_round_trip() {
-        let members: BTreeSet<ObjectKey> = [
-            ObjectKey::new(Kind::NAMESPACE, None, "ns"),
-            ObjectKey::new(Kind::CRON_JOB, Some("ns"), "devstats-x"),
+        let members: Members = [
+            (
+                ObjectKey::new(Kind::NAMESPACE, None, "ns"),
+                Some(PruneGuard::Namespace),
+            ),
+            (ObjectKey::new(Kind::CRON_JOB, Some("ns"), "devstats-x"), None),
         ]
         .into_iter()
         .collect();

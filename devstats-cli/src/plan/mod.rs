@@ -1,5 +1,5 @@
-//! The pure planner: rendered objects → desired objects with content hashes, policies and a
-//! dependency graph; then, given a snapshot of the live cluster, what to write, create, recreate,
+//! The pure planner: rendered objects → desired objects with content hashes, their render
+//! policies ([`ApplyPolicy`], set by each object's builder) and a dependency graph; then, given a snapshot of the live cluster, what to write, create, recreate,
 //! defer, refuse and prune. No IO: everything here is unit- and property-tested.
 
 pub mod decide;
@@ -11,13 +11,12 @@ pub mod policy;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use devstats_render::{Component, Phase, RenderSet};
+use devstats_render::{ApplyPolicy, Component, RenderSet};
 use serde_json::Value;
 
 use crate::kinds::{Kind, ObjectKey};
 pub use decide::{Action, LiveState, Plan, PlanOptions, PlannedObject, PruneOptions, plan};
 pub use graph::{Edge, EdgeKind};
-pub use policy::Policy;
 
 /// The field manager of every write.
 pub const FIELD_MANAGER: &str = devstats_render::common::MANAGED_BY;
@@ -32,14 +31,13 @@ const HASH_SCHEME: &str = "devstats-k8s/1";
 pub struct Desired {
     /// Identity.
     pub key: ObjectKey,
-    /// Render phase (for ordering checks and progress display).
-    pub phase: Phase,
     /// Component that built it.
     pub component: Component,
     /// Project, for per-project objects.
     pub project: Option<String>,
-    /// How it is written.
-    pub policy: Policy,
+    /// How it is written, pruned and waited for, and its phase: the render's policy, as its
+    /// builder set it.
+    pub policy: ApplyPolicy,
     /// Content hash of the rendered object.
     pub hash: String,
     /// The server-side apply body: the rendered object plus the hash annotation and the ApplySet
@@ -84,15 +82,14 @@ impl DesiredSet {
             }
             objects.push(Desired {
                 key,
-                phase: r.phase,
                 component: r.component,
                 project: r.project.clone(),
-                policy: policy::policy_for(r),
+                policy: r.policy,
                 hash,
                 body,
             });
         }
-        let edges = graph::edges(&set.objects);
+        let edges = graph::edges(&set.objects, &set.database_secret);
         if let Err(i) = graph::topo_order(objects.len(), &edges) {
             return Err(format!("dependency cycle through {}", objects[i].key));
         }
@@ -110,6 +107,15 @@ impl DesiredSet {
     #[must_use]
     pub fn keys(&self) -> BTreeSet<ObjectKey> {
         self.index.keys().cloned().collect()
+    }
+
+    /// The desired objects as inventory members, each with its prune guard.
+    #[must_use]
+    pub fn members(&self) -> inventory::Members {
+        self.objects
+            .iter()
+            .map(|d| (d.key.clone(), Some(d.policy.prune)))
+            .collect()
     }
 
     /// Kinds among the desired objects.

@@ -1,52 +1,14 @@
-//! Per-object policies the renderer cannot express, as tables keyed by kind, name and component:
-//! create-only objects (written by another controller), run-once Jobs, replace-on-change Pods,
-//! immutable fields (checked offline, before any write), prune guards and fields owned by an HPA
-//! or by Flagger (a canaried Deployment's `spec.replicas`).
+//! Facts about the Kubernetes API the planner needs besides each object's render policy
+//! ([`ApplyPolicy`](devstats_render::ApplyPolicy): write mode, prune guard, readiness and phase,
+//! set by the object's builder): immutable fields (checked offline, before any write) and fields
+//! owned by an HPA or by Flagger (a canaried Deployment's `spec.replicas`).
 
 use std::cmp::Ordering;
 
-use devstats_render::common::names;
-use devstats_render::{Component, Object, Rendered};
 use serde_json::Value;
 
 use super::json::{compare_quantities, is_subset, short};
 use crate::kinds::{Kind, ObjectKey};
-
-/// How an object is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Policy {
-    /// Server-side apply whenever the content hash differs from the live one.
-    Apply,
-    /// Created when missing and never updated: another controller writes it. Patroni's config
-    /// Endpoints `devstats-postgres-config` (Patroni owns its `subsets` and annotations).
-    CreateOnly,
-    /// A run-once Job (bootstrap, provisioning): created when missing; a live Job is never updated,
-    /// replaced or re-run by `apply` (only `devstats-k8s run provision` re-runs one).
-    RunOnce,
-    /// Deleted and created again when it changed (bare helper Pods, whose spec is immutable).
-    Replace,
-}
-
-/// The policy of a rendered object.
-#[must_use]
-pub fn policy_for(r: &Rendered) -> Policy {
-    match &r.object {
-        Object::Endpoints(_) if r.object.name() == names::POSTGRES_CONFIG => Policy::CreateOnly,
-        Object::Job(_) if matches!(r.component, Component::Bootstrap | Component::Provision) => {
-            Policy::RunOnce
-        }
-        Object::Pod(_) => Policy::Replace,
-        _ => Policy::Apply,
-    }
-}
-
-/// Whether a Job is a run-once provisioning or bootstrap Job, judged by its name (also for
-/// objects that are only in the inventory).
-#[must_use]
-pub fn is_run_once_name(key: &ObjectKey) -> bool {
-    key.kind == Kind::JOB && key.name.starts_with("devstats-provision-")
-}
 
 /// What an immutable-field change requires.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -179,33 +141,6 @@ pub fn immutable_changes(key: &ObjectKey, desired: &Value, live: &Value) -> Vec<
     out
 }
 
-/// Why an object in the inventory is not pruned without an explicit flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Guard {
-    /// Deleted like anything else.
-    None,
-    /// Holds data (PVCs) or is the record of a provisioned database (run-once Jobs):
-    /// `--prune-volumes`.
-    Volumes,
-    /// The Patroni StatefulSet: `--prune-database`.
-    Database,
-    /// Namespaces are never pruned by `apply` (only `destroy --delete-volumes`).
-    Namespace,
-}
-
-/// The prune guard of an inventory entry.
-#[must_use]
-pub fn guard(key: &ObjectKey) -> Guard {
-    match key.kind.kind {
-        "PersistentVolumeClaim" => Guard::Volumes,
-        "Namespace" => Guard::Namespace,
-        "StatefulSet" if key.name == names::POSTGRES => Guard::Database,
-        "Job" if is_run_once_name(key) => Guard::Volumes,
-        _ => Guard::None,
-    }
-}
-
 /// `(namespace, name)` of the Deployment that `obj`'s reference at `ref_ptr` names, if it names one.
 fn deployment_ref(obj: &Value, ref_ptr: &str) -> Option<(Option<String>, String)> {
     let target = obj.pointer(ref_ptr)?;
@@ -321,24 +256,6 @@ mod tests {
             immutable_changes(&key(Kind::PERSISTENT_VOLUME_CLAIM, "p"), &class, &live)[0].resolution,
             Resolution::Refuse(_)
         ));
-    }
-
-    #[test]
-    fn guards() {
-        assert_eq!(
-            guard(&key(Kind::PERSISTENT_VOLUME_CLAIM, "devstats-pvc-x")),
-            Guard::Volumes
-        );
-        assert_eq!(
-            guard(&key(Kind::STATEFUL_SET, "devstats-postgres")),
-            Guard::Database
-        );
-        assert_eq!(guard(&key(Kind::JOB, "devstats-provision-x")), Guard::Volumes);
-        assert_eq!(guard(&key(Kind::CRON_JOB, "devstats-x")), Guard::None);
-        assert_eq!(
-            guard(&ObjectKey::new(Kind::NAMESPACE, None, "ns")),
-            Guard::Namespace
-        );
     }
 
     #[test]
