@@ -103,7 +103,7 @@ fn imported_model() -> devstats_model::Model {
         ("prodServer", "1"),
         ("ingressClass", "nginx-prod"),
     ];
-    let opts = devstats_model::helm_import::ImportOptions {
+    let opts = devstats_import::ImportOptions {
         sets: sets
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -111,9 +111,7 @@ fn imported_model() -> devstats_model::Model {
         projects_yaml: None,
         recompute_schedules: false,
     };
-    let m = devstats_model::helm_import::import(&values, &opts)
-        .expect("imports")
-        .model;
+    let m = devstats_import::import(&values, &opts).expect("imports").model;
     assert!(
         m.instance.patroni.chart_env.is_some(),
         "the import keeps the live Patroni env"

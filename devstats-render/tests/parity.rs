@@ -7,7 +7,7 @@ mod support;
 
 use std::path::PathBuf;
 
-use devstats_model::helm_import::{ImportOptions, import};
+use devstats_import::{ImportOptions, import};
 use devstats_model::{Deployment, Model};
 use devstats_render::{Options, render};
 use support::parity::{self, ParityContext};
