@@ -471,7 +471,7 @@ mod tests {
         );
         assert_eq!(find("merge-dbs").map(|t| t.name), Ok("merge_dbs"));
         assert!(
-            find("rm -rf").is_err_and(|e| e.contains("allowed: provision, restore, restore_site, reinit"))
+            find("rm -rf").is_err_and(|e| e.contains("allowed: provision, restore, grafana-data, restore_site, reinit"))
         );
         assert_eq!(
             find("restore-site").map(|t| t.command),
