@@ -205,8 +205,8 @@ pub struct LogOptions {
     pub tail_lines: Option<u32>,
 }
 
-/// The API operations devstats-k8s uses. Implemented by [`KubeCluster`] and by the in-memory
-/// [`crate::fake::FakeCluster`].
+/// The API operations devstats-k8s uses. Implemented by [`KubeCluster`] and, for the tests, by
+/// the in-memory `FakeCluster` of the dev-only crate devstats-fake.
 #[allow(async_fn_in_trait)] // used through generics within one task; no Send bound needed
 pub trait Cluster {
     /// Lists a kind in a namespace (all pages).

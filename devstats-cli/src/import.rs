@@ -1,14 +1,14 @@
 //! `devstats-k8s import-helm`: turns a `cncf/devstats-helm` values file (or one of the GraphQL or
 //! example sibling charts') into a model file; refused values exit 2 with the reason.
 //!
-//! All the mapping lives in [`devstats_model::helm_import`]; this module reads the files, prints
+//! All the mapping lives in [`devstats_import`]; this module reads the files, prints
 //! the warnings, writes the model and loads it back through the validating loader.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use devstats_model::helm_import::{self, ImportOptions};
+use devstats_import::ImportOptions;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -73,7 +73,7 @@ fn read(path: &Path) -> Result<String, miette::Report> {
 pub fn run(args: ImportArgs) -> Result<ExitCode, miette::Report> {
     let mut sets = Vec::new();
     for arg in &args.sets {
-        let pairs = helm_import::parse_set(arg).map_err(|e| {
+        let pairs = devstats_import::parse_set(arg).map_err(|e| {
             miette::miette!(
                 help = "write --set key=value (an empty value is `key=`; `\\,` is a literal comma)",
                 "{e}"
@@ -88,9 +88,9 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, miette::Report> {
         projects_yaml: projects_text,
         recompute_schedules: args.recompute_schedules,
     };
-    let mut envs: Vec<helm_import::EnvironmentImport> = Vec::new();
+    let mut envs: Vec<devstats_import::EnvironmentImport> = Vec::new();
     for arg in &args.env_sets {
-        let (name, pairs) = helm_import::parse_env_set(arg).map_err(|e| {
+        let (name, pairs) = devstats_import::parse_env_set(arg).map_err(|e| {
             miette::miette!(
                 help = "write --env-set ENV:key=value, e.g. test:namespace=devstats-test",
                 "{e}"
@@ -98,7 +98,7 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, miette::Report> {
         })?;
         match envs.iter_mut().find(|e| e.name == name) {
             Some(e) => e.sets.extend(pairs),
-            None => envs.push(helm_import::EnvironmentImport { name, sets: pairs }),
+            None => envs.push(devstats_import::EnvironmentImport { name, sets: pairs }),
         }
     }
     let default_env = match (&args.default_env, envs.first()) {
@@ -107,12 +107,14 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, miette::Report> {
         (None, None) => None,
     };
     let imported = match &default_env {
-        Some(default) => helm_import::import_environments(&values_text, &opts, default, &envs),
-        None => helm_import::import(&values_text, &opts),
+        Some(default) => devstats_import::import_environments(&values_text, &opts, default, &envs),
+        None => devstats_import::import(&values_text, &opts),
     }
     .map_err(|e| {
         let file = match &e {
-            helm_import::ImportError::ProjectsYaml { .. } => args.projects.as_deref().unwrap_or(&args.values),
+            devstats_import::ImportError::ProjectsYaml { .. } => {
+                args.projects.as_deref().unwrap_or(&args.values)
+            }
             _ => &args.values,
         };
         // Like model errors: `file:line:column: ...` when the problem is in the values file.
@@ -121,7 +123,7 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, miette::Report> {
             None => miette::miette!("{}: {e}", file.display()),
         }
     })?;
-    if imported.dialect != helm_import::Dialect::DevstatsHelm {
+    if imported.dialect != devstats_import::Dialect::DevstatsHelm {
         eprintln!(
             "{}: {} values (see docs/helm-parity.md, \"Sibling charts\")",
             args.values.display(),
@@ -137,7 +139,7 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, miette::Report> {
         .map_err(|e| miette::miette!("cannot serialize the model: {e}"))?;
     let values_name = args.values.display().to_string();
     let projects_name = args.projects.as_ref().map(|p| p.display().to_string());
-    let mut text = helm_import::header_with_environments(
+    let mut text = devstats_import::header_with_environments(
         &values_name,
         projects_name.as_deref(),
         &args.sets,

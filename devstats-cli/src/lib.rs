@@ -1,6 +1,6 @@
 //! The apply engine of `devstats-k8s`: a pure planner ([`plan`]), the Kubernetes client layer
-//! behind a small trait ([`cluster::Cluster`], implemented over `kube` and by the in-memory
-//! [`fake::FakeCluster`]), and the executors of `apply`, `diff`, `status`, `destroy` and `run`.
+//! behind a small trait ([`cluster::Cluster`], implemented over `kube`, and in the tests by the
+//! in-memory `FakeCluster` of the dev-only crate devstats-fake), and the executors of `apply`, `diff`, `status`, `destroy` and `run`.
 //!
 //! Exit codes of the commands built on it: 0 ok, 1 drift or findings, 2 error.
 
@@ -9,8 +9,6 @@ pub mod cluster;
 pub mod destroy;
 pub mod diff;
 pub mod engine;
-pub mod fake;
-pub mod fake_http;
 pub mod kinds;
 pub mod plan;
 pub mod progress;

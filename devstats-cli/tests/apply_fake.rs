@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use apply_support::{apply, config, desired, model, no_wait};
 use devstats_cli::apply::ApplyError;
 use devstats_cli::cluster::ApiError;
-use devstats_cli::fake::{FakeCluster, Verb};
 use devstats_cli::kinds::{Kind, ObjectKey};
 use devstats_cli::plan::inventory;
+use devstats_fake::{FakeCluster, Verb};
 use devstats_model::{Model, ProjectStatus};
 use serde_json::Value;
 

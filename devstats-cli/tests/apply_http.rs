@@ -1,5 +1,5 @@
 //! The real binary against an API server over HTTP: the in-memory fake served by
-//! `devstats_cli::fake_http` on loopback, reached through a kubeconfig, so the kube client, URLs,
+//! `devstats_fake::http` on loopback, reached through a kubeconfig, so the kube client, URLs,
 //! query strings, content types and `Status` error bodies are all exercised as a user runs them.
 
 use std::net::SocketAddr;
@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use devstats_cli::fake::FakeCluster;
-use devstats_cli::fake_http::{crds_of, kubeconfig, serve};
 use devstats_cli::kinds::{Kind, ObjectKey};
+use devstats_fake::FakeCluster;
+use devstats_fake::http::{crds_of, kubeconfig, serve};
 
 /// A fake API server on a loopback port with the CRDs `crds`, served by a background thread for
 /// the test's lifetime.

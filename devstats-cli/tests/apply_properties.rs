@@ -8,9 +8,9 @@ mod apply_support;
 use std::collections::BTreeSet;
 
 use apply_support::{apply, config};
-use devstats_cli::fake::FakeCluster;
 use devstats_cli::kinds::{Kind, ObjectKey};
 use devstats_cli::plan::{DesiredSet, EdgeKind};
+use devstats_fake::FakeCluster;
 use devstats_model::testing::arb_model;
 use devstats_render::Options;
 use proptest::prelude::*;

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use apply_support::{block_on, model};
 use devstats_cli::engine::Engine;
-use devstats_cli::fake::{FakeCluster, Upload};
 use devstats_cli::kinds::{Kind, ObjectKey};
 use devstats_cli::progress::Silent;
 use devstats_cli::retry::RetryPolicy;
 use devstats_cli::run_task::{self, RunConfig, RunOutcome, UploadStep};
+use devstats_fake::{FakeCluster, Upload};
 use serde_json::Value;
 
 const NAME: &str = "devstats-run-grafana-data-shared-1";

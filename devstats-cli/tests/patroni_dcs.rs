@@ -6,8 +6,8 @@ mod apply_support;
 
 use apply_support::{apply, desired, model, no_wait};
 use devstats_cli::apply::ApplyError;
-use devstats_cli::fake::FakeCluster;
 use devstats_cli::kinds::{Kind, ObjectKey};
+use devstats_fake::FakeCluster;
 use devstats_model::hardening::PatroniDcs;
 use serde_json::json;
 

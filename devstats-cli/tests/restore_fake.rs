@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use apply_support::{block_on, model};
 use devstats_cli::engine::Engine;
-use devstats_cli::fake::FakeCluster;
 use devstats_cli::kinds::{Kind, ObjectKey};
 use devstats_cli::progress::Silent;
 use devstats_cli::retry::RetryPolicy;
 use devstats_cli::run_task::{self, RunConfig, RunOutcome};
+use devstats_fake::FakeCluster;
 use devstats_model::backup::{ObjectStore, ObjectStoreCredentials};
 use devstats_model::{Model, Name};
 use serde_json::Value;

@@ -9,12 +9,12 @@ use std::io::Read as _;
 use apply_support::{block_on, config, desired};
 use devstats_cli::apply::{ApplyError, ApplyReport};
 use devstats_cli::engine::Engine;
-use devstats_cli::fake::FakeCluster;
 use devstats_cli::kinds::{Kind, ObjectKey};
 use devstats_cli::plan::DesiredSet;
 use devstats_cli::progress::{Event, Progress};
 use devstats_cli::retry::RetryPolicy;
 use devstats_cli::takeover::{TakeoverReport, take_over};
+use devstats_fake::FakeCluster;
 use serde_json::{Value, json};
 
 fn chart_render() -> Vec<Value> {
@@ -103,7 +103,7 @@ fn imported_model() -> devstats_model::Model {
         ("prodServer", "1"),
         ("ingressClass", "nginx-prod"),
     ];
-    let opts = devstats_model::helm_import::ImportOptions {
+    let opts = devstats_import::ImportOptions {
         sets: sets
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -111,9 +111,7 @@ fn imported_model() -> devstats_model::Model {
         projects_yaml: None,
         recompute_schedules: false,
     };
-    let m = devstats_model::helm_import::import(&values, &opts)
-        .expect("imports")
-        .model;
+    let m = devstats_import::import(&values, &opts).expect("imports").model;
     assert!(
         m.instance.patroni.chart_env.is_some(),
         "the import keeps the live Patroni env"
@@ -161,7 +159,7 @@ fn the_import_takes_over_the_chart_install_without_conflicts_restarts_or_deletio
         !fake
             .requests()
             .iter()
-            .any(|r| r.verb == devstats_cli::fake::Verb::Delete),
+            .any(|r| r.verb == devstats_fake::Verb::Delete),
         "deletes"
     );
     assert!(fake.keys().len() >= objects_before);

@@ -19,7 +19,6 @@ pub mod delivery;
 pub mod diagnostics;
 pub mod environments;
 pub mod hardening;
-pub mod helm_import;
 pub mod monitoring;
 pub mod schedule;
 pub mod source;

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use devstats_model::helm_import::{ImportOptions, import, parse_set};
+use devstats_import::{ImportOptions, import, parse_set};
 use devstats_model::{EnvModel, GitOpsSecrets, Model, load_env, load_environments};
 use devstats_render::gitops::{GitOpsEnv, GitOpsFile, kustomization_name, phase_policy, tree};
 use devstats_render::{Options, Phase, PruneGuard, output, render};

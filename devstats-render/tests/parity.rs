@@ -3,14 +3,12 @@
 //! renders. Every chart object must have a counterpart with equal functional fields; every
 //! difference must be a deviation documented in `docs/helm-parity.md`.
 
-mod support;
-
 use std::path::PathBuf;
 
-use devstats_model::helm_import::{ImportOptions, import};
+use devstats_import::{ImportOptions, import};
 use devstats_model::{Deployment, Model};
+use devstats_parity::{self as parity, ParityContext};
 use devstats_render::{Options, render};
-use support::parity::{self, ParityContext};
 
 fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/")).join(rel)

@@ -72,8 +72,8 @@ pub mod http_fake {
     use std::sync::{Arc, Mutex};
 
     use devstats_cli::cluster::{ApiError, Cluster, KubeCluster, ListOptions, LogOptions};
-    use devstats_cli::fake::FakeCluster;
     use devstats_cli::kinds::{Kind, ObjectKey};
+    use devstats_fake::FakeCluster;
     use http::{Request, Response};
     use kube::client::Body;
     use serde_json::{Value, json};

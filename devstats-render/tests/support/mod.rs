@@ -4,4 +4,3 @@
 
 pub mod crd_schema;
 pub mod models;
-pub mod parity;

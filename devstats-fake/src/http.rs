@@ -1,7 +1,7 @@
 //! The in-memory [`FakeCluster`] served over HTTP as a Kubernetes API server, so the real binary,
 //! with its real kube client, kubeconfig handling, URLs, query strings, content types and
 //! `Status` error bodies, can be run end to end without a cluster: by the CLI tests
-//! (`tests/apply_http.rs`) and by hand (`cargo run --example fake-apiserver`).
+//! (`tests/apply_http.rs`) and by hand (`cargo run -p devstats-fake --example fake-apiserver`).
 //!
 //! It speaks the subset of the API devstats-k8s uses: GET/LIST (with `labelSelector`, metadata-only
 //! `Accept`), server-side apply (`PATCH` with `application/apply-patch+yaml`, `fieldManager`,
@@ -16,9 +16,10 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use serde_json::{Value, json};
 
-use crate::cluster::{ApiError, Cluster, ListOptions, LogOptions};
-use crate::fake::FakeCluster;
-use crate::kinds::{Kind, ObjectKey};
+use devstats_cli::cluster::{ApiError, Cluster, ListOptions, LogOptions};
+use devstats_cli::kinds::{Kind, ObjectKey};
+
+use crate::FakeCluster;
 
 /// Where a request path points.
 #[derive(Debug, Clone, PartialEq, Eq)]

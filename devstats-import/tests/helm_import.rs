@@ -3,10 +3,10 @@
 //! `fixtures/helm/cncf-imported.yaml` is the golden import of the CNCF production chart values. Regenerate it with
 //!
 //! ```sh
-//! UPDATE_FIXTURES=1 cargo test -p devstats-model --test helm_import
+//! UPDATE_FIXTURES=1 cargo test -p devstats-import --test helm_import
 //! ```
 
-use devstats_model::helm_import::{
+use devstats_import::{
     Dialect, EnvironmentImport, ImportError, ImportOptions, Imported, header_with_environments, import,
     import_environments, parse_env_set, parse_set,
 };
@@ -157,7 +157,7 @@ fn cncf_fixture_is_golden() -> TestResult {
     assert!(
         on_disk == text,
         "fixtures/helm/cncf-imported.yaml is not what the import produces; regenerate it with\n  \
-         UPDATE_FIXTURES=1 cargo test -p devstats-model --test helm_import\nand review the diff"
+         UPDATE_FIXTURES=1 cargo test -p devstats-import --test helm_import\nand review the diff"
     );
     let model = parse_str("fixtures/helm/cncf-imported.yaml", &on_disk).map_err(|e| e.to_string())?;
     assert_eq!(model.projects.len(), 283);

@@ -4,7 +4,7 @@
 //! ownership, immutable-field rejections with the real 422 texts, and simulated controllers
 //! (StatefulSets, Deployments and Jobs become ready or complete; Patroni elects a primary).
 //!
-//! Server-side apply is modelled on what a real API server does ([`crate::ssa`] has the details
+//! Server-side apply is modelled on what a real API server does ([`devstats_cli::ssa`] has the details
 //! and the sources):
 //!
 //! - each write records `metadata.managedFields`: an `Apply` entry per applying manager (its
@@ -33,12 +33,14 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde_json::{Value, json};
 
-use crate::cluster::{ApiError, Cluster, ListOptions, LogOptions};
-use crate::kinds::{Kind, ObjectKey};
-use crate::plan::FIELD_MANAGER;
-use crate::plan::json::is_subset;
-use crate::plan::policy::immutable_paths;
-use crate::ssa;
+use devstats_cli::cluster::{ApiError, Cluster, ListOptions, LogOptions};
+use devstats_cli::kinds::{Kind, ObjectKey};
+use devstats_cli::plan::FIELD_MANAGER;
+use devstats_cli::plan::json::is_subset;
+use devstats_cli::plan::policy::immutable_paths;
+use devstats_cli::ssa;
+
+use crate::ownership;
 
 /// The verb of a recorded request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -289,9 +291,10 @@ impl FakeCluster {
     pub fn set_foreign_owner(&self, key: &ObjectKey, field: &str, manager: &str) {
         let mut s = self.lock();
         if let Some(v) = s.objects.get_mut(key) {
-            let set: ssa::FieldSet = [ssa::parse_dotted(field)].into_iter().collect();
-            let entries = ssa::after_update(&ssa::managed_fields(v), manager, &key.kind.api_version(), &set);
-            ssa::set_managed_fields(v, &entries);
+            let set: ssa::FieldSet = [ownership::parse_dotted(field)].into_iter().collect();
+            let entries =
+                ownership::after_update(&ssa::managed_fields(v), manager, &key.kind.api_version(), &set);
+            ownership::set_managed_fields(v, &entries);
         }
     }
 
@@ -402,7 +405,7 @@ impl FakeCluster {
         )
     }
 
-    fn conflict_error(key: &ObjectKey, conflicts: &[ssa::Conflict]) -> ApiError {
+    fn conflict_error(key: &ObjectKey, conflicts: &[ownership::Conflict]) -> ApiError {
         let causes: Vec<Value> = conflicts
             .iter()
             .map(|c| {
@@ -488,7 +491,7 @@ impl FakeCluster {
             None => (body.clone(), Vec::new()),
         };
         let conflicts = match &live {
-            Some(l) => ssa::conflicts(&entries, manager, &set, l, &new),
+            Some(l) => ownership::conflicts(&entries, manager, &set, l, &new),
             None => Vec::new(),
         };
         if !conflicts.is_empty() && !force {
@@ -504,12 +507,13 @@ impl FakeCluster {
             }
         }
         let forced = if force { conflicts } else { Vec::new() };
-        let (entries, removed) = ssa::after_apply(&entries, manager, &key.kind.api_version(), &set, &forced);
+        let (entries, removed) =
+            ownership::after_apply(&entries, manager, &key.kind.api_version(), &set, &forced);
         for p in &removed {
             ssa::remove_at(&mut new, p);
         }
         Self::as_stored(key, &mut new);
-        ssa::set_managed_fields(&mut new, &entries);
+        ownership::set_managed_fields(&mut new, &entries);
         if dry_run {
             // What the apply would store, computed on a scratch copy: the same merge as a real
             // apply (kept labels, server-set fields, status), nothing persisted.
@@ -740,7 +744,7 @@ impl Cluster for FakeCluster {
         }
         ptr_set(obj, "/metadata/managedFields", managed_fields.clone());
         let entries = ssa::managed_fields(obj);
-        ssa::set_managed_fields(obj, &entries);
+        ownership::set_managed_fields(obj, &entries);
         ptr_set(obj, "/metadata/resourceVersion", Value::String(rv.to_string()));
         Ok(obj.clone())
     }
@@ -761,8 +765,8 @@ impl Cluster for FakeCluster {
         let mut new = body.clone();
         Self::as_stored(key, &mut new);
         let set = ssa::field_set(key.kind.kind, body);
-        let entries = ssa::after_update(&[], FIELD_MANAGER, &key.kind.api_version(), &set);
-        ssa::set_managed_fields(&mut new, &entries);
+        let entries = ownership::after_update(&[], FIELD_MANAGER, &key.kind.api_version(), &set);
+        ownership::set_managed_fields(&mut new, &entries);
         Ok(Self::store(&mut s, key, &new))
     }
 

@@ -1,7 +1,7 @@
 //! A fake Kubernetes API server on loopback, to run devstats-k8s end to end without a cluster:
 //!
 //! ```sh
-//! cargo run --release -p devstats-cli --example fake-apiserver -- fixtures/cncf.yaml > /tmp/fake.kubeconfig &
+//! cargo run --release -p devstats-fake --example fake-apiserver -- fixtures/cncf.yaml > /tmp/fake.kubeconfig &
 //! devstats-k8s apply fixtures/cncf.yaml --kubeconfig /tmp/fake.kubeconfig --no-wait
 //! devstats-k8s apply fixtures/cncf.yaml --kubeconfig /tmp/fake.kubeconfig      # 0 writes
 //! devstats-k8s status fixtures/cncf.yaml --kubeconfig /tmp/fake.kubeconfig
@@ -16,8 +16,8 @@
 
 use std::sync::Arc;
 
-use devstats_cli::fake::FakeCluster;
-use devstats_cli::fake_http::{crds_of, kubeconfig, serve};
+use devstats_fake::FakeCluster;
+use devstats_fake::http::{crds_of, kubeconfig, serve};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut port = 0u16;

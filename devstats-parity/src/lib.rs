@@ -1,4 +1,6 @@
-//! Parity comparator between a real Helm render of `cncf/devstats-helm` and our render.
+//! Parity comparator between a real Helm render of `cncf/devstats-helm` and our render (test
+//! infrastructure, dev-only: used by devstats-render's `tests/parity.rs`; its own tests are
+//! `tests/parity_comparator.rs`).
 //!
 //! Both sides are lists of Kubernetes objects as `serde_json::Value`. Objects are matched by
 //! (kind, namespace, name), normalised to their *functional* content (what the API server and the
@@ -21,7 +23,6 @@
 //! ours with the same value, and we may add `app.kubernetes.io/*` labels and any annotation there.
 //! Pod-template labels and annotations must be exactly equal: changing them would restart every
 //! pod when a running chart deployment is taken over.
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

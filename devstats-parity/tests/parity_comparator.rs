@@ -1,14 +1,12 @@
-//! Tests of the Helm parity comparator itself (`tests/support/parity.rs`), using only the real
+//! Tests of the Helm parity comparator itself (`devstats-parity/src/lib.rs`), using only the real
 //! Helm renders in `fixtures/helm/`: the chart compared with itself must be clean, and every
 //! single mutation that matters to Kubernetes must be reported at the right JSON pointer.
-
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use devstats_parity::*;
 use serde_json::{Value, json};
-use support::parity::*;
 
 const PROD_NS: &str = "devstats-prod";
 const TEST_NS: &str = "devstats-test";

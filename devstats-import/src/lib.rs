@@ -38,7 +38,7 @@
 //! The function is pure: no IO, deterministic output, no panics.
 //!
 //! ```
-//! use devstats_model::helm_import::{ImportOptions, import};
+//! use devstats_import::{ImportOptions, import};
 //!
 //! let values = include_str!("../../fixtures/helm/values.yaml");
 //! let opts = ImportOptions {
@@ -57,16 +57,16 @@ use std::fmt::Write as _;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::environments::Environments;
-use crate::source::{Node, Path as SourcePath, Pos, Step};
-use crate::types::{
+use devstats_model::environments::Environments;
+use devstats_model::source::{Node, Path as SourcePath, Pos, Step};
+use devstats_model::types::{
     AccessMode, AffiliationSettings, BackupsJob, Components, CpuMemory, CronPolicy, Foundation, GiantMode,
     GithubSelectors, Images, IngressSettings, Instance, IssuerKind, IssuerRef, Maturity, Model,
     NodeSelectors, Patroni, PostgresParameters, Project, ProjectStatus, PullPolicy, Replicas, ReservedSlot,
     ResourceSpec, Resources, Role, ScheduleOverride, ScheduleSettings, ScheduledJob, SecretNames, Storage,
     ToolSettings, WalLevel,
 };
-use crate::values::{
+use devstats_model::values::{
     CronSchedule, DbName, Hostname, ImageRef, Name, PgDuration, PgSize, Quantity, RepoName, RunLimits,
 };
 
@@ -85,7 +85,7 @@ pub struct ImportOptions {
 /// The result of an import.
 #[derive(Debug, Clone)]
 pub struct Imported {
-    /// The model (run it through [`crate::validate::validate`] or serialize and load it); with
+    /// The model (run it through [`devstats_model::validate::validate`] or serialize and load it); with
     /// environments, its instance is the base.
     pub model: Model,
     /// Everything that was not carried over exactly, one sentence each.
@@ -103,7 +103,7 @@ impl Imported {
     ///
     /// The serializer's message (not expected for imported models).
     pub fn to_yaml(&self) -> std::result::Result<String, String> {
-        crate::environments::model_file_yaml(&self.model, self.environments.as_ref())
+        devstats_model::environments::model_file_yaml(&self.model, self.environments.as_ref())
     }
 }
 
@@ -168,7 +168,7 @@ pub fn import_environments(
         if let Err(e) = Name::from(name).check() {
             return Err(env_error(name, format!("environment name `{name}` {e}")));
         }
-        if name == crate::environments::DEFAULT_KEY {
+        if name == devstats_model::environments::DEFAULT_KEY {
             return Err(env_error(
                 name,
                 "`default` is reserved; name the environment otherwise".into(),
@@ -180,13 +180,14 @@ pub fn import_environments(
         names.push(name);
     }
     let mut base = import(values_yaml, opts)?;
-    let located =
-        |m: &Model| crate::environments::located(&m.instance).map_err(|message| invalid("instance", message));
+    let located = |m: &Model| {
+        devstats_model::environments::located(&m.instance).map_err(|message| invalid("instance", message))
+    };
     let base_node = located(&base.model)?;
-    let empty = || crate::source::Node {
-        pos: crate::source::Pos::default(),
+    let empty = || devstats_model::source::Node {
+        pos: devstats_model::source::Pos::default(),
         len: 0,
-        kind: crate::source::NodeKind::Map(Vec::new()),
+        kind: devstats_model::source::NodeKind::Map(Vec::new()),
     };
     let mut overlays = Vec::new();
     if !envs.iter().any(|e| e.name == default) {
@@ -199,7 +200,7 @@ pub fn import_environments(
         o.sets.extend(env.sets.iter().cloned());
         let imported = import(values_yaml, &o).map_err(|e| env_error(&env.name, e.to_string()))?;
         let node = located(&imported.model)?;
-        let overlay = crate::environments::diff(&base_node, &node).unwrap_or_else(empty);
+        let overlay = devstats_model::environments::diff(&base_node, &node).unwrap_or_else(empty);
         for w in &imported.warnings {
             // Precomputed schedules are settled below (environments share the projects).
             if !base.warnings.contains(w) && !w.starts_with("schedules:") {
@@ -218,7 +219,9 @@ pub fn import_environments(
         for (a, b) in base.model.projects.iter().zip(&imported.model.projects) {
             if shared(a) != shared(b) {
                 others.push(a.name.as_str());
-            } else if a.schedule != b.schedule && imported.model.deployment(b) == crate::Deployment::Full {
+            } else if a.schedule != b.schedule
+                && imported.model.deployment(b) == devstats_model::Deployment::Full
+            {
                 schedules.push(a.name.as_str());
             }
         }
@@ -255,7 +258,7 @@ pub fn import_environments(
             .iter()
             .filter_map(|m| {
                 m.project(p.name.as_str())
-                    .filter(|q| m.deployment(q) == crate::Deployment::Full)
+                    .filter(|q| m.deployment(q) == devstats_model::Deployment::Full)
                     .map(|q| q.suspended)
             })
             .collect();
@@ -1578,7 +1581,7 @@ struct Domain {
 /// ([`ImportError::Refused`]), or the model would serve no project ([`ImportError::NoProjects`]).
 pub fn import(values_yaml: &str, opts: &ImportOptions) -> Result<Imported> {
     import_values(values_yaml, opts).map_err(|e| {
-        let tree = crate::source::parse(values_yaml).ok().flatten();
+        let tree = devstats_model::source::parse(values_yaml).ok().flatten();
         e.located(tree.as_ref(), &opts.sets)
     })
 }
@@ -1763,7 +1766,7 @@ fn import_values(values_yaml: &str, opts: &ImportOptions) -> Result<Imported> {
         .projects
         .iter()
         .filter(|p| py_disabled.contains(p.name.as_str()) && !enabled.contains(p.name.as_str()))
-        .filter(|p| model.deployment(p) == crate::Deployment::Full)
+        .filter(|p| model.deployment(p) == devstats_model::Deployment::Full)
         .map(|p| p.name.as_str())
         .collect();
     if !idle.is_empty() {
@@ -1987,7 +1990,7 @@ fn import_instance(
         class_name: c.string("storageClass", &ds.class_name)?,
         access_mode: c.access_mode("storageAccessModes", ds.access_mode)?,
         postgres_size: Quantity(c.string("postgresStorageSize", ds.postgres_size.as_str())?),
-        backups: crate::types::BackupsVolume {
+        backups: devstats_model::types::BackupsVolume {
             class_name: c.string("backupsStorageClass", &ds.backups.class_name)?,
             access_mode: c.access_mode("backupsStorageAccessModes", ds.backups.access_mode)?,
             size: Quantity(c.string("backupsPVSize", ds.backups.size.as_str())?),
@@ -2136,7 +2139,7 @@ fn import_instance(
         namespace: Name(namespace),
         role,
         foundations: served,
-        projects: crate::types::ProjectSelection::default(),
+        projects: devstats_model::types::ProjectSelection::default(),
         ingress,
         images,
         storage,
@@ -2148,13 +2151,13 @@ fn import_instance(
         components,
         schedules: ScheduleSettings::default(),
         tools,
-        gitops: crate::types::GitOps::default(),
+        gitops: devstats_model::types::GitOps::default(),
         // Hardening is opt-in for an imported installation: it renders what the chart renders.
-        security: crate::hardening::Security::chart_compatible(),
+        security: devstats_model::hardening::Security::chart_compatible(),
         // Off, as the chart: the operator opts in (docs/backup-and-restore.md).
-        disaster_recovery: crate::backup::DisasterRecovery::default(),
+        disaster_recovery: devstats_model::backup::DisasterRecovery::default(),
         // Monitoring is opt-in too (off by default).
-        monitoring: crate::monitoring::Monitoring::default(),
+        monitoring: devstats_model::monitoring::Monitoring::default(),
         auth_proxy: None,
         canary: None,
     })
@@ -2177,7 +2180,7 @@ fn import_patroni(c: &Obj<'_>, dialect: Dialect, warnings: &mut Vec<String>) -> 
     let mut retry_timeout = chart_retry;
     // The live pods run the chart's env: `chartEnv` renders it as is, so that a takeover restarts
     // no database pod; the model's own fields hold the values to move to afterwards.
-    let mut chart_env = crate::PatroniChartEnv::default();
+    let mut chart_env = devstats_model::PatroniChartEnv::default();
     if u64::from(loop_wait) + 2 * u64::from(retry_timeout) > u64::from(ttl) {
         retry_timeout = ttl.saturating_sub(loop_wait) / 2;
         chart_env.retry_timeout = Some(chart_retry);
@@ -2211,7 +2214,7 @@ fn import_patroni(c: &Obj<'_>, dialect: Dialect, warnings: &mut Vec<String>) -> 
         retry_timeout,
         master_start_timeout: c.u32("patroniMasterStartTimeout", d.master_start_timeout)?,
         maximum_lag_on_failover,
-        chart_env: (chart_env != crate::PatroniChartEnv::default()).then_some(chart_env),
+        chart_env: (chart_env != devstats_model::PatroniChartEnv::default()).then_some(chart_env),
         postgres: PostgresParameters {
             shared_buffers: size("postgresSharedBuffers", &dp.shared_buffers)?,
             max_connections: c.u32("postgresMaxConn", dp.max_connections)?,
@@ -2413,7 +2416,7 @@ fn import_tools(c: &Obj<'_>) -> Result<ToolSettings> {
         skip_get_repos: f("skipGetRepos", d.skip_get_repos),
         ..ToolSettings::default()
     };
-    t.github = crate::types::GithubApiSettings {
+    t.github = devstats_model::types::GithubApiSettings {
         skip_issues: f("ghapiSkipIssues", dg.skip_issues),
         skip_prs: f("ghapiSkipPRs", dg.skip_prs),
         skip_comments: f("ghapiSkipComments", dg.skip_comments),
@@ -2429,7 +2432,7 @@ fn import_tools(c: &Obj<'_>) -> Result<ToolSettings> {
         orphan_commits_range: s("ghapiOrphanCommitsRange", &dg.orphan_commits_range)?,
         recent_repos_range: s("ghapiRecentReposRange", &dg.recent_repos_range)?,
     };
-    t.maintenance = crate::types::MaintenanceSettings {
+    t.maintenance = devstats_model::types::MaintenanceSettings {
         repos_dir: s("reposDir", &dm.repos_dir)?,
         gha2db_local: f("gha2dbLocal", dm.gha2db_local),
         input_dbs: s("inputDBs", &dm.input_dbs)?,
@@ -2457,7 +2460,7 @@ fn import_tools(c: &Obj<'_>) -> Result<ToolSettings> {
         tags_yaml: s("tagsYAML", &dm.tags_yaml)?,
         columns_yaml: s("columnsYAML", &dm.columns_yaml)?,
     };
-    t.debug = crate::types::DebugSettings {
+    t.debug = devstats_model::types::DebugSettings {
         level: c.opt_u32("debug", dd.level)?,
         command: c.opt_u32("cmdDebug", dd.command)?,
         github: c.opt_u32("githubDebug", dd.github)?,
