@@ -751,7 +751,7 @@ pub(crate) fn resolve(
 /// as a model file, and a reader error is mapped back to its source position.
 fn read_model(root: &Node) -> Result<Model, Problem> {
     let (text, lines) = emit(root);
-    serde_saphyr::from_str::<Model>(&text).map_err(|e| {
+    crate::source::from_yaml::<Model>(&text).map_err(|e| {
         let message = e.to_string();
         let mut p = Problem::new(
             Path::root(),

@@ -196,7 +196,7 @@ fn parse_inner(file: &str, src: &str, which: environments::Which<'_>) -> Result<
     if !structural.is_empty() {
         return Err(invalid(file, src, structural));
     }
-    let model: Model = match serde_saphyr::from_str(src) {
+    let model: Model = match source::from_yaml(src) {
         Ok(m) => m,
         Err(e) => {
             let mut p = Problem::new(Path::root(), first_line(&e.to_string()));

@@ -8,8 +8,42 @@ use saphyr_parser::{Event, Parser, ScalarStyle};
 
 /// Deepest nesting accepted.
 pub const MAX_DEPTH: usize = 128;
-/// Most nodes accepted (after alias expansion).
-pub const MAX_NODES: usize = 2_000_000;
+/// The smallest node budget (after alias expansion), whatever the file size.
+pub const MIN_NODE_BUDGET: usize = 250_000;
+
+/// Most nodes accepted (after alias expansion) in a text of `bytes` bytes: two per byte, at least
+/// [`MIN_NODE_BUDGET`].
+///
+/// Without aliases a node takes at least half a byte of text (`{a,b}`: a key and its null value
+/// per two bytes), so no alias-free file ever reaches the budget, whatever its size (a 10,000
+/// project model is about 3 MB and 1.5 M nodes). Aliases are the only way to get more nodes than
+/// text, and they are cut off at the budget: a billion-laughs file of a few hundred bytes is
+/// refused after 250,000 nodes, in milliseconds, and the time and memory of any file stay linear
+/// in its size.
+#[must_use]
+pub fn node_budget(bytes: usize) -> usize {
+    bytes.saturating_mul(2).max(MIN_NODE_BUDGET)
+}
+
+/// Reads `src` into `T` with serde-saphyr, under a budget that scales with the text like
+/// [`parse`]'s: [`node_budget`] nodes (the reader's fixed default of 250,000 refuses a 10,000
+/// project model), twice as many events, nesting up to [`MAX_DEPTH`], no snippet rendering.
+pub fn from_yaml<T: serde::de::DeserializeOwned>(src: &str) -> Result<T, serde_saphyr::Error> {
+    let nodes = node_budget(src.len());
+    let defaults = serde_saphyr::Budget::default();
+    let options = serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_nodes: nodes,
+            max_events: defaults.max_events.max(nodes.saturating_mul(2)),
+            max_total_scalar_bytes: defaults.max_total_scalar_bytes.max(src.len()),
+            max_depth: MAX_DEPTH,
+        },
+        // Only the first line of the message and the location are used; the CLI renders its own
+        // (bounded) snippet.
+        with_snippet: false,
+    };
+    serde_saphyr::from_str_with_options(src, options)
+}
 
 /// A position in the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord)]
@@ -93,7 +127,9 @@ impl<'a> Offsets<'a> {
 pub fn parse(src: &str) -> Result<Option<Node>, SyntaxError> {
     let mut offsets = Offsets::new(src);
     let mut parser = Parser::new_from_str(src);
-    let mut anchors: BTreeMap<usize, Node> = BTreeMap::new();
+    let budget = node_budget(src.len());
+    // Anchored nodes with their node counts (so an alias is charged before it is copied).
+    let mut anchors: BTreeMap<usize, (Node, usize)> = BTreeMap::new();
     let mut count = 0usize;
     // Stack of open containers: (start pos, kind, pending key for maps).
     enum Open {
@@ -133,8 +169,11 @@ pub fn parse(src: &str) -> Result<Option<Node>, SyntaxError> {
                 None
             }
             Event::Alias(id) => match anchors.get(&id) {
-                Some(n) => {
-                    count = count.saturating_add(count_nodes(n));
+                Some((n, nodes)) => {
+                    count = count.saturating_add(*nodes);
+                    if count > budget {
+                        return Err(over_budget(start, budget));
+                    }
                     let mut n = n.clone();
                     n.pos = start;
                     Some((n, 0))
@@ -213,14 +252,12 @@ pub fn parse(src: &str) -> Result<Option<Node>, SyntaxError> {
         };
         if let Some((node, anchor)) = finished {
             count += 1;
-            if count > MAX_NODES {
-                return Err(SyntaxError {
-                    pos: start,
-                    message: format!("more than {MAX_NODES} nodes"),
-                });
+            if count > budget {
+                return Err(over_budget(start, budget));
             }
             if anchor != 0 {
-                anchors.insert(anchor, node.clone());
+                let nodes = count_nodes(&node);
+                anchors.insert(anchor, (node.clone(), nodes));
             }
             match stack.last_mut() {
                 Some(Open::Seq(_, _, items)) => items.push(node),
@@ -233,6 +270,16 @@ pub fn parse(src: &str) -> Result<Option<Node>, SyntaxError> {
         }
     }
     Ok(root)
+}
+
+fn over_budget(pos: Pos, budget: usize) -> SyntaxError {
+    SyntaxError {
+        pos,
+        message: format!(
+            "more than {budget} nodes after expanding aliases (at most two per byte of the file, \
+             at least {MIN_NODE_BUDGET}); is this an alias bomb?"
+        ),
+    }
 }
 
 fn count_nodes(n: &Node) -> usize {
@@ -369,6 +416,18 @@ mod tests {
     fn deep_nesting_is_an_error_not_a_crash() {
         let src = "[".repeat(10_000);
         assert!(parse(&src).is_err());
+    }
+
+    #[test]
+    fn the_node_budget_grows_with_the_file() {
+        // 300,000 scalars: over the reader's old fixed 250,000 nodes, well under two per byte.
+        let src = "- a\n".repeat(300_000);
+        let root = parse(&src).expect("parses").expect("has a document");
+        assert!(matches!(&root.kind, NodeKind::Seq(items) if items.len() == 300_000));
+        let v: Vec<String> = from_yaml(&src).expect("reads");
+        assert_eq!(v.len(), 300_000);
+        assert_eq!(node_budget(0), MIN_NODE_BUDGET);
+        assert_eq!(node_budget(1 << 20), 2 << 20);
     }
 
     #[test]
