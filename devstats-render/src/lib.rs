@@ -37,6 +37,7 @@ pub mod provision;
 pub mod quantity;
 pub mod refs;
 pub mod reports;
+pub mod resource;
 pub mod secrets;
 pub mod security;
 pub mod static_sites;
