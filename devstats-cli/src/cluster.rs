@@ -196,6 +196,17 @@ pub struct ListOptions {
     pub label_selector: Option<String>,
 }
 
+/// Core `v1` Events (namespaced). Not in the kinds table: devstats-k8s never applies, prunes or
+/// inventories Events; `status` only lists them to diagnose pods ([`crate::diagnose`]).
+pub const EVENT: Kind = Kind {
+    rank: crate::kinds::CUSTOM_RANK,
+    group: "",
+    version: "v1",
+    kind: "Event",
+    plural: "events",
+    namespaced: true,
+};
+
 /// Log options.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogOptions {

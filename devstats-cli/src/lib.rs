@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod cluster;
 pub mod destroy;
+pub mod diagnose;
 pub mod diff;
 pub mod engine;
 pub mod kinds;
