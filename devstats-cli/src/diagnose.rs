@@ -770,6 +770,8 @@ fn unschedulable(pod: &Value, events: &[&Value]) -> Option<Cause> {
             let t = t.trim_end_matches('.').trim_matches(|c| c == '{' || c == '}');
             let t = t.trim_end_matches(": ").trim_end_matches(':');
             taints.push(t.trim().to_owned());
+        } else if part.starts_with("node(s) did not have enough free storage") {
+            insufficient.push("free storage for the pod's volumes".to_owned());
         } else if part.starts_with("node(s) didn't match Pod's node affinity/selector") {
             selector_mismatch = true;
         }
