@@ -650,15 +650,23 @@ pub fn pod(input: &PodInput<'_>) -> Vec<Diagnosis> {
         out.push(Diagnosis::new(object.clone(), d));
     }
 
-    // Claims the pod mounts.
-    let ns = text(pod, "/metadata/namespace");
-    for claim_name in pod
-        .pointer("/spec/volumes")
+    // Claims the pod mounts, while it is not scheduled: the scheduler binds (or waits for) a
+    // pod's claims before it places the pod, so a scheduled pod's claims are bound.
+    let scheduled = pod
+        .pointer("/status/conditions")
         .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|v| text(v, "/persistentVolumeClaim/claimName"))
-    {
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| text(c, "/type") == Some("PodScheduled") && text(c, "/status") == Some("True"))
+        });
+    let ns = text(pod, "/metadata/namespace");
+    for claim_name in (!scheduled).then_some(pod).into_iter().flat_map(|pod| {
+        pod.pointer("/spec/volumes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| text(v, "/persistentVolumeClaim/claimName"))
+    }) {
         let Some(claim) = input.claims.iter().find(|c| {
             text(c, "/metadata/name") == Some(claim_name)
                 && (ns.is_none() || text(c, "/metadata/namespace") == ns)
@@ -694,11 +702,7 @@ pub fn pod(input: &PodInput<'_>) -> Vec<Diagnosis> {
         for (probe, (detail, count)) in by_probe {
             out.push(Diagnosis::new(
                 object.clone(),
-                Cause::ProbeFailing {
-                    probe,
-                    detail,
-                    count,
-                },
+                Cause::ProbeFailing { probe, detail, count },
             ));
         }
     }
@@ -802,14 +806,20 @@ fn unschedulable(pod: &Value, events: &[&Value]) -> Option<Cause> {
     })
 }
 
-/// Diagnoses a Pending claim from its Events. `None` when it is bound (or not Pending).
+/// Diagnoses a Pending claim from its Events. `None` when it is not Pending (a claim without a
+/// phase counts as Pending, the API server's default).
 #[must_use]
 pub fn claim(claim: &Value, events: &[Value]) -> Option<Diagnosis> {
     if text(claim, "/status/phase").unwrap_or("Pending") != "Pending" {
         return None;
     }
     let name = text(claim, "/metadata/name").unwrap_or_default();
-    let evs = events_of(events, "PersistentVolumeClaim", name, text(claim, "/metadata/uid"));
+    let evs = events_of(
+        events,
+        "PersistentVolumeClaim",
+        name,
+        text(claim, "/metadata/uid"),
+    );
     let why = evs
         .iter()
         .find_map(|e| {
@@ -846,7 +856,10 @@ pub fn claim(claim: &Value, events: &[Value]) -> Option<Diagnosis> {
 pub fn job(job: &Value, events: &[Value]) -> Vec<Diagnosis> {
     let name = text(job, "/metadata/name").unwrap_or_default();
     let object = object_name("Job", job);
-    let mut out = create_failures(&object, &events_of(events, "Job", name, text(job, "/metadata/uid")));
+    let mut out = create_failures(
+        &object,
+        &events_of(events, "Job", name, text(job, "/metadata/uid")),
+    );
     let failed = job
         .pointer("/status/conditions")
         .and_then(Value::as_array)

@@ -1,7 +1,9 @@
 //! `status` and `logs`: one row per project (provisioning, last sync and affiliations runs, Grafana
 //! replicas, hosts), the database (Patroni primary, replicas, lag when Patroni's REST API is
 //! reachable through the API server's pod proxy) and Ingress/TLS readiness. Computed by pure
-//! functions from one LIST per kind.
+//! functions from one LIST per kind. Pods that are not Ready, failed Jobs and Deployments or
+//! StatefulSets that cannot create their pods are diagnosed from their status and the namespace's
+//! Events ([`crate::diagnose`]): each diagnosis is a finding.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,7 +12,8 @@ use devstats_render::{Component, Object, RenderSet};
 use futures::future::join_all;
 use serde_json::Value;
 
-use crate::cluster::{ApiError, Cluster, ListOptions, LogOptions};
+use crate::cluster::{ApiError, Cluster, EVENT, ListOptions, LogOptions};
+use crate::diagnose::{self, Diagnosis, PodInput};
 use crate::engine::Engine;
 use crate::kinds::{Kind, ObjectKey};
 use crate::waits::{self, Readiness};
@@ -51,6 +54,8 @@ pub struct ProjectRow {
     pub hosts: Vec<String>,
     /// Problems.
     pub findings: Vec<String>,
+    /// Why its pods, Jobs or Grafana do not start.
+    pub diagnoses: Vec<Diagnosis>,
 }
 
 /// A Patroni member.
@@ -75,6 +80,8 @@ pub struct DatabaseRow {
     pub members: Vec<Member>,
     /// The primary's pod.
     pub primary: Option<String>,
+    /// Why its pods do not start.
+    pub diagnoses: Vec<Diagnosis>,
 }
 
 /// An Ingress.
@@ -112,6 +119,10 @@ pub struct Snapshot {
     pub objects: BTreeMap<ObjectKey, Value>,
     /// Patroni's `/cluster` answer, when reachable.
     pub patroni: Option<Value>,
+    /// The namespace's Events (empty when they cannot be listed).
+    pub events: Vec<Value>,
+    /// The last log lines of crash-looping pods, by pod name.
+    pub logs: BTreeMap<String, String>,
 }
 
 impl Snapshot {
@@ -208,6 +219,71 @@ fn hosts_by_service(set: &RenderSet) -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
+fn owned_by_job(pod: &Value) -> bool {
+    pod.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|o| o.iter().any(|r| text(r, "/kind") == Some("Job")))
+}
+
+/// Diagnoses pods that are not Ready.
+fn diagnose_pods<'a>(snap: &Snapshot, pods: impl Iterator<Item = &'a Value>) -> Vec<Diagnosis> {
+    let claims: Vec<Value> = snap.of_kind(Kind::PERSISTENT_VOLUME_CLAIM).cloned().collect();
+    pods.filter(|p| diagnose::pod_unhealthy(p))
+        .flat_map(|p| {
+            let name = text(p, "/metadata/name").unwrap_or_default();
+            diagnose::pod(&PodInput {
+                pod: p,
+                events: &snap.events,
+                claims: &claims,
+                logs: snap.logs.get(name).map(String::as_str),
+            })
+        })
+        .collect()
+}
+
+/// Diagnoses a project: its Grafana pods and Deployment, and its provisioning and newest sync /
+/// affiliations Jobs (with their pods that are still Pending or running).
+fn diagnose_project(snap: &Snapshot, ns: &str, project: &str) -> Vec<Diagnosis> {
+    let of_project = |p: &&Value| text(p, "/metadata/labels/proj") == Some(project);
+    let mut out = diagnose_pods(
+        snap,
+        snap.of_kind(Kind::POD)
+            .filter(of_project)
+            .filter(|p| !owned_by_job(p)),
+    );
+    let grafana = names::grafana(project);
+    if let Some(d) = snap.get(Kind::DEPLOYMENT, ns, &grafana) {
+        let ready = d
+            .pointer("/status/readyReplicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        let want = d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+        if ready < want {
+            out.extend(diagnose::deployment(d, &snap.events));
+        }
+    }
+    let jobs = [
+        snap.get(Kind::JOB, ns, &names::provision(project)),
+        last_job(snap, &names::sync(project)),
+        last_job(snap, &names::affiliations(project)),
+    ];
+    for job in jobs.into_iter().flatten() {
+        if matches!(waits::job(job), Readiness::Ready) {
+            continue;
+        }
+        out.extend(diagnose::job(job, &snap.events));
+        let name = text(job, "/metadata/name").unwrap_or_default();
+        out.extend(diagnose_pods(
+            snap,
+            snap.of_kind(Kind::POD).filter(|p| {
+                text(p, "/metadata/labels/job-name") == Some(name)
+                    && matches!(text(p, "/status/phase"), Some("Pending" | "Running") | None)
+            }),
+        ));
+    }
+    out
+}
+
 /// Computes the status from a render and a snapshot of the cluster.
 #[must_use]
 pub fn compute(set: &RenderSet, namespace: &str, snap: &Snapshot) -> Status {
@@ -259,6 +335,7 @@ pub fn compute(set: &RenderSet, namespace: &str, snap: &Snapshot) -> Status {
                 None => row.findings.push("grafana: missing".to_owned()),
                 _ => {}
             }
+            row.diagnoses = diagnose_project(snap, namespace, &p);
         } else {
             row.provisioning = provisioning(snap, namespace, &p);
         }
@@ -292,6 +369,13 @@ pub fn compute(set: &RenderSet, namespace: &str, snap: &Snapshot) -> Status {
                         .collect()
                 })
                 .unwrap_or_default();
+            database.diagnoses = diagnose::statefulset(sts, &snap.events);
+            database.diagnoses.extend(diagnose_pods(
+                snap,
+                pods.iter()
+                    .copied()
+                    .filter(|p| text(p, "/metadata/labels/cluster-name") == Some(names::POSTGRES)),
+            ));
             for p in pods
                 .iter()
                 .filter(|p| text(p, "/metadata/labels/cluster-name") == Some(names::POSTGRES))
@@ -342,7 +426,8 @@ pub fn compute(set: &RenderSet, namespace: &str, snap: &Snapshot) -> Status {
             });
         }
     }
-    let mut findings: usize = rows.iter().map(|r| r.findings.len()).sum();
+    let mut findings: usize = rows.iter().map(|r| r.findings.len() + r.diagnoses.len()).sum();
+    findings += database.diagnoses.len();
     if database.primary.is_none() {
         findings += 1;
     }
@@ -359,8 +444,10 @@ pub fn compute(set: &RenderSet, namespace: &str, snap: &Snapshot) -> Status {
     }
 }
 
-/// Reads what [`compute`] needs: Jobs, CronJobs, Deployments, StatefulSets, Ingresses, Pods (full)
-/// and Secrets (metadata only), then asks Patroni's REST API for replication lag.
+/// Reads what [`compute`] needs: Jobs, CronJobs, Deployments, StatefulSets, Ingresses, Pods and
+/// PersistentVolumeClaims (full), Secrets (metadata only) and Events (when they can be listed),
+/// then asks Patroni's REST API for replication lag and reads the last log lines of crash-looping
+/// pods (at most [`MAX_LOGS`]).
 pub async fn snapshot<C: Cluster>(eng: &Engine<'_, C>, namespace: &str) -> Result<Snapshot, ApiError> {
     let kinds = [
         (Kind::JOB, false),
@@ -369,6 +456,7 @@ pub async fn snapshot<C: Cluster>(eng: &Engine<'_, C>, namespace: &str) -> Resul
         (Kind::STATEFUL_SET, false),
         (Kind::INGRESS, false),
         (Kind::POD, false),
+        (Kind::PERSISTENT_VOLUME_CLAIM, false),
         (Kind::SECRET, true),
     ];
     let lists = join_all(kinds.iter().map(|(k, meta)| {
@@ -387,6 +475,34 @@ pub async fn snapshot<C: Cluster>(eng: &Engine<'_, C>, namespace: &str) -> Resul
             }
         }
     }
+    // Events only add detail: a user who may not list them still gets the status.
+    snap.events = eng
+        .list(EVENT, Some(namespace), &ListOptions::default())
+        .await
+        .unwrap_or_default();
+    let crashing: Vec<(String, String)> = snap
+        .of_kind(Kind::POD)
+        .filter_map(|p| {
+            Some((
+                text(p, "/metadata/name")?.to_owned(),
+                diagnose::crashing_container(p)?,
+            ))
+        })
+        .take(MAX_LOGS)
+        .collect();
+    let logs = join_all(crashing.into_iter().map(|(pod, container)| async move {
+        let opts = LogOptions {
+            container: Some(container),
+            tail_lines: Some(diagnose::LOG_LINES as u32),
+        };
+        let text = eng.logs(namespace, &pod, &opts).await.ok();
+        (pod, text)
+    }))
+    .await;
+    snap.logs = logs
+        .into_iter()
+        .filter_map(|(pod, text)| Some((pod, text?)))
+        .collect();
     let primary = waits::patroni_primary(snap.of_kind(Kind::POD), names::POSTGRES);
     if let Some(p) = primary
         && let Ok(text) = eng.pod_proxy_get(namespace, &p, 8008, "cluster").await
@@ -394,6 +510,19 @@ pub async fn snapshot<C: Cluster>(eng: &Engine<'_, C>, namespace: &str) -> Resul
         snap.patroni = serde_json::from_str(&text).ok();
     }
     Ok(snap)
+}
+
+/// How many crash-looping pods' logs [`snapshot`] reads.
+pub const MAX_LOGS: usize = 20;
+
+fn push_diagnoses(out: &mut String, ds: &[Diagnosis]) {
+    for d in ds {
+        for line in d.to_string().lines() {
+            out.push_str("  ");
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
 }
 
 /// The status as a text table.
@@ -438,6 +567,10 @@ pub fn table(s: &Status) -> String {
             r.hosts.first().map_or("-", String::as_str)
         ));
     }
+    for r in s.projects.iter().filter(|r| !r.diagnoses.is_empty()) {
+        out.push_str(&format!("\nproject {}: why it is not ready\n", r.project));
+        push_diagnoses(&mut out, &r.diagnoses);
+    }
     out.push_str(&format!(
         "\ndatabase {}: {}; primary {}\n",
         names::POSTGRES,
@@ -452,6 +585,10 @@ pub fn table(s: &Status) -> String {
             if m.ready { "ready" } else { "NOT READY" },
             m.lag.as_deref().unwrap_or("unknown")
         ));
+    }
+    if !s.database.diagnoses.is_empty() {
+        out.push_str("  why it is not ready:\n");
+        push_diagnoses(&mut out, &s.database.diagnoses);
     }
     for i in &s.ingresses {
         let tls: Vec<String> = i

@@ -59,7 +59,10 @@ fn only(name: &str) -> Diagnosis {
 #[test]
 fn image_not_found_names_the_image() {
     let d = only("image_pull");
-    assert_eq!(d.object, "Pod devstats-example/devstats-grafana-kubernetes-5d8c7b9f4-x2x9q");
+    assert_eq!(
+        d.object,
+        "Pod devstats-example/devstats-grafana-kubernetes-5d8c7b9f4-x2x9q"
+    );
     let Cause::ImagePull {
         image,
         reason,
@@ -108,7 +111,10 @@ fn unschedulable_names_the_node_selector_labels() {
         panic!("{d:?}")
     };
     assert!(*selector_mismatch);
-    assert_eq!(node_selector.get("node").map(String::as_str), Some("devstats-app"));
+    assert_eq!(
+        node_selector.get("node").map(String::as_str),
+        Some("devstats-app")
+    );
     assert!(insufficient.is_empty() && taints.is_empty());
     assert!(d.fix.contains("node=devstats-app"), "{}", d.fix);
     insta::assert_snapshot!(text(&[d]));
@@ -176,7 +182,10 @@ fn claim_whose_provisioning_failed_uses_the_newest_event() {
 #[test]
 fn quota_rejection_on_the_replicaset() {
     let d = only("quota_exceeded");
-    assert_eq!(d.object, "Deployment devstats-example/devstats-grafana-kubernetes");
+    assert_eq!(
+        d.object,
+        "Deployment devstats-example/devstats-grafana-kubernetes"
+    );
     let Cause::QuotaExceeded { detail } = &d.cause else {
         panic!("{d:?}")
     };
@@ -190,7 +199,10 @@ fn limitrange_rejection_on_the_job() {
     let Cause::LimitRange { detail } = &d.cause else {
         panic!("{d:?}")
     };
-    assert!(detail.contains("maximum cpu usage per Container is 1"), "{detail}");
+    assert!(
+        detail.contains("maximum cpu usage per Container is 1"),
+        "{detail}"
+    );
     insta::assert_snapshot!(text(&[d]));
 }
 
@@ -209,9 +221,7 @@ fn crash_loop_oom_killed() {
 fn crash_loop_keeps_the_last_log_lines() {
     let d = only("crashloop_error");
     let Cause::CrashLoop {
-        exit_code,
-        last_logs,
-        ..
+        exit_code, last_logs, ..
     } = &d.cause
     else {
         panic!("{d:?}")
@@ -225,12 +235,7 @@ fn crash_loop_keeps_the_last_log_lines() {
 #[test]
 fn readiness_probe_failing() {
     let d = only("probe_readiness");
-    let Cause::ProbeFailing {
-        probe,
-        detail,
-        count,
-    } = &d.cause
-    else {
+    let Cause::ProbeFailing { probe, detail, count } = &d.cause else {
         panic!("{d:?}")
     };
     assert_eq!(*probe, Probe::Readiness);
@@ -243,7 +248,13 @@ fn readiness_probe_failing() {
 #[test]
 fn liveness_probe_failing() {
     let d = only("probe_liveness");
-    assert!(matches!(&d.cause, Cause::ProbeFailing { probe: Probe::Liveness, .. }));
+    assert!(matches!(
+        &d.cause,
+        Cause::ProbeFailing {
+            probe: Probe::Liveness,
+            ..
+        }
+    ));
     insta::assert_snapshot!(text(&[d]));
 }
 
@@ -251,13 +262,7 @@ fn liveness_probe_failing() {
 fn job_backoff_limit() {
     let d = only("job_backoff_limit");
     assert_eq!(d.object, "Job devstats-example/devstats-kubernetes-29412420");
-    assert!(matches!(
-        &d.cause,
-        Cause::JobBackoffLimit {
-            failed: 3,
-            limit: 2
-        }
-    ));
+    assert!(matches!(&d.cause, Cause::JobBackoffLimit { failed: 3, limit: 2 }));
     insta::assert_snapshot!(text(&[d]));
 }
 

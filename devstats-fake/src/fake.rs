@@ -218,6 +218,14 @@ impl FakeCluster {
         }
     }
 
+    /// Adds or replaces a live object of a kind outside the kinds table as is, e.g. an `Event`
+    /// ([`devstats_cli::cluster::EVENT`]) the kubelet, the scheduler or a controller would write.
+    pub fn insert_as(&self, kind: Kind, v: Value) {
+        if let Some(key) = ObjectKey::of_item(kind, &v) {
+            self.lock().objects.insert(key, v);
+        }
+    }
+
     /// A live object.
     #[must_use]
     pub fn object(&self, key: &ObjectKey) -> Option<Value> {
@@ -790,9 +798,17 @@ impl Cluster for FakeCluster {
         Ok(())
     }
 
-    async fn logs(&self, _namespace: &str, pod: &str, _opts: &LogOptions) -> Result<String, ApiError> {
+    async fn logs(&self, _namespace: &str, pod: &str, opts: &LogOptions) -> Result<String, ApiError> {
         self.begin(Verb::Logs, pod.to_owned(), false).await?;
-        Ok(self.lock().logs.get(pod).cloned().unwrap_or_default())
+        let text = self.lock().logs.get(pod).cloned().unwrap_or_default();
+        // `tailLines` as the kubelet serves it: the last N lines, each with its newline.
+        Ok(match opts.tail_lines {
+            Some(n) => {
+                let lines: Vec<&str> = text.split_inclusive('\n').collect();
+                lines[lines.len().saturating_sub(n as usize)..].concat()
+            }
+            None => text,
+        })
     }
 
     async fn follow_logs(

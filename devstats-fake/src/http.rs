@@ -42,9 +42,15 @@ enum Target {
 /// Finds the kind of `group/version` with URL segment `plural`: a built-in kind, or a custom kind
 /// whose CRD this server has.
 fn kind_of(crds: &[Kind], group: &str, version: &str, plural: &str, namespaced: bool) -> Option<Kind> {
-    Kind::ALL.iter().chain(crds).copied().find(|k| {
-        k.group == group && k.version == version && k.plural == plural && k.namespaced == namespaced
-    })
+    // Events are served as a real server does (`status` lists them), though nothing applies them.
+    Kind::ALL
+        .iter()
+        .chain(crds)
+        .chain(std::iter::once(&devstats_cli::cluster::EVENT))
+        .copied()
+        .find(|k| {
+            k.group == group && k.version == version && k.plural == plural && k.namespaced == namespaced
+        })
 }
 
 /// Parses `/api/v1/...` and `/apis/{group}/{version}/...` paths.

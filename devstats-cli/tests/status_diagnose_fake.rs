@@ -1,0 +1,231 @@
+//! `status` diagnoses a project whose Grafana image cannot be pulled, against the in-memory API
+//! server: the model names a bad image, apply renders and applies it, and the test plays the
+//! kubelet (a pod from the applied Deployment's template, waiting in `ErrImagePull`, with the
+//! kubelet's Events). A healthy apply has no diagnoses.
+
+mod apply_support;
+
+use apply_support::{apply, block_on, config, desired, model, render};
+use devstats_cli::cluster::EVENT;
+use devstats_cli::diagnose::Cause;
+use devstats_cli::engine::Engine;
+use devstats_cli::kinds::{Kind, ObjectKey};
+use devstats_cli::progress::Silent;
+use devstats_cli::retry::RetryPolicy;
+use devstats_cli::status::{self, Status};
+use devstats_fake::{FakeCluster, Verb};
+use devstats_model::{Model, ProjectStatus};
+use serde_json::{Value, json};
+
+const NS: &str = "devstats-example";
+const BAD: &str = "lukaszgryglicki/devstats-grafana:does-not-exist";
+
+fn applied(m: &Model) -> FakeCluster {
+    let fake = FakeCluster::new();
+    fake.insert(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "monitoring"}}));
+    let report = apply(&fake, &desired(m), &config()).expect("applies");
+    assert!(report.ok(), "{:?}", report.failed);
+    fake
+}
+
+fn status_of(fake: &FakeCluster, m: &Model) -> Status {
+    let progress = Silent;
+    let eng = Engine::new(fake, 8, RetryPolicy::immediate(2), &progress);
+    let snap = block_on(status::snapshot(&eng, NS)).expect("snapshot");
+    status::compute(&render(m), NS, &snap)
+}
+
+fn first_active(m: &Model) -> String {
+    m.projects
+        .iter()
+        .find(|p| p.status == ProjectStatus::Active)
+        .map(|p| p.name.to_string())
+        .expect("an active project")
+}
+
+fn event(n: u32, pod: &str, uid: &str, reason: &str, message: &str, typ: &str, count: i64) -> Value {
+    json!({"apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": format!("{pod}.17e0a1b2c3d4e6{n:02x}"), "namespace": NS},
+        "involvedObject": {"kind": "Pod", "namespace": NS, "name": pod, "uid": uid, "apiVersion": "v1",
+                           "fieldPath": "spec.containers{grafana}"},
+        "reason": reason, "message": message, "type": typ, "count": count,
+        "source": {"component": "kubelet", "host": "node-1"},
+        "firstTimestamp": "2026-12-03T07:10:00Z", "lastTimestamp": format!("2026-12-03T07:1{n}:00Z"),
+        "eventTime": null, "reportingComponent": "kubelet", "reportingInstance": "node-1"})
+}
+
+/// What the kubelet does with a pod of the Deployment whose image does not exist.
+fn kubelet_cannot_pull(fake: &FakeCluster, project: &str) -> (String, String) {
+    let deploy_key = ObjectKey::new(Kind::DEPLOYMENT, Some(NS), &format!("devstats-grafana-{project}"));
+    let deploy = fake.object(&deploy_key).expect("grafana deployment applied");
+    let template = deploy.pointer("/spec/template").cloned().expect("pod template");
+    let image = template
+        .pointer("/spec/containers/0/image")
+        .and_then(Value::as_str)
+        .expect("image")
+        .to_owned();
+    let container = template
+        .pointer("/spec/containers/0/name")
+        .and_then(Value::as_str)
+        .expect("container name")
+        .to_owned();
+    let rs = format!("devstats-grafana-{project}-5d8c7b9f4");
+    let pod_name = format!("{rs}-x2x9q");
+    let uid = "a3f1c9e2-7b4d-4c8a-9e1f-2d3c4b5a6f70";
+    let mut labels = template
+        .pointer("/metadata/labels")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    labels["pod-template-hash"] = json!("5d8c7b9f4");
+    let mut spec = template.get("spec").cloned().expect("spec");
+    spec["nodeName"] = json!("node-1");
+    fake.insert(json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": pod_name, "namespace": NS, "uid": uid, "labels": labels,
+                     "generateName": format!("{rs}-"), "creationTimestamp": "2026-12-03T07:10:00Z",
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs,
+                                          "uid": "5b0e7f61-1d2c-4a8e-9f3b-3c1d2e4f5a6b", "controller": true,
+                                          "blockOwnerDeletion": true}]},
+        "spec": spec,
+        "status": {"phase": "Pending", "hostIP": "172.18.0.3", "podIP": "10.244.1.7", "qosClass": "Burstable",
+                   "startTime": "2026-12-03T07:10:00Z",
+                   "conditions": [
+                       {"type": "Initialized", "status": "True", "lastProbeTime": null, "lastTransitionTime": "2026-12-03T07:10:00Z"},
+                       {"type": "Ready", "status": "False", "lastProbeTime": null, "lastTransitionTime": "2026-12-03T07:10:00Z",
+                        "reason": "ContainersNotReady", "message": format!("containers with unready status: [{container}]")},
+                       {"type": "ContainersReady", "status": "False", "lastProbeTime": null, "lastTransitionTime": "2026-12-03T07:10:00Z",
+                        "reason": "ContainersNotReady", "message": format!("containers with unready status: [{container}]")},
+                       {"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": "2026-12-03T07:10:00Z"}],
+                   "containerStatuses": [{"name": container, "image": image, "imageID": "", "ready": false,
+                       "restartCount": 0, "started": false, "lastState": {},
+                       "state": {"waiting": {"reason": "ErrImagePull",
+                           "message": format!("rpc error: code = NotFound desc = failed to pull and unpack image \"docker.io/{image}\": failed to resolve reference \"docker.io/{image}\": docker.io/{image}: not found")}}}]}}));
+    let pull_error = format!(
+        "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"docker.io/{image}\": failed to resolve reference \"docker.io/{image}\": docker.io/{image}: not found"
+    );
+    for e in [
+        event(
+            1,
+            &pod_name,
+            uid,
+            "Pulling",
+            &format!("Pulling image \"{image}\""),
+            "Normal",
+            3,
+        ),
+        event(2, &pod_name, uid, "Failed", &pull_error, "Warning", 3),
+        event(3, &pod_name, uid, "Failed", "Error: ErrImagePull", "Warning", 3),
+    ] {
+        fake.insert_as(EVENT, e);
+    }
+    // The Deployment controller's view: nothing ready.
+    fake.edit(&deploy_key, |d| {
+        d["status"]["readyReplicas"] = json!(0);
+        d["status"]["availableReplicas"] = json!(0);
+        d["status"]["unavailableReplicas"] = json!(1);
+    });
+    (pod_name, image)
+}
+
+#[test]
+fn a_healthy_apply_has_no_diagnoses() {
+    let m = model("example.yaml");
+    let fake = applied(&m);
+    let s = status_of(&fake, &m);
+    assert!(
+        s.projects.iter().all(|r| r.diagnoses.is_empty()) && s.database.diagnoses.is_empty(),
+        "{s:#?}"
+    );
+    // The Events were listed.
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.verb == Verb::List && r.target == "Event" && r.ok)
+    );
+}
+
+#[test]
+fn status_reports_the_pull_failure_naming_the_image() {
+    let mut m = model("example.yaml");
+    m.instance.images.grafana = BAD.into();
+    let project = first_active(&m);
+    let fake = applied(&m);
+    let (pod, image) = kubelet_cannot_pull(&fake, &project);
+    assert_eq!(image, BAD, "the model's image reached the Deployment");
+
+    let s = status_of(&fake, &m);
+    let row = s
+        .projects
+        .iter()
+        .find(|r| r.project == project)
+        .expect("project row");
+    assert_eq!(row.diagnoses.len(), 1, "{:#?}", row.diagnoses);
+    let d = &row.diagnoses[0];
+    assert_eq!(d.object, format!("Pod {NS}/{pod}"));
+    match &d.cause {
+        Cause::ImagePull {
+            image,
+            reason,
+            detail,
+            ..
+        } => {
+            assert_eq!(image, BAD);
+            assert_eq!(reason, "ErrImagePull");
+            assert!(detail.contains("not found"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Other projects are unaffected.
+    assert!(
+        s.projects
+            .iter()
+            .filter(|r| r.project != project)
+            .all(|r| r.diagnoses.is_empty())
+    );
+    // A finding (exit code 1), in the text and in `-o json`.
+    assert!(s.findings >= 2, "grafana 0/1 and the diagnosis: {}", s.findings);
+    let table = status::table(&s);
+    assert!(
+        table.contains(&format!("project {project}: why it is not ready"))
+            && table.contains(&format!("cannot pull image \"{BAD}\" (ErrImagePull)"))
+            && table.contains("fix: check that"),
+        "{table}"
+    );
+    let json = serde_json::to_value(&s).expect("serializes");
+    let diag = json["projects"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["project"] == project.as_str()))
+        .map(|p| p["diagnoses"][0].clone())
+        .expect("json row");
+    assert_eq!(diag["cause"], "imagePull");
+    assert_eq!(diag["image"], BAD);
+}
+
+#[test]
+fn crash_loop_reads_the_last_log_lines() {
+    let m = model("example.yaml");
+    let project = first_active(&m);
+    let fake = applied(&m);
+    let (pod, _) = kubelet_cannot_pull(&fake, &project);
+    // The image was fixed; the container now exits.
+    fake.edit(&ObjectKey::new(Kind::POD, Some(NS), &pod), |p| {
+        p["status"]["phase"] = json!("Running");
+        p["status"]["containerStatuses"][0]["restartCount"] = json!(4);
+        p["status"]["containerStatuses"][0]["state"] = json!({"waiting": {"reason": "CrashLoopBackOff",
+            "message": format!("back-off 1m20s restarting failed container=grafana pod={pod}_{NS}(a3f1c9e2-7b4d-4c8a-9e1f-2d3c4b5a6f70)")}});
+        p["status"]["containerStatuses"][0]["lastState"] =
+            json!({"terminated": {"exitCode": 1, "reason": "Error"}});
+    });
+    let log: String = (1..=30).map(|i| format!("line {i}\n")).collect();
+    fake.set_log(&pod, &log);
+    let s = status_of(&fake, &m);
+    let row = s.projects.iter().find(|r| r.project == project).expect("row");
+    let Some(Cause::CrashLoop {
+        exit_code, last_logs, ..
+    }) = row.diagnoses.first().map(|d| &d.cause)
+    else {
+        panic!("{:#?}", row.diagnoses)
+    };
+    assert_eq!(*exit_code, Some(1));
+    assert_eq!(last_logs.first().map(String::as_str), Some("line 21"));
+    assert_eq!(last_logs.last().map(String::as_str), Some("line 30"));
+}
