@@ -426,7 +426,7 @@ fn explain(cause: &Cause) -> (String, String) {
             ),
             Some(MissingRef { kind, name, key: None }) => (
                 format!("container {container} cannot start: {kind} {name} does not exist"),
-                format!("create {kind} {name} in the namespace (for secrets: see docs/operations.md, Secrets) or correct the reference"),
+                format!("create {kind} {name} in the namespace (apply --secrets-from DIR creates the Secrets the model names) or correct the reference"),
             ),
             None => (
                 format!("container {container} cannot start: {detail}"),

@@ -369,7 +369,9 @@ pub fn compute(set: &RenderSet, namespace: &str, snap: &Snapshot) -> Status {
                         .collect()
                 })
                 .unwrap_or_default();
-            database.diagnoses = diagnose::statefulset(sts, &snap.events);
+            if !matches!(waits::statefulset(sts), Readiness::Ready) {
+                database.diagnoses = diagnose::statefulset(sts, &snap.events);
+            }
             database.diagnoses.extend(diagnose_pods(
                 snap,
                 pods.iter()
