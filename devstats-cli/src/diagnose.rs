@@ -32,7 +32,7 @@ pub enum Probe {
 
 /// Why a claim is Pending.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase", tag = "why", content = "detail")]
+#[serde(rename_all = "snake_case", tag = "why", content = "detail")]
 pub enum ClaimWhy {
     /// No `storageClassName` and no default StorageClass (`FailedBinding`).
     NoStorageClass,
@@ -61,7 +61,7 @@ pub struct MissingRef {
 
 /// The diagnosed cause, with the facts that name it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase", tag = "cause")]
+#[serde(rename_all = "snake_case", tag = "cause")]
 pub enum Cause {
     /// The image cannot be pulled (`ErrImagePull`, `ImagePullBackOff`, `InvalidImageName`,
     /// `ErrImageNeverPull`).

@@ -318,9 +318,15 @@ fn events_of_other_objects_are_ignored() {
 fn the_json_form_is_tagged_by_cause() {
     let d = only("image_pull");
     let v = serde_json::to_value(&d).expect("serializes");
-    assert_eq!(v["cause"], "imagePull");
+    assert_eq!(v["cause"], "image_pull");
     assert_eq!(v["image"], "cncf/devstats-grafana:bad-tag");
     assert!(v["fix"].as_str().is_some_and(|f| !f.is_empty()));
+    let u = serde_json::to_value(only("unschedulable_node_selector")).expect("serializes");
+    assert_eq!(u["cause"], "unschedulable");
+    assert_eq!(u["node_selector"]["node"], "devstats-app");
+    let c = serde_json::to_value(only("pvc_storage_class_not_found")).expect("serializes");
+    assert_eq!(c["why"]["why"], "storage_class_not_found");
+    assert_eq!(c["why"]["detail"], "fast-ssd");
     let p = d.problem();
     assert_eq!(p.path, d.object);
     assert!(p.message.starts_with("ImagePullFailed: "));

@@ -1,7 +1,9 @@
 //! `status` diagnoses a project whose Grafana image cannot be pulled, against the in-memory API
 //! server: the model names a bad image, apply renders and applies it, and the test plays the
 //! kubelet (a pod from the applied Deployment's template, waiting in `ErrImagePull`, with the
-//! kubelet's Events). A healthy apply has no diagnoses.
+//! kubelet's Events). A healthy apply has no diagnoses. The same case runs the real binary over
+//! HTTP (`devstats_fake::http`), so `devstats-k8s status` lists the Events through the kube client
+//! and prints the pull failure, in text and in `-o json`, with exit code 1.
 
 mod apply_support;
 
@@ -13,6 +15,7 @@ use devstats_cli::kinds::{Kind, ObjectKey};
 use devstats_cli::progress::Silent;
 use devstats_cli::retry::RetryPolicy;
 use devstats_cli::status::{self, Status};
+use devstats_fake::http::{crds_of, kubeconfig, serve};
 use devstats_fake::{FakeCluster, Verb};
 use devstats_model::{Model, ProjectStatus};
 use serde_json::{Value, json};
@@ -196,7 +199,7 @@ fn status_reports_the_pull_failure_naming_the_image() {
         .and_then(|ps| ps.iter().find(|p| p["project"] == project.as_str()))
         .map(|p| p["diagnoses"][0].clone())
         .expect("json row");
-    assert_eq!(diag["cause"], "imagePull");
+    assert_eq!(diag["cause"], "image_pull");
     assert_eq!(diag["image"], BAD);
 }
 
@@ -228,4 +231,90 @@ fn crash_loop_reads_the_last_log_lines() {
     assert_eq!(*exit_code, Some(1));
     assert_eq!(last_logs.first().map(String::as_str), Some("line 21"));
     assert_eq!(last_logs.last().map(String::as_str), Some("line 30"));
+}
+
+/// Serves `cluster` on a loopback port from a background thread for the test's lifetime.
+fn serve_loopback(cluster: std::sync::Arc<FakeCluster>, crds: Vec<Kind>) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = listener.local_addr().expect("address");
+    listener.set_nonblocking(true).expect("non-blocking");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let _ = serve(cluster, listener, crds).await;
+        });
+    });
+    addr
+}
+
+#[test]
+fn devstats_k8s_status_over_http_prints_the_pull_failure() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-diagnose-http");
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    // The example model with a Grafana image that does not exist.
+    let example = apply_support::fixture("example.yaml");
+    let text = std::fs::read_to_string(&example).expect("example");
+    let good = "grafana: lukaszgryglicki/devstats-grafana:2026-11-01";
+    assert!(text.contains(good), "the example's Grafana image moved");
+    let model_path = dir.join("bad-image.yaml");
+    std::fs::write(&model_path, text.replace(good, &format!("grafana: {BAD}"))).expect("model");
+    let m = devstats_model::load(&model_path).expect("loads");
+    let project = first_active(&m);
+
+    let cluster = std::sync::Arc::new(FakeCluster::new());
+    cluster.insert(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "monitoring"}}));
+    let set = render(&m);
+    let addr = serve_loopback(cluster.clone(), crds_of(set.objects.iter().map(|r| &r.object)));
+    let kc = dir.join("kubeconfig");
+    std::fs::write(&kc, kubeconfig(addr)).expect("kubeconfig");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_devstats-k8s"))
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(&kc)
+            .env_remove("KUBECONFIG")
+            .output()
+            .expect("runs")
+    };
+    let model_arg = model_path.display().to_string();
+    let out = run(&["apply", &model_arg, "--timeout", "60s"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    kubelet_cannot_pull(&cluster, &project);
+
+    let out = run(&["status", &model_arg]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("project {project}: why it is not ready"))
+            && stdout.contains(&format!(
+                "cannot pull image \"{BAD}\" (ErrImagePull): rpc error: code = NotFound"
+            )),
+        "{stdout}"
+    );
+
+    let out = run(&["status", &model_arg, "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let row = v["projects"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["project"] == project.as_str()))
+        .expect("project");
+    assert_eq!(row["diagnoses"][0]["cause"], "image_pull");
+    assert_eq!(row["diagnoses"][0]["image"], BAD);
 }
