@@ -142,6 +142,14 @@ pub enum Cause {
         failed: i64,
         /// `spec.backoffLimit` (Kubernetes' default 6 when unset).
         limit: i64,
+        /// The newest failed pod, when it still exists.
+        last_pod: Option<String>,
+        /// Its exit code.
+        exit_code: Option<i64>,
+        /// Its termination reason (`Error`, `OOMKilled`, …).
+        reason: Option<String>,
+        /// Its last log lines, when read.
+        last_logs: Vec<String>,
     },
     /// The Job ran longer than `activeDeadlineSeconds`.
     JobDeadline {
@@ -218,7 +226,7 @@ impl Diagnosis {
 impl std::fmt::Display for Diagnosis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}\n  fix: {}", self.object, self.message, self.fix)?;
-        if let Cause::CrashLoop { last_logs, .. } = &self.cause
+        if let Cause::CrashLoop { last_logs, .. } | Cause::JobBackoffLimit { last_logs, .. } = &self.cause
             && !last_logs.is_empty()
         {
             write!(f, "\n  last log lines:")?;
@@ -404,10 +412,31 @@ fn explain(cause: &Cause) -> (String, String) {
                 },
             )
         }
-        Cause::JobBackoffLimit { failed, limit } => (
-            format!("the Job failed {failed} times and reached its backoff limit ({limit})"),
-            "read the failed pods' log (devstats-k8s logs) for the error; after fixing it, delete the Job and apply again (or wait for the next schedule)".to_owned(),
-        ),
+        Cause::JobBackoffLimit {
+            failed,
+            limit,
+            last_pod,
+            exit_code,
+            reason,
+            ..
+        } => {
+            let last = match (last_pod, reason, exit_code) {
+                (Some(p), r, c) => format!(
+                    "; last pod {p}: {}{}",
+                    r.as_deref().unwrap_or("failed"),
+                    c.map(|c| format!(", exit code {c}")).unwrap_or_default()
+                ),
+                _ => String::new(),
+            };
+            (
+                format!("the Job failed {failed} times and reached its backoff limit ({limit}){last}"),
+                if reason.as_deref() == Some("OOMKilled") {
+                    "its pods ran out of memory: raise the memory limit in the model; then delete the Job and apply again (or wait for the next schedule)".to_owned()
+                } else {
+                    "read the failed pod's log (devstats-k8s logs) for the error; after fixing it, delete the Job and apply again (or wait for the next schedule)".to_owned()
+                },
+            )
+        }
         Cause::JobDeadline { seconds } => (
             format!(
                 "the Job ran longer than its deadline{}",
@@ -438,6 +467,30 @@ fn explain(cause: &Cause) -> (String, String) {
 
 fn text<'a>(v: &'a Value, p: &str) -> Option<&'a str> {
     v.pointer(p).and_then(Value::as_str)
+}
+
+fn tail(logs: Option<&str>) -> Vec<String> {
+    logs.map(|l| {
+        let lines: Vec<&str> = l.lines().filter(|s| !s.trim().is_empty()).collect();
+        lines[lines.len().saturating_sub(LOG_LINES)..]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// The newest failed pod of a Job (label `job-name`, phase `Failed`), whose log explains it.
+#[must_use]
+pub fn last_failed_pod<'a>(job: &Value, pods: impl IntoIterator<Item = &'a Value>) -> Option<&'a Value> {
+    let name = text(job, "/metadata/name")?;
+    pods.into_iter()
+        .filter(|p| {
+            (text(p, "/metadata/labels/job-name") == Some(name)
+                || text(p, "/metadata/labels/batch.kubernetes.io~1job-name") == Some(name))
+                && text(p, "/status/phase") == Some("Failed")
+        })
+        .max_by(|a, b| text(a, "/metadata/creationTimestamp").cmp(&text(b, "/metadata/creationTimestamp")))
 }
 
 fn object_name(kind: &str, v: &Value) -> String {
@@ -620,16 +673,7 @@ pub fn pod(input: &PodInput<'_>) -> Vec<Diagnosis> {
             ));
         } else if waiting == "CrashLoopBackOff" {
             let last = c.pointer("/lastState/terminated");
-            let last_logs = input
-                .logs
-                .map(|l| {
-                    let lines: Vec<&str> = l.lines().filter(|s| !s.trim().is_empty()).collect();
-                    lines[lines.len().saturating_sub(LOG_LINES)..]
-                        .iter()
-                        .map(|s| (*s).to_owned())
-                        .collect()
-                })
-                .unwrap_or_default();
+            let last_logs = tail(input.logs);
             out.push(Diagnosis::new(
                 object.clone(),
                 Cause::CrashLoop {
@@ -851,9 +895,15 @@ pub fn claim(claim: &Value, events: &[Value]) -> Option<Diagnosis> {
     ))
 }
 
-/// Diagnoses a failed Job (its `Failed` condition) and pod-creation rejections on it.
+/// Diagnoses a failed Job (its `Failed` condition, with the exit of its newest failed pod among
+/// `pods` and that pod's last log lines `logs`) and pod-creation rejections on it.
 #[must_use]
-pub fn job(job: &Value, events: &[Value]) -> Vec<Diagnosis> {
+pub fn job<'a>(
+    job: &Value,
+    pods: impl IntoIterator<Item = &'a Value>,
+    events: &[Value],
+    logs: Option<&str>,
+) -> Vec<Diagnosis> {
     let name = text(job, "/metadata/name").unwrap_or_default();
     let object = object_name("Job", job);
     let mut out = create_failures(
@@ -869,16 +919,32 @@ pub fn job(job: &Value, events: &[Value]) -> Vec<Diagnosis> {
         });
     if let Some(c) = failed {
         match text(c, "/reason") {
-            Some("BackoffLimitExceeded") => out.push(Diagnosis::new(
-                object.clone(),
-                Cause::JobBackoffLimit {
-                    failed: job.pointer("/status/failed").and_then(Value::as_i64).unwrap_or(0),
-                    limit: job
-                        .pointer("/spec/backoffLimit")
-                        .and_then(Value::as_i64)
-                        .unwrap_or(6),
-                },
-            )),
+            Some("BackoffLimitExceeded") => {
+                let pod = last_failed_pod(job, pods);
+                let terminated = pod.and_then(|p| {
+                    statuses(p).find_map(|c| {
+                        c.pointer("/state/terminated")
+                            .filter(|t| t.get("exitCode").and_then(Value::as_i64) != Some(0))
+                    })
+                });
+                out.push(Diagnosis::new(
+                    object.clone(),
+                    Cause::JobBackoffLimit {
+                        failed: job.pointer("/status/failed").and_then(Value::as_i64).unwrap_or(0),
+                        limit: job
+                            .pointer("/spec/backoffLimit")
+                            .and_then(Value::as_i64)
+                            .unwrap_or(6),
+                        last_pod: pod.and_then(|p| text(p, "/metadata/name")).map(str::to_owned),
+                        exit_code: terminated.and_then(|t| t.get("exitCode")).and_then(Value::as_i64),
+                        reason: terminated
+                            .and_then(|t| t.get("reason"))
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                        last_logs: if pod.is_some() { tail(logs) } else { Vec::new() },
+                    },
+                ));
+            }
             Some("DeadlineExceeded") => out.push(Diagnosis::new(
                 object.clone(),
                 Cause::JobDeadline {

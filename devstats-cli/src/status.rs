@@ -271,7 +271,14 @@ fn diagnose_project(snap: &Snapshot, ns: &str, project: &str) -> Vec<Diagnosis> 
         if matches!(waits::job(job), Readiness::Ready) {
             continue;
         }
-        out.extend(diagnose::job(job, &snap.events));
+        let failed_pod =
+            diagnose::last_failed_pod(job, snap.of_kind(Kind::POD)).and_then(|p| text(p, "/metadata/name"));
+        out.extend(diagnose::job(
+            job,
+            snap.of_kind(Kind::POD),
+            &snap.events,
+            failed_pod.and_then(|p| snap.logs.get(p)).map(String::as_str),
+        ));
         let name = text(job, "/metadata/name").unwrap_or_default();
         out.extend(diagnose_pods(
             snap,
@@ -449,7 +456,7 @@ pub fn compute(set: &RenderSet, namespace: &str, snap: &Snapshot) -> Status {
 /// Reads what [`compute`] needs: Jobs, CronJobs, Deployments, StatefulSets, Ingresses, Pods and
 /// PersistentVolumeClaims (full), Secrets (metadata only) and Events (when they can be listed),
 /// then asks Patroni's REST API for replication lag and reads the last log lines of crash-looping
-/// pods (at most [`MAX_LOGS`]).
+/// pods and of the newest failed pod of each failed Job (at most [`MAX_LOGS`] pods).
 pub async fn snapshot<C: Cluster>(eng: &Engine<'_, C>, namespace: &str) -> Result<Snapshot, ApiError> {
     let kinds = [
         (Kind::JOB, false),
@@ -482,19 +489,26 @@ pub async fn snapshot<C: Cluster>(eng: &Engine<'_, C>, namespace: &str) -> Resul
         .list(EVENT, Some(namespace), &ListOptions::default())
         .await
         .unwrap_or_default();
-    let crashing: Vec<(String, String)> = snap
+    // Crash-looping containers, and the newest failed pod of each failed Job.
+    let mut read: Vec<(String, Option<String>)> = snap
         .of_kind(Kind::POD)
         .filter_map(|p| {
             Some((
                 text(p, "/metadata/name")?.to_owned(),
-                diagnose::crashing_container(p)?,
+                Some(diagnose::crashing_container(p)?),
             ))
         })
-        .take(MAX_LOGS)
         .collect();
-    let logs = join_all(crashing.into_iter().map(|(pod, container)| async move {
+    read.extend(
+        snap.of_kind(Kind::JOB)
+            .filter(|j| matches!(waits::job(j), Readiness::Failed(_)))
+            .filter_map(|j| diagnose::last_failed_pod(j, snap.of_kind(Kind::POD)))
+            .filter_map(|p| Some((text(p, "/metadata/name")?.to_owned(), None))),
+    );
+    read.truncate(MAX_LOGS);
+    let logs = join_all(read.into_iter().map(|(pod, container)| async move {
         let opts = LogOptions {
-            container: Some(container),
+            container,
             tail_lines: Some(diagnose::LOG_LINES as u32),
         };
         let text = eng.logs(namespace, &pod, &opts).await.ok();

@@ -38,7 +38,13 @@ fn diagnose(name: &str) -> Vec<Diagnosis> {
         }));
     }
     if let Some(job) = f.get("job") {
-        out.extend(diagnose::job(job, &events));
+        let pods = list(&f, "pods");
+        out.extend(diagnose::job(
+            job,
+            &pods,
+            &events,
+            f.get("logs").and_then(Value::as_str),
+        ));
     }
     if let Some(dep) = f.get("deployment") {
         out.extend(diagnose::deployment(dep, &events));
@@ -262,7 +268,26 @@ fn liveness_probe_failing() {
 fn job_backoff_limit() {
     let d = only("job_backoff_limit");
     assert_eq!(d.object, "Job devstats-example/devstats-kubernetes-29412420");
-    assert!(matches!(&d.cause, Cause::JobBackoffLimit { failed: 3, limit: 2 }));
+    let Cause::JobBackoffLimit {
+        failed,
+        limit,
+        last_pod,
+        exit_code,
+        last_logs,
+        ..
+    } = &d.cause
+    else {
+        panic!("{d:?}")
+    };
+    assert_eq!((*failed, *limit), (3, 2));
+    // The newest of the three failed pods.
+    assert_eq!(last_pod.as_deref(), Some("devstats-kubernetes-29412420-zt8wm"));
+    assert_eq!(*exit_code, Some(2));
+    assert!(
+        last_logs
+            .iter()
+            .any(|l| l.contains("password authentication failed"))
+    );
     insta::assert_snapshot!(text(&[d]));
 }
 
