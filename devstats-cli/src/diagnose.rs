@@ -361,7 +361,11 @@ fn explain(cause: &Cause) -> (String, String) {
         }
         Cause::QuotaExceeded { detail } => (
             format!("a ResourceQuota rejected the pod: {detail}"),
-            "raise the namespace's ResourceQuota (kubectl describe resourcequota) or lower the requests/limits in the model".to_owned(),
+            if detail.contains("must specify") {
+                "the namespace's ResourceQuota covers resources the containers do not set: set their requests/limits in the model (or drop those resources from the quota)".to_owned()
+            } else {
+                "raise the namespace's ResourceQuota (kubectl describe resourcequota) or lower the requests/limits in the model".to_owned()
+            },
         ),
         Cause::LimitRange { detail } => (
             format!("a LimitRange rejected the pod: {detail}"),

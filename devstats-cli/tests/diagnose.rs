@@ -46,6 +46,9 @@ fn diagnose(name: &str) -> Vec<Diagnosis> {
             f.get("logs").and_then(Value::as_str),
         ));
     }
+    if let Some(sts) = f.get("statefulset") {
+        out.extend(diagnose::statefulset(sts, &events));
+    }
     if let Some(dep) = f.get("deployment") {
         out.extend(diagnose::deployment(dep, &events));
     }
@@ -196,6 +199,20 @@ fn quota_rejection_on_the_replicaset() {
         panic!("{d:?}")
     };
     assert!(detail.starts_with("exceeded quota: devstats-quota"), "{detail}");
+    insta::assert_snapshot!(text(&[d]));
+}
+
+#[test]
+fn quota_without_limits_on_the_statefulset() {
+    let d = only("statefulset_quota");
+    assert_eq!(d.object, "StatefulSet devstats-example/devstats-postgres");
+    let Cause::QuotaExceeded { detail } = &d.cause else {
+        panic!("{d:?}")
+    };
+    assert!(
+        detail.starts_with("failed quota: devstats-quota: must specify limits.cpu"),
+        "{detail}"
+    );
     insta::assert_snapshot!(text(&[d]));
 }
 
