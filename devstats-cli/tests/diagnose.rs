@@ -373,3 +373,38 @@ fn the_json_form_is_tagged_by_cause() {
     assert_eq!(p.path, d.object);
     assert!(p.message.starts_with("ImagePullFailed: "));
 }
+
+proptest::proptest! {
+    /// Whatever the messages say (another release's wording, truncation, non-ASCII), the
+    /// diagnosis does not panic and still names the cause the structured fields give.
+    #[test]
+    fn arbitrary_messages_never_panic(msg in "\\PC{0,80}", sched in "[0-9a-z/(){}:,. '\"-]{0,120}") {
+        let mut f = fixture("config_missing_key");
+        f["pod"]["status"]["containerStatuses"][0]["state"]["waiting"]["message"] = Value::String(msg.clone());
+        let events = list(&f, "events");
+        let ds = diagnose::pod(&PodInput { pod: &f["pod"], events: &events, claims: &[], logs: Some(&msg) });
+        let config = matches!(ds.first().map(|d| &d.cause), Some(Cause::ContainerConfig { .. }));
+        proptest::prop_assert!(config, "{:?}", ds);
+
+        let mut u = fixture("unschedulable_resources_taints");
+        let mut events = list(&u, "events");
+        events[0]["message"] = Value::String(sched.clone());
+        u["pod"]["status"]["conditions"][0]["message"] = Value::String(sched.clone());
+        let ds = diagnose::pod(&PodInput { pod: &u["pod"], events: &events, claims: &[], logs: None });
+        // "unbound immediate PersistentVolumeClaims" defers to the claim; anything else is unschedulable.
+        proptest::prop_assert!(ds.len() <= 1);
+        for d in &ds {
+            let unschedulable = matches!(d.cause, Cause::Unschedulable { .. });
+            proptest::prop_assert!(unschedulable, "{:?}", d);
+            proptest::prop_assert!(!d.fix.is_empty());
+        }
+
+        let q = fixture("quota_exceeded");
+        let mut events = list(&q, "events");
+        for e in &mut events {
+            e["message"] = Value::String(msg.clone());
+        }
+        let ds = diagnose::deployment(&q["deployment"], &events);
+        proptest::prop_assert_eq!(ds.len(), 1);
+    }
+}
