@@ -65,6 +65,10 @@ pub struct DevStatsStatus {
     /// One entry per project of the spec, sorted by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub projects: Vec<ProjectStatus>,
+    /// `<provisioned or syncing>/<projects of the spec>`, e.g. `241/243`: the `Projects` column
+    /// of `kubectl get ds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projects_ready: Option<String>,
     /// The Patroni cluster's members.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<DatabaseStatus>,
