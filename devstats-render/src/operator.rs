@@ -531,7 +531,7 @@ pub fn crd() -> Result<CustomResourceDefinition, SchemaError> {
                 }),
                 subresources: Some(CustomResourceSubresources {
                     status: Some(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceSubresourceStatus(
-                        Default::default(),
+                        json!({}),
                     )),
                     scale: None,
                 }),
