@@ -127,7 +127,9 @@ pub fn install(args: InstallArgs) -> miette::Result<ExitCode> {
     }
     let slices: Vec<&[devstats_render::Rendered]> = sets.iter().map(|s| s.objects.as_slice()).collect();
     let install = operator::install(&slices).map_err(|e| miette!("{e}"))?;
-    let text = install.yaml().map_err(|e| miette!("cannot serialize the install: {e}"))?;
+    let text = install
+        .yaml()
+        .map_err(|e| miette!("cannot serialize the install: {e}"))?;
     crate::write_stdout(text.trim_end())?;
     Ok(ExitCode::SUCCESS)
 }

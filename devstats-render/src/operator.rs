@@ -39,7 +39,8 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy}
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, Namespace,
     ObjectFieldSelector, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile,
-    SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, Volume, VolumeMount,
+    SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, TopologySpreadConstraint, Volume,
+    VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::api::rbac::v1::{
@@ -577,8 +578,29 @@ fn rule(group: &str, resources: &[&str], verbs: &[&str]) -> PolicyRule {
 /// (server-side apply), delete it (prune).
 const MANAGE: &[&str] = &["get", "list", "watch", "create", "patch", "update", "delete"];
 
-/// Rules for the rendered objects of `objects` that live in `namespace` (`None`: the
-/// cluster-scoped ones), one rule per API group, resources sorted.
+/// Rules for the cluster-scoped rendered objects (Namespaces, ClusterIssuers …): listing,
+/// watching and creating the kind, and reading, patching and deleting only the rendered names.
+fn cluster_rules_for(objects: &[&Object]) -> Vec<PolicyRule> {
+    let mut by_kind: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
+    for o in objects.iter().filter(|o| o.namespace().is_none()) {
+        by_kind
+            .entry((o.group(), o.plural()))
+            .or_default()
+            .insert(o.name());
+    }
+    let mut out = Vec::new();
+    for ((g, plural), names) in by_kind {
+        out.push(rule(g, &[plural], &["list", "watch", "create"]));
+        out.push(PolicyRule {
+            resource_names: Some(names.into_iter().map(str::to_owned).collect()),
+            ..rule(g, &[plural], &["get", "patch", "update", "delete"])
+        });
+    }
+    out
+}
+
+/// Rules for the rendered objects of `objects` that live in `namespace`, one rule per API
+/// group, resources sorted.
 fn rules_for(objects: &[&Object], namespace: Option<&str>) -> Vec<PolicyRule> {
     let mut by_group: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for o in objects.iter().filter(|o| o.namespace() == namespace) {
@@ -702,7 +724,7 @@ pub fn install(renders: &[&[Rendered]]) -> Result<Install, SchemaError> {
         rule(GROUP, &["devstats/status"], &["get", "patch", "update"]),
         rule(GROUP, &["devstats/finalizers"], &["update"]),
     ];
-    cluster_rules.extend(rules_for(&objects, None));
+    cluster_rules.extend(cluster_rules_for(&objects));
     let cluster_role = ClusterRole {
         metadata: meta(OPERATOR_NAME, None),
         rules: Some(cluster_rules),
@@ -742,27 +764,53 @@ pub fn install(renders: &[&[Rendered]]) -> Result<Install, SchemaError> {
         ]),
     });
     role_bindings.push(bind(OPERATOR_NAME, OPERATOR_NAME));
+    // Instance namespaces (the rendered Namespaces) hold the DevStats resource and the
+    // inventory; workload namespaces have pods to wait for and diagnose.
+    let instance_namespaces: BTreeSet<&str> = objects
+        .iter()
+        .filter(|o| matches!(o, Object::Namespace(_)))
+        .map(|o| o.name())
+        .collect();
+    let workload_namespaces: BTreeSet<&str> = objects
+        .iter()
+        .filter(|o| o.pod_spec().is_some())
+        .filter_map(|o| o.namespace())
+        .collect();
     for n in &served {
         // The kinds the render puts in this namespace, plus what the engine itself needs there:
-        // the inventory ConfigMap (devstats-k8s-inventory), reading pods, their logs and events
-        // for the waits and the diagnosis, and recording Events on the DevStats resource.
+        // the inventory ConfigMap (devstats-k8s-inventory) and Events on the DevStats resource
+        // in an instance namespace; pods, their logs and events for the waits and the
+        // diagnosis where pods run.
         let mut rules = rules_for(&objects, Some(n));
-        let has_config_maps = rules.iter().any(|r| {
-            r.api_groups.as_deref() == Some(&[String::new()])
-                && r.resources
-                    .as_ref()
-                    .is_some_and(|rs| rs.iter().any(|x| x == "configmaps"))
-        });
-        if !has_config_maps {
-            rules.push(rule("", &["configmaps"], MANAGE));
+        if instance_namespaces.contains(n) {
+            let has_config_maps = rules.iter().any(|r| {
+                r.api_groups.as_deref() == Some(&[String::new()])
+                    && r.resources
+                        .as_ref()
+                        .is_some_and(|rs| rs.iter().any(|x| x == "configmaps"))
+            });
+            if !has_config_maps {
+                rules.push(rule("", &["configmaps"], MANAGE));
+            }
+            rules.push(rule("events.k8s.io", &["events"], &["create", "patch"]));
         }
-        rules.push(rule("", &["pods", "pods/log"], &["get", "list", "watch"]));
-        rules.push(rule("", &["events"], &["get", "list", "watch"]));
-        rules.push(rule(
-            "events.k8s.io",
-            &["events"],
-            &["get", "list", "watch", "create", "patch"],
-        ));
+        if workload_namespaces.contains(n) {
+            rules.push(rule("", &["pods", "pods/log"], &["get", "list", "watch"]));
+            rules.push(rule("", &["events"], &["get", "list", "watch"]));
+        }
+        // RBAC escalation prevention: a Role can only be created by someone who holds every
+        // permission it grants (Kubernetes docs, "Using RBAC Authorization", "Privilege
+        // escalation prevention"). So the operator holds the rendered Roles' rules (Patroni's
+        // on pods, endpoints …) in their namespace, and not `escalate` or `bind`.
+        for o in objects.iter().filter(|o| o.namespace() == Some(n)) {
+            if let Object::Role(r) = o {
+                for granted in r.rules.iter().flatten() {
+                    if !rules.contains(granted) {
+                        rules.push(granted.clone());
+                    }
+                }
+            }
+        }
         roles.push(Role {
             metadata: meta(OPERATOR_NAME, Some(n)),
             rules: Some(rules),
@@ -779,17 +827,26 @@ pub fn install(renders: &[&[Rendered]]) -> Result<Install, SchemaError> {
             format!("--probe-address=0.0.0.0:{PROBE_PORT}"),
             "--leader-elect".to_owned(),
         ]),
-        env: Some(vec![EnvVar {
-            name: "POD_NAME".to_owned(),
-            value_from: Some(EnvVarSource {
-                field_ref: Some(ObjectFieldSelector {
-                    field_path: "metadata.name".to_owned(),
-                    ..ObjectFieldSelector::default()
+        // The Lease holder identity and namespace (downward API).
+        env: Some(
+            [
+                ("POD_NAME", "metadata.name"),
+                ("POD_NAMESPACE", "metadata.namespace"),
+            ]
+            .into_iter()
+            .map(|(name, field)| EnvVar {
+                name: name.to_owned(),
+                value_from: Some(EnvVarSource {
+                    field_ref: Some(ObjectFieldSelector {
+                        field_path: field.to_owned(),
+                        ..ObjectFieldSelector::default()
+                    }),
+                    ..EnvVarSource::default()
                 }),
-                ..EnvVarSource::default()
-            }),
-            ..EnvVar::default()
-        }]),
+                ..EnvVar::default()
+            })
+            .collect(),
+        ),
         ports: Some(vec![
             ContainerPort {
                 name: Some(METRICS_PORT_NAME.to_owned()),
@@ -874,6 +931,17 @@ pub fn install(renders: &[&[Rendered]]) -> Result<Install, SchemaError> {
                         ..Volume::default()
                     }]),
                     termination_grace_period_seconds: Some(30),
+                    // The leader and the standby on different nodes when there are several.
+                    topology_spread_constraints: Some(vec![TopologySpreadConstraint {
+                        max_skew: 1,
+                        topology_key: "kubernetes.io/hostname".to_owned(),
+                        when_unsatisfiable: "ScheduleAnyway".to_owned(),
+                        label_selector: Some(LabelSelector {
+                            match_labels: Some(selector_labels()),
+                            ..LabelSelector::default()
+                        }),
+                        ..TopologySpreadConstraint::default()
+                    }]),
                     ..PodSpec::default()
                 }),
             },

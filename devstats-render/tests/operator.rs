@@ -86,7 +86,13 @@ fn structural_problems(s: &Value, path: &str, v: &Validator, out: &mut Vec<Strin
             other => vec![other],
         };
         for (i, b) in subs.iter().enumerate() {
-            junctor_problems(b, &format!("{path}.{j}[{i}]"), &outer_props, o.contains_key("items"), out);
+            junctor_problems(
+                b,
+                &format!("{path}.{j}[{i}]"),
+                &outer_props,
+                o.contains_key("items"),
+                out,
+            );
         }
     }
     if let Some(d) = o.get("default") {
@@ -111,12 +117,17 @@ fn structural_problems(s: &Value, path: &str, v: &Validator, out: &mut Vec<Strin
     }
     if o.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("map") {
         let items = &o["items"];
-        let keys = o["x-kubernetes-list-map-keys"].as_array().cloned().unwrap_or_default();
+        let keys = o["x-kubernetes-list-map-keys"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         if items["type"] != "object" || keys.is_empty() {
             out.push(format!("{path}: list-type map without object items or keys (S5)"));
         }
         for k in keys.iter().filter_map(Value::as_str) {
-            let required = items["required"].as_array().is_some_and(|r| r.iter().any(|x| x == k));
+            let required = items["required"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|x| x == k));
             let key = &items["properties"][k];
             if !(required || key.get("default").is_some()) || !key["type"].is_string() {
                 out.push(format!("{path}: list map key {k} is not a required scalar (S5)"));
@@ -141,7 +152,13 @@ fn structural_problems(s: &Value, path: &str, v: &Validator, out: &mut Vec<Strin
 /// S2 and S3 inside a logical junctor.
 fn junctor_problems(b: &Value, path: &str, outer: &BTreeSet<&str>, outer_items: bool, out: &mut Vec<String>) {
     let Some(o) = b.as_object() else { return };
-    for k in ["description", "type", "default", "additionalProperties", "nullable"] {
+    for k in [
+        "description",
+        "type",
+        "default",
+        "additionalProperties",
+        "nullable",
+    ] {
         if o.contains_key(k) {
             out.push(format!("{path}: {k} inside a junctor (S3)"));
         }
@@ -207,7 +224,12 @@ fn the_crd_schema_is_structural() {
     // S4.
     let metadata = &schema["properties"]["metadata"];
     assert_eq!(metadata, &json!({"type": "object"}), "S4");
-    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 
     // Preserve-unknown-fields only where a value is a string or an object (the enums with both
     // unit and data variants); the model's validation checks those.
@@ -233,10 +255,16 @@ fn the_crd_schema_is_structural() {
         status["conditions"]["items"]["properties"]["type"]["enum"],
         json!(["Ready", "Progressing", "Degraded", "Stalled"])
     );
-    assert_eq!(status["conditions"]["x-kubernetes-list-map-keys"], json!(["type"]));
+    assert_eq!(
+        status["conditions"]["x-kubernetes-list-map-keys"],
+        json!(["type"])
+    );
     assert_eq!(status["projects"]["x-kubernetes-list-map-keys"], json!(["name"]));
     let size = serde_json::to_string(&crd).map(|s| s.len()).unwrap_or_default();
-    println!("CRD: {size} bytes of JSON, {defaults} defaults, {} preserved nodes", kept.len());
+    println!(
+        "CRD: {size} bytes of JSON, {defaults} defaults, {} preserved nodes",
+        kept.len()
+    );
     // etcd's default request limit is 1.5 MiB; client-side `kubectl apply` would also need the
     // whole object in an annotation (256 KiB), so the install is applied server-side.
     assert!(size < 1_000_000, "the CRD is {size} bytes");
@@ -252,7 +280,10 @@ fn text_count(v: &Value, needle: &str) -> usize {
 fn the_structural_checker_rejects_non_structural_schemas() {
     let v = Validator::new();
     let cases = [
-        (json!({"type": "object", "properties": {"a": {"description": "no type"}}}), "S1"),
+        (
+            json!({"type": "object", "properties": {"a": {"description": "no type"}}}),
+            "S1",
+        ),
         (json!({"$ref": "#/$defs/X"}), "S5"),
         (
             json!({"type": "object", "properties": {"a": {"type": "string"}},
@@ -265,7 +296,10 @@ fn the_structural_checker_rejects_non_structural_schemas() {
             json!({"type": "object", "properties": {"a": {"type": "string"}}, "default": {"b": "x"}}),
             "D1",
         ),
-        (json!({"type": "array", "uniqueItems": true, "items": {"type": "string"}}), "S5"),
+        (
+            json!({"type": "array", "uniqueItems": true, "items": {"type": "string"}}),
+            "S5",
+        ),
     ];
     for (schema, rule) in cases {
         let mut problems = Vec::new();
@@ -287,7 +321,10 @@ fn the_cncf_resource_is_valid_against_the_crd_and_round_trips() {
     let v = Validator::new();
     for env in cncf_environments() {
         let doc = resource_json(&env.model);
-        assert_eq!(doc["metadata"]["namespace"], env.model.instance.namespace.as_str());
+        assert_eq!(
+            doc["metadata"]["namespace"],
+            env.model.instance.namespace.as_str()
+        );
         let problems = v.validate(&doc, &schema);
         assert!(problems.is_empty(), "environment {}: {problems:#?}", env.name);
         // What the API server stores (defaults applied) reads back as the same model.
@@ -295,7 +332,11 @@ fn the_cncf_resource_is_valid_against_the_crd_and_round_trips() {
         apply_defaults(&mut stored, &schema);
         let (name, back) = resource::parse_resource(&stored).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(name.as_deref(), Some(env.model.instance.name.as_str()));
-        assert!(back == env.model, "environment {}: the model changed on the way", env.name);
+        assert!(
+            back == env.model,
+            "environment {}: the model changed on the way",
+            env.name
+        );
     }
 }
 
@@ -365,7 +406,10 @@ fn a_spec_the_crd_or_the_model_rejects_names_its_path() {
         other => panic!("expected problems, got {other:?}"),
     }
     let wrong = json!({"apiVersion": "v1", "kind": "ConfigMap"});
-    assert!(matches!(resource::parse_resource(&wrong), Err(ResourceError::NotDevStats(_))));
+    assert!(matches!(
+        resource::parse_resource(&wrong),
+        Err(ResourceError::NotDevStats(_))
+    ));
 }
 
 #[test]
@@ -381,8 +425,12 @@ fn the_install_rbac_covers_exactly_the_rendered_kinds() {
     // ClusterRole for cluster-scoped kinds), with the verbs of server-side apply and prune.
     let allows = |rules: &[k8s_openapi::api::rbac::v1::PolicyRule], group: &str, plural: &str, verb: &str| {
         rules.iter().any(|r| {
-            r.api_groups.as_ref().is_some_and(|g| g.iter().any(|g| g == group))
-                && r.resources.as_ref().is_some_and(|rs| rs.iter().any(|x| x == plural))
+            r.api_groups
+                .as_ref()
+                .is_some_and(|g| g.iter().any(|g| g == group))
+                && r.resources
+                    .as_ref()
+                    .is_some_and(|rs| rs.iter().any(|x| x == plural))
                 && r.verbs.iter().any(|v| v == verb)
         })
     };
@@ -406,7 +454,26 @@ fn the_install_rbac_covers_exactly_the_rendered_kinds() {
                 .unwrap_or_default(),
         };
         for verb in ["get", "list", "watch", "create", "patch", "delete"] {
-            assert!(allows(&rules, group, plural, verb), "{ns:?} {group}/{plural} {verb}");
+            assert!(
+                allows(&rules, group, plural, verb),
+                "{ns:?} {group}/{plural} {verb}"
+            );
+        }
+        // Cluster-scoped kinds: only the rendered names can be changed or deleted.
+        if ns.is_none() {
+            for r in rules
+                .iter()
+                .filter(|r| r.verbs.iter().any(|v| v == "delete" || v == "patch"))
+            {
+                if r.api_groups.iter().flatten().any(|g| g == group)
+                    && r.resources.iter().flatten().any(|x| x == plural)
+                {
+                    assert!(
+                        r.resource_names.is_some(),
+                        "{group}/{plural}: delete on every name"
+                    );
+                }
+            }
         }
     }
     // And nothing else: no wildcard, no Secret outside the namespaces that render Secrets, no
@@ -421,9 +488,35 @@ fn the_install_rbac_covers_exactly_the_rendered_kinds() {
         ("coordination.k8s.io", "leases"),
     ]
     .into();
+    // The rendered Roles' own rules (held to be allowed to grant them).
+    let granted: Vec<(Option<String>, k8s_openapi::api::rbac::v1::PolicyRule)> = sets
+        .iter()
+        .flat_map(|s| s.objects.iter())
+        .filter_map(|r| match &r.object {
+            devstats_render::Object::Role(role) => Some(
+                role.rules
+                    .iter()
+                    .flatten()
+                    .map(|p| (role.metadata.namespace.clone(), p.clone()))
+                    .collect::<Vec<_>>(),
+            ),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(!granted.is_empty(), "the CNCF render has Roles (Patroni's)");
     for role in &install.roles {
         let ns = role.metadata.namespace.clone();
+        for (gns, g) in granted.iter().filter(|(n, _)| *n == ns) {
+            assert!(
+                role.rules.iter().flatten().any(|r| r == g),
+                "{gns:?}: the operator cannot create a Role granting {g:?} without holding it"
+            );
+        }
         for r in role.rules.iter().flatten() {
+            if granted.iter().any(|(n, g)| *n == ns && g == r) {
+                continue;
+            }
             assert!(!r.verbs.iter().any(|v| v == "*"), "wildcard verb");
             for g in r.api_groups.iter().flatten() {
                 for res in r.resources.iter().flatten() {
@@ -443,5 +536,166 @@ fn the_install_rbac_covers_exactly_the_rendered_kinds() {
         .filter(|n| n != resource::OPERATOR_NAME)
         .collect();
     assert_eq!(role_namespaces, served);
-    assert!(served.len() >= 2, "the CNCF fixture serves prod and test: {served:?}");
+    assert!(
+        served.len() >= 2,
+        "the CNCF fixture serves prod and test: {served:?}"
+    );
+}
+
+fn example_install() -> operator::Install {
+    let m = devstats_model::load_env(&fixture("example.yaml"), None).unwrap_or_else(|e| panic!("{e}"));
+    let set = render(&m, &Options::default()).unwrap_or_else(|e| panic!("{e}"));
+    operator::install(&[set.objects.as_slice()]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn the_operator_deployment_is_hardened_and_its_selectors_match() {
+    let install = example_install();
+    let d = &install.deployment;
+    let spec = d.spec.as_ref().unwrap_or_else(|| panic!("no spec"));
+    let pod = spec
+        .template
+        .spec
+        .as_ref()
+        .unwrap_or_else(|| panic!("no pod spec"));
+    let pod_labels = spec
+        .template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default();
+    let psc = pod
+        .security_context
+        .as_ref()
+        .unwrap_or_else(|| panic!("no pod security context"));
+    assert_eq!(psc.run_as_non_root, Some(true));
+    assert!(psc.run_as_user.is_some_and(|u| u > 0));
+    assert_eq!(
+        psc.seccomp_profile.as_ref().map(|s| s.type_.as_str()),
+        Some("RuntimeDefault")
+    );
+    assert_eq!(pod.service_account_name.as_deref(), Some(resource::OPERATOR_NAME));
+    assert_eq!(pod.containers.len(), 1);
+    let c = &pod.containers[0];
+    assert_eq!(
+        c.image.as_deref(),
+        Some(format!("ghcr.io/cncf/devstats-operator:{}", env!("CARGO_PKG_VERSION")).as_str())
+    );
+    let sc = c
+        .security_context
+        .as_ref()
+        .unwrap_or_else(|| panic!("no security context"));
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    assert_eq!(sc.privileged, Some(false));
+    assert_eq!(
+        sc.capabilities.as_ref().and_then(|c| c.drop.clone()),
+        Some(vec!["ALL".to_owned()])
+    );
+    let res = c.resources.as_ref().unwrap_or_else(|| panic!("no resources"));
+    for k in ["cpu", "memory"] {
+        assert!(
+            res.requests.as_ref().is_some_and(|r| r.contains_key(k)),
+            "request {k}"
+        );
+        assert!(
+            res.limits.as_ref().is_some_and(|r| r.contains_key(k)),
+            "limit {k}"
+        );
+    }
+    let probe = |p: Option<&k8s_openapi::api::core::v1::Probe>| {
+        let g = p
+            .and_then(|p| p.http_get.as_ref())
+            .unwrap_or_else(|| panic!("no HTTP probe"));
+        (g.path.clone().unwrap_or_default(), g.port.clone())
+    };
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    assert_eq!(
+        probe(c.liveness_probe.as_ref()),
+        ("/healthz".to_owned(), IntOrString::Int(8081))
+    );
+    assert_eq!(
+        probe(c.readiness_probe.as_ref()),
+        ("/readyz".to_owned(), IntOrString::Int(8081))
+    );
+    let ports: Vec<(Option<String>, i32)> = c
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| (p.name.clone(), p.container_port))
+        .collect();
+    assert!(ports.contains(&(Some("metrics".to_owned()), 8080)), "{ports:?}");
+    // /tmp is the one writable path, an emptyDir.
+    assert!(
+        pod.volumes
+            .iter()
+            .flatten()
+            .any(|v| v.name == "tmp" && v.empty_dir.is_some())
+    );
+    // Selectors: Deployment, PDB and Service select the pods; the ServiceMonitor the Service's
+    // port by name.
+    let selects = |sel: &std::collections::BTreeMap<String, String>| {
+        sel.iter().all(|(k, v)| pod_labels.get(k) == Some(v)) && !sel.is_empty()
+    };
+    assert!(selects(
+        spec.selector
+            .match_labels
+            .as_ref()
+            .unwrap_or_else(|| panic!("selector"))
+    ));
+    let pdb = install
+        .pdb
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.as_ref())
+        .and_then(|s| s.match_labels.as_ref());
+    assert!(pdb.is_some_and(selects));
+    assert!(
+        spec.replicas.is_some_and(|r| r >= 2),
+        "a PDB over one replica blocks drains"
+    );
+    let svc = install.service.spec.as_ref().unwrap_or_else(|| panic!("service"));
+    assert!(svc.selector.as_ref().is_some_and(selects));
+    let monitor = serde_json::to_value(&install.service_monitor).unwrap_or_else(|e| panic!("{e}"));
+    let port = monitor["spec"]["endpoints"][0]["port"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        svc.ports
+            .iter()
+            .flatten()
+            .any(|p| p.name.as_deref() == Some(port)),
+        "{port}"
+    );
+    let svc_labels = install.service.metadata.labels.clone().unwrap_or_default();
+    let mon_sel: std::collections::BTreeMap<String, String> =
+        serde_json::from_value(monitor["spec"]["selector"]["matchLabels"].clone()).unwrap_or_default();
+    assert!(!mon_sel.is_empty() && mon_sel.iter().all(|(k, v)| svc_labels.get(k) == Some(v)));
+    // Every object of the install but the cluster-scoped ones is in the operator's namespace or
+    // a served one; the namespace enforces the restricted Pod Security level.
+    let ns_labels = install.namespace.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(
+        ns_labels
+            .get("pod-security.kubernetes.io/enforce")
+            .map(String::as_str),
+        Some("restricted")
+    );
+}
+
+/// The install for `fixtures/example.yaml`, the CRD's schema elided (the tests above check it;
+/// it is 4,000 lines).
+#[test]
+fn operator_install_snapshot() {
+    let mut install = example_install();
+    for v in &mut install.crd.spec.versions {
+        if let Some(s) = v.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
+            *s = k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps {
+                description: Some("(elided in this snapshot)".to_owned()),
+                type_: Some("object".to_owned()),
+                ..Default::default()
+            };
+        }
+    }
+    let yaml = install.yaml().unwrap_or_else(|e| panic!("{e}"));
+    insta::assert_snapshot!("operator_install", yaml);
 }
