@@ -28,7 +28,7 @@ use devstats_render::operator::{self, CRD_NAME};
 use devstats_render::resource::{self, DevStats, ResourceError};
 use devstats_render::{Options, render};
 use serde_json::{Value, json};
-use support::crd_schema::{Validator, apply_defaults};
+use support::crd_schema::{Validator, apply_defaults, crds_dir, load};
 use support::models::{cncf_environments, fixture};
 
 const TYPES: &[&str] = &["object", "array", "string", "integer", "number", "boolean"];
@@ -671,6 +671,12 @@ fn the_operator_deployment_is_hardened_and_its_selectors_match() {
     let mon_sel: std::collections::BTreeMap<String, String> =
         serde_json::from_value(monitor["spec"]["selector"]["matchLabels"].clone()).unwrap_or_default();
     assert!(!mon_sel.is_empty() && mon_sel.iter().all(|(k, v)| svc_labels.get(k) == Some(v)));
+    // The ServiceMonitor is valid against prometheus-operator's vendored CRD.
+    let crds = load(&crds_dir());
+    let (_, schema) = crds
+        .lookup("monitoring.coreos.com/v1", "ServiceMonitor")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(Validator::new().validate(&monitor, schema), Vec::<String>::new());
     // Every object of the install but the cluster-scoped ones is in the operator's namespace or
     // a served one; the namespace enforces the restricted Pod Security level.
     let ns_labels = install.namespace.metadata.labels.clone().unwrap_or_default();
