@@ -398,7 +398,9 @@ fn a_spec_the_crd_or_the_model_rejects_names_its_path() {
     // A rule of the model (not a schema matter): a project served twice.
     let mut doc = resource_json(&m);
     let first = doc["spec"]["projects"][0].clone();
-    doc["spec"]["projects"].as_array_mut().map(|a| a.push(first));
+    if let Some(a) = doc["spec"]["projects"].as_array_mut() {
+        a.push(first);
+    }
     match resource::parse_resource(&doc) {
         Err(ResourceError::Invalid(ps)) => {
             assert!(ps.iter().any(|p| p.path.starts_with("spec.projects[")), "{ps:?}");
