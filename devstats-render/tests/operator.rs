@@ -707,3 +707,20 @@ fn operator_install_snapshot() {
     let yaml = install.yaml().unwrap_or_else(|e| panic!("{e}"));
     insta::assert_snapshot!("operator_install", yaml);
 }
+
+/// The CRD's spec comes from the same types as `devstats-k8s schema`: every definition the CRD
+/// is built from is the one the model file's schema has.
+#[test]
+fn the_crd_spec_schema_is_the_model_files() {
+    let crd_source = operator::model_json_schema();
+    let file = devstats_model::structure::json_schema();
+    let defs = crd_source["$defs"].as_object().cloned().unwrap_or_default();
+    assert!(defs.len() > 50, "{} definitions", defs.len());
+    for (name, def) in &defs {
+        assert_eq!(Some(def), file["$defs"].get(name), "definition {name}");
+    }
+    for k in ["instance", "foundations", "projects"] {
+        assert_eq!(crd_source["properties"][k], file["properties"][k], "{k}");
+    }
+    assert!(crd_source["properties"].get("environments").is_none());
+}
