@@ -6,6 +6,7 @@
 mod diag;
 mod gitops;
 mod import;
+mod operator;
 mod ops;
 mod render;
 
@@ -26,6 +27,8 @@ Examples:
   devstats-k8s apply fixtures/cncf.yaml --secrets-from secrets/
   devstats-k8s diff fixtures/cncf.yaml
   devstats-k8s status fixtures/cncf.yaml
+  devstats-k8s install fixtures/cncf.yaml | kubectl apply --server-side -f -
+  devstats-k8s export-resource fixtures/cncf.yaml --env prod > prod-devstats.yaml
 ";
 
 /// Deploy CNCF DevStats on Kubernetes from a typed model of foundations, projects and GitHub repos.
@@ -88,6 +91,15 @@ enum Command {
     /// Run a maintenance task (reinit, vars, health, merge_dbs, ..., provision, sleep) as a Job from a project's provisioning pod.
     #[command(after_help = ops::RUN_HELP)]
     Run(ops::RunArgs),
+    /// Write the `DevStats` resource (devstats.cncf.io/v1alpha1) of one environment of a model, for the operator.
+    #[command(after_help = operator::EXPORT_HELP)]
+    ExportResource(operator::ExportArgs),
+    /// Write the model file of a `DevStats` resource's spec; exit 2 with every problem (under `spec.`) if the model rejects it.
+    #[command(after_help = operator::IMPORT_HELP)]
+    ImportResource(operator::ImportArgs),
+    /// Print the operator's install (CRD, Namespace, least-privilege RBAC for the kinds the model renders, Deployment, PDB, metrics).
+    #[command(after_help = operator::INSTALL_HELP)]
+    Install(operator::InstallArgs),
     /// Print a shell completion script, generated from these very flags.
     #[command(after_help = "Examples:
   devstats-k8s completions bash > /etc/bash_completion.d/devstats-k8s
@@ -146,6 +158,9 @@ fn run(cli: Cli) -> Result<ExitCode, miette::Report> {
         Command::Logs(args) => ops::logs(args),
         Command::Destroy(args) => ops::destroy(args),
         Command::Run(args) => ops::run(args),
+        Command::ExportResource(args) => operator::export(args),
+        Command::ImportResource(args) => operator::import(args),
+        Command::Install(args) => operator::install(args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();

@@ -248,3 +248,98 @@ fn completions_and_man_page_come_from_the_flags() {
         assert!(page.contains(section), "{section}");
     }
 }
+
+#[test]
+fn export_and_import_resource_round_trip_the_cncf_prod_model() {
+    let dir = std::env::temp_dir().join(format!("devstats-resource-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let res = dir.join("prod-ds.yaml");
+    let model = dir.join("prod.yaml");
+    let out = run(&[
+        "export-resource",
+        &fixture("cncf.yaml"),
+        "--env",
+        "prod",
+        "-o",
+        &res.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&res).expect("resource");
+    assert!(
+        written.starts_with("apiVersion: devstats.cncf.io/v1alpha1\nkind: DevStats\nmetadata:\n  name: prod\n  namespace: devstats-prod\n"),
+        "{}",
+        &written[..200.min(written.len())]
+    );
+    let out = run(&[
+        "import-resource",
+        &res.display().to_string(),
+        "-o",
+        &model.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let original =
+        devstats_model::load_env(std::path::Path::new(&fixture("cncf.yaml")), Some("prod")).expect("prod");
+    let back = devstats_model::load(&model).expect("imported model loads");
+    assert!(back == original, "model -> resource -> model changed the model");
+
+    // --name; a spec the model rejects: exit 2, every problem under `spec.`.
+    let out = run(&[
+        "export-resource",
+        &fixture("cncf.yaml"),
+        "--env",
+        "test",
+        "--name",
+        "devstats",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("  name: devstats\n  namespace: devstats-test\n"),
+        "{}",
+        &stdout[..200]
+    );
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        written.replacen("    role: prod\n", "    role: staging\n", 1),
+    )
+    .expect("write");
+    let out = run(&["import-resource", &bad.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("`spec.instance.role`"), "{err}");
+    assert!(err.contains("allowed: test, prod"), "{err}");
+    assert!(out.stdout.is_empty());
+    let out = run(&["import-resource", &fixture("example.yaml")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("not a DevStats"),
+        "{}",
+        text(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn install_prints_the_operator_install() {
+    let out = run(&["install", &fixture("cncf.yaml")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"),
+        "{}",
+        &stdout[..200]
+    );
+    // A Role in each served namespace of both environments and the operator's own.
+    for ns in ["devstats-operator", "devstats-prod", "devstats-test"] {
+        assert!(
+            stdout.contains(&format!("kind: Role\nmetadata:\n  labels:\n    app.kubernetes.io/managed-by: devstats-k8s\n    app.kubernetes.io/name: devstats-operator\n    app.kubernetes.io/part-of: devstats\n    app.kubernetes.io/version: \"{}\"\n  name: devstats-operator\n  namespace: {ns}\n", env!("CARGO_PKG_VERSION"))),
+            "no Role in {ns}"
+        );
+    }
+    let out = run(&["install", &fixture("cncf.yaml"), "--env", "test"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("namespace: devstats-prod\n"));
+    let out = run(&["install", &fixture("cncf.yaml"), "--env", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -29,6 +29,7 @@ pub mod monitoring;
 pub mod namespace;
 pub mod network_policy;
 pub mod object;
+pub mod operator;
 pub mod output;
 pub mod patroni;
 pub mod pdb;

@@ -65,6 +65,10 @@ pub struct DevStatsStatus {
     /// One entry per project of the spec, sorted by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub projects: Vec<ProjectStatus>,
+    /// `<provisioned or syncing>/<projects of the spec>`, e.g. `241/243`: the `Projects` column
+    /// of `kubectl get ds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projects_ready: Option<String>,
     /// The Patroni cluster's members.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<DatabaseStatus>,
@@ -183,7 +187,7 @@ pub struct ObjectCounts {
 }
 
 /// A problem with its field path (`spec.projects[3].repos`) or object (`Pod/grafana-x`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Problem {
     /// Field path or object the problem is about.
@@ -196,4 +200,90 @@ pub struct Problem {
 /// resource (`devstats.cncf.io/resource: <namespace>.<name>`).
 pub fn owner_labels(namespace: &str, name: &str) -> BTreeMap<String, String> {
     BTreeMap::from([(format!("{GROUP}/resource"), format!("{namespace}.{name}"))])
+}
+
+impl DevStats {
+    /// The resource of one environment's model: named `name` (the instance name when `None`), in
+    /// the instance namespace, its spec the model.
+    #[must_use]
+    pub fn from_model(model: &Model, name: Option<&str>) -> Self {
+        Self {
+            api_version: API_VERSION.to_owned(),
+            kind: KIND.to_owned(),
+            metadata: ObjectMeta {
+                name: Some(name.unwrap_or(model.instance.name.as_str()).to_owned()),
+                namespace: Some(model.instance.namespace.to_string()),
+                ..ObjectMeta::default()
+            },
+            spec: model.clone(),
+            status: None,
+        }
+    }
+}
+
+/// Why a document is not a `DevStats` resource whose spec the model accepts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResourceError {
+    /// Not a mapping, or not of this apiVersion and kind.
+    #[error("{0}")]
+    NotDevStats(String),
+    /// The model rejects the spec: every problem, its path under `spec.`.
+    #[error("{} problem{} in the spec:\n  {}", .0.len(), if .0.len() == 1 { "" } else { "s" },
+        .0.iter().map(|p| format!("{}: {}", p.path, p.message)).collect::<Vec<_>>().join("\n  "))]
+    Invalid(Vec<Problem>),
+}
+
+/// The model of a resource's `spec`, validated by the model's own rules (structure, every rule,
+/// schedules — what `devstats-k8s validate` checks). A rejected spec gives every problem with its
+/// field path under `spec.` (`spec.projects[3].repos`), the form the operator reports in
+/// `status.problems`.
+pub fn model_of(spec: &serde_json::Value) -> Result<Model, ResourceError> {
+    let text = serde_saphyr::to_string(spec)
+        .map_err(|e| ResourceError::NotDevStats(format!("spec cannot be read as YAML: {e}")))?;
+    devstats_model::parse_str("spec", &text).map_err(|e| match e {
+        devstats_model::LoadError::Invalid(inv) => ResourceError::Invalid(
+            inv.problems
+                .iter()
+                .map(|p| {
+                    let at = p.path.to_string();
+                    let path = if at == "(document)" {
+                        "spec".to_owned()
+                    } else {
+                        format!("spec.{at}")
+                    };
+                    let message = match &p.help {
+                        Some(h) => format!("{}; {h}", p.message),
+                        None => p.message.clone(),
+                    };
+                    Problem { path, message }
+                })
+                .collect(),
+        ),
+        other => ResourceError::NotDevStats(other.to_string()),
+    })
+}
+
+/// Reads a `DevStats` resource document (apiVersion and kind checked) and returns its name and
+/// the model of its spec.
+pub fn parse_resource(doc: &serde_json::Value) -> Result<(Option<String>, Model), ResourceError> {
+    let api = doc.get("apiVersion").and_then(serde_json::Value::as_str);
+    let kind = doc.get("kind").and_then(serde_json::Value::as_str);
+    if api != Some(API_VERSION) || kind != Some(KIND) {
+        return Err(ResourceError::NotDevStats(format!(
+            "not a DevStats resource: apiVersion {} kind {} (expected {API_VERSION} {KIND})",
+            api.unwrap_or("(none)"),
+            kind.unwrap_or("(none)")
+        )));
+    }
+    let Some(spec) = doc.get("spec") else {
+        return Err(ResourceError::Invalid(vec![Problem {
+            path: "spec".to_owned(),
+            message: "missing; the spec is the model (instance, foundations, projects)".to_owned(),
+        }]));
+    };
+    let name = doc
+        .pointer("/metadata/name")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
+    Ok((name, model_of(spec)?))
 }
