@@ -133,11 +133,205 @@ impl fmt::Display for Located<'_> {
             Some(pos) => write!(f, "{}:{}:{}: ", self.file, pos.line, pos.column)?,
             None => write!(f, "{}: ", self.file)?,
         }
-        write!(f, "`{}`: {}", p.path, p.message)?;
+        write!(f, "`{}`: {}", p.path_text(), clip(&p.message, MAX_MESSAGE_TEXT))?;
         if let Some(h) = &p.help {
-            write!(f, " ({h})")?;
+            write!(f, " ({})", clip(h, MAX_MESSAGE_TEXT))?;
         }
         Ok(())
+    }
+}
+
+/// Longest field path printed, in bytes; a longer one (a huge key) ends with `…`.
+pub const MAX_PATH_TEXT: usize = 200;
+/// Longest message or help printed, in bytes; a longer one (quoting a huge key or value) ends
+/// with `…`.
+pub const MAX_MESSAGE_TEXT: usize = 1000;
+
+impl Problem {
+    /// The field path as printed: at most [`MAX_PATH_TEXT`] bytes, however long its keys are
+    /// (costs at most that much, not the length of the keys).
+    #[must_use]
+    pub fn path_text(&self) -> String {
+        clipped(&self.path, MAX_PATH_TEXT)
+    }
+}
+
+/// `s` cut to at most `max` bytes (at a character boundary) followed by `…` when longer.
+#[must_use]
+pub fn clip(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if s.len() <= max {
+        return s.into();
+    }
+    format!("{}…", &s[..floor_boundary(s, max)]).into()
+}
+
+/// `d` displayed and cut like [`clip`]; the formatting stops copying at `max` bytes.
+#[must_use]
+pub fn clipped(d: &impl fmt::Display, max: usize) -> String {
+    struct Clip {
+        out: String,
+        max: usize,
+        cut: bool,
+    }
+    impl fmt::Write for Clip {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            if self.cut {
+                return Ok(());
+            }
+            let room = self.max - self.out.len();
+            if s.len() <= room {
+                self.out.push_str(s);
+            } else {
+                self.out.push_str(&s[..floor_boundary(s, room)]);
+                self.out.push('…');
+                self.cut = true;
+            }
+            Ok(())
+        }
+    }
+    let mut w = Clip {
+        out: String::new(),
+        max,
+        cut: false,
+    };
+    let _ = fmt::write(&mut w, format_args!("{d}"));
+    w.out
+}
+
+/// The largest character boundary of `s` at or before `i`.
+fn floor_boundary(s: &str, i: usize) -> usize {
+    let mut i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The smallest character boundary of `s` at or after `i`.
+fn ceil_boundary(s: &str, i: usize) -> usize {
+    let mut i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Widest excerpt of a source line shown under a problem, in bytes; a longer line is cut to a
+/// window around the problem, with `…` where it was cut.
+pub const EXCERPT_WIDTH: usize = 120;
+/// Bytes of a cut line shown before the problem's column.
+pub const EXCERPT_LEAD: usize = 40;
+
+/// The start of every line of a text, found once: locating a problem's line is then a binary
+/// search and cutting its excerpt costs [`EXCERPT_WIDTH`], so rendering any number of problems
+/// stays linear in the file size plus the number of problems, whatever the line lengths.
+#[derive(Debug)]
+pub struct Lines<'a> {
+    src: &'a str,
+    starts: Vec<usize>,
+}
+
+/// A few source lines around a problem, each cut to at most [`EXCERPT_WIDTH`] bytes, control
+/// characters replaced by `�` (so hostile bytes never reach the terminal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Excerpt {
+    /// The lines, joined with `\n`.
+    pub text: String,
+    /// The 0-based number, in the file, of the excerpt's first line.
+    pub first_line: usize,
+    /// Byte offset of the problem in `text`.
+    pub offset: usize,
+    /// Length in bytes of the problem's highlight in `text` (at least 1 unless at the end; never
+    /// past its line).
+    pub len: usize,
+}
+
+impl<'a> Lines<'a> {
+    /// Indexes the lines of `src` (one pass).
+    #[must_use]
+    pub fn new(src: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(
+            src.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        Self { src, starts }
+    }
+
+    /// Byte range of line `i` (0-based), without its line break.
+    fn bounds(&self, i: usize) -> (usize, usize) {
+        let start = self.starts[i];
+        let mut end = self.starts.get(i + 1).map_or(self.src.len(), |n| n - 1);
+        if end > start && self.src.as_bytes()[end - 1] == b'\r' {
+            end -= 1;
+        }
+        (start, end)
+    }
+
+    /// The excerpt for a problem at byte `offset` spanning `len` bytes: its line and up to
+    /// `context` lines before and after, all cut to the same byte window of their lines.
+    #[must_use]
+    pub fn excerpt(&self, offset: usize, len: usize, context: usize) -> Excerpt {
+        let offset = floor_boundary(self.src, offset);
+        let line = self.starts.partition_point(|&s| s <= offset) - 1;
+        let (ls, le) = self.bounds(line);
+        let offset = offset.min(le.max(ls));
+        // The window, relative to the start of each line.
+        let ws = if le - ls <= EXCERPT_WIDTH {
+            0
+        } else {
+            floor_boundary(self.src, offset.saturating_sub(EXCERPT_LEAD).max(ls)) - ls
+        };
+        let we = ws + EXCERPT_WIDTH;
+        let first = line.saturating_sub(context);
+        let last = (line + context).min(self.starts.len() - 1);
+        let mut text = String::new();
+        let (mut at, mut end) = (0, 0);
+        for i in first..=last {
+            if i > first {
+                text.push('\n');
+            }
+            let (cs, ce) = self.bounds(i);
+            let s = floor_boundary(self.src, (cs + ws).min(ce));
+            let e = ceil_boundary(self.src, (cs + we).min(ce)).max(s);
+            if s > cs {
+                text.push('…');
+            }
+            let target = i == line;
+            let hl_end = ceil_boundary(self.src, offset.saturating_add(len.max(1)).min(e));
+            for (b, ch) in self.src[s..e].char_indices() {
+                if target && s + b == offset {
+                    at = text.len();
+                }
+                if target && s + b == hl_end {
+                    end = text.len();
+                }
+                text.push(if ch.is_control() && ch != '\t' {
+                    '\u{fffd}'
+                } else {
+                    ch
+                });
+            }
+            if target {
+                if offset >= e {
+                    at = text.len();
+                }
+                if hl_end >= e {
+                    end = text.len();
+                }
+            }
+            if e < ce {
+                text.push('…');
+            }
+        }
+        Excerpt {
+            text,
+            first_line: first,
+            offset: at,
+            len: end.saturating_sub(at),
+        }
     }
 }
 
@@ -147,5 +341,80 @@ impl Invalid {
         self.problems
             .sort_by(|a, b| (a.pos, &a.path, &a.message).cmp(&(b.pos, &b.path, &b.message)));
         self.problems.dedup();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_lines_are_shown_whole_with_context() {
+        let src = "a: 1\nb: x\nc: 3\n";
+        let e = Lines::new(src).excerpt(8, 1, 1);
+        assert_eq!(e.text, "a: 1\nb: x\nc: 3");
+        assert_eq!(e.first_line, 0);
+        assert_eq!(&e.text[e.offset..e.offset + e.len], "x");
+        // The last line (empty, after the final newline) and the first line have less context.
+        let e = Lines::new(src).excerpt(0, 0, 1);
+        assert_eq!((e.text.as_str(), e.offset, e.len), ("a: 1\nb: x", 0, 1));
+        let e = Lines::new(src).excerpt(src.len(), 0, 1);
+        assert_eq!((e.text.as_str(), e.first_line, e.len), ("c: 3\n", 2, 0));
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_problem() {
+        let line = format!("name: {}é{}", "a".repeat(5_000_000), "b".repeat(1000));
+        let src = format!("x: 1\n{line}\ny: {}\n", "c".repeat(6_000_000));
+        let off = 5 + 6 + 5_000_000;
+        let e = Lines::new(&src).excerpt(off, 2, 1);
+        assert_eq!(e.first_line, 0);
+        assert_eq!(&e.text[e.offset..e.offset + e.len], "é");
+        let lines: Vec<&str> = e.text.split('\n').collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0], "…", "the short line has nothing in the window");
+        assert!(
+            lines[1].starts_with('…') && lines[1].ends_with('…'),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[1].len() <= EXCERPT_WIDTH + 6, "{}", lines[1].len());
+        assert!(lines[2].starts_with("…c") && lines[2].ends_with('…'));
+        // A span longer than the window stops at the cut.
+        let e = Lines::new(&src).excerpt(5, line.len(), 0);
+        assert_eq!(e.offset, 0);
+        assert_eq!(&e.text[e.len..], "…");
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        let src = "a: \u{1b}[31mred\rx\n";
+        let e = Lines::new(src).excerpt(3, 1, 0);
+        assert!(!e.text.contains('\u{1b}'), "{:?}", e.text);
+        assert!(
+            e.text.contains('\r') == false && e.text.starts_with("a: \u{fffd}[31m"),
+            "{:?}",
+            e.text
+        );
+        assert_eq!(&e.text[e.offset..e.offset + e.len], "\u{fffd}");
+    }
+
+    #[test]
+    fn paths_and_messages_are_clipped() {
+        let p = Problem::new(Path::root().key(&"k".repeat(10_000)).index(3), "m".repeat(5000));
+        let path = p.path_text();
+        assert_eq!(path.len(), MAX_PATH_TEXT + '…'.len_utf8());
+        let shown = Located {
+            file: "f",
+            problem: &p,
+        }
+        .to_string();
+        assert!(
+            shown.len() < MAX_PATH_TEXT + MAX_MESSAGE_TEXT + 20,
+            "{}",
+            shown.len()
+        );
+        assert_eq!(clip("é", 1), "…");
+        assert_eq!(clip("short", 10), "short");
     }
 }
