@@ -5,7 +5,7 @@
 //! [`devstats_model::diagnostics::Lines`]), never the whole text, so a 5 MB single-line file or
 //! a thousand problems cost the same per problem as a short file.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use devstats_model::diagnostics::{self, Excerpt, Lines};
 use devstats_model::{Invalid, LoadError, Problem};
@@ -15,12 +15,29 @@ use miette::{
 
 /// Lines of context shown before and after a problem's line.
 const CONTEXT_LINES: usize = 1;
+/// Problems shown as full miette diagnostics with a source snippet; the others (a file with
+/// thousands of problems) get their one-line `file:line:column` message only: miette's
+/// wrapping costs tens of microseconds per problem.
+pub const MAX_SNIPPETS: usize = 100;
 
 /// All problems of a model file as one miette diagnostic with one related entry per problem.
 #[derive(Debug)]
 pub struct ModelDiagnostic {
     summary: String,
     related: Vec<ProblemDiagnostic>,
+    /// The problems after the first [`MAX_SNIPPETS`], one `file:line:column: ...` line each,
+    /// printed after the report by [`ModelDiagnostic::rest`] (no wrapping or snippet: constant
+    /// cost per problem).
+    rest: String,
+}
+
+impl ModelDiagnostic {
+    /// The one-line messages of the problems beyond the first [`MAX_SNIPPETS`] (empty when
+    /// there are fewer).
+    #[must_use]
+    pub fn rest(&self) -> &str {
+        &self.rest
+    }
 }
 
 /// One located problem.
@@ -147,14 +164,37 @@ pub fn report(err: LoadError) -> miette::Report {
         LoadError::Io { .. } => miette::miette!("{err}"),
         LoadError::Invalid(inv) => {
             let n = inv.problems.len();
-            let summary = format!(
+            let mut summary = format!(
                 "{}: {n} problem{} found; nothing was rendered or applied",
                 inv.file,
                 if n == 1 { "" } else { "s" }
             );
+            if n > MAX_SNIPPETS {
+                summary.push_str(&format!(" (shown in full: the first {MAX_SNIPPETS})"));
+            }
             let lines = Lines::new(&inv.source);
-            let related = inv.problems.iter().map(|p| problem(&inv, &lines, p)).collect();
-            miette::Report::new(ModelDiagnostic { summary, related })
+            let related = inv
+                .problems
+                .iter()
+                .take(MAX_SNIPPETS)
+                .map(|p| problem(&inv, &lines, p))
+                .collect();
+            let mut rest = String::new();
+            for p in inv.problems.iter().skip(MAX_SNIPPETS) {
+                let _ = writeln!(
+                    rest,
+                    "{}",
+                    diagnostics::Located {
+                        file: &inv.file,
+                        problem: p
+                    }
+                );
+            }
+            miette::Report::new(ModelDiagnostic {
+                summary,
+                related,
+                rest,
+            })
         }
     }
 }

@@ -156,13 +156,31 @@ impl Problem {
     }
 }
 
-/// `s` cut to at most `max` bytes (at a character boundary) followed by `…` when longer.
+/// `s` cut to at most `max` bytes (at a character boundary) followed by `…` when longer, with
+/// control characters (but newlines and tabs) replaced by `�`: messages quote the file, and no
+/// byte of a hostile file may reach the terminal raw (escape sequences, carriage returns).
 #[must_use]
 pub fn clip(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
-    if s.len() <= max {
+    let cut = &s[..floor_boundary(s, max)];
+    if cut.len() == s.len() && !cut.chars().any(unprintable) {
         return s.into();
     }
-    format!("{}…", &s[..floor_boundary(s, max)]).into()
+    let mut out = printable(cut);
+    if cut.len() < s.len() {
+        out.push('…');
+    }
+    out.into()
+}
+
+fn unprintable(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\t'
+}
+
+/// `s` with control characters (but newlines and tabs) replaced by `�`.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if unprintable(c) { '\u{fffd}' } else { c })
+        .collect()
 }
 
 /// `d` displayed and cut like [`clip`]; the formatting stops copying at `max` bytes.
@@ -178,11 +196,11 @@ pub fn clipped(d: &impl fmt::Display, max: usize) -> String {
             if self.cut {
                 return Ok(());
             }
-            let room = self.max - self.out.len();
+            let room = self.max.saturating_sub(self.out.len());
             if s.len() <= room {
-                self.out.push_str(s);
+                self.out.push_str(&printable(s));
             } else {
-                self.out.push_str(&s[..floor_boundary(s, room)]);
+                self.out.push_str(&printable(&s[..floor_boundary(s, room)]));
                 self.out.push('…');
                 self.cut = true;
             }
@@ -416,5 +434,8 @@ mod tests {
         );
         assert_eq!(clip("é", 1), "…");
         assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("a\u{1b}[2J\rb\nc", 100), "a\u{fffd}[2J\u{fffd}b\nc");
+        let p = Problem::new(Path::root().key("x\u{7}"), "m");
+        assert_eq!(p.path_text(), "x\u{fffd}");
     }
 }
