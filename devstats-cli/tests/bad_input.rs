@@ -206,6 +206,7 @@ fn billion_laughs_is_refused_quickly() {
     assert!(r.flat.contains("alias"), "{}", r.stderr);
     assert!(r.flat.contains(&format!("{}:", path.display())), "{}", r.stderr);
     assert!(r.took < Duration::from_secs(2), "{:?}", r.took);
+    rejected(&fixture("invalid/alias-bomb.yaml"), Some((7, 28)));
     // Inside a valid model, under a real field.
     let path = write(
         &dir,
@@ -256,20 +257,17 @@ fn duplicate_keys() {
 fn tabs_in_indentation() {
     let dir = scratch("tabs");
     let src = example_with("  namespace:", "\tnamespace:");
-    let path = write(&dir, "tabs.yaml", src.as_bytes());
-    let r = rejected(&path, None);
-    assert!(r.flat.contains("tab"), "{}", r.stderr);
-    let (line, _) = line_col(&src, "\tnamespace");
-    assert!(
-        r.flat.contains(&format!("tabs.yaml:{}:", line - 1))
-            || r.flat.contains(&format!("tabs.yaml:{line}:")),
-        "{}",
-        r.stderr
-    );
+    let (line, column) = line_col(&src, "\tnamespace");
+    // The tab itself, not the scalar the parser was scanning when it found it.
+    let r = rejected(&write(&dir, "tabs.yaml", src.as_bytes()), Some((line, column)));
+    assert!(r.flat.contains("found a tab"), "{}", r.stderr);
+    assert!(r.flat.contains("indent with spaces"), "{}", r.stderr);
+    rejected(&fixture("invalid/tab-indentation.yaml"), Some((7, 1)));
 }
 
 #[test]
 fn huge_integers() {
+    rejected(&fixture("invalid/huge-integer.yaml"), Some((37, 15)));
     let dir = scratch("ints");
     let digits = "9".repeat(400);
     for (name, value) in [

@@ -228,6 +228,12 @@ fn parse_inner(file: &str, src: &str, which: environments::Which<'_>) -> Result<
         Err(e) => {
             let mut p = Problem::new(Path::root(), format!("YAML syntax error: {}", e.message));
             p.pos = Some(e.pos);
+            p.len = 1;
+            if e.message.contains("found a tab") {
+                // The parser points at the token it was scanning; point at the tab itself.
+                p.pos = Some(next_tab(src, e.pos));
+                p = p.help("indent with spaces: YAML does not allow tabs in indentation");
+            }
             return Err(invalid(file, src, vec![p]));
         }
     };
@@ -271,6 +277,27 @@ fn parse_inner(file: &str, src: &str, which: environments::Which<'_>) -> Result<
         p.locate(Some(&root));
     }
     Err(invalid(file, src, problems))
+}
+
+/// The position of the first tab at or after `from` (`from` itself when there is none).
+fn next_tab(src: &str, from: source::Pos) -> source::Pos {
+    let start = from.offset.min(src.len());
+    let Some(rel) = src.get(start..).and_then(|rest| rest.find('\t')) else {
+        return from;
+    };
+    let between = &src[start..start + rel];
+    match between.rfind('\n') {
+        None => source::Pos {
+            offset: start + rel,
+            line: from.line,
+            column: from.column + between.chars().count(),
+        },
+        Some(nl) => source::Pos {
+            offset: start + rel,
+            line: from.line + between.matches('\n').count(),
+            column: between[nl + 1..].chars().count() + 1,
+        },
+    }
 }
 
 fn first_line(s: &str) -> String {
