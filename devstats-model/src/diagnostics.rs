@@ -410,7 +410,7 @@ mod tests {
         let e = Lines::new(src).excerpt(3, 1, 0);
         assert!(!e.text.contains('\u{1b}'), "{:?}", e.text);
         assert!(
-            e.text.contains('\r') == false && e.text.starts_with("a: \u{fffd}[31m"),
+            !e.text.contains('\r') && e.text.starts_with("a: \u{fffd}[31m"),
             "{:?}",
             e.text
         );
