@@ -1,7 +1,7 @@
 //! Turns the model's located problems into miette diagnostics with source snippets.
 //!
 //! Rendering is bounded: miette gets only a small excerpt of the file per problem (its line and
-//! one line either side, each cut to a window around the problem by
+//! one line either side; a long line cut to a window around the problem by
 //! [`devstats_model::diagnostics::Lines`]), never the whole text, so a 5 MB single-line file or
 //! a thousand problems cost the same per problem as a short file.
 
@@ -130,7 +130,9 @@ fn problem(inv: &Invalid, lines: &Lines<'_>, p: &Problem) -> ProblemDiagnostic {
         Some(pos) => format!("{}:{}:{}", inv.file, pos.line, pos.column),
         None => inv.file.clone(),
     };
-    let excerpt = p.pos.map(|pos| lines.excerpt(pos.offset, p.len, CONTEXT_LINES));
+    let excerpt = p
+        .pos
+        .map(|pos| lines.excerpt(pos.offset, pos.line, p.len, CONTEXT_LINES));
     ProblemDiagnostic {
         message: format!(
             "{loc}: `{}`: {}",

@@ -240,13 +240,12 @@ pub const EXCERPT_WIDTH: usize = 120;
 /// Bytes of a cut line shown before the problem's column.
 pub const EXCERPT_LEAD: usize = 40;
 
-/// The start of every line of a text, found once: locating a problem's line is then a binary
-/// search and cutting its excerpt costs [`EXCERPT_WIDTH`], so rendering any number of problems
-/// stays linear in the file size plus the number of problems, whatever the line lengths.
-#[derive(Debug)]
+/// Cuts excerpts of a text without indexing it: every excerpt looks at most a few times
+/// [`EXCERPT_WIDTH`] bytes around its problem, so it costs the same in a 64 MiB file of one line
+/// as in a short one, and needs no memory beyond the excerpt.
+#[derive(Debug, Clone, Copy)]
 pub struct Lines<'a> {
     src: &'a str,
-    starts: Vec<usize>,
 }
 
 /// A few source lines around a problem, each cut to at most [`EXCERPT_WIDTH`] bytes, control
@@ -265,88 +264,131 @@ pub struct Excerpt {
 }
 
 impl<'a> Lines<'a> {
-    /// Indexes the lines of `src` (one pass).
+    /// Excerpts of `src`.
     #[must_use]
     pub fn new(src: &'a str) -> Self {
-        let mut starts = vec![0];
-        starts.extend(
-            src.bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
-        Self { src, starts }
+        Self { src }
     }
 
-    /// Byte range of line `i` (0-based), without its line break.
-    fn bounds(&self, i: usize) -> (usize, usize) {
-        let start = self.starts[i];
-        let mut end = self.starts.get(i + 1).map_or(self.src.len(), |n| n - 1);
-        if end > start && self.src.as_bytes()[end - 1] == b'\r' {
-            end -= 1;
+    /// The start of the line holding byte `at`, if within `limit` bytes before it.
+    fn start_within(&self, at: usize, limit: usize) -> Option<usize> {
+        let from = at.saturating_sub(limit);
+        match self.src.as_bytes()[from..at].iter().rposition(|&b| b == b'\n') {
+            Some(i) => Some(from + i + 1),
+            None if from == 0 => Some(0),
+            None => None,
         }
-        (start, end)
     }
 
-    /// The excerpt for a problem at byte `offset` spanning `len` bytes: its line and up to
-    /// `context` lines before and after, all cut to the same byte window of their lines.
+    /// The end (before `\n`) of the line holding byte `at`, if within `limit` bytes after it.
+    fn end_within(&self, at: usize, limit: usize) -> Option<usize> {
+        let to = (at + limit).min(self.src.len());
+        match self.src.as_bytes()[at..to].iter().position(|&b| b == b'\n') {
+            Some(i) => Some(at + i),
+            None if to == self.src.len() => Some(to),
+            None => None,
+        }
+    }
+
+    /// Appends the bytes `s..e` of the text, control characters replaced, and returns where
+    /// `mark` landed in `out` (if it is in `s..=e`).
+    fn push(&self, out: &mut String, s: usize, e: usize, marks: [usize; 2]) -> [Option<usize>; 2] {
+        let mut at = [None, None];
+        for (b, ch) in self.src[s..e].char_indices() {
+            for (m, slot) in marks.iter().zip(at.iter_mut()) {
+                if s + b == *m {
+                    *slot = Some(out.len());
+                }
+            }
+            if ch == '\r' && s + b + 1 == e {
+                continue;
+            }
+            out.push(if ch.is_control() && ch != '\t' {
+                '\u{fffd}'
+            } else {
+                ch
+            });
+        }
+        for (m, slot) in marks.iter().zip(at.iter_mut()) {
+            if *m >= e && slot.is_none() {
+                *slot = Some(out.len());
+            }
+        }
+        at
+    }
+
+    /// The excerpt for a problem at byte `offset` (on 1-based `line`) spanning `len` bytes: its
+    /// line, cut to a window around `offset` when longer than [`EXCERPT_WIDTH`], and, when it is
+    /// not cut, up to `context` short lines before and after (a long context line is shown up
+    /// to the width after its start, or left out when its start is too far).
     #[must_use]
-    pub fn excerpt(&self, offset: usize, len: usize, context: usize) -> Excerpt {
+    pub fn excerpt(&self, offset: usize, line: usize, len: usize, context: usize) -> Excerpt {
         let offset = floor_boundary(self.src, offset);
-        let line = self.starts.partition_point(|&s| s <= offset) - 1;
-        let (ls, le) = self.bounds(line);
-        let offset = offset.min(le.max(ls));
-        // The window, relative to the start of each line.
-        let ws = if le - ls <= EXCERPT_WIDTH {
-            0
-        } else {
-            floor_boundary(self.src, offset.saturating_sub(EXCERPT_LEAD).max(ls)) - ls
-        };
-        let we = ws + EXCERPT_WIDTH;
-        let first = line.saturating_sub(context);
-        let last = (line + context).min(self.starts.len() - 1);
+        let ls = self.start_within(offset, EXCERPT_WIDTH);
+        let le = self.end_within(offset, EXCERPT_WIDTH);
         let mut text = String::new();
-        let (mut at, mut end) = (0, 0);
-        for i in first..=last {
-            if i > first {
-                text.push('\n');
-            }
-            let (cs, ce) = self.bounds(i);
-            let s = floor_boundary(self.src, (cs + ws).min(ce));
-            let e = ceil_boundary(self.src, (cs + we).min(ce)).max(s);
-            if s > cs {
-                text.push('…');
-            }
-            let target = i == line;
-            let hl_end = ceil_boundary(self.src, offset.saturating_add(len.max(1)).min(e));
-            for (b, ch) in self.src[s..e].char_indices() {
-                if target && s + b == offset {
-                    at = text.len();
+        let mut first_line = line.saturating_sub(1);
+        let hl = |e: usize| ceil_boundary(self.src, offset.saturating_add(len.max(1)).min(e));
+        let (at, end);
+        match (ls, le) {
+            (Some(ls), Some(le)) if le - ls <= EXCERPT_WIDTH => {
+                // A short line: whole, with its neighbours.
+                let mut before = Vec::new();
+                let mut start = ls;
+                while before.len() < context && start > 0 {
+                    let Some(ps) = self.start_within(start - 1, EXCERPT_WIDTH + 1) else {
+                        break;
+                    };
+                    before.push((ps, start - 1));
+                    start = ps;
                 }
-                if target && s + b == hl_end {
-                    end = text.len();
+                first_line = first_line.saturating_sub(before.len());
+                for &(s, e) in before.iter().rev() {
+                    self.push(&mut text, s, e, [usize::MAX; 2]);
+                    text.push('\n');
                 }
-                text.push(if ch.is_control() && ch != '\t' {
-                    '\u{fffd}'
-                } else {
-                    ch
-                });
+                let [a, b] = self.push(&mut text, ls, le, [offset, hl(le)]);
+                (at, end) = (a.unwrap_or(text.len()), b.unwrap_or(text.len()));
+                let mut next = le;
+                for _ in 0..context {
+                    if next >= self.src.len() {
+                        break;
+                    }
+                    let s = next + 1;
+                    let (e, cut) = match self.end_within(s, EXCERPT_WIDTH) {
+                        Some(e) => (e, false),
+                        None => (ceil_boundary(self.src, s + EXCERPT_WIDTH), true),
+                    };
+                    text.push('\n');
+                    self.push(&mut text, s, e, [usize::MAX; 2]);
+                    if cut {
+                        text.push('…');
+                        break;
+                    }
+                    next = e;
+                }
             }
-            if target {
-                if offset >= e {
-                    at = text.len();
+            _ => {
+                // A long line: a window around the problem.
+                let ws = match ls {
+                    Some(ls) if offset - ls <= EXCERPT_LEAD => ls,
+                    _ => floor_boundary(self.src, offset - EXCERPT_LEAD),
+                };
+                let we = ceil_boundary(self.src, (ws + EXCERPT_WIDTH).min(self.src.len()));
+                let we = le.map_or(we, |le| we.min(le));
+                if ls != Some(ws) {
+                    text.push('…');
                 }
-                if hl_end >= e {
-                    end = text.len();
+                let [a, b] = self.push(&mut text, ws, we, [offset, hl(we)]);
+                (at, end) = (a.unwrap_or(text.len()), b.unwrap_or(text.len()));
+                if le != Some(we) {
+                    text.push('…');
                 }
-            }
-            if e < ce {
-                text.push('…');
             }
         }
         Excerpt {
             text,
-            first_line: first,
+            first_line,
             offset: at,
             len: end.saturating_sub(at),
         }
@@ -369,15 +411,18 @@ mod tests {
     #[test]
     fn short_lines_are_shown_whole_with_context() {
         let src = "a: 1\nb: x\nc: 3\n";
-        let e = Lines::new(src).excerpt(8, 1, 1);
+        let e = Lines::new(src).excerpt(8, 2, 1, 1);
         assert_eq!(e.text, "a: 1\nb: x\nc: 3");
         assert_eq!(e.first_line, 0);
         assert_eq!(&e.text[e.offset..e.offset + e.len], "x");
-        // The last line (empty, after the final newline) and the first line have less context.
-        let e = Lines::new(src).excerpt(0, 0, 1);
+        // The first line and the end of the file have less context.
+        let e = Lines::new(src).excerpt(0, 1, 0, 1);
         assert_eq!((e.text.as_str(), e.offset, e.len), ("a: 1\nb: x", 0, 1));
-        let e = Lines::new(src).excerpt(src.len(), 0, 1);
+        let e = Lines::new(src).excerpt(src.len(), 4, 0, 1);
         assert_eq!((e.text.as_str(), e.first_line, e.len), ("c: 3\n", 2, 0));
+        // Windows line ends are not shown.
+        let e = Lines::new("a: 1\r\nb: 2\r\n").excerpt(3, 1, 1, 1);
+        assert_eq!(e.text, "a: 1\nb: 2");
     }
 
     #[test]
@@ -385,29 +430,33 @@ mod tests {
         let line = format!("name: {}é{}", "a".repeat(5_000_000), "b".repeat(1000));
         let src = format!("x: 1\n{line}\ny: {}\n", "c".repeat(6_000_000));
         let off = 5 + 6 + 5_000_000;
-        let e = Lines::new(&src).excerpt(off, 2, 1);
-        assert_eq!(e.first_line, 0);
+        let e = Lines::new(&src).excerpt(off, 2, 2, 1);
+        assert_eq!(e.first_line, 1, "a cut line is shown alone");
         assert_eq!(&e.text[e.offset..e.offset + e.len], "é");
-        let lines: Vec<&str> = e.text.split('\n').collect();
-        assert_eq!(lines.len(), 3);
-        assert_eq!(lines[0], "…", "the short line has nothing in the window");
-        assert!(
-            lines[1].starts_with('…') && lines[1].ends_with('…'),
-            "{}",
-            lines[1]
-        );
-        assert!(lines[1].len() <= EXCERPT_WIDTH + 6, "{}", lines[1].len());
-        assert!(lines[2].starts_with("…c") && lines[2].ends_with('…'));
-        // A span longer than the window stops at the cut.
-        let e = Lines::new(&src).excerpt(5, line.len(), 0);
+        assert!(e.text.starts_with('…') && e.text.ends_with('…'), "{}", e.text);
+        assert!(!e.text.contains('\n'));
+        assert!(e.text.len() <= EXCERPT_WIDTH + 8, "{}", e.text.len());
+        // A span longer than the window stops at the cut; a line start within the lead is kept.
+        let e = Lines::new(&src).excerpt(5, 2, line.len(), 0);
         assert_eq!(e.offset, 0);
+        assert!(e.text.starts_with("name: aaa"));
         assert_eq!(&e.text[e.len..], "…");
+        // A short line next to a long one: the long one is cut after the width.
+        let e = Lines::new(&src).excerpt(0, 1, 1, 1);
+        assert!(
+            e.text.starts_with("x: 1\nname: aaa") && e.text.ends_with('…'),
+            "{}",
+            e.text
+        );
+        // The end of a long last line.
+        let e = Lines::new(&src).excerpt(src.len() - 1, 3, 1, 1);
+        assert!(e.text.starts_with("…ccc") && !e.text.ends_with('…'), "{}", e.text);
     }
 
     #[test]
     fn control_characters_never_reach_the_terminal() {
         let src = "a: \u{1b}[31mred\rx\n";
-        let e = Lines::new(src).excerpt(3, 1, 0);
+        let e = Lines::new(src).excerpt(3, 1, 1, 0);
         assert!(!e.text.contains('\u{1b}'), "{:?}", e.text);
         assert!(
             !e.text.contains('\r') && e.text.starts_with("a: \u{fffd}[31m"),
