@@ -1,15 +1,43 @@
 //! Turns the model's located problems into miette diagnostics with source snippets.
+//!
+//! Rendering is bounded: miette gets only a small excerpt of the file per problem (its line and
+//! one line either side; a long line cut to a window around the problem by
+//! [`devstats_model::diagnostics::Lines`]), never the whole text, so a 5 MB single-line file or
+//! a thousand problems cost the same per problem as a short file.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
+use devstats_model::diagnostics::{self, Excerpt, Lines};
 use devstats_model::{Invalid, LoadError, Problem};
-use miette::{Diagnostic, LabeledSpan, NamedSource, SourceSpan};
+use miette::{
+    Diagnostic, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents,
+};
+
+/// Lines of context shown before and after a problem's line.
+const CONTEXT_LINES: usize = 1;
+/// Problems shown as full miette diagnostics with a source snippet; the others (a file with
+/// thousands of problems) get their one-line `file:line:column` message only: miette's
+/// wrapping costs tens of microseconds per problem.
+pub const MAX_SNIPPETS: usize = 100;
 
 /// All problems of a model file as one miette diagnostic with one related entry per problem.
 #[derive(Debug)]
 pub struct ModelDiagnostic {
     summary: String,
     related: Vec<ProblemDiagnostic>,
+    /// The problems after the first [`MAX_SNIPPETS`], one `file:line:column: ...` line each,
+    /// printed after the report by [`ModelDiagnostic::rest`] (no wrapping or snippet: constant
+    /// cost per problem).
+    rest: String,
+}
+
+impl ModelDiagnostic {
+    /// The one-line messages of the problems beyond the first [`MAX_SNIPPETS`] (empty when
+    /// there are fewer).
+    #[must_use]
+    pub fn rest(&self) -> &str {
+        &self.rest
+    }
 }
 
 /// One located problem.
@@ -18,7 +46,41 @@ pub struct ProblemDiagnostic {
     message: String,
     help: Option<String>,
     span: Option<SourceSpan>,
-    source: NamedSource<String>,
+    source: Snippet,
+}
+
+/// The excerpt of the file around one problem, read by miette as if it were the file: line
+/// numbers are the file's, and the header's `line:column` is the problem's own.
+#[derive(Debug)]
+struct Snippet {
+    name: String,
+    excerpt: Excerpt,
+    /// The problem's 0-based line and column in the file.
+    at: (usize, usize),
+}
+
+impl SourceCode for Snippet {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let inner = self.excerpt.text.read_span(span, before, after)?;
+        let (line, column) = if span.offset() == self.excerpt.offset && before == 0 {
+            self.at
+        } else {
+            (inner.line() + self.excerpt.first_line, inner.column())
+        };
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            *inner.span(),
+            line,
+            column,
+            inner.line_count(),
+        )))
+    }
 }
 
 impl fmt::Display for ModelDiagnostic {
@@ -63,21 +125,37 @@ impl Diagnostic for ProblemDiagnostic {
     }
 }
 
-fn problem(inv: &Invalid, p: &Problem) -> ProblemDiagnostic {
+fn problem(inv: &Invalid, lines: &Lines<'_>, p: &Problem) -> ProblemDiagnostic {
     let loc = match p.pos {
         Some(pos) => format!("{}:{}:{}", inv.file, pos.line, pos.column),
         None => inv.file.clone(),
     };
+    let excerpt = p
+        .pos
+        .map(|pos| lines.excerpt(pos.offset, pos.line, p.len, CONTEXT_LINES));
     ProblemDiagnostic {
-        message: format!("{loc}: `{}`: {}", p.path, p.message),
-        help: p.help.clone(),
-        span: p.pos.map(|pos| {
-            SourceSpan::new(
-                pos.offset.min(inv.source.len()).into(),
-                p.len.max(1).min(inv.source.len().saturating_sub(pos.offset)),
-            )
-        }),
-        source: NamedSource::new(inv.file.clone(), inv.source.to_string()),
+        message: format!(
+            "{loc}: `{}`: {}",
+            p.path_text(),
+            diagnostics::clip(&p.message, diagnostics::MAX_MESSAGE_TEXT)
+        ),
+        help: p
+            .help
+            .as_deref()
+            .map(|h| diagnostics::clip(h, diagnostics::MAX_MESSAGE_TEXT).into_owned()),
+        span: excerpt.as_ref().map(|e| SourceSpan::new(e.offset.into(), e.len)),
+        source: Snippet {
+            name: inv.file.clone(),
+            at: p.pos.map_or((0, 0), |pos| {
+                (pos.line.saturating_sub(1), pos.column.saturating_sub(1))
+            }),
+            excerpt: excerpt.unwrap_or(Excerpt {
+                text: String::new(),
+                first_line: 0,
+                offset: 0,
+                len: 0,
+            }),
+        },
     }
 }
 
@@ -88,13 +166,37 @@ pub fn report(err: LoadError) -> miette::Report {
         LoadError::Io { .. } => miette::miette!("{err}"),
         LoadError::Invalid(inv) => {
             let n = inv.problems.len();
-            let summary = format!(
+            let mut summary = format!(
                 "{}: {n} problem{} found; nothing was rendered or applied",
                 inv.file,
                 if n == 1 { "" } else { "s" }
             );
-            let related = inv.problems.iter().map(|p| problem(&inv, p)).collect();
-            miette::Report::new(ModelDiagnostic { summary, related })
+            if n > MAX_SNIPPETS {
+                summary.push_str(&format!(" (shown in full: the first {MAX_SNIPPETS})"));
+            }
+            let lines = Lines::new(&inv.source);
+            let related = inv
+                .problems
+                .iter()
+                .take(MAX_SNIPPETS)
+                .map(|p| problem(&inv, &lines, p))
+                .collect();
+            let mut rest = String::new();
+            for p in inv.problems.iter().skip(MAX_SNIPPETS) {
+                let _ = writeln!(
+                    rest,
+                    "{}",
+                    diagnostics::Located {
+                        file: &inv.file,
+                        problem: p
+                    }
+                );
+            }
+            miette::Report::new(ModelDiagnostic {
+                summary,
+                related,
+                rest,
+            })
         }
     }
 }

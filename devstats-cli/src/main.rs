@@ -127,7 +127,13 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(report) => {
-            eprintln!("{report:?}");
+            // Rendered whole, then written at once: stderr is unbuffered, and miette writes
+            // character by character (a system call each for a long report).
+            let mut text = format!("{report:?}\n");
+            if let Some(d) = report.downcast_ref::<diag::ModelDiagnostic>() {
+                text.push_str(d.rest());
+            }
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
             ExitCode::from(2)
         }
     }

@@ -39,7 +39,8 @@ pub use values::*;
 
 use source::Path;
 
-/// Largest model file accepted.
+/// Largest model file accepted: 64 MiB, eight times a generated 10,000-project model (about
+/// 8 MiB). Files are read only up to this size, so a huge or endless input costs no more.
 pub const MAX_FILE_BYTES: usize = 64 << 20;
 
 fn schema() -> &'static serde_json::Value {
@@ -73,12 +74,67 @@ pub fn load_environments(path: &std::path::Path) -> Result<Vec<EnvModel>, LoadEr
     parse_environments(&file, &src)
 }
 
+/// The problem of a file over [`MAX_FILE_BYTES`]; `size` is its length when known (a pipe is
+/// only known to be longer than the limit).
+fn too_large(file: &str, size: Option<u64>) -> LoadError {
+    let what = match size {
+        Some(n) => format!("the file is {} ({n} bytes)", mib(n)),
+        None => "the file is longer".to_owned(),
+    };
+    invalid(
+        file,
+        "",
+        vec![
+            Problem::new(
+                Path::root(),
+                format!(
+                    "{what}; a model file may be at most {} ({MAX_FILE_BYTES} bytes)",
+                    mib(MAX_FILE_BYTES as u64)
+                ),
+            )
+            .help("a 10,000-project model is about 8 MiB; is this the right file?"),
+        ],
+    )
+}
+
+/// `n` bytes in MiB with one decimal.
+#[allow(clippy::cast_precision_loss)]
+fn mib(n: u64) -> String {
+    format!("{:.1} MiB", n as f64 / f64::from(1u32 << 20))
+}
+
+/// Reads at most [`MAX_FILE_BYTES`] (plus one, to tell a longer file): the size is checked
+/// before anything else, so no later step ever sees a larger text.
+fn read_capped(path: &std::path::Path, file: &str) -> Result<Vec<u8>, LoadError> {
+    use std::io::Read as _;
+    let io = |e: std::io::Error| LoadError::Io {
+        file: file.to_owned(),
+        message: e.to_string(),
+    };
+    let f = std::fs::File::open(path).map_err(io)?;
+    let known = f
+        .metadata()
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .map(|m| m.len());
+    if let Some(n) = known
+        && n > MAX_FILE_BYTES as u64
+    {
+        return Err(too_large(file, Some(n)));
+    }
+    let mut bytes = Vec::with_capacity(known.map_or(0, |n| usize::try_from(n).unwrap_or(0)));
+    f.take(MAX_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(too_large(file, None));
+    }
+    Ok(bytes)
+}
+
 fn read(path: &std::path::Path) -> Result<(String, String), LoadError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| LoadError::Io {
-        file: file.clone(),
-        message: e.to_string(),
-    })?;
+    let bytes = read_capped(path, &file)?;
     match String::from_utf8(bytes) {
         Ok(s) => Ok((file, s)),
         Err(e) => {
@@ -155,17 +211,7 @@ fn check_model(model: &Model) -> Vec<Problem> {
 
 fn parse_inner(file: &str, src: &str, which: environments::Which<'_>) -> Result<Vec<EnvModel>, LoadError> {
     if src.len() > MAX_FILE_BYTES {
-        return Err(invalid(
-            file,
-            "",
-            vec![Problem::new(
-                Path::root(),
-                format!(
-                    "the file is {} bytes; at most {MAX_FILE_BYTES} are accepted",
-                    src.len()
-                ),
-            )],
-        ));
+        return Err(too_large(file, Some(src.len() as u64)));
     }
     let root = match source::parse(src) {
         Ok(Some(root)) => root,
@@ -182,6 +228,12 @@ fn parse_inner(file: &str, src: &str, which: environments::Which<'_>) -> Result<
         Err(e) => {
             let mut p = Problem::new(Path::root(), format!("YAML syntax error: {}", e.message));
             p.pos = Some(e.pos);
+            p.len = 1;
+            if e.message.contains("found a tab") {
+                // The parser points at the token it was scanning; point at the tab itself.
+                p.pos = Some(next_tab(src, e.pos));
+                p = p.help("indent with spaces: YAML does not allow tabs in indentation");
+            }
             return Err(invalid(file, src, vec![p]));
         }
     };
@@ -225,6 +277,27 @@ fn parse_inner(file: &str, src: &str, which: environments::Which<'_>) -> Result<
         p.locate(Some(&root));
     }
     Err(invalid(file, src, problems))
+}
+
+/// The position of the first tab at or after `from` (`from` itself when there is none).
+fn next_tab(src: &str, from: source::Pos) -> source::Pos {
+    let start = from.offset.min(src.len());
+    let Some(rel) = src.get(start..).and_then(|rest| rest.find('\t')) else {
+        return from;
+    };
+    let between = &src[start..start + rel];
+    match between.rfind('\n') {
+        None => source::Pos {
+            offset: start + rel,
+            line: from.line,
+            column: from.column + between.chars().count(),
+        },
+        Some(nl) => source::Pos {
+            offset: start + rel,
+            line: from.line + between.matches('\n').count(),
+            column: between[nl + 1..].chars().count() + 1,
+        },
+    }
 }
 
 fn first_line(s: &str) -> String {

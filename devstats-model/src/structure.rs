@@ -268,7 +268,8 @@ impl<'s> Checker<'s> {
             .and_then(Value::as_object)
             .unwrap_or(&empty);
         let additional = schema.get("additionalProperties");
-        let mut seen: Vec<&str> = Vec::new();
+        // A set, not a list: a mapping of n keys is checked in O(n log n), not O(n²).
+        let mut seen: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
         for (key, value) in items {
             let Some(k) = key.scalar() else {
                 out.push(Problem::new(path.clone(), "mapping keys must be plain strings").at(key));
@@ -282,7 +283,7 @@ impl<'s> Checker<'s> {
                 );
                 continue;
             }
-            seen.push(k);
+            seen.insert(k);
             let child = path.key(k);
             if let Some(prop) = props.get(k) {
                 self.node(value, prop, &child, out);
@@ -307,7 +308,7 @@ impl<'s> Checker<'s> {
         }
         if let Some(req) = schema.get("required").and_then(Value::as_array) {
             for r in req.iter().filter_map(Value::as_str) {
-                if !seen.contains(&r) {
+                if !seen.contains(r) {
                     let mut p = Problem::new(path.key(r), format!("missing required field `{r}`")).at(node);
                     p.len = 0;
                     if let Some(d) = props
@@ -329,9 +330,16 @@ fn first_sentence(s: &str) -> String {
     s.split("\n\n").next().unwrap_or(s).replace('\n', " ")
 }
 
+/// Longest word [`suggest`] looks for a near miss of.
+pub const MAX_SUGGEST_LEN: usize = 256;
+
 /// The closest candidate to `word`, if close enough to be a likely typo.
 #[must_use]
 pub fn suggest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    // No field or name is this long; comparing a huge key with every candidate would only cost.
+    if word.len() > MAX_SUGGEST_LEN {
+        return None;
+    }
     let lower = word.to_ascii_lowercase();
     candidates
         .map(|c| (strsim::jaro_winkler(&lower, &c.to_ascii_lowercase()), c))

@@ -60,3 +60,26 @@ fn valid_fixtures_load() {
     let m = devstats_model::load(&example).expect("example.yaml is valid");
     assert_eq!(m.projects.len(), 4);
 }
+
+#[test]
+fn files_over_the_size_cap_are_refused_before_reading() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("size-cap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("huge.yaml");
+    // Sparse: no 64 MiB written, and the size is checked before anything is read.
+    std::fs::File::create(&path)?.set_len(devstats_model::MAX_FILE_BYTES as u64 + 1)?;
+    let err = devstats_model::load(&path).expect_err("over the cap");
+    let text = err.to_string();
+    assert!(
+        text.contains(
+            "the file is 64.0 MiB (67108865 bytes); a model file may be at most 64.0 MiB (67108864 bytes)"
+        ),
+        "{text}"
+    );
+    // At the cap exactly, the file is read (and is then merely not a model).
+    std::fs::File::create(&path)?.set_len(1024)?;
+    let err = devstats_model::load(&path).expect_err("not a model");
+    assert!(!err.to_string().contains("at most"), "{err}");
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
