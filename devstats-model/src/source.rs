@@ -440,5 +440,12 @@ mod tests {
             prev = name;
         }
         assert!(parse(&src).is_err());
+        assert!(from_yaml::<serde_json::Value>(&src).is_err());
+        // The budget grows with the file, not with what the aliases expand to: the same bomb
+        // behind a megabyte of padding (budget 2 M nodes) still expands to 10^13 and is refused.
+        let padded = format!("{}{src}", "# padding\n".repeat(100_000));
+        let err = parse(&padded).expect_err("refused");
+        assert!(err.message.contains("alias bomb"), "{}", err.message);
+        assert!(from_yaml::<serde_json::Value>(&padded).is_err());
     }
 }

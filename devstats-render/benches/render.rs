@@ -1,42 +1,59 @@
-//! Render benchmarks: the full CNCF estate to YAML, and a synthetic 10,000-project instance.
+//! File-level render benchmarks: each loads a model *file's text* (the CNCF fixture, and the
+//! fixture with its projects copied 4, 16 and 36 times by
+//! [`devstats_model::testing::scaled_model`]: 1,132, 4,528 and 10,188 projects), then
+//! validates it, renders the objects, and renders them to YAML and to JSON, as
+//! `devstats-k8s validate` / `render` do (minus the terminal writes). Throughput is in
+//! projects, so criterion's `elem/s` reads as projects per second.
 //!
-//! Run with `cargo bench -p devstats-render`. Targets (2-core machine): CNCF to YAML ≤ 10 ms,
-//! 10,000 projects < 0.5 s.
+//! Run with `cargo bench -p devstats-render --bench render` (a few minutes; the big files take
+//! ten samples each), or one size: `cargo bench -p devstats-render --bench render -- x16`.
+//! The numbers measured are in the README's Performance section.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use devstats_render::{Options, output, render};
 
-fn cncf(c: &mut Criterion) {
-    let src = include_str!("../../fixtures/cncf.yaml");
-    let model = devstats_model::parse_str("cncf.yaml", src).expect("cncf.yaml is valid");
+/// (label, copies of the CNCF projects).
+const SIZES: [(&str, usize); 4] = [("cncf", 1), ("x4", 4), ("x16", 16), ("x36", 36)];
+
+fn files(c: &mut Criterion) {
+    let cncf = include_str!("../../fixtures/cncf.yaml");
     let opts = Options::default();
-    c.bench_function("cncf: load model", |b| {
-        b.iter(|| devstats_model::parse_str("cncf.yaml", std::hint::black_box(src)).expect("valid"))
-    });
-    c.bench_function("cncf: render objects", |b| {
-        b.iter(|| render(&model, &opts).expect("renders"))
-    });
-    c.bench_function("cncf: render to YAML", |b| {
-        b.iter(|| {
-            let set = render(&model, &opts).expect("renders");
-            output::yaml_stream(&set.objects).expect("serializes")
-        })
-    });
+    for (label, copies) in SIZES {
+        let src = devstats_model::testing::scaled_model(cncf, copies).expect("scales");
+        let file = format!("cncf-{label}.yaml");
+        let model = devstats_model::parse_str(&file, &src).expect("the scaled model is valid");
+        let projects = model.projects.len();
+        let mut g = c.benchmark_group(format!("{label} ({projects} projects)"));
+        g.throughput(Throughput::Elements(projects as u64));
+        if copies > 1 {
+            g.sample_size(10);
+            g.warm_up_time(std::time::Duration::from_millis(500));
+            g.measurement_time(std::time::Duration::from_secs(3));
+        }
+        g.bench_function(BenchmarkId::new("validate", label), |b| {
+            b.iter(|| devstats_model::parse_str(&file, std::hint::black_box(&src)).expect("valid"))
+        });
+        g.bench_function(BenchmarkId::new("render objects", label), |b| {
+            b.iter(|| render(&model, &opts).expect("renders"))
+        });
+        g.bench_function(BenchmarkId::new("validate + render to YAML", label), |b| {
+            b.iter(|| {
+                let m = devstats_model::parse_str(&file, std::hint::black_box(&src)).expect("valid");
+                let set = render(&m, &opts).expect("renders");
+                let mut sink = std::io::sink();
+                output::write_yaml_stream(&set.objects, &mut sink).expect("serializes");
+            })
+        });
+        g.bench_function(BenchmarkId::new("validate + render to JSON", label), |b| {
+            b.iter(|| {
+                let m = devstats_model::parse_str(&file, std::hint::black_box(&src)).expect("valid");
+                let set = render(&m, &opts).expect("renders");
+                output::json_list(&set.objects).expect("serializes")
+            })
+        });
+        g.finish();
+    }
 }
 
-fn synthetic(c: &mut Criterion) {
-    let model = devstats_model::testing::synthetic(10_000);
-    let opts = Options::default();
-    let mut g = c.benchmark_group("synthetic");
-    g.sample_size(10);
-    g.bench_function("10000 projects: render to YAML", |b| {
-        b.iter(|| {
-            let set = render(&model, &opts).expect("renders");
-            output::yaml_stream(&set.objects).expect("serializes")
-        })
-    });
-    g.finish();
-}
-
-criterion_group!(benches, cncf, synthetic);
+criterion_group!(benches, files);
 criterion_main!(benches);

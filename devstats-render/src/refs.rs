@@ -35,25 +35,98 @@ impl std::fmt::Display for Id<'_> {
 /// Patroni labels the primary `role: primary` and replicas `role: replica`.
 pub const RUNTIME_POD_LABELS: [&str; 1] = ["role"];
 
+/// Label sets (pod templates, Service labels) indexed by each of their (key, value) pairs, so
+/// that finding the sets a selector matches costs the size of its rarest pair's list, not the
+/// number of sets: every DevStats template carries `name: devstats`, so a scan over all of
+/// them per selector made the check quadratic in the projects.
+struct LabelIndex<'a> {
+    /// The label sets, in insertion order (a set's id is its position).
+    sets: Vec<&'a BTreeMap<String, String>>,
+    /// For each (key, value), the ids of the sets carrying it, ascending.
+    postings: BTreeMap<(&'a str, &'a str), Vec<usize>>,
+}
+
+impl<'a> LabelIndex<'a> {
+    fn new() -> Self {
+        Self {
+            sets: Vec::new(),
+            postings: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a label set and returns its id.
+    fn insert(&mut self, labels: &'a BTreeMap<String, String>) -> usize {
+        let id = self.sets.len();
+        self.sets.push(labels);
+        for (k, v) in labels {
+            self.postings.entry((k.as_str(), v.as_str())).or_default().push(id);
+        }
+        id
+    }
+
+    /// The ids (ascending) of the sets carrying every pair of `sel` whose key `keep` accepts:
+    /// the postings of the pairs intersected, starting from the shortest list (each id of it is
+    /// looked up in the others by binary search from a cursor that only moves forward).
+    fn matching<'s>(
+        &'s self,
+        sel: &'s BTreeMap<String, String>,
+        keep: impl Fn(&str) -> bool,
+    ) -> Box<dyn Iterator<Item = usize> + 's> {
+        let mut lists: Vec<&[usize]> = Vec::new();
+        for (k, v) in sel.iter().filter(|(k, _)| keep(k)) {
+            match self.postings.get(&(k.as_str(), v.as_str())) {
+                Some(ids) => lists.push(ids),
+                None => return Box::new(std::iter::empty()),
+            }
+        }
+        if lists.is_empty() {
+            return Box::new(0..self.sets.len());
+        }
+        lists.sort_by_key(|l| l.len());
+        let rarest = lists.remove(0);
+        let mut cursors = vec![0usize; lists.len()];
+        Box::new(rarest.iter().copied().filter(move |id| {
+            lists.iter().zip(cursors.iter_mut()).all(|(list, at)| {
+                let rest = &list[*at..];
+                let i = rest.partition_point(|x| x < id);
+                *at += i;
+                rest.get(i) == Some(id)
+            })
+        }))
+    }
+}
+
 struct Index<'a> {
     secrets: BTreeMap<&'a str, BTreeSet<String>>,
     pvcs: BTreeSet<&'a str>,
     services: BTreeMap<&'a str, BTreeSet<i32>>,
     service_accounts: BTreeSet<&'a str>,
     roles: BTreeSet<&'a str>,
-    /// Pod-template label sets, indexed by each of their (key, value) pairs.
-    templates: BTreeMap<(&'a str, &'a str), Vec<&'a BTreeMap<String, String>>>,
+    /// Pod-template label sets.
+    templates: LabelIndex<'a>,
     deployments: BTreeSet<&'a str>,
     /// Gateways and their listener names.
     gateways: BTreeMap<&'a str, BTreeSet<&'a str>>,
     /// Secrets that rendered cert-manager Certificates write.
     certificate_secrets: BTreeSet<&'a str>,
     /// Names of the rendered objects by kind (CronJob, Job, Deployment).
-    by_kind: BTreeMap<&'a str, BTreeSet<&'a str>>,
-    /// Pod-template labels with the names of their containers' ports.
-    template_ports: Vec<(&'a BTreeMap<String, String>, BTreeSet<&'a str>)>,
-    /// Service metadata labels with the Service's target ports.
-    service_targets: Vec<(&'a BTreeMap<String, String>, BTreeSet<i32>)>,
+    by_kind: BTreeMap<&'a str, BTreeSet<String>>,
+    /// Names of the rendered Jobs and of those the CronJobs will create,
+    /// `<cronjob>-<scheduled minute>` (built once, not per PromQL matcher).
+    job_names: BTreeSet<String>,
+    /// The empty name set.
+    no_names: BTreeSet<String>,
+    /// Pod templates that have a pod spec, with the names of their containers' ports (by id
+    /// in `template_port_labels`).
+    template_ports: Vec<BTreeSet<&'a str>>,
+    /// Labels of the pod templates in `template_ports`.
+    template_port_labels: LabelIndex<'a>,
+    /// Target ports of the labelled Services (by id in `service_labels`).
+    service_targets: Vec<BTreeSet<i32>>,
+    /// Metadata labels of the Services in `service_targets`.
+    service_labels: LabelIndex<'a>,
+    /// Pod labels of the canaried Deployments.
+    canaried_pods: LabelIndex<'a>,
     /// Services Flagger writes for the rendered Canaries, with their port.
     canary_services: BTreeMap<String, BTreeSet<i32>>,
     /// Deployments a Canary targets.
@@ -79,29 +152,10 @@ impl Index<'_> {
 
     /// Whether some pod template carries every label of `sel` (runtime labels excepted).
     fn selects_a_template(&self, sel: &BTreeMap<String, String>) -> bool {
-        let required: Vec<(&String, &String)> = sel
-            .iter()
-            .filter(|(k, _)| !RUNTIME_POD_LABELS.contains(&k.as_str()))
-            .collect();
-        if required.is_empty() {
-            return !self.templates.is_empty();
-        }
-        // Candidates: the templates carrying the selector's *rarest* pair (a matching template
-        // carries every pair). Not the first pair: `name: devstats` is on every template, which
-        // made this a scan of all templates per selector, quadratic in the projects.
-        let mut rarest: Option<&Vec<&BTreeMap<String, String>>> = None;
-        for (k, v) in &required {
-            match self.templates.get(&(k.as_str(), v.as_str())) {
-                None => return false,
-                Some(c) if rarest.is_none_or(|r| c.len() < r.len()) => rarest = Some(c),
-                Some(_) => {}
-            }
-        }
-        rarest.is_some_and(|cands| {
-            cands
-                .iter()
-                .any(|labels| required.iter().all(|(k, v)| labels.get(*k) == Some(*v)))
-        })
+        self.templates
+            .matching(sel, |k| !RUNTIME_POD_LABELS.contains(&k))
+            .next()
+            .is_some()
     }
 }
 
@@ -138,13 +192,18 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
         services: BTreeMap::new(),
         service_accounts: BTreeSet::new(),
         roles: BTreeSet::new(),
-        templates: BTreeMap::new(),
+        templates: LabelIndex::new(),
         deployments: BTreeSet::new(),
         gateways: BTreeMap::new(),
         certificate_secrets: BTreeSet::new(),
         by_kind: BTreeMap::new(),
+        job_names: BTreeSet::new(),
+        no_names: BTreeSet::new(),
         template_ports: Vec::new(),
+        template_port_labels: LabelIndex::new(),
         service_targets: Vec::new(),
+        service_labels: LabelIndex::new(),
+        canaried_pods: LabelIndex::new(),
         canary_services: BTreeMap::new(),
         canaried: BTreeSet::new(),
         hpas: BTreeSet::new(),
@@ -235,7 +294,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             _ => {}
         }
         if matches!(o.kind(), "CronJob" | "Job" | "Deployment") {
-            idx.by_kind.entry(o.kind()).or_default().insert(o.name());
+            idx.by_kind.entry(o.kind()).or_default().insert(o.name().to_owned());
         }
         if let Object::Service(svc) = o
             && let Some(labels) = &svc.metadata.labels
@@ -249,7 +308,8 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     _ => p.port,
                 })
                 .collect();
-            idx.service_targets.push((labels, targets));
+            idx.service_targets.push(targets);
+            idx.service_labels.insert(labels);
         }
         if let (Some(labels), Some(spec)) = (pod_labels(o), pod_spec(o)) {
             let ports = spec
@@ -258,30 +318,32 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                 .flat_map(|c| c.ports.iter().flatten())
                 .filter_map(|p| p.name.as_deref())
                 .collect();
-            idx.template_ports.push((labels, ports));
+            idx.template_ports.push(ports);
+            idx.template_port_labels.insert(labels);
         }
         if let Some(labels) = pod_labels(o) {
-            for (k, v) in labels {
-                idx.templates
-                    .entry((k.as_str(), v.as_str()))
-                    .or_default()
-                    .push(labels);
-            }
+            idx.templates.insert(labels);
         }
     }
 
+    idx.job_names = idx.by_kind.get("Job").cloned().unwrap_or_default();
+    for c in idx.by_kind.get("CronJob").into_iter().flatten() {
+        idx.job_names.insert(format!("{c}-29000000"));
+    }
     // Pod labels of canaried Deployments: selectors that match them must not use Flagger's label.
-    let canaried_pods: Vec<&BTreeMap<String, String>> = objects
-        .iter()
-        .filter(|r| matches!(r.object, Object::Deployment(_)) && idx.canaried.contains(r.object.name()))
-        .filter_map(|r| pod_labels(&r.object))
-        .collect();
+    for r in objects {
+        if matches!(r.object, Object::Deployment(_))
+            && idx.canaried.contains(r.object.name())
+            && let Some(labels) = pod_labels(&r.object)
+        {
+            idx.canaried_pods.insert(labels);
+        }
+    }
     let selects_canaried = |sel: &BTreeMap<String, String>| {
-        canaried_pods.iter().any(|labels| {
-            sel.iter()
-                .filter(|(k, _)| k.as_str() != crate::delivery::SELECTOR_LABEL)
-                .all(|(k, v)| labels.get(k) == Some(v))
-        })
+        idx.canaried_pods
+            .matching(sel, |k| k != crate::delivery::SELECTOR_LABEL)
+            .next()
+            .is_some()
     };
     let mut broken = Vec::new();
     let scraped = check_monitors(&idx, objects, &mut broken);
@@ -732,10 +794,9 @@ fn check_monitors<'a>(
                     continue;
                 };
                 let pods: Vec<&BTreeSet<&str>> = idx
-                    .template_ports
-                    .iter()
-                    .filter(|(labels, _)| sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
-                    .map(|(_, ports)| ports)
+                    .template_port_labels
+                    .matching(&sel, |_| true)
+                    .filter_map(|i| idx.template_ports.get(i))
                     .collect();
                 if pods.is_empty() {
                     broken.push(format!("{id}: selector {sel:?} matches no rendered pod template"));
@@ -762,10 +823,9 @@ fn check_monitors<'a>(
                     continue;
                 };
                 let services: Vec<&BTreeSet<i32>> = idx
-                    .service_targets
-                    .iter()
-                    .filter(|(labels, _)| sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
-                    .map(|(_, ports)| ports)
+                    .service_labels
+                    .matching(&sel, |_| true)
+                    .filter_map(|i| idx.service_targets.get(i))
                     .collect();
                 if services.is_empty() {
                     broken.push(format!("{id}: selector {sel:?} matches no rendered Service"));
@@ -823,21 +883,12 @@ fn check_expr(idx: &Index<'_>, scraped: &BTreeSet<&str>, what: &str, expr: &str,
                 "job_name" => "Job",
                 _ => continue,
             };
-            // Jobs also include those the CronJobs will create, `<cronjob>-<scheduled minute>`.
-            let mut names: BTreeSet<String> = idx
-                .by_kind
-                .get(kind)
-                .into_iter()
-                .flatten()
-                .map(|n| (*n).to_owned())
-                .collect();
-            if kind == "Job" {
-                for c in idx.by_kind.get("CronJob").into_iter().flatten() {
-                    names.insert(format!("{c}-29000000"));
-                }
-            }
+            let names = match kind {
+                "Job" => &idx.job_names,
+                other => idx.by_kind.get(other).unwrap_or(&idx.no_names),
+            };
             let matches = match op.as_str() {
-                "=" => names.contains(value.as_str()),
+                "=" => names.contains(value),
                 "=~" => match regex::Regex::new(&format!("^(?:{value})$")) {
                     Ok(re) => names.iter().any(|n| re.is_match(n)),
                     Err(e) => {
@@ -852,6 +903,43 @@ fn check_expr(idx: &Index<'_>, scraped: &BTreeSet<&str>, what: &str, expr: &str,
                     "{what}: {label}{op}\"{value}\" matches no rendered {kind}"
                 ));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::LabelIndex;
+
+    fn labels() -> impl Strategy<Value = BTreeMap<String, String>> {
+        proptest::collection::btree_map("[abc]", "[xy]", 0..4)
+    }
+
+    proptest! {
+        /// The index finds exactly the sets a scan over all of them finds, in order.
+        #[test]
+        fn matching_equals_a_scan(
+            sets in proptest::collection::vec(labels(), 0..40),
+            sel in labels(),
+            skip_a in any::<bool>(),
+        ) {
+            let mut idx = LabelIndex::new();
+            for s in &sets {
+                idx.insert(s);
+            }
+            let keep = |k: &str| !(skip_a && k == "a");
+            let found: Vec<usize> = idx.matching(&sel, keep).collect();
+            let scanned: Vec<usize> = sets
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| sel.iter().filter(|(k, _)| keep(k)).all(|(k, v)| s.get(k) == Some(v)))
+                .map(|(i, _)| i)
+                .collect();
+            prop_assert_eq!(found, scanned);
         }
     }
 }
