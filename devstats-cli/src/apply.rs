@@ -342,19 +342,19 @@ pub async fn read_live<C: Cluster>(eng: &Engine<'_, C>, set: &DesiredSet) -> Res
 /// provisioning and rendered helper pods (not the thousands that CronJobs leave behind).
 #[must_use]
 pub fn list_options(kind: Kind, pod_types: &BTreeSet<String>) -> ListOptions {
-    match kind.kind {
-        "Pod" => ListOptions {
+    match kind {
+        Kind::POD => ListOptions {
             metadata_only: false,
             label_selector: Some(format!(
                 "type in ({})",
                 pod_types.iter().map(String::as_str).collect::<Vec<_>>().join(",")
             )),
         },
-        "Job" => ListOptions {
+        Kind::JOB => ListOptions {
             metadata_only: false,
             label_selector: Some("type in (boot,provision)".to_owned()),
         },
-        "StatefulSet" | "HorizontalPodAutoscaler" => ListOptions::default(),
+        Kind::STATEFUL_SET | Kind::HORIZONTAL_POD_AUTOSCALER => ListOptions::default(),
         _ => ListOptions {
             metadata_only: true,
             label_selector: None,

@@ -34,15 +34,10 @@ use devstats_model::hardening::{IngressFlavor, Routing};
 use serde::Serialize;
 
 use crate::common::{chart_labels, names};
-use crate::{Component, Ctx, CustomKind, CustomResource, Object};
+use crate::{Component, Ctx, CustomResource, Kind, Object};
 
 /// `flagger.app/v1beta1` `Canary`.
-pub const CANARY: CustomKind = CustomKind {
-    api_version: "flagger.app/v1beta1",
-    kind: "Canary",
-    plural: "canaries",
-    namespaced: true,
-};
+pub const CANARY: Kind = Kind::CANARY;
 
 /// The pod label Flagger selects on (the first of its default `-selector-labels`) and rewrites
 /// to `<value>-primary` on the primary pods.
@@ -206,9 +201,19 @@ struct CanarySpec {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Ref {
-    api_version: &'static str,
+    api_version: String,
     kind: &'static str,
     name: String,
+}
+
+impl Ref {
+    fn to(kind: Kind, name: String) -> Self {
+        Self {
+            api_version: kind.api_version(),
+            kind: kind.kind,
+            name,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -370,21 +375,11 @@ fn canary_object(ctx: &Ctx<'_>, c: &Canary, t: Target) -> Option<Object> {
         .collect();
     let spec = CanarySpec {
         provider: if nginx { "nginx" } else { "gatewayapi:v1" },
-        target_ref: Ref {
-            api_version: "apps/v1",
-            kind: "Deployment",
-            name: t.deployment.clone(),
-        },
-        autoscaler_ref: t.autoscaled.then(|| Ref {
-            api_version: "autoscaling/v2",
-            kind: "HorizontalPodAutoscaler",
-            name: t.deployment.clone(),
-        }),
-        ingress_ref: nginx.then(|| Ref {
-            api_version: "networking.k8s.io/v1",
-            kind: "Ingress",
-            name: canary_ingress(&t.deployment),
-        }),
+        target_ref: Ref::to(Kind::DEPLOYMENT, t.deployment.clone()),
+        autoscaler_ref: t
+            .autoscaled
+            .then(|| Ref::to(Kind::HORIZONTAL_POD_AUTOSCALER, t.deployment.clone())),
+        ingress_ref: nginx.then(|| Ref::to(Kind::INGRESS, canary_ingress(&t.deployment))),
         progress_deadline_seconds: c.progress_deadline_seconds,
         metrics_server: c.metrics_server.clone(),
         service: CanaryService {

@@ -70,8 +70,8 @@ pub fn build(
         metadata: ctx.meta(deployment, component, labels),
         spec: Some(HorizontalPodAutoscalerSpec {
             scale_target_ref: CrossVersionObjectReference {
-                api_version: Some("apps/v1".to_owned()),
-                kind: "Deployment".to_owned(),
+                api_version: Some(crate::Kind::DEPLOYMENT.api_version()),
+                kind: crate::Kind::DEPLOYMENT.kind.to_owned(),
                 name: deployment.to_owned(),
             },
             min_replicas: Some(i32_of(h.min_replicas)),

@@ -25,6 +25,7 @@ pub mod grafana;
 pub mod grafana_data;
 pub mod hpa;
 pub mod ingress;
+pub mod kind;
 pub mod monitoring;
 pub mod namespace;
 pub mod network_policy;
@@ -55,7 +56,8 @@ use std::str::FromStr;
 use devstats_model::schedule::ProjectSchedule;
 use devstats_model::{Deployment, Model, Project};
 
-pub use object::{CustomKind, CustomResource, Object};
+pub use kind::Kind;
+pub use object::{CustomResource, Object};
 pub use policy::{ApplyPolicy, PruneGuard, Ready, Write};
 pub use secrets::{RequiredSecret, SecretValue, SecretValues};
 
@@ -329,30 +331,6 @@ pub struct RenderSet {
     pub database_secret: String,
 }
 
-fn kind_rank(o: &Object) -> u8 {
-    match o {
-        Object::Namespace(_) => 0,
-        Object::NetworkPolicy(_) => 1,
-        Object::Secret(_) => 2,
-        Object::ConfigMap(_) => 3,
-        Object::ServiceAccount(_) => 4,
-        Object::Role(_) => 5,
-        Object::RoleBinding(_) => 6,
-        Object::Custom(_) => 7,
-        Object::PersistentVolumeClaim(_) => 8,
-        Object::Endpoints(_) => 9,
-        Object::Service(_) => 10,
-        Object::StatefulSet(_) => 11,
-        Object::Job(_) => 12,
-        Object::CronJob(_) => 13,
-        Object::Deployment(_) => 14,
-        Object::Pod(_) => 15,
-        Object::PodDisruptionBudget(_) => 16,
-        Object::HorizontalPodAutoscaler(_) => 17,
-        Object::Ingress(_) => 18,
-    }
-}
-
 /// Renders the selected objects of a validated model and returns them in canonical apply order.
 ///
 /// Everything is built and every cross-object reference checked first; the selection then filters
@@ -544,9 +522,9 @@ fn canonical_order(objects: Vec<Rendered>) -> Vec<Rendered> {
     let mut order: Vec<usize> = (0..objects.len()).collect();
     order.sort_by(|&a, &b| {
         let (a, b) = (&objects[a], &objects[b]);
-        (a.policy.phase, kind_rank(&a.object), a.object.name()).cmp(&(
+        (a.policy.phase, a.object.typed_kind().rank, a.object.name()).cmp(&(
             b.policy.phase,
-            kind_rank(&b.object),
+            b.object.typed_kind().rank,
             b.object.name(),
         ))
     });

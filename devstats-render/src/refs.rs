@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::PodSpec;
 
-use crate::{Object, RenderError, Rendered, RequiredSecret};
+use crate::{Kind, Object, RenderError, Rendered, RequiredSecret};
 
 /// `Kind namespace/name`, formatted only when a problem is reported.
 #[derive(Clone, Copy)]
@@ -59,7 +59,10 @@ impl<'a> LabelIndex<'a> {
         let id = self.sets.len();
         self.sets.push(labels);
         for (k, v) in labels {
-            self.postings.entry((k.as_str(), v.as_str())).or_default().push(id);
+            self.postings
+                .entry((k.as_str(), v.as_str()))
+                .or_default()
+                .push(id);
         }
         id
     }
@@ -110,7 +113,7 @@ struct Index<'a> {
     /// Secrets that rendered cert-manager Certificates write.
     certificate_secrets: BTreeSet<&'a str>,
     /// Names of the rendered objects by kind (CronJob, Job, Deployment).
-    by_kind: BTreeMap<&'a str, BTreeSet<String>>,
+    by_kind: BTreeMap<Kind, BTreeSet<String>>,
     /// Names of the rendered Jobs and of those the CronJobs will create,
     /// `<cronjob>-<scheduled minute>` (built once, not per PromQL matcher).
     job_names: BTreeSet<String>,
@@ -246,7 +249,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             Object::Deployment(_) => {
                 idx.deployments.insert(o.name());
             }
-            Object::Custom(c) if c.kind == "Gateway" => {
+            Object::Custom(c) if c.kind == Kind::GATEWAY => {
                 let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
                 let listeners = array(spec, "/listeners")
                     .iter()
@@ -254,12 +257,12 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     .collect();
                 idx.gateways.insert(o.name(), listeners);
             }
-            Object::Custom(c) if c.kind == "Certificate" => {
+            Object::Custom(c) if c.kind == Kind::CERTIFICATE => {
                 if let Some(secret) = body_str(&c.body, "spec", "/secretName") {
                     idx.certificate_secrets.insert(secret);
                 }
             }
-            Object::Custom(c) if c.kind == "Canary" => {
+            Object::Custom(c) if c.kind == Kind::CANARY => {
                 let target = body_str(&c.body, "spec", "/targetRef/name").unwrap_or_default();
                 idx.canaried.insert(target);
                 let apex = body_str(&c.body, "spec", "/service/name").unwrap_or(target);
@@ -293,8 +296,11 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             }
             _ => {}
         }
-        if matches!(o.kind(), "CronJob" | "Job" | "Deployment") {
-            idx.by_kind.entry(o.kind()).or_default().insert(o.name().to_owned());
+        if matches!(o.typed_kind(), Kind::CRON_JOB | Kind::JOB | Kind::DEPLOYMENT) {
+            idx.by_kind
+                .entry(o.typed_kind())
+                .or_default()
+                .insert(o.name().to_owned());
         }
         if let Object::Service(svc) = o
             && let Some(labels) = &svc.metadata.labels
@@ -326,8 +332,8 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
         }
     }
 
-    idx.job_names = idx.by_kind.get("Job").cloned().unwrap_or_default();
-    for c in idx.by_kind.get("CronJob").into_iter().flatten() {
+    idx.job_names = idx.by_kind.get(&Kind::JOB).cloned().unwrap_or_default();
+    for c in idx.by_kind.get(&Kind::CRON_JOB).into_iter().flatten() {
         idx.job_names.insert(format!("{c}-29000000"));
     }
     // Pod labels of canaried Deployments: selectors that match them must not use Flagger's label.
@@ -445,14 +451,15 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                 }
             }
             Object::RoleBinding(rb) => {
-                if rb.role_ref.kind == "Role" && !idx.roles.contains(rb.role_ref.name.as_str()) {
+                if rb.role_ref.kind == Kind::ROLE.kind && !idx.roles.contains(rb.role_ref.name.as_str()) {
                     broken.push(format!(
                         "{id}: roleRef names Role {}, which is not rendered",
                         rb.role_ref.name
                     ));
                 }
                 for s in rb.subjects.iter().flatten() {
-                    if s.kind == "ServiceAccount" && !idx.service_accounts.contains(s.name.as_str()) {
+                    if s.kind == Kind::SERVICE_ACCOUNT.kind && !idx.service_accounts.contains(s.name.as_str())
+                    {
                         broken.push(format!("{id}: subject ServiceAccount {} is not rendered", s.name));
                     }
                 }
@@ -477,7 +484,8 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             }
             Object::HorizontalPodAutoscaler(hpa) => {
                 if let Some(target) = hpa.spec.as_ref().map(|sp| &sp.scale_target_ref)
-                    && !(target.kind == "Deployment" && idx.deployments.contains(target.name.as_str()))
+                    && !(target.kind == Kind::DEPLOYMENT.kind
+                        && idx.deployments.contains(target.name.as_str()))
                 {
                     broken.push(format!(
                         "{id}: scaleTargetRef {} {} is not rendered",
@@ -502,7 +510,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     ));
                 }
             }
-            Object::Custom(c) if c.kind == "HTTPRoute" => {
+            Object::Custom(c) if c.kind == Kind::HTTP_ROUTE => {
                 let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
                 for p in array(spec, "/parentRefs") {
                     let name = p
@@ -571,7 +579,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     }
                 }
             }
-            Object::Custom(c) if c.kind == "PrometheusRule" => {
+            Object::Custom(c) if c.kind == Kind::PROMETHEUS_RULE => {
                 let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
                 for g in array(spec, "/groups") {
                     for rule in array(g, "/rules") {
@@ -587,11 +595,11 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     }
                 }
             }
-            Object::Custom(c) if c.kind == "Canary" => {
+            Object::Custom(c) if c.kind == Kind::CANARY => {
                 let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
                 let at = |p: &str| spec.pointer(p).and_then(serde_json::Value::as_str);
                 let target = at("/targetRef/name").unwrap_or_default();
-                if at("/targetRef/kind") != Some("Deployment") || !idx.deployments.contains(target) {
+                if at("/targetRef/kind") != Some(Kind::DEPLOYMENT.kind) || !idx.deployments.contains(target) {
                     broken.push(format!("{id}: targetRef Deployment {target} is not rendered"));
                 }
                 if let Some(h) = at("/autoscalerRef/name")
@@ -627,7 +635,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     broken.push(format!("{id}: the nginx provider needs an ingressRef"));
                 }
             }
-            Object::Custom(c) if c.kind == "Gateway" => {
+            Object::Custom(c) if c.kind == Kind::GATEWAY => {
                 let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
                 for l in array(spec, "/listeners") {
                     for r in array(l, "/tls/certificateRefs") {
@@ -788,7 +796,7 @@ fn check_monitors<'a>(
             .pointer("/selector/matchLabels")
             .and_then(|v| serde_json::from_value(v.clone()).ok());
         match c.kind {
-            "PodMonitor" => {
+            Kind::POD_MONITOR => {
                 let Some(sel) = sel.filter(|s| !s.is_empty()) else {
                     broken.push(format!("{id}: selects no pods (empty matchLabels)"));
                     continue;
@@ -817,7 +825,7 @@ fn check_monitors<'a>(
                     }
                 }
             }
-            "ServiceMonitor" => {
+            Kind::SERVICE_MONITOR => {
                 let Some(sel) = sel.filter(|s| !s.is_empty()) else {
                     broken.push(format!("{id}: selects no Services (empty matchLabels)"));
                     continue;
@@ -878,14 +886,14 @@ fn check_expr(idx: &Index<'_>, scraped: &BTreeSet<&str>, what: &str, expr: &str,
         }
         for (label, op, value) in &s.matchers {
             let kind = match label.as_str() {
-                "cronjob" => "CronJob",
-                "deployment" => "Deployment",
-                "job_name" => "Job",
+                "cronjob" => Kind::CRON_JOB,
+                "deployment" => Kind::DEPLOYMENT,
+                "job_name" => Kind::JOB,
                 _ => continue,
             };
             let names = match kind {
-                "Job" => &idx.job_names,
-                other => idx.by_kind.get(other).unwrap_or(&idx.no_names),
+                Kind::JOB => &idx.job_names,
+                other => idx.by_kind.get(&other).unwrap_or(&idx.no_names),
             };
             let matches = match op.as_str() {
                 "=" => names.contains(value),
