@@ -791,3 +791,114 @@ fn destroy_deletes_exactly_what_the_policy_says() {
         assert_eq!(all.delete.len(), members.len());
     }
 }
+
+/// The apply graph as it was derived before `Object::references` (a walk of its own, keyed by
+/// kind and name without the namespace), kept here to prove the shared walk loses no edge.
+fn edges_as_before(objects: &[devstats_render::Rendered]) -> BTreeSet<(usize, usize, EdgeKind)> {
+    use devstats_render::Object;
+    let mut by_kind_name: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for (i, r) in objects.iter().enumerate() {
+        by_kind_name.insert((r.object.kind(), r.object.name()), i);
+    }
+    let find = |kind: &str, name: &str| by_kind_name.get(&(kind, name)).copied();
+    let mut out = BTreeSet::new();
+    let mut add = |from: usize, to: Option<usize>| {
+        if let Some(to) = to
+            && to != from
+        {
+            out.insert((from, to, EdgeKind::Exists));
+        }
+    };
+    for (i, r) in objects.iter().enumerate() {
+        let o = &r.object;
+        if let Some(ns) = o.namespace() {
+            add(i, find("Namespace", ns));
+        }
+        if let Some(spec) = o.pod_spec() {
+            for c in spec
+                .init_containers
+                .iter()
+                .flatten()
+                .chain(spec.containers.iter())
+            {
+                for e in c.env.iter().flatten() {
+                    if let Some(sk) = e.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()) {
+                        add(i, find("Secret", &sk.name));
+                    }
+                }
+                for ef in c.env_from.iter().flatten() {
+                    if let Some(sr) = &ef.secret_ref {
+                        add(i, find("Secret", &sr.name));
+                    }
+                }
+            }
+            for v in spec.volumes.iter().flatten() {
+                if let Some(name) = v.secret.as_ref().and_then(|s| s.secret_name.as_deref()) {
+                    add(i, find("Secret", name));
+                }
+                if let Some(pvc) = &v.persistent_volume_claim {
+                    add(i, find("PersistentVolumeClaim", &pvc.claim_name));
+                }
+            }
+            if let Some(sa) = &spec.service_account_name {
+                add(i, find("ServiceAccount", sa));
+            }
+        }
+        match o {
+            Object::StatefulSet(s) => {
+                if let Some(svc) = s.spec.as_ref().and_then(|sp| sp.service_name.as_deref()) {
+                    add(i, find("Service", svc));
+                }
+            }
+            Object::RoleBinding(rb) => {
+                if rb.role_ref.kind == "Role" {
+                    add(i, find("Role", &rb.role_ref.name));
+                }
+                for s in rb.subjects.iter().flatten() {
+                    if s.kind == "ServiceAccount" {
+                        add(i, find("ServiceAccount", &s.name));
+                    }
+                }
+            }
+            Object::Ingress(ing) => {
+                let spec = ing.spec.as_ref();
+                let backends = spec.and_then(|s| s.default_backend.as_ref()).into_iter().chain(
+                    spec.iter()
+                        .flat_map(|s| s.rules.iter().flatten())
+                        .flat_map(|rule| rule.http.iter().flat_map(|h| h.paths.iter()).map(|p| &p.backend)),
+                );
+                for b in backends {
+                    if let Some(svc) = &b.service {
+                        add(i, find("Service", &svc.name));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Issue 12: the apply graph now comes from `Object::references` (shared with the render's
+/// reference check) and keys by namespace; it keeps every edge the old walk found.
+#[test]
+fn the_shared_reference_walk_keeps_every_apply_edge() {
+    for fixture in ["example.yaml", "cncf.yaml"] {
+        let m = model(fixture);
+        let render = apply_support::render(&m);
+        let set = desired(&m);
+        let now: BTreeSet<(usize, usize, EdgeKind)> =
+            set.edges.iter().map(|e| (e.from, e.to, e.kind)).collect();
+        let before = edges_as_before(&render.objects);
+        assert!(
+            before.len() > set.objects.len(),
+            "{fixture}: {} edges",
+            before.len()
+        );
+        let lost: Vec<String> = before
+            .difference(&now)
+            .map(|(f, t, _)| format!("{} -> {}", set.objects[*f].key, set.objects[*t].key))
+            .collect();
+        assert!(lost.is_empty(), "{fixture}: lost {lost:?}");
+    }
+}

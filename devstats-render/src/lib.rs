@@ -37,6 +37,7 @@ pub mod pdb;
 pub mod policy;
 pub mod provision;
 pub mod quantity;
+pub mod reference;
 pub mod refs;
 pub mod reports;
 pub mod resource;
@@ -59,6 +60,7 @@ use devstats_model::{Deployment, Model, Project};
 pub use kind::Kind;
 pub use object::{CustomResource, Object};
 pub use policy::{ApplyPolicy, PruneGuard, Ready, Write};
+pub use reference::{Reference, Via};
 pub use secrets::{RequiredSecret, SecretValue, SecretValues};
 
 /// Apply phases, in order. Objects of a phase only reference objects of earlier phases (or of

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::PodSpec;
 
+use crate::reference::{Reference, Via};
 use crate::{Kind, Object, RenderError, Rendered, RequiredSecret};
 
 /// `Kind namespace/name`, formatted only when a problem is reported.
@@ -101,6 +102,8 @@ impl<'a> LabelIndex<'a> {
 
 struct Index<'a> {
     secrets: BTreeMap<&'a str, BTreeSet<String>>,
+    /// ConfigMaps and their keys.
+    config_maps: BTreeMap<&'a str, BTreeSet<&'a str>>,
     pvcs: BTreeSet<&'a str>,
     services: BTreeMap<&'a str, BTreeSet<i32>>,
     service_accounts: BTreeSet<&'a str>,
@@ -191,6 +194,7 @@ fn pod_labels(o: &Object) -> Option<&BTreeMap<String, String>> {
 pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), RenderError> {
     let mut idx = Index {
         secrets: BTreeMap::new(),
+        config_maps: BTreeMap::new(),
         pvcs: BTreeSet::new(),
         services: BTreeMap::new(),
         service_accounts: BTreeSet::new(),
@@ -227,6 +231,15 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     .flat_map(|d| d.keys().cloned())
                     .chain(s.string_data.iter().flat_map(|d| d.keys().cloned()));
                 idx.secrets.insert(o.name(), keys.collect());
+            }
+            Object::ConfigMap(cm) => {
+                let keys = cm
+                    .data
+                    .iter()
+                    .flat_map(|d| d.keys())
+                    .chain(cm.binary_data.iter().flat_map(|d| d.keys()))
+                    .map(String::as_str);
+                idx.config_maps.insert(o.name(), keys.collect());
             }
             Object::PersistentVolumeClaim(_) => {
                 idx.pvcs.insert(o.name());
@@ -384,6 +397,9 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                 ));
             }
         }
+        for reference in o.references() {
+            check_reference(&idx, id, &reference, &mut broken);
+        }
         if let Some(spec) = pod_spec(o) {
             let claim_templates: BTreeSet<&str> = match o {
                 Object::StatefulSet(s) => s
@@ -394,7 +410,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     .collect(),
                 _ => BTreeSet::new(),
             };
-            check_pod(&idx, id, spec, &claim_templates, &mut broken);
+            check_mounts(id, spec, &claim_templates, &mut broken);
         }
         match o {
             Object::Deployment(d) => {
@@ -432,36 +448,6 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                         pod_labels(o),
                         &mut broken,
                     );
-                    if let Some(svc) = &spec.service_name
-                        && !idx.services.contains_key(svc.as_str())
-                    {
-                        broken.push(format!(
-                            "{id}: serviceName names Service {svc}, which is not rendered"
-                        ));
-                    }
-                    if let Some(sa) = spec
-                        .template
-                        .spec
-                        .as_ref()
-                        .and_then(|p| p.service_account_name.as_ref())
-                        && !idx.service_accounts.contains(sa.as_str())
-                    {
-                        broken.push(format!("{id}: serviceAccountName {sa} is not rendered"));
-                    }
-                }
-            }
-            Object::RoleBinding(rb) => {
-                if rb.role_ref.kind == Kind::ROLE.kind && !idx.roles.contains(rb.role_ref.name.as_str()) {
-                    broken.push(format!(
-                        "{id}: roleRef names Role {}, which is not rendered",
-                        rb.role_ref.name
-                    ));
-                }
-                for s in rb.subjects.iter().flatten() {
-                    if s.kind == Kind::SERVICE_ACCOUNT.kind && !idx.service_accounts.contains(s.name.as_str())
-                    {
-                        broken.push(format!("{id}: subject ServiceAccount {} is not rendered", s.name));
-                    }
                 }
             }
             Object::Service(s) => {
@@ -483,9 +469,10 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                 }
             }
             Object::HorizontalPodAutoscaler(hpa) => {
+                // A Deployment target is a reference (checked with the others); any other kind is
+                // not one DevStats renders.
                 if let Some(target) = hpa.spec.as_ref().map(|sp| &sp.scale_target_ref)
-                    && !(target.kind == Kind::DEPLOYMENT.kind
-                        && idx.deployments.contains(target.name.as_str()))
+                    && target.kind != Kind::DEPLOYMENT.kind
                 {
                     broken.push(format!(
                         "{id}: scaleTargetRef {} {} is not rendered",
@@ -508,45 +495,6 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     broken.push(format!(
                         "{id}: podSelector {sel:?} matches no rendered pod template"
                     ));
-                }
-            }
-            Object::Custom(c) if c.kind == Kind::HTTP_ROUTE => {
-                let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
-                for p in array(spec, "/parentRefs") {
-                    let name = p
-                        .get("name")
-                        .and_then(serde_json::Value::as_str)
-                        .unwrap_or_default();
-                    let section = p.get("sectionName").and_then(serde_json::Value::as_str);
-                    match idx.gateways.get(name) {
-                        None => broken.push(format!("{id}: parentRef Gateway {name} is not rendered")),
-                        Some(listeners) => {
-                            if let Some(section) = section
-                                && !listeners.contains(section)
-                            {
-                                broken.push(format!("{id}: Gateway {name} has no listener {section}"));
-                            }
-                        }
-                    }
-                }
-                for rule in array(spec, "/rules") {
-                    for b in array(rule, "/backendRefs") {
-                        let name = b
-                            .get("name")
-                            .and_then(serde_json::Value::as_str)
-                            .unwrap_or_default();
-                        let port = b.get("port").and_then(serde_json::Value::as_i64);
-                        match idx.service(name) {
-                            None => broken.push(format!("{id}: backendRef Service {name} is not rendered")),
-                            Some(ports) => {
-                                if let Some(n) = port
-                                    && !i32::try_from(n).is_ok_and(|n| ports.contains(&n))
-                                {
-                                    broken.push(format!("{id}: backendRef Service {name} has no port {n}"));
-                                }
-                            }
-                        }
-                    }
                 }
             }
             Object::ConfigMap(cm)
@@ -598,57 +546,13 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             Object::Custom(c) if c.kind == Kind::CANARY => {
                 let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
                 let at = |p: &str| spec.pointer(p).and_then(serde_json::Value::as_str);
-                let target = at("/targetRef/name").unwrap_or_default();
-                if at("/targetRef/kind") != Some(Kind::DEPLOYMENT.kind) || !idx.deployments.contains(target) {
+                // A Deployment target is a reference (checked with the others).
+                if at("/targetRef/kind") != Some(Kind::DEPLOYMENT.kind) {
+                    let target = at("/targetRef/name").unwrap_or_default();
                     broken.push(format!("{id}: targetRef Deployment {target} is not rendered"));
-                }
-                if let Some(h) = at("/autoscalerRef/name")
-                    && !idx.hpas.contains(h)
-                {
-                    broken.push(format!(
-                        "{id}: autoscalerRef HorizontalPodAutoscaler {h} is not rendered"
-                    ));
-                }
-                if let Some(i) = at("/ingressRef/name")
-                    && !idx.ingresses.contains(i)
-                {
-                    broken.push(format!("{id}: ingressRef Ingress {i} is not rendered"));
-                }
-                for g in array(spec, "/service/gatewayRefs") {
-                    let name = g
-                        .get("name")
-                        .and_then(serde_json::Value::as_str)
-                        .unwrap_or_default();
-                    let section = g.get("sectionName").and_then(serde_json::Value::as_str);
-                    match idx.gateways.get(name) {
-                        None => broken.push(format!("{id}: gatewayRef Gateway {name} is not rendered")),
-                        Some(listeners) => {
-                            if let Some(section) = section
-                                && !listeners.contains(section)
-                            {
-                                broken.push(format!("{id}: Gateway {name} has no listener {section}"));
-                            }
-                        }
-                    }
                 }
                 if at("/provider") == Some("nginx") && at("/ingressRef/name").is_none() {
                     broken.push(format!("{id}: the nginx provider needs an ingressRef"));
-                }
-            }
-            Object::Custom(c) if c.kind == Kind::GATEWAY => {
-                let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
-                for l in array(spec, "/listeners") {
-                    for r in array(l, "/tls/certificateRefs") {
-                        let name = r
-                            .get("name")
-                            .and_then(serde_json::Value::as_str)
-                            .unwrap_or_default();
-                        if !idx.certificate_secrets.contains(name) {
-                            broken.push(format!(
-                                "{id}: listener certificate Secret {name} is written by no rendered Certificate"
-                            ));
-                        }
-                    }
                 }
             }
             Object::Ingress(ing) => {
@@ -664,28 +568,6 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                             broken.push(format!(
                                 "{id}: TLS Secret {secret} is issued by no rendered Ingress or Certificate"
                             ));
-                        }
-                    }
-                }
-                let backends = spec.and_then(|s| s.default_backend.as_ref()).into_iter().chain(
-                    spec.iter()
-                        .flat_map(|s| s.rules.iter().flatten())
-                        .flat_map(|rule| rule.http.iter().flat_map(|h| h.paths.iter()).map(|p| &p.backend)),
-                );
-                for b in backends {
-                    if let Some(svc) = &b.service {
-                        match idx.service(svc.name.as_str()) {
-                            None => {
-                                broken.push(format!("{id}: backend Service {} is not rendered", svc.name))
-                            }
-                            Some(ports) => {
-                                if let Some(n) = svc.port.as_ref().and_then(|p| p.number)
-                                    && !ports.contains(&n)
-                                {
-                                    broken
-                                        .push(format!("{id}: backend Service {} has no port {n}", svc.name));
-                                }
-                            }
                         }
                     }
                 }
@@ -720,23 +602,8 @@ fn check_selector(
     }
 }
 
-fn check_pod(
-    idx: &Index<'_>,
-    id: Id<'_>,
-    spec: &PodSpec,
-    claim_templates: &BTreeSet<&str>,
-    broken: &mut Vec<String>,
-) {
-    for v in spec.volumes.iter().flatten() {
-        if let Some(pvc) = &v.persistent_volume_claim
-            && !idx.pvcs.contains(pvc.claim_name.as_str())
-        {
-            broken.push(format!(
-                "{id}: volume {} claims PersistentVolumeClaim {}, which is not rendered",
-                v.name, pvc.claim_name
-            ));
-        }
-    }
+/// Checks that every volume a container mounts is defined by the pod (or is a claim template).
+fn check_mounts(id: Id<'_>, spec: &PodSpec, claim_templates: &BTreeSet<&str>, broken: &mut Vec<String>) {
     let volume_names: BTreeSet<&str> = spec.volumes.iter().flatten().map(|v| v.name.as_str()).collect();
     for c in spec
         .init_containers
@@ -752,28 +619,115 @@ fn check_pod(
                 ));
             }
         }
-        for e in c.env.iter().flatten() {
-            if let Some(sk) = e.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()) {
-                match idx.secrets.get(sk.name.as_str()) {
-                    None => broken.push(format!(
-                        "{id}: env {} reads Secret {}, which is neither rendered nor required",
-                        e.name, sk.name
-                    )),
-                    Some(keys) if !keys.contains(&sk.key) => {
-                        broken.push(format!(
-                            "{id}: env {} reads key {} of Secret {}, which has no such key",
-                            e.name, sk.key, sk.name
-                        ));
-                    }
-                    Some(_) => {}
-                }
+    }
+}
+
+/// Checks that one reference ([`Object::references`]) resolves; the namespace always does.
+fn check_reference(idx: &Index<'_>, id: Id<'_>, r: &Reference<'_>, broken: &mut Vec<String>) {
+    let field = r.field.unwrap_or_default();
+    let name = r.name;
+    let listener = |listeners: Option<&BTreeSet<&str>>, what: &str, broken: &mut Vec<String>| match listeners
+    {
+        None => broken.push(format!("{id}: {what} Gateway {name} is not rendered")),
+        Some(listeners) => {
+            if let Some(section) = r.key
+                && !listeners.contains(section)
+            {
+                broken.push(format!("{id}: Gateway {name} has no listener {section}"));
             }
         }
-    }
-    if let Some(sa) = &spec.service_account_name
-        && !idx.service_accounts.contains(sa.as_str())
-    {
-        broken.push(format!("{id}: serviceAccountName {sa} is not rendered"));
+    };
+    let port = |ports: Option<&BTreeSet<i32>>, what: &str, broken: &mut Vec<String>| match ports {
+        None => broken.push(format!("{id}: {what} Service {name} is not rendered")),
+        Some(ports) => {
+            if let Some(n) = r.port
+                && !i32::try_from(n).is_ok_and(|n| ports.contains(&n))
+            {
+                broken.push(format!("{id}: {what} Service {name} has no port {n}"));
+            }
+        }
+    };
+    match r.via {
+        Via::Namespace => {}
+        Via::EnvSecretKey => match idx.secrets.get(name) {
+            None => broken.push(format!(
+                "{id}: env {field} reads Secret {name}, which is neither rendered nor required"
+            )),
+            Some(keys) => {
+                if let Some(key) = r.key
+                    && !keys.contains(key)
+                {
+                    broken.push(format!(
+                        "{id}: env {field} reads key {key} of Secret {name}, which has no such key"
+                    ));
+                }
+            }
+        },
+        Via::EnvFromSecret if !idx.secrets.contains_key(name) => broken.push(format!(
+            "{id}: envFrom reads Secret {name}, which is neither rendered nor required"
+        )),
+        Via::SecretVolume if !idx.secrets.contains_key(name) => broken.push(format!(
+            "{id}: volume {field} mounts Secret {name}, which is neither rendered nor required"
+        )),
+        Via::EnvConfigMapKey => match idx.config_maps.get(name) {
+            None => broken.push(format!(
+                "{id}: env {field} reads ConfigMap {name}, which is not rendered"
+            )),
+            Some(keys) => {
+                if let Some(key) = r.key
+                    && !keys.contains(key)
+                {
+                    broken.push(format!(
+                        "{id}: env {field} reads key {key} of ConfigMap {name}, which has no such key"
+                    ));
+                }
+            }
+        },
+        Via::EnvFromConfigMap if !idx.config_maps.contains_key(name) => {
+            broken.push(format!(
+                "{id}: envFrom reads ConfigMap {name}, which is not rendered"
+            ));
+        }
+        Via::ConfigMapVolume if !idx.config_maps.contains_key(name) => broken.push(format!(
+            "{id}: volume {field} mounts ConfigMap {name}, which is not rendered"
+        )),
+        Via::Claim if !idx.pvcs.contains(name) => broken.push(format!(
+            "{id}: volume {field} claims PersistentVolumeClaim {name}, which is not rendered"
+        )),
+        Via::ServiceAccount if !idx.service_accounts.contains(name) => {
+            broken.push(format!("{id}: serviceAccountName {name} is not rendered"));
+        }
+        Via::RoleRef if !idx.roles.contains(name) => {
+            broken.push(format!("{id}: roleRef names Role {name}, which is not rendered"));
+        }
+        Via::Subject if !idx.service_accounts.contains(name) => {
+            broken.push(format!("{id}: subject ServiceAccount {name} is not rendered"));
+        }
+        Via::ServiceName if !idx.services.contains_key(name) => {
+            broken.push(format!(
+                "{id}: serviceName names Service {name}, which is not rendered"
+            ));
+        }
+        Via::IngressBackend => port(idx.service(name), "backend", broken),
+        Via::ScaleTarget if !idx.deployments.contains(name) => {
+            broken.push(format!("{id}: scaleTargetRef Deployment {name} is not rendered"));
+        }
+        Via::ParentRef => listener(idx.gateways.get(name), "parentRef", broken),
+        Via::BackendRef => port(idx.service(name), "backendRef", broken),
+        Via::ListenerCertificate if !idx.certificate_secrets.contains(name) => broken.push(format!(
+            "{id}: listener certificate Secret {name} is written by no rendered Certificate"
+        )),
+        Via::CanaryTarget if !idx.deployments.contains(name) => {
+            broken.push(format!("{id}: targetRef Deployment {name} is not rendered"));
+        }
+        Via::CanaryAutoscaler if !idx.hpas.contains(name) => broken.push(format!(
+            "{id}: autoscalerRef HorizontalPodAutoscaler {name} is not rendered"
+        )),
+        Via::CanaryIngress if !idx.ingresses.contains(name) => {
+            broken.push(format!("{id}: ingressRef Ingress {name} is not rendered"));
+        }
+        Via::CanaryGateway => listener(idx.gateways.get(name), "gatewayRef", broken),
+        _ => {}
     }
 }
 
@@ -912,6 +866,69 @@ fn check_expr(idx: &Index<'_>, scraped: &BTreeSet<&str>, what: &str, expr: &str,
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use crate::{Kind, RenderError, Rendered};
+
+    fn example() -> (Vec<Rendered>, Vec<crate::RequiredSecret>) {
+        let path = format!("{}/../fixtures/example.yaml", env!("CARGO_MANIFEST_DIR"));
+        let model = devstats_model::load(std::path::Path::new(&path)).expect("example loads");
+        let ctx = crate::Ctx::new(&model, None).expect("ctx");
+        crate::build_all(&ctx).expect("builds")
+    }
+
+    fn broken(objects: &[Rendered], required: &[crate::RequiredSecret]) -> Vec<String> {
+        match super::check(objects, required) {
+            Ok(()) => Vec::new(),
+            Err(RenderError::References(b)) => b,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Each kind of reference (walked once, by `Object::references`) is resolved: with its
+    /// targets gone, the check names both objects, as it always has.
+    #[test]
+    fn every_kind_of_reference_is_checked() {
+        let (objects, mut required) = example();
+        assert_eq!(broken(&objects, &required), Vec::<String>::new());
+        let gone = [
+            Kind::PERSISTENT_VOLUME_CLAIM,
+            Kind::SERVICE_ACCOUNT,
+            Kind::ROLE,
+            Kind::SERVICE,
+        ];
+        let kept: Vec<Rendered> = objects
+            .iter()
+            .filter(|r| !gone.contains(&r.object.typed_kind()))
+            .cloned()
+            .collect();
+        for r in &mut required {
+            r.keys.retain(|k| k != "PG_PASS.secret");
+        }
+        let b = broken(&kept, &required);
+        for expected in [
+            "Job devstats-example/devstats-provision-kubernetes: volume data-kubernetes claims PersistentVolumeClaim devstats-pvc-kubernetes, which is not rendered",
+            "StatefulSet devstats-example/devstats-postgres: serviceAccountName devstats-postgres is not rendered",
+            "StatefulSet devstats-example/devstats-postgres: serviceName names Service devstats-postgres, which is not rendered",
+            "RoleBinding devstats-example/devstats-postgres: roleRef names Role devstats-postgres, which is not rendered",
+            "RoleBinding devstats-example/devstats-postgres: subject ServiceAccount devstats-postgres is not rendered",
+        ] {
+            assert!(b.iter().any(|m| m == expected), "{expected}\nnot in {b:#?}");
+        }
+        assert!(
+            b.iter()
+                .any(|m| m.contains(": backend Service ") && m.ends_with(" is not rendered")),
+            "{b:#?}"
+        );
+        assert!(
+            b.iter()
+                .any(|m| m.contains(" reads key PG_PASS.secret of Secret ")
+                    && m.ends_with(", which has no such key")),
+            "{b:#?}"
+        );
     }
 }
 
