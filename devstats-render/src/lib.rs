@@ -231,24 +231,22 @@ impl Selection {
         let mut problems = Vec::new();
         for p in &self.projects {
             if model.project(p).is_none() {
-                let hint =
-                    devstats_model::structure::suggest(p, model.projects.iter().map(|p| p.name.as_str()))
-                        .map(|s| format!("; did you mean '{s}'?"))
-                        .unwrap_or_default();
-                problems.push(format!("unknown project '{p}'{hint}"));
+                problems.push(SelectionProblem::UnknownProject {
+                    name: p.clone(),
+                    suggestion: devstats_model::structure::suggest(
+                        p,
+                        model.projects.iter().map(|p| p.name.as_str()),
+                    )
+                    .map(str::to_owned),
+                });
             }
         }
         for f in &self.foundations {
             if model.foundation(f).is_none() {
-                problems.push(format!(
-                    "unknown foundation '{f}'; defined: {}",
-                    model
-                        .foundations
-                        .iter()
-                        .map(|f| f.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+                problems.push(SelectionProblem::UnknownFoundation {
+                    name: f.clone(),
+                    defined: model.foundations.iter().map(|f| f.name.to_string()).collect(),
+                });
             }
         }
         if problems.is_empty() {
@@ -257,6 +255,46 @@ impl Selection {
             Err(RenderError::Selection(problems))
         }
     }
+}
+
+/// A name in a [`Selection`] that the model does not define.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectionProblem {
+    /// `--project` names no project.
+    #[error("unknown project '{name}'{}", suggestion.as_ref().map(|s| format!("; did you mean '{s}'?")).unwrap_or_default())]
+    UnknownProject {
+        /// The name given.
+        name: String,
+        /// The closest project name, if one is close.
+        suggestion: Option<String>,
+    },
+    /// `--foundation` names no foundation.
+    #[error("unknown foundation '{name}'; defined: {}", defined.join(", "))]
+    UnknownFoundation {
+        /// The name given.
+        name: String,
+        /// The foundations the model defines.
+        defined: Vec<String>,
+    },
+}
+
+/// A key that secret data given to the render lacks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{secret} needs key {key} (file {key})")]
+pub struct MissingSecretKey {
+    /// The Secret.
+    pub secret: String,
+    /// The key (and the file it is read from).
+    pub key: String,
+}
+
+/// `items` displayed, joined by `sep`.
+fn joined<T: fmt::Display>(items: &[T], sep: &str) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(sep)
 }
 
 /// Render options.
@@ -275,14 +313,14 @@ pub enum RenderError {
     #[error("cannot compute schedules: {0}")]
     Schedule(#[from] devstats_model::schedule::ScheduleError),
     /// Secret data was given but incomplete.
-    #[error("secret data is incomplete: {}", .0.join("; "))]
-    Secrets(Vec<String>),
+    #[error("secret data is incomplete: {}", joined(.0, "; "))]
+    Secrets(Vec<MissingSecretKey>),
     /// The selection names things that do not exist.
-    #[error("{}", .0.join("; "))]
-    Selection(Vec<String>),
+    #[error("{}", joined(.0, "; "))]
+    Selection(Vec<SelectionProblem>),
     /// Rendered objects reference objects that do not exist.
-    #[error("{} broken reference{}:\n  {}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.join("\n  "))]
-    References(Vec<String>),
+    #[error("{} broken reference{}:\n  {}", .0.len(), if .0.len() == 1 { "" } else { "s" }, joined(.0, "\n  "))]
+    References(Vec<refs::BrokenReference>),
 }
 
 /// Everything the builders need: the model and what is derived from it once.

@@ -19,6 +19,25 @@ use k8s_openapi::api::core::v1::PodSpec;
 use crate::reference::{Reference, Via};
 use crate::{Kind, Object, RenderError, Rendered, RequiredSecret};
 
+/// One broken reference: the object and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{object}: {problem}")]
+pub struct BrokenReference {
+    /// The referring object, `Kind namespace/name`.
+    pub object: String,
+    /// What it references that does not resolve, or is wrong.
+    pub problem: String,
+}
+
+impl BrokenReference {
+    fn new(id: Id<'_>, problem: String) -> Self {
+        Self {
+            object: id.to_string(),
+            problem,
+        }
+    }
+}
+
 /// `Kind namespace/name`, formatted only when a problem is reported.
 #[derive(Clone, Copy)]
 struct Id<'a>(&'a Object);
@@ -387,13 +406,17 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             && selects_canaried(sel)
         {
             if matches!(o, Object::Service(_)) {
-                broken.push(format!(
-                    "{id}: selects the pods of a canaried Deployment, whose Services Flagger writes"
+                broken.push(BrokenReference::new(
+                    id,
+                    format!("selects the pods of a canaried Deployment, whose Services Flagger writes"),
                 ));
             } else if sel.contains_key(crate::delivery::SELECTOR_LABEL) {
-                broken.push(format!(
-                    "{id}: selector {sel:?} uses `{}`, which Flagger rewrites on the primary pods",
-                    crate::delivery::SELECTOR_LABEL
+                broken.push(BrokenReference::new(
+                    id,
+                    format!(
+                        "selector {sel:?} uses `{}`, which Flagger rewrites on the primary pods",
+                        crate::delivery::SELECTOR_LABEL
+                    ),
                 ));
             }
         }
@@ -428,14 +451,18 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                             .as_ref()
                             .is_some_and(|m| m.contains_key(crate::delivery::SELECTOR_LABEL))
                     {
-                        broken.push(format!(
-                            "{id}: is canaried but its selector lacks `{}`, the label Flagger selects on",
-                            crate::delivery::SELECTOR_LABEL
+                        broken.push(BrokenReference::new(
+                            id,
+                            format!(
+                                "is canaried but its selector lacks `{}`, the label Flagger selects on",
+                                crate::delivery::SELECTOR_LABEL
+                            ),
                         ));
                     }
                     if idx.canaried.contains(o.name()) && spec.replicas.is_some() {
-                        broken.push(format!(
-                            "{id}: is canaried but sets spec.replicas, which Flagger owns"
+                        broken.push(BrokenReference::new(
+                            id,
+                            format!("is canaried but sets spec.replicas, which Flagger owns"),
                         ));
                     }
                 }
@@ -454,7 +481,10 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                 if let Some(sel) = s.spec.as_ref().and_then(|sp| sp.selector.as_ref())
                     && !idx.selects_a_template(sel)
                 {
-                    broken.push(format!("{id}: selector {sel:?} matches no rendered pod template"));
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("selector {sel:?} matches no rendered pod template"),
+                    ));
                 }
             }
             Object::PodDisruptionBudget(pdb) => {
@@ -465,7 +495,10 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     .and_then(|sel| sel.match_labels.as_ref());
                 match sel {
                     Some(sel) if idx.selects_a_template(sel) => {}
-                    _ => broken.push(format!("{id}: selector {sel:?} matches no rendered pod template")),
+                    _ => broken.push(BrokenReference::new(
+                        id,
+                        format!("selector {sel:?} matches no rendered pod template"),
+                    )),
                 }
             }
             Object::HorizontalPodAutoscaler(hpa) => {
@@ -474,9 +507,9 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                 if let Some(target) = hpa.spec.as_ref().map(|sp| &sp.scale_target_ref)
                     && target.kind != Kind::DEPLOYMENT.kind
                 {
-                    broken.push(format!(
-                        "{id}: scaleTargetRef {} {} is not rendered",
-                        target.kind, target.name
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("scaleTargetRef {} {} is not rendered", target.kind, target.name),
                     ));
                 }
             }
@@ -492,8 +525,9 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     && sel.get("name").map(String::as_str) == Some(crate::common::APP)
                     && !idx.selects_a_template(sel)
                 {
-                    broken.push(format!(
-                        "{id}: podSelector {sel:?} matches no rendered pod template"
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("podSelector {sel:?} matches no rendered pod template"),
                     ));
                 }
             }
@@ -509,7 +543,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                 // Ops dashboards: every panel query is checked like a rule expression.
                 for (key, text) in cm.data.iter().flatten() {
                     let Ok(d) = serde_json::from_str::<serde_json::Value>(text) else {
-                        broken.push(format!("{id}: {key} is not JSON"));
+                        broken.push(BrokenReference::new(id, format!("{key} is not JSON")));
                         continue;
                     };
                     for p in array(&d, "/panels") {
@@ -522,7 +556,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                                 .get("expr")
                                 .and_then(serde_json::Value::as_str)
                                 .unwrap_or_default();
-                            check_expr(&idx, &scraped, &format!("{id}: panel {title}"), expr, &mut broken);
+                            check_expr(&idx, &scraped, id, &format!("panel {title}"), expr, &mut broken);
                         }
                     }
                 }
@@ -539,7 +573,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                             .get("expr")
                             .and_then(serde_json::Value::as_str)
                             .unwrap_or_default();
-                        check_expr(&idx, &scraped, &format!("{id}: alert {name}"), expr, &mut broken);
+                        check_expr(&idx, &scraped, id, &format!("alert {name}"), expr, &mut broken);
                     }
                 }
             }
@@ -549,10 +583,16 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                 // A Deployment target is a reference (checked with the others).
                 if at("/targetRef/kind") != Some(Kind::DEPLOYMENT.kind) {
                     let target = at("/targetRef/name").unwrap_or_default();
-                    broken.push(format!("{id}: targetRef Deployment {target} is not rendered"));
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("targetRef Deployment {target} is not rendered"),
+                    ));
                 }
                 if at("/provider") == Some("nginx") && at("/ingressRef/name").is_none() {
-                    broken.push(format!("{id}: the nginx provider needs an ingressRef"));
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("the nginx provider needs an ingressRef"),
+                    ));
                 }
             }
             Object::Ingress(ing) => {
@@ -565,8 +605,11 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                             && !idx.shim_secrets.contains(secret)
                             && !idx.certificate_secrets.contains(secret)
                         {
-                            broken.push(format!(
-                                "{id}: TLS Secret {secret} is issued by no rendered Ingress or Certificate"
+                            broken.push(BrokenReference::new(
+                                id,
+                                format!(
+                                    "TLS Secret {secret} is issued by no rendered Ingress or Certificate"
+                                ),
                             ));
                         }
                     }
@@ -578,7 +621,8 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
     if broken.is_empty() {
         Ok(())
     } else {
-        broken.sort();
+        // In the order of the messages (as when they were strings).
+        broken.sort_by_cached_key(ToString::to_string);
         broken.dedup();
         Err(RenderError::References(broken))
     }
@@ -588,22 +632,28 @@ fn check_selector(
     id: Id<'_>,
     sel: Option<&BTreeMap<String, String>>,
     labels: Option<&BTreeMap<String, String>>,
-    broken: &mut Vec<String>,
+    broken: &mut Vec<BrokenReference>,
 ) {
     let Some(sel) = sel else {
-        broken.push(format!("{id}: has no selector"));
+        broken.push(BrokenReference::new(id, format!("has no selector")));
         return;
     };
     let ok = labels.is_some_and(|l| sel.iter().all(|(k, v)| l.get(k) == Some(v)));
     if !ok {
-        broken.push(format!(
-            "{id}: selector {sel:?} does not match its own pod template labels"
+        broken.push(BrokenReference::new(
+            id,
+            format!("selector {sel:?} does not match its own pod template labels"),
         ));
     }
 }
 
 /// Checks that every volume a container mounts is defined by the pod (or is a claim template).
-fn check_mounts(id: Id<'_>, spec: &PodSpec, claim_templates: &BTreeSet<&str>, broken: &mut Vec<String>) {
+fn check_mounts(
+    id: Id<'_>,
+    spec: &PodSpec,
+    claim_templates: &BTreeSet<&str>,
+    broken: &mut Vec<BrokenReference>,
+) {
     let volume_names: BTreeSet<&str> = spec.volumes.iter().flatten().map(|v| v.name.as_str()).collect();
     for c in spec
         .init_containers
@@ -613,9 +663,12 @@ fn check_mounts(id: Id<'_>, spec: &PodSpec, claim_templates: &BTreeSet<&str>, br
     {
         for m in c.volume_mounts.iter().flatten() {
             if !volume_names.contains(m.name.as_str()) && !claim_templates.contains(m.name.as_str()) {
-                broken.push(format!(
-                    "{id}: container {} mounts volume {}, which the pod does not define",
-                    c.name, m.name
+                broken.push(BrokenReference::new(
+                    id,
+                    format!(
+                        "container {} mounts volume {}, which the pod does not define",
+                        c.name, m.name
+                    ),
                 ));
             }
         }
@@ -623,108 +676,152 @@ fn check_mounts(id: Id<'_>, spec: &PodSpec, claim_templates: &BTreeSet<&str>, br
 }
 
 /// Checks that one reference ([`Object::references`]) resolves; the namespace always does.
-fn check_reference(idx: &Index<'_>, id: Id<'_>, r: &Reference<'_>, broken: &mut Vec<String>) {
+fn check_reference(idx: &Index<'_>, id: Id<'_>, r: &Reference<'_>, broken: &mut Vec<BrokenReference>) {
     let field = r.field.unwrap_or_default();
     let name = r.name;
-    let listener = |listeners: Option<&BTreeSet<&str>>, what: &str, broken: &mut Vec<String>| match listeners
-    {
-        None => broken.push(format!("{id}: {what} Gateway {name} is not rendered")),
-        Some(listeners) => {
-            if let Some(section) = r.key
-                && !listeners.contains(section)
-            {
-                broken.push(format!("{id}: Gateway {name} has no listener {section}"));
+    let listener =
+        |listeners: Option<&BTreeSet<&str>>, what: &str, broken: &mut Vec<BrokenReference>| match listeners {
+            None => broken.push(BrokenReference::new(
+                id,
+                format!("{what} Gateway {name} is not rendered"),
+            )),
+            Some(listeners) => {
+                if let Some(section) = r.key
+                    && !listeners.contains(section)
+                {
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("Gateway {name} has no listener {section}"),
+                    ));
+                }
             }
-        }
-    };
-    let port = |ports: Option<&BTreeSet<i32>>, what: &str, broken: &mut Vec<String>| match ports {
-        None => broken.push(format!("{id}: {what} Service {name} is not rendered")),
+        };
+    let port = |ports: Option<&BTreeSet<i32>>, what: &str, broken: &mut Vec<BrokenReference>| match ports {
+        None => broken.push(BrokenReference::new(
+            id,
+            format!("{what} Service {name} is not rendered"),
+        )),
         Some(ports) => {
             if let Some(n) = r.port
                 && !i32::try_from(n).is_ok_and(|n| ports.contains(&n))
             {
-                broken.push(format!("{id}: {what} Service {name} has no port {n}"));
+                broken.push(BrokenReference::new(
+                    id,
+                    format!("{what} Service {name} has no port {n}"),
+                ));
             }
         }
     };
     match r.via {
         Via::Namespace => {}
         Via::EnvSecretKey => match idx.secrets.get(name) {
-            None => broken.push(format!(
-                "{id}: env {field} reads Secret {name}, which is neither rendered nor required"
+            None => broken.push(BrokenReference::new(
+                id,
+                format!("env {field} reads Secret {name}, which is neither rendered nor required"),
             )),
             Some(keys) => {
                 if let Some(key) = r.key
                     && !keys.contains(key)
                 {
-                    broken.push(format!(
-                        "{id}: env {field} reads key {key} of Secret {name}, which has no such key"
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("env {field} reads key {key} of Secret {name}, which has no such key"),
                     ));
                 }
             }
         },
-        Via::EnvFromSecret if !idx.secrets.contains_key(name) => broken.push(format!(
-            "{id}: envFrom reads Secret {name}, which is neither rendered nor required"
+        Via::EnvFromSecret if !idx.secrets.contains_key(name) => broken.push(BrokenReference::new(
+            id,
+            format!("envFrom reads Secret {name}, which is neither rendered nor required"),
         )),
-        Via::SecretVolume if !idx.secrets.contains_key(name) => broken.push(format!(
-            "{id}: volume {field} mounts Secret {name}, which is neither rendered nor required"
+        Via::SecretVolume if !idx.secrets.contains_key(name) => broken.push(BrokenReference::new(
+            id,
+            format!("volume {field} mounts Secret {name}, which is neither rendered nor required"),
         )),
         Via::EnvConfigMapKey => match idx.config_maps.get(name) {
-            None => broken.push(format!(
-                "{id}: env {field} reads ConfigMap {name}, which is not rendered"
+            None => broken.push(BrokenReference::new(
+                id,
+                format!("env {field} reads ConfigMap {name}, which is not rendered"),
             )),
             Some(keys) => {
                 if let Some(key) = r.key
                     && !keys.contains(key)
                 {
-                    broken.push(format!(
-                        "{id}: env {field} reads key {key} of ConfigMap {name}, which has no such key"
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("env {field} reads key {key} of ConfigMap {name}, which has no such key"),
                     ));
                 }
             }
         },
         Via::EnvFromConfigMap if !idx.config_maps.contains_key(name) => {
-            broken.push(format!(
-                "{id}: envFrom reads ConfigMap {name}, which is not rendered"
+            broken.push(BrokenReference::new(
+                id,
+                format!("envFrom reads ConfigMap {name}, which is not rendered"),
             ));
         }
-        Via::ConfigMapVolume if !idx.config_maps.contains_key(name) => broken.push(format!(
-            "{id}: volume {field} mounts ConfigMap {name}, which is not rendered"
+        Via::ConfigMapVolume if !idx.config_maps.contains_key(name) => broken.push(BrokenReference::new(
+            id,
+            format!("volume {field} mounts ConfigMap {name}, which is not rendered"),
         )),
-        Via::Claim if !idx.pvcs.contains(name) => broken.push(format!(
-            "{id}: volume {field} claims PersistentVolumeClaim {name}, which is not rendered"
+        Via::Claim if !idx.pvcs.contains(name) => broken.push(BrokenReference::new(
+            id,
+            format!("volume {field} claims PersistentVolumeClaim {name}, which is not rendered"),
         )),
         Via::ServiceAccount if !idx.service_accounts.contains(name) => {
-            broken.push(format!("{id}: serviceAccountName {name} is not rendered"));
+            broken.push(BrokenReference::new(
+                id,
+                format!("serviceAccountName {name} is not rendered"),
+            ));
         }
         Via::RoleRef if !idx.roles.contains(name) => {
-            broken.push(format!("{id}: roleRef names Role {name}, which is not rendered"));
+            broken.push(BrokenReference::new(
+                id,
+                format!("roleRef names Role {name}, which is not rendered"),
+            ));
         }
         Via::Subject if !idx.service_accounts.contains(name) => {
-            broken.push(format!("{id}: subject ServiceAccount {name} is not rendered"));
+            broken.push(BrokenReference::new(
+                id,
+                format!("subject ServiceAccount {name} is not rendered"),
+            ));
         }
         Via::ServiceName if !idx.services.contains_key(name) => {
-            broken.push(format!(
-                "{id}: serviceName names Service {name}, which is not rendered"
+            broken.push(BrokenReference::new(
+                id,
+                format!("serviceName names Service {name}, which is not rendered"),
             ));
         }
         Via::IngressBackend => port(idx.service(name), "backend", broken),
         Via::ScaleTarget if !idx.deployments.contains(name) => {
-            broken.push(format!("{id}: scaleTargetRef Deployment {name} is not rendered"));
+            broken.push(BrokenReference::new(
+                id,
+                format!("scaleTargetRef Deployment {name} is not rendered"),
+            ));
         }
         Via::ParentRef => listener(idx.gateways.get(name), "parentRef", broken),
         Via::BackendRef => port(idx.service(name), "backendRef", broken),
-        Via::ListenerCertificate if !idx.certificate_secrets.contains(name) => broken.push(format!(
-            "{id}: listener certificate Secret {name} is written by no rendered Certificate"
-        )),
-        Via::CanaryTarget if !idx.deployments.contains(name) => {
-            broken.push(format!("{id}: targetRef Deployment {name} is not rendered"));
+        Via::ListenerCertificate if !idx.certificate_secrets.contains(name) => {
+            broken.push(BrokenReference::new(
+                id,
+                format!("listener certificate Secret {name} is written by no rendered Certificate"),
+            ))
         }
-        Via::CanaryAutoscaler if !idx.hpas.contains(name) => broken.push(format!(
-            "{id}: autoscalerRef HorizontalPodAutoscaler {name} is not rendered"
+        Via::CanaryTarget if !idx.deployments.contains(name) => {
+            broken.push(BrokenReference::new(
+                id,
+                format!("targetRef Deployment {name} is not rendered"),
+            ));
+        }
+        Via::CanaryAutoscaler if !idx.hpas.contains(name) => broken.push(BrokenReference::new(
+            id,
+            format!("autoscalerRef HorizontalPodAutoscaler {name} is not rendered"),
         )),
         Via::CanaryIngress if !idx.ingresses.contains(name) => {
-            broken.push(format!("{id}: ingressRef Ingress {name} is not rendered"));
+            broken.push(BrokenReference::new(
+                id,
+                format!("ingressRef Ingress {name} is not rendered"),
+            ));
         }
         Via::CanaryGateway => listener(idx.gateways.get(name), "gatewayRef", broken),
         _ => {}
@@ -738,7 +835,7 @@ fn check_reference(idx: &Index<'_>, id: Id<'_>, r: &Reference<'_>, broken: &mut 
 fn check_monitors<'a>(
     idx: &Index<'a>,
     objects: &'a [Rendered],
-    broken: &mut Vec<String>,
+    broken: &mut Vec<BrokenReference>,
 ) -> BTreeSet<&'static str> {
     use crate::monitoring::{EXPORTER_PORT_NAME, GRAFANA_MONITOR, PATRONI_PORT_NAME};
     let mut scraped = BTreeSet::new();
@@ -752,7 +849,10 @@ fn check_monitors<'a>(
         match c.kind {
             Kind::POD_MONITOR => {
                 let Some(sel) = sel.filter(|s| !s.is_empty()) else {
-                    broken.push(format!("{id}: selects no pods (empty matchLabels)"));
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("selects no pods (empty matchLabels)"),
+                    ));
                     continue;
                 };
                 let pods: Vec<&BTreeSet<&str>> = idx
@@ -761,7 +861,10 @@ fn check_monitors<'a>(
                     .filter_map(|i| idx.template_ports.get(i))
                     .collect();
                 if pods.is_empty() {
-                    broken.push(format!("{id}: selector {sel:?} matches no rendered pod template"));
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("selector {sel:?} matches no rendered pod template"),
+                    ));
                 }
                 for e in array(spec, "/podMetricsEndpoints") {
                     let port = e
@@ -769,8 +872,9 @@ fn check_monitors<'a>(
                         .and_then(serde_json::Value::as_str)
                         .unwrap_or_default();
                     if !pods.is_empty() && !pods.iter().all(|p| p.contains(port)) {
-                        broken.push(format!(
-                            "{id}: the selected pods have no container port named `{port}`"
+                        broken.push(BrokenReference::new(
+                            id,
+                            format!("the selected pods have no container port named `{port}`"),
                         ));
                     } else if port == PATRONI_PORT_NAME {
                         scraped.insert("patroni");
@@ -781,7 +885,10 @@ fn check_monitors<'a>(
             }
             Kind::SERVICE_MONITOR => {
                 let Some(sel) = sel.filter(|s| !s.is_empty()) else {
-                    broken.push(format!("{id}: selects no Services (empty matchLabels)"));
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("selects no Services (empty matchLabels)"),
+                    ));
                     continue;
                 };
                 let services: Vec<&BTreeSet<i32>> = idx
@@ -790,7 +897,10 @@ fn check_monitors<'a>(
                     .filter_map(|i| idx.service_targets.get(i))
                     .collect();
                 if services.is_empty() {
-                    broken.push(format!("{id}: selector {sel:?} matches no rendered Service"));
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("selector {sel:?} matches no rendered Service"),
+                    ));
                 }
                 for e in array(spec, "/endpoints") {
                     if let Some(n) = e.get("targetPort").and_then(serde_json::Value::as_i64)
@@ -798,7 +908,10 @@ fn check_monitors<'a>(
                             .iter()
                             .all(|p| i32::try_from(n).is_ok_and(|n| p.contains(&n)))
                     {
-                        broken.push(format!("{id}: a selected Service has no target port {n}"));
+                        broken.push(BrokenReference::new(
+                            id,
+                            format!("a selected Service has no target port {n}"),
+                        ));
                     }
                 }
                 if r.object.name() == GRAFANA_MONITOR && !services.is_empty() {
@@ -816,24 +929,40 @@ const CLUSTER_EXPORTERS: [&str; 4] = ["kube-state-metrics", "kubelet", "cert-man
 
 /// Checks one PromQL expression: it parses, names only known metrics (of exporters that are
 /// scraped), and its `cronjob`, `deployment` and `job_name` matchers match rendered objects.
-fn check_expr(idx: &Index<'_>, scraped: &BTreeSet<&str>, what: &str, expr: &str, broken: &mut Vec<String>) {
+fn check_expr(
+    idx: &Index<'_>,
+    scraped: &BTreeSet<&str>,
+    id: Id<'_>,
+    what: &str,
+    expr: &str,
+    broken: &mut Vec<BrokenReference>,
+) {
     let selectors = match crate::monitoring::parse_promql(expr) {
         Ok(s) => s,
         Err(e) => {
-            broken.push(format!("{what}: expression does not parse: {e}"));
+            broken.push(BrokenReference::new(
+                id,
+                format!("{what}: expression does not parse: {e}"),
+            ));
             return;
         }
     };
     for s in selectors {
         match crate::monitoring::exporter_of(&s.metric) {
-            None => broken.push(format!(
-                "{what}: metric {} is served by no known exporter (monitoring::KNOWN_METRICS)",
-                s.metric
+            None => broken.push(BrokenReference::new(
+                id,
+                format!(
+                    "{what}: metric {} is served by no known exporter (monitoring::KNOWN_METRICS)",
+                    s.metric
+                ),
             )),
             Some(e) if !CLUSTER_EXPORTERS.contains(&e) && !scraped.contains(e) => {
-                broken.push(format!(
-                    "{what}: metric {} comes from {e}, which no rendered monitor scrapes",
-                    s.metric
+                broken.push(BrokenReference::new(
+                    id,
+                    format!(
+                        "{what}: metric {} comes from {e}, which no rendered monitor scrapes",
+                        s.metric
+                    ),
                 ));
             }
             Some(_) => {}
@@ -854,15 +983,19 @@ fn check_expr(idx: &Index<'_>, scraped: &BTreeSet<&str>, what: &str, expr: &str,
                 "=~" => match regex::Regex::new(&format!("^(?:{value})$")) {
                     Ok(re) => names.iter().any(|n| re.is_match(n)),
                     Err(e) => {
-                        broken.push(format!("{what}: {label}=~\"{value}\" is not a regex: {e}"));
+                        broken.push(BrokenReference::new(
+                            id,
+                            format!("{what}: {label}=~\"{value}\" is not a regex: {e}"),
+                        ));
                         continue;
                     }
                 },
                 _ => continue,
             };
             if !matches {
-                broken.push(format!(
-                    "{what}: {label}{op}\"{value}\" matches no rendered {kind}"
+                broken.push(BrokenReference::new(
+                    id,
+                    format!("{what}: {label}{op}\"{value}\" matches no rendered {kind}"),
                 ));
             }
         }
@@ -883,7 +1016,7 @@ mod reference_tests {
     fn broken(objects: &[Rendered], required: &[crate::RequiredSecret]) -> Vec<String> {
         match super::check(objects, required) {
             Ok(()) => Vec::new(),
-            Err(RenderError::References(b)) => b,
+            Err(RenderError::References(b)) => b.iter().map(ToString::to_string).collect(),
             Err(e) => panic!("{e}"),
         }
     }

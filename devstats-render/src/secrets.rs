@@ -120,7 +120,10 @@ pub fn build(ctx: &Ctx<'_>) -> Result<Vec<(Object, crate::ApplyPolicy)>, RenderE
                 Some(v) => {
                     data.insert(key.clone(), ByteString(v.expose().to_vec()));
                 }
-                None => missing.push(format!("{} needs key {key} (file {key})", req.name)),
+                None => missing.push(crate::MissingSecretKey {
+                    secret: req.name.clone(),
+                    key: key.clone(),
+                }),
             }
         }
         let chart = crate::common::chart_labels("secret", None);
