@@ -129,7 +129,10 @@ fn https_listener(name: String, hostname: String, secrets: Vec<String>) -> Liste
             mode: "Terminate",
             certificate_refs: secrets
                 .into_iter()
-                .map(|name| SecretRef { kind: "Secret", name })
+                .map(|name| SecretRef {
+                    kind: Kind::SECRET.kind,
+                    name,
+                })
                 .collect(),
         }),
         allowed_routes: same_namespace(),

@@ -30,10 +30,10 @@ pub struct BrokenReference {
 }
 
 impl BrokenReference {
-    fn new(id: Id<'_>, problem: String) -> Self {
+    fn new(id: Id<'_>, problem: impl Into<String>) -> Self {
         Self {
             object: id.to_string(),
-            problem,
+            problem: problem.into(),
         }
     }
 }
@@ -408,7 +408,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             if matches!(o, Object::Service(_)) {
                 broken.push(BrokenReference::new(
                     id,
-                    format!("selects the pods of a canaried Deployment, whose Services Flagger writes"),
+                    "selects the pods of a canaried Deployment, whose Services Flagger writes",
                 ));
             } else if sel.contains_key(crate::delivery::SELECTOR_LABEL) {
                 broken.push(BrokenReference::new(
@@ -462,7 +462,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     if idx.canaried.contains(o.name()) && spec.replicas.is_some() {
                         broken.push(BrokenReference::new(
                             id,
-                            format!("is canaried but sets spec.replicas, which Flagger owns"),
+                            "is canaried but sets spec.replicas, which Flagger owns",
                         ));
                     }
                 }
@@ -589,10 +589,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     ));
                 }
                 if at("/provider") == Some("nginx") && at("/ingressRef/name").is_none() {
-                    broken.push(BrokenReference::new(
-                        id,
-                        format!("the nginx provider needs an ingressRef"),
-                    ));
+                    broken.push(BrokenReference::new(id, "the nginx provider needs an ingressRef"));
                 }
             }
             Object::Ingress(ing) => {
@@ -635,7 +632,7 @@ fn check_selector(
     broken: &mut Vec<BrokenReference>,
 ) {
     let Some(sel) = sel else {
-        broken.push(BrokenReference::new(id, format!("has no selector")));
+        broken.push(BrokenReference::new(id, "has no selector"));
         return;
     };
     let ok = labels.is_some_and(|l| sel.iter().all(|(k, v)| l.get(k) == Some(v)));
@@ -849,10 +846,7 @@ fn check_monitors<'a>(
         match c.kind {
             Kind::POD_MONITOR => {
                 let Some(sel) = sel.filter(|s| !s.is_empty()) else {
-                    broken.push(BrokenReference::new(
-                        id,
-                        format!("selects no pods (empty matchLabels)"),
-                    ));
+                    broken.push(BrokenReference::new(id, "selects no pods (empty matchLabels)"));
                     continue;
                 };
                 let pods: Vec<&BTreeSet<&str>> = idx
@@ -887,7 +881,7 @@ fn check_monitors<'a>(
                 let Some(sel) = sel.filter(|s| !s.is_empty()) else {
                     broken.push(BrokenReference::new(
                         id,
-                        format!("selects no Services (empty matchLabels)"),
+                        "selects no Services (empty matchLabels)",
                     ));
                     continue;
                 };

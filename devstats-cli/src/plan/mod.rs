@@ -52,16 +52,16 @@ pub enum DesiredError {
     #[error("{key}: {source}")]
     Serialize {
         /// The object.
-        key: ObjectKey,
+        key: Box<ObjectKey>,
         /// Why.
         source: serde_json::Error,
     },
     /// Two objects have one identity.
     #[error("{0} is rendered twice")]
-    Twice(ObjectKey),
+    Twice(Box<ObjectKey>),
     /// The dependency graph has a cycle.
     #[error("dependency cycle through {0}")]
-    Cycle(ObjectKey),
+    Cycle(Box<ObjectKey>),
 }
 
 /// Everything one apply wants: objects in render order, the dependency graph, and what is needed
@@ -92,13 +92,13 @@ impl DesiredSet {
         for r in &set.objects {
             let key = ObjectKey::new(r.object.typed_kind(), r.object.namespace(), r.object.name());
             let mut body = serde_json::to_value(&r.object).map_err(|source| DesiredError::Serialize {
-                key: key.clone(),
+                key: Box::new(key.clone()),
                 source,
             })?;
             let hash = hash_of(&body);
             annotate(&mut body, &hash, &applyset);
             if index.insert(key.clone(), objects.len()).is_some() {
-                return Err(DesiredError::Twice(key));
+                return Err(DesiredError::Twice(Box::new(key)));
             }
             objects.push(Desired {
                 key,
@@ -111,7 +111,7 @@ impl DesiredSet {
         }
         let edges = graph::edges(&set.objects, &set.database_secret);
         if let Err(i) = graph::topo_order(objects.len(), &edges) {
-            return Err(DesiredError::Cycle(objects[i].key.clone()));
+            return Err(DesiredError::Cycle(Box::new(objects[i].key.clone())));
         }
         Ok(Self {
             namespace: namespace.to_owned(),
