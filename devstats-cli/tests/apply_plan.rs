@@ -846,7 +846,7 @@ fn edges_as_before(objects: &[devstats_render::Rendered]) -> BTreeSet<(usize, us
         }
         match o {
             Object::StatefulSet(s) => {
-                if let Some(svc) = s.spec.as_ref().and_then(|sp| sp.service_name.as_deref()) {
+                if let Some(svc) = s.spec.service_name.as_deref() {
                     add(i, find("Service", svc));
                 }
             }

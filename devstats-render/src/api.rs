@@ -83,7 +83,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
     let template_labels = crate::delivery::template_labels(&labels, names::API, canaried);
     let mut deployment = Deployment {
         metadata: ctx.meta(names::API, component, labels.clone()),
-        spec: Some(DeploymentSpec {
+        spec: DeploymentSpec {
             replicas: security::replicas(inst.replicas.api, hpa.enabled || canaried),
             strategy: rolling_update(),
             selector: LabelSelector {
@@ -100,10 +100,11 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
                 }),
             },
             ..DeploymentSpec::default()
-        }),
+        },
         ..Deployment::default()
     };
-    if let Some(spec) = deployment.spec.as_mut() {
+    {
+        let spec = &mut deployment.spec;
         let multi = hpa.enabled || inst.replicas.api > 1;
         security::web_rollout(ctx, spec, hardened_probes(), multi);
         if let Some(pod) = spec.template.spec.as_mut() {

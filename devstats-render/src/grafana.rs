@@ -114,7 +114,7 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
     let template_labels = crate::delivery::template_labels(&pod_labels, &name, canaried);
     let mut deployment = Deployment {
         metadata: ctx.meta(name.clone(), Component::Grafana.as_str(), pod_labels.clone()),
-        spec: Some(DeploymentSpec {
+        spec: DeploymentSpec {
             replicas: security::replicas(inst.replicas.grafana, hpa.enabled || canaried),
             strategy: rolling_update(),
             selector: LabelSelector {
@@ -132,10 +132,11 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
                 }),
             },
             ..DeploymentSpec::default()
-        }),
+        },
         ..Deployment::default()
     };
-    if let Some(spec) = deployment.spec.as_mut() {
+    {
+        let spec = &mut deployment.spec;
         let multi = hpa.enabled || inst.replicas.grafana > 1;
         security::web_rollout(ctx, spec, hardened_probes(p), multi);
         if let Some(pod) = spec.template.spec.as_mut() {

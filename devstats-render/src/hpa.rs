@@ -68,7 +68,7 @@ pub fn build(
 ) -> Object {
     Object::from(HorizontalPodAutoscaler {
         metadata: ctx.meta(deployment, component, labels),
-        spec: Some(HorizontalPodAutoscalerSpec {
+        spec: HorizontalPodAutoscalerSpec {
             scale_target_ref: CrossVersionObjectReference {
                 api_version: Some(crate::Kind::DEPLOYMENT.api_version()),
                 kind: crate::Kind::DEPLOYMENT.kind.to_owned(),
@@ -102,7 +102,7 @@ pub fn build(
                     ..HPAScalingRules::default()
                 }),
             }),
-        }),
+        },
         ..HorizontalPodAutoscaler::default()
     })
 }

@@ -137,14 +137,10 @@ impl Object {
     #[must_use]
     pub fn pod_template(&self) -> Option<&PodTemplateSpec> {
         match self {
-            Object::Deployment(d) => d.spec.as_ref().map(|s| &s.template),
-            Object::StatefulSet(s) => s.spec.as_ref().map(|s| &s.template),
+            Object::Deployment(d) => Some(&d.spec.template),
+            Object::StatefulSet(s) => Some(&s.spec.template),
             Object::Job(j) => j.spec.as_ref().map(|s| &s.template),
-            Object::CronJob(c) => c
-                .spec
-                .as_ref()
-                .and_then(|s| s.job_template.spec.as_ref())
-                .map(|s| &s.template),
+            Object::CronJob(c) => c.spec.job_template.spec.as_ref().map(|s| &s.template),
             _ => None,
         }
     }

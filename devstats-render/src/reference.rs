@@ -245,7 +245,7 @@ impl Object {
         }
         match self {
             Object::StatefulSet(s) => {
-                if let Some(svc) = s.spec.as_ref().and_then(|sp| sp.service_name.as_deref()) {
+                if let Some(svc) = s.spec.service_name.as_deref() {
                     out.push(Reference::to(Via::ServiceName, Kind::SERVICE, ns, svc));
                 }
             }
@@ -275,9 +275,8 @@ impl Object {
                 }
             }
             Object::HorizontalPodAutoscaler(hpa) => {
-                if let Some(t) = hpa.spec.as_ref().map(|sp| &sp.scale_target_ref)
-                    && t.kind == Kind::DEPLOYMENT.kind
-                {
+                let t = &hpa.spec.scale_target_ref;
+                if t.kind == Kind::DEPLOYMENT.kind {
                     out.push(Reference::to(Via::ScaleTarget, Kind::DEPLOYMENT, ns, &t.name));
                 }
             }

@@ -427,8 +427,9 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             let claim_templates: BTreeSet<&str> = match o {
                 Object::StatefulSet(s) => s
                     .spec
+                    .volume_claim_templates
                     .iter()
-                    .flat_map(|sp| sp.volume_claim_templates.iter().flatten())
+                    .flatten()
                     .filter_map(|t| t.metadata.name.as_deref())
                     .collect(),
                 _ => BTreeSet::new(),
@@ -437,45 +438,43 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
         }
         match o {
             Object::Deployment(d) => {
-                if let Some(spec) = &d.spec {
-                    check_selector(
+                let spec = &d.spec;
+                check_selector(
+                    id,
+                    spec.selector.match_labels.as_ref(),
+                    pod_labels(o),
+                    &mut broken,
+                );
+                if idx.canaried.contains(o.name())
+                    && !spec
+                        .selector
+                        .match_labels
+                        .as_ref()
+                        .is_some_and(|m| m.contains_key(crate::delivery::SELECTOR_LABEL))
+                {
+                    broken.push(BrokenReference::new(
                         id,
-                        spec.selector.match_labels.as_ref(),
-                        pod_labels(o),
-                        &mut broken,
-                    );
-                    if idx.canaried.contains(o.name())
-                        && !spec
-                            .selector
-                            .match_labels
-                            .as_ref()
-                            .is_some_and(|m| m.contains_key(crate::delivery::SELECTOR_LABEL))
-                    {
-                        broken.push(BrokenReference::new(
-                            id,
-                            format!(
-                                "is canaried but its selector lacks `{}`, the label Flagger selects on",
-                                crate::delivery::SELECTOR_LABEL
-                            ),
-                        ));
-                    }
-                    if idx.canaried.contains(o.name()) && spec.replicas.is_some() {
-                        broken.push(BrokenReference::new(
-                            id,
-                            "is canaried but sets spec.replicas, which Flagger owns",
-                        ));
-                    }
+                        format!(
+                            "is canaried but its selector lacks `{}`, the label Flagger selects on",
+                            crate::delivery::SELECTOR_LABEL
+                        ),
+                    ));
+                }
+                if idx.canaried.contains(o.name()) && spec.replicas.is_some() {
+                    broken.push(BrokenReference::new(
+                        id,
+                        "is canaried but sets spec.replicas, which Flagger owns",
+                    ));
                 }
             }
             Object::StatefulSet(s) => {
-                if let Some(spec) = &s.spec {
-                    check_selector(
-                        id,
-                        spec.selector.match_labels.as_ref(),
-                        pod_labels(o),
-                        &mut broken,
-                    );
-                }
+                let spec = &s.spec;
+                check_selector(
+                    id,
+                    spec.selector.match_labels.as_ref(),
+                    pod_labels(o),
+                    &mut broken,
+                );
             }
             Object::Service(s) => {
                 if let Some(sel) = s.spec.as_ref().and_then(|sp| sp.selector.as_ref())
@@ -504,9 +503,8 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             Object::HorizontalPodAutoscaler(hpa) => {
                 // A Deployment target is a reference (checked with the others); any other kind is
                 // not one DevStats renders.
-                if let Some(target) = hpa.spec.as_ref().map(|sp| &sp.scale_target_ref)
-                    && target.kind != Kind::DEPLOYMENT.kind
-                {
+                let target = &hpa.spec.scale_target_ref;
+                if target.kind != Kind::DEPLOYMENT.kind {
                     broken.push(BrokenReference::new(
                         id,
                         format!("scaleTargetRef {} {} is not rendered", target.kind, target.name),
