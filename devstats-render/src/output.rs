@@ -49,14 +49,10 @@ pub fn object_yaml_saphyr(r: &Rendered) -> Result<String, OutputError> {
 
 /// All objects as one YAML stream, each document starting with `---`.
 pub fn yaml_stream(objects: &[Rendered]) -> Result<String, OutputError> {
-    let docs = serialize_all(objects, object_yaml)?;
-    let mut out = String::with_capacity(docs.iter().map(|d| d.len() + 4).sum());
-    for d in docs {
-        out.push_str("---\n");
-        out.push_str(&d);
-        if !d.ends_with('\n') {
-            out.push('\n');
-        }
+    let parts = in_parallel(objects, stream_part)?;
+    let mut out = String::with_capacity(parts.iter().map(String::len).sum());
+    for p in parts {
+        out.push_str(&p);
     }
     Ok(out)
 }
@@ -65,18 +61,28 @@ pub fn yaml_stream(objects: &[Rendered]) -> Result<String, OutputError> {
 /// order), so memory stays bounded however many objects there are. Output is byte-identical to
 /// [`yaml_stream`].
 pub fn write_yaml_stream<W: std::io::Write>(objects: &[Rendered], w: &mut W) -> Result<(), WriteError> {
-    const WINDOW: usize = 512;
+    const WINDOW: usize = 1024;
     for window in objects.chunks(WINDOW) {
-        for doc in serialize_all(window, object_yaml)? {
-            w.write_all(b"---\n")?;
-            w.write_all(doc.as_bytes())?;
-            if !doc.ends_with('\n') {
-                w.write_all(b"\n")?;
-            }
+        for part in in_parallel(window, stream_part)? {
+            w.write_all(part.as_bytes())?;
         }
     }
     w.flush()?;
     Ok(())
+}
+
+/// The YAML stream of consecutive objects, as one string.
+fn stream_part(objects: &[Rendered]) -> Result<String, OutputError> {
+    // About 5 KB per object on the CNCF model; growing by doubling is cheap either way.
+    let mut out = String::with_capacity(objects.len() * 6 * 1024);
+    for r in objects {
+        out.push_str("---\n");
+        append_object_yaml(&mut out, r)?;
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    Ok(out)
 }
 
 /// Why writing output failed.
@@ -90,22 +96,20 @@ pub enum WriteError {
     Io(#[from] std::io::Error),
 }
 
-/// Serializes objects in order, in parallel on large inputs (output identical to sequential).
-fn serialize_all(
+/// Applies `f` to consecutive slices of `objects`, one per thread on large inputs, and returns
+/// the results in order (identical to `f(objects)` split at the same points).
+fn in_parallel<T: Send>(
     objects: &[Rendered],
-    f: fn(&Rendered) -> Result<String, OutputError>,
-) -> Result<Vec<String>, OutputError> {
-    const CHUNK: usize = 128;
+    f: fn(&[Rendered]) -> Result<T, OutputError>,
+) -> Result<Vec<T>, OutputError> {
+    const MIN_PER_THREAD: usize = 128;
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    if objects.len() < 2 * CHUNK || threads < 2 {
-        return objects.iter().map(f).collect();
+    if objects.len() < 2 * MIN_PER_THREAD || threads < 2 {
+        return Ok(vec![f(objects)?]);
     }
-    let per = objects.len().div_ceil(threads);
-    let results: Vec<Result<Vec<String>, OutputError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = objects
-            .chunks(per)
-            .map(|chunk| s.spawn(move || chunk.iter().map(f).collect()))
-            .collect();
+    let per = objects.len().div_ceil(threads.min(objects.len() / MIN_PER_THREAD));
+    std::thread::scope(|s| {
+        let handles: Vec<_> = objects.chunks(per).map(|chunk| s.spawn(move || f(chunk))).collect();
         handles
             .into_iter()
             .map(|h| {
@@ -117,12 +121,13 @@ fn serialize_all(
                 })
             })
             .collect()
-    });
-    let mut out = Vec::with_capacity(objects.len());
-    for r in results {
-        out.extend(r?);
-    }
-    Ok(out)
+    })
+}
+
+/// Serializes objects one document each, in order, in parallel on large inputs.
+fn serialize_all(objects: &[Rendered]) -> Result<Vec<String>, OutputError> {
+    let parts = in_parallel(objects, |chunk| chunk.iter().map(object_yaml).collect::<Result<Vec<_>, _>>())?;
+    Ok(parts.into_iter().flatten().collect())
 }
 
 /// All objects as a pretty-printed JSON `v1/List`.
@@ -162,7 +167,7 @@ pub fn file_path(r: &Rendered) -> String {
 
 /// One (relative path, YAML) pair per object.
 pub fn files(objects: &[Rendered]) -> Result<Vec<(String, String)>, OutputError> {
-    let docs = serialize_all(objects, object_yaml)?;
+    let docs = serialize_all(objects)?;
     Ok(objects.iter().map(file_path).zip(docs).collect())
 }
 
