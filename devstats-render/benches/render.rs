@@ -4,8 +4,8 @@
 //! validates it, renders the objects, and renders them to YAML and to JSON, as
 //! `devstats-k8s validate` / `render` do (minus the terminal writes). The two YAML emitters are
 //! also measured side by side on the rendered objects alone: the fast one `output` uses
-//! (`YAML stream`) and serde-saphyr (`YAML stream, serde-saphyr`), which it replaced and writes
-//! the same bytes as. Throughput is in projects, so criterion's `elem/s` reads as projects per
+//! (`YAML stream`; `YAML stream, one thread` without the parallel windows) and serde-saphyr
+//! (`YAML stream, serde-saphyr`, one thread), which it replaced and writes the same bytes as. Throughput is in projects, so criterion's `elem/s` reads as projects per
 //! second.
 //!
 //! Run with `cargo bench -p devstats-render --bench render` (a few minutes; the big files take
@@ -44,6 +44,16 @@ fn files(c: &mut Criterion) {
             b.iter(|| {
                 let mut sink = std::io::sink();
                 output::write_yaml_stream(&set.objects, &mut sink).expect("serializes");
+            })
+        });
+        g.bench_function(BenchmarkId::new("YAML stream, one thread", label), |b| {
+            let mut out = String::new();
+            b.iter(|| {
+                out.clear();
+                for r in &set.objects {
+                    out.push_str("---\n");
+                    output::yaml::append(&mut out, &r.object).expect("in the subset");
+                }
             })
         });
         g.bench_function(BenchmarkId::new("YAML stream, serde-saphyr", label), |b| {

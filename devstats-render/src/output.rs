@@ -57,32 +57,71 @@ pub fn yaml_stream(objects: &[Rendered]) -> Result<String, OutputError> {
     Ok(out)
 }
 
-/// Writes the YAML stream of `objects` to `w` in windows (serialized in parallel, written in
-/// order), so memory stays bounded however many objects there are. Output is byte-identical to
-/// [`yaml_stream`].
+/// Writes the YAML stream of `objects` to `w` in windows (serialized in parallel into buffers
+/// reused from window to window, written in order), so memory stays bounded however many
+/// objects there are. Output is byte-identical to [`yaml_stream`].
 pub fn write_yaml_stream<W: std::io::Write>(objects: &[Rendered], w: &mut W) -> Result<(), WriteError> {
     const WINDOW: usize = 1024;
+    let mut buffers: Vec<String> = (0..workers(objects.len().min(WINDOW)))
+        .map(|_| String::new())
+        .collect();
     for window in objects.chunks(WINDOW) {
-        for part in in_parallel(window, stream_part)? {
-            w.write_all(part.as_bytes())?;
+        fill_in_parallel(window, &mut buffers)?;
+        for b in &buffers {
+            w.write_all(b.as_bytes())?;
         }
     }
     w.flush()?;
     Ok(())
 }
 
+/// The YAML stream of `objects` into `buffers` (cleared first): consecutive slices, one per
+/// buffer and thread.
+fn fill_in_parallel(objects: &[Rendered], buffers: &mut [String]) -> Result<(), OutputError> {
+    for b in buffers.iter_mut() {
+        b.clear();
+    }
+    if objects.len() < 2 * MIN_PER_THREAD || buffers.len() < 2 {
+        return match buffers.first_mut() {
+            Some(first) => append_stream(first, objects),
+            None => Ok(()),
+        };
+    }
+    let per = objects.len().div_ceil(buffers.len());
+    std::thread::scope(|s| {
+        let handles: Vec<_> = objects
+            .chunks(per)
+            .zip(buffers.iter_mut())
+            .map(|(chunk, buf)| s.spawn(move || append_stream(buf, chunk)))
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join().unwrap_or_else(|_| {
+                Err(OutputError {
+                    object: "(worker)".into(),
+                    message: "serializer thread panicked".into(),
+                })
+            })
+        })
+    })
+}
+
 /// The YAML stream of consecutive objects, as one string.
 fn stream_part(objects: &[Rendered]) -> Result<String, OutputError> {
-    // About 5 KB per object on the CNCF model; growing by doubling is cheap either way.
-    let mut out = String::with_capacity(objects.len() * 6 * 1024);
+    let mut out = String::new();
+    append_stream(&mut out, objects)?;
+    Ok(out)
+}
+
+/// Appends the YAML stream of consecutive objects to `out`.
+fn append_stream(out: &mut String, objects: &[Rendered]) -> Result<(), OutputError> {
     for r in objects {
         out.push_str("---\n");
-        append_object_yaml(&mut out, r)?;
+        append_object_yaml(out, r)?;
         if !out.ends_with('\n') {
             out.push('\n');
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Why writing output failed.
@@ -96,20 +135,31 @@ pub enum WriteError {
     Io(#[from] std::io::Error),
 }
 
+/// Below this many objects per thread, serializing on more threads does not pay.
+const MIN_PER_THREAD: usize = 128;
+
+/// How many threads to serialize `n` objects on.
+fn workers(n: usize) -> usize {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    threads.min(n / MIN_PER_THREAD).max(1)
+}
+
 /// Applies `f` to consecutive slices of `objects`, one per thread on large inputs, and returns
 /// the results in order (identical to `f(objects)` split at the same points).
 fn in_parallel<T: Send>(
     objects: &[Rendered],
     f: fn(&[Rendered]) -> Result<T, OutputError>,
 ) -> Result<Vec<T>, OutputError> {
-    const MIN_PER_THREAD: usize = 128;
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    if objects.len() < 2 * MIN_PER_THREAD || threads < 2 {
+    let threads = workers(objects.len());
+    if threads < 2 {
         return Ok(vec![f(objects)?]);
     }
-    let per = objects.len().div_ceil(threads.min(objects.len() / MIN_PER_THREAD));
+    let per = objects.len().div_ceil(threads);
     std::thread::scope(|s| {
-        let handles: Vec<_> = objects.chunks(per).map(|chunk| s.spawn(move || f(chunk))).collect();
+        let handles: Vec<_> = objects
+            .chunks(per)
+            .map(|chunk| s.spawn(move || f(chunk)))
+            .collect();
         handles
             .into_iter()
             .map(|h| {
@@ -126,7 +176,9 @@ fn in_parallel<T: Send>(
 
 /// Serializes objects one document each, in order, in parallel on large inputs.
 fn serialize_all(objects: &[Rendered]) -> Result<Vec<String>, OutputError> {
-    let parts = in_parallel(objects, |chunk| chunk.iter().map(object_yaml).collect::<Result<Vec<_>, _>>())?;
+    let parts = in_parallel(objects, |chunk| {
+        chunk.iter().map(object_yaml).collect::<Result<Vec<_>, _>>()
+    })?;
     Ok(parts.into_iter().flatten().collect())
 }
 

@@ -237,7 +237,8 @@ impl Node<'_> {
     }
 
     fn string(self, v: &str) -> Result<(), Unsupported> {
-        if v.contains('\n') {
+        let r = scan(v);
+        if r.newline {
             if is_block_scalar_content_safe(v) {
                 self.literal(v);
                 return Ok(());
@@ -248,7 +249,7 @@ impl Node<'_> {
                 if is_block_scalar_content_safe(v) {
                     self.folded(v);
                 } else {
-                    self.quoted(v);
+                    self.quoted(v, &r);
                 }
                 return Ok(());
             }
@@ -259,20 +260,24 @@ impl Node<'_> {
             "-" => return self.token("'-'"),
             _ => {}
         }
-        if is_plain_value_safe(v) {
+        if plain_value_given(v, &r) {
             self.token(v)
         } else {
-            self.quoted(v);
+            self.quoted(v, &r);
             Ok(())
         }
     }
 
-    fn quoted(self, v: &str) {
+    fn quoted(self, v: &str, r: &Scan) {
         if let Pos::Value(_) = self.pos {
             self.out.push(' ');
         }
         self.out.push('"');
-        escape_double_quoted(v, self.out);
+        if r.control || r.escape {
+            escape_double_quoted(v, self.out);
+        } else {
+            self.out.push_str(v);
+        }
         self.out.push('"');
         self.out.push('\n');
     }
@@ -547,6 +552,10 @@ fn is_yaml11_timestamp(mut s: &str) -> bool {
 
 /// `parse_scalars::parse_yaml11_bool(s).is_some()`.
 fn is_yaml11_bool(s: &str) -> bool {
+    // The longest word is 5 bytes: a longer string needs trimmable edges to be one.
+    if s.len() > 5 && !s.starts_with([' ', '\t', '\r', '\n']) && !s.ends_with([' ', '\t', '\r', '\n']) {
+        return false;
+    }
     let t = s.trim_matches([' ', '\t', '\r', '\n']);
     t.len() <= 5
         && ["true", "yes", "y", "on", "false", "no", "n", "off"]
@@ -585,9 +594,15 @@ fn starts_with_document_marker(s: &str) -> bool {
 }
 
 /// What one pass over a string's bytes finds.
+#[derive(Default)]
 struct Scan {
-    /// A character that needs escaping (`is_controll_which_needs_escaping`).
+    /// A character that needs escaping (`is_controll_which_needs_escaping`): exactly the
+    /// characters `escape_double_quoted` escapes besides `"` and `\\`.
     control: bool,
+    /// A line feed (also counted in `control`).
+    newline: bool,
+    /// `"` or `\\`.
+    escape: bool,
     /// `#` after white space (a comment in plain style).
     comment: bool,
     /// `: `.
@@ -598,19 +613,43 @@ struct Scan {
     flow: bool,
 }
 
+/// Bytes `scan` looks at; all others (letters, digits, most punctuation, UTF-8 continuation
+/// bytes) are skipped without a branch per kind.
+const INTERESTING: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    let special = b":#,[]{}\"\\";
+    let mut j = 0;
+    while j < special.len() {
+        t[special[j] as usize] = true;
+        j += 1;
+    }
+    t[0x7F] = true;
+    t[0xC2] = true;
+    t[0xE2] = true;
+    t[0xEF] = true;
+    t
+};
+
 fn scan(s: &str) -> Scan {
     let b = s.as_bytes();
-    let mut r = Scan {
-        control: false,
-        comment: false,
-        colon_space: false,
-        colon: false,
-        flow: false,
-    };
+    let mut r = Scan::default();
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
+        if !INTERESTING[c as usize] {
+            i += 1;
+            continue;
+        }
         match c {
+            b'\n' => {
+                r.control = true;
+                r.newline = true;
+            }
             0x00..=0x1F | 0x7F => r.control = true,
             b':' => {
                 r.colon = true;
@@ -625,6 +664,7 @@ fn scan(s: &str) -> Scan {
                 }
             }
             b',' | b'[' | b']' | b'{' | b'}' => r.flow = true,
+            b'"' | b'\\' => r.escape = true,
             // U+0080..U+009F (C1 controls): C2 80..C2 9F.
             0xC2 if matches!(b.get(i + 1), Some(0x80..=0x9F)) => r.control = true,
             // U+2028, U+2029: E2 80 A8/A9.
@@ -668,28 +708,37 @@ fn bad_start(b: &[u8]) -> bool {
 
 /// `quoting::is_plain_value_safe(s, yaml_12 = false, in_flow = false)`.
 fn is_plain_value_safe(s: &str) -> bool {
+    plain_value_given(s, &scan(s))
+}
+
+/// [`is_plain_value_safe`] given the scan of `s`.
+fn plain_value_given(s: &str, r: &Scan) -> bool {
     let b = s.as_bytes();
-    if is_ambiguous(s, false) || starts_with_document_marker(s) || edge_ws(b) || bad_start(b) {
-        return false;
-    }
-    let r = scan(s);
-    !(r.colon_space || r.control || r.comment || s.trim().ends_with(':'))
+    !(edge_ws(b)
+        || bad_start(b)
+        || r.colon_space
+        || r.control
+        || r.comment
+        || is_ambiguous(s, false)
+        || starts_with_document_marker(s)
+        || s.trim().ends_with(':'))
 }
 
 /// `is_plain_safe(s) && is_plain_value_safe(s, false, true)`: serde-saphyr's rule for keys.
 fn is_plain_key_safe(s: &str) -> bool {
     let b = s.as_bytes();
-    if is_ambiguous(s, true)
-        || is_ambiguous(s, false)
-        || s == "<<"
-        || starts_with_document_marker(s)
-        || edge_ws(b)
-        || bad_start(b)
-    {
+    if edge_ws(b) || bad_start(b) {
         return false;
     }
     let r = scan(s);
-    !(r.colon || r.control || r.comment || r.flow)
+    !(r.colon
+        || r.control
+        || r.comment
+        || r.flow
+        || is_ambiguous(s, true)
+        || is_ambiguous(s, false)
+        || s == "<<"
+        || starts_with_document_marker(s))
 }
 
 /// `quoting::is_block_scalar_content_safe`.
