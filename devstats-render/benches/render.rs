@@ -5,8 +5,8 @@
 //! `devstats-k8s validate` / `render` do (minus the terminal writes). The two YAML emitters are
 //! also measured side by side on the rendered objects alone: the fast one `output` uses
 //! (`YAML stream`; `YAML stream, one thread` without the parallel windows) and serde-saphyr
-//! (`YAML stream, serde-saphyr`, one thread), which it replaced and writes the same bytes as. Throughput is in projects, so criterion's `elem/s` reads as projects per
-//! second.
+//! (`YAML stream, serde-saphyr`, one thread), which it replaced and writes the same bytes as.
+//! Throughput is in projects, so criterion's `elem/s` reads as projects per second.
 //!
 //! Run with `cargo bench -p devstats-render --bench render` (a few minutes; the big files take
 //! ten samples each), or one size: `cargo bench -p devstats-render --bench render -- x16`.

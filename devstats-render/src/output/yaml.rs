@@ -237,6 +237,9 @@ impl Node<'_> {
     }
 
     fn string(self, v: &str) -> Result<(), Unsupported> {
+        if let Some(true) = simple_value(v) {
+            return self.token(v);
+        }
         let r = scan(v);
         if r.newline {
             if is_block_scalar_content_safe(v) {
@@ -599,7 +602,8 @@ struct Scan {
     /// A character that needs escaping (`is_controll_which_needs_escaping`): exactly the
     /// characters `escape_double_quoted` escapes besides `"` and `\\`.
     control: bool,
-    /// A line feed (also counted in `control`).
+    /// A line feed (also counted in `control`; the scan stops there, the other fields are
+    /// then incomplete).
     newline: bool,
     /// `"` or `\\`.
     escape: bool,
@@ -647,8 +651,11 @@ fn scan(s: &str) -> Scan {
         }
         match c {
             b'\n' => {
+                // A line break decides alone: a literal block, or (with characters a block
+                // cannot hold) a double-quoted string escaped character by character.
                 r.control = true;
                 r.newline = true;
+                return r;
             }
             0x00..=0x1F | 0x7F => r.control = true,
             b':' => {
@@ -711,6 +718,51 @@ fn is_plain_value_safe(s: &str) -> bool {
     plain_value_given(s, &scan(s))
 }
 
+/// The YAML words an alphabetic plain scalar can be read as: null, booleans (YAML 1.1 and
+/// 1.2 spellings), `nan`, `inf`, case-insensitively (`is_ambiguous` for such strings).
+fn is_word(s: &str) -> bool {
+    s.len() <= 5
+        && [
+            "null", "true", "false", "nan", "inf", "yes", "y", "on", "no", "n", "off",
+        ]
+        .iter()
+        .any(|w| s.eq_ignore_ascii_case(w))
+}
+
+/// The common case decided without a scan: a value that starts with a letter, has only
+/// printable ASCII without spaces, does not end with `:` and is at most 80 bytes. None of
+/// `plain_value_given`'s rules but the words apply to it (no edge white space, no indicator
+/// first, no `: ` or ` #` without a space, no control character, not a number, timestamp or
+/// document marker, not a folded-block candidate).
+#[inline]
+fn simple_value(s: &str) -> Option<bool> {
+    let b = s.as_bytes();
+    let (first, last) = (*b.first()?, *b.last()?);
+    if !first.is_ascii_alphabetic()
+        || last == b':'
+        || b.len() > FOLDED_WRAP_CHARS
+        || !b.iter().all(|c| matches!(c, 0x21..=0x7E))
+    {
+        return None;
+    }
+    Some(!is_word(s))
+}
+
+/// [`simple_value`] for keys: `:` and the flow indicators `,[]{}` are excluded as well.
+#[inline]
+fn simple_key(s: &str) -> Option<bool> {
+    let b = s.as_bytes();
+    if !b.first()?.is_ascii_alphabetic()
+        || b.len() > SIMPLE_KEY_MAX_LEN
+        || !b
+            .iter()
+            .all(|c| matches!(c, 0x21..=0x7E) && !matches!(c, b':' | b',' | b'[' | b']' | b'{' | b'}'))
+    {
+        return None;
+    }
+    Some(!is_word(s))
+}
+
 /// [`is_plain_value_safe`] given the scan of `s`.
 fn plain_value_given(s: &str, r: &Scan) -> bool {
     let b = s.as_bytes();
@@ -743,7 +795,16 @@ fn is_plain_key_safe(s: &str) -> bool {
 
 /// `quoting::is_block_scalar_content_safe`.
 fn is_block_scalar_content_safe(s: &str) -> bool {
-    s.chars().all(|ch| match ch {
+    // ASCII prefix byte by byte; from the first non-ASCII character on, by characters.
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() && b[i] < 0x80 {
+        if !matches!(b[i], 0x20..=0x7E | b'\n' | b'\t') {
+            return false;
+        }
+        i += 1;
+    }
+    s[i..].chars().all(|ch| match ch {
         '\n' | '\t' => true,
         '\r' | '\u{0085}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}' => false,
         c => matches!(c as u32, 0x20..=0x7E | 0xA0..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x0010_FFFF),
@@ -797,6 +858,10 @@ fn escape_double_quoted(s: &str, out: &mut String) {
 }
 
 fn push_key(out: &mut String, k: &str) -> Result<(), Unsupported> {
+    if let Some(true) = simple_key(k) {
+        out.push_str(k);
+        return Ok(());
+    }
     if is_plain_key_safe(k) {
         if k.len() > SIMPLE_KEY_MAX_LEN && k.chars().count() > SIMPLE_KEY_MAX_LEN {
             return unsupported("a key of more than 1024 characters");
