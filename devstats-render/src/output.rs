@@ -182,27 +182,51 @@ fn serialize_all(objects: &[Rendered]) -> Result<Vec<String>, OutputError> {
     Ok(parts.into_iter().flatten().collect())
 }
 
+/// A `v1/List`, serialized directly (no intermediate JSON value tree).
+#[derive(serde::Serialize)]
+struct List<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    kind: &'static str,
+    items: Vec<&'a crate::Object>,
+}
+
+impl<'a> List<'a> {
+    fn of(objects: &'a [Rendered]) -> Self {
+        List {
+            api_version: "v1",
+            kind: "List",
+            items: objects.iter().map(|r| &r.object).collect(),
+        }
+    }
+}
+
 /// All objects as a pretty-printed JSON `v1/List`.
 pub fn json_list(objects: &[Rendered]) -> Result<String, OutputError> {
-    /// A `v1/List`, serialized directly (no intermediate JSON value tree).
-    #[derive(serde::Serialize)]
-    struct List<'a> {
-        #[serde(rename = "apiVersion")]
-        api_version: &'static str,
-        kind: &'static str,
-        items: Vec<&'a crate::Object>,
-    }
-    let list = List {
-        api_version: "v1",
-        kind: "List",
-        items: objects.iter().map(|r| &r.object).collect(),
-    };
-    let mut s = serde_json::to_string_pretty(&list).map_err(|e| OutputError {
+    let mut s = serde_json::to_string_pretty(&List::of(objects)).map_err(|e| OutputError {
         object: "v1/List".into(),
         message: e.to_string(),
     })?;
     s.push('\n');
     Ok(s)
+}
+
+/// Writes [`json_list`]'s bytes to `w` as they are serialized, without holding the whole text
+/// (at 10,000 projects that text is 450 MB).
+pub fn write_json_list<W: std::io::Write>(objects: &[Rendered], w: &mut W) -> Result<(), WriteError> {
+    serde_json::to_writer_pretty(&mut *w, &List::of(objects)).map_err(|e| {
+        if e.is_io() {
+            WriteError::Io(e.into())
+        } else {
+            WriteError::Serialize(OutputError {
+                object: "v1/List".into(),
+                message: e.to_string(),
+            })
+        }
+    })?;
+    w.write_all(b"\n")?;
+    w.flush()?;
+    Ok(())
 }
 
 /// Relative path of an object's file: `NN-phase/kind-name.yaml`, in apply order when sorted.
@@ -235,5 +259,16 @@ mod tests {
             String::from_utf8(buf).expect("utf-8"),
             super::yaml_stream(&set.objects).expect("yaml")
         );
+    }
+
+    #[test]
+    fn streamed_json_equals_the_string_json() {
+        let model = devstats_model::testing::synthetic(30);
+        let set = crate::render(&model, &crate::Options::default()).expect("renders");
+        let mut buf = Vec::new();
+        super::write_json_list(&set.objects, &mut buf).expect("writes");
+        let text = super::json_list(&set.objects).expect("json");
+        assert!(text.len() > 10_000 && text.ends_with("}\n"));
+        assert_eq!(String::from_utf8(buf).expect("utf-8"), text);
     }
 }

@@ -721,12 +721,16 @@ fn is_plain_value_safe(s: &str) -> bool {
 /// The YAML words an alphabetic plain scalar can be read as: null, booleans (YAML 1.1 and
 /// 1.2 spellings), `nan`, `inf`, case-insensitively (`is_ambiguous` for such strings).
 fn is_word(s: &str) -> bool {
-    s.len() <= 5
-        && [
-            "null", "true", "false", "nan", "inf", "yes", "y", "on", "no", "n", "off",
-        ]
-        .iter()
-        .any(|w| s.eq_ignore_ascii_case(w))
+    let b = s.as_bytes();
+    let ci = |w: &[u8]| b.eq_ignore_ascii_case(w);
+    match b.len() {
+        1 => matches!(b[0], b'y' | b'Y' | b'n' | b'N'),
+        2 => ci(b"on") || ci(b"no"),
+        3 => ci(b"nan") || ci(b"inf") || ci(b"yes") || ci(b"off"),
+        4 => ci(b"null") || ci(b"true"),
+        5 => ci(b"false"),
+        _ => false,
+    }
 }
 
 /// The common case decided without a scan: a value that starts with a letter, has only
