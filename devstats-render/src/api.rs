@@ -79,8 +79,8 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
     let hpa = &inst.security.autoscaling.api;
     // A canaried Deployment (`instance.canary`) carries Flagger's selector label and no replica
     // count (see `crate::delivery`).
-    let canaried = crate::delivery::api_canaried(ctx);
-    let template_labels = crate::delivery::template_labels(&labels, names::API, canaried);
+    let canaried = crate::facts::api_canaried(ctx);
+    let template_labels = crate::facts::template_labels(&labels, names::API, canaried);
     let mut deployment = Deployment {
         metadata: ctx.meta(names::API, component, labels.clone()),
         spec: DeploymentSpec {
@@ -118,7 +118,6 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         vec![Object::from(service), Object::from(deployment)]
     };
     out.extend(crate::hpa::availability(ctx, names::API, component, labels, hpa));
-    out.extend(crate::delivery::api_canary(ctx));
     out
 }
 

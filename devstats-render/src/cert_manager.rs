@@ -101,7 +101,7 @@ fn solver(ctx: &Ctx<'_>, s: &AcmeSolver) -> Value {
                 "name": g.name.as_str(),
                 "namespace": ctx.namespace(),
                 "kind": "Gateway",
-                "sectionName": crate::gateway::HTTP_LISTENER,
+                "sectionName": crate::facts::HTTP_LISTENER,
             }]}}}),
         },
         AcmeSolver::Dns01(Dns01::Cloudflare { api_token_secret }) => json!({"dns01": {"cloudflare": {

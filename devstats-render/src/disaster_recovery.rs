@@ -38,7 +38,7 @@ use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject
 use serde::Serialize;
 
 use crate::common::{Env, chart_labels, mount, names, node_selector, resources};
-use crate::secrets::RequiredSecret;
+use crate::facts::RequiredSecret;
 use crate::security::{self, Workload};
 use crate::{Ctx, Object};
 

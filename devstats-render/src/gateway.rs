@@ -34,7 +34,7 @@ pub const GATEWAY: Kind = Kind::GATEWAY;
 /// `gateway.networking.k8s.io/v1` `HTTPRoute`.
 pub const HTTP_ROUTE: Kind = Kind::HTTP_ROUTE;
 /// Name of the plain HTTP listener.
-pub const HTTP_LISTENER: &str = "http";
+pub use crate::facts::HTTP_LISTENER;
 /// Port of every Service the routes send to.
 const SERVICE_PORT: i32 = 80;
 
@@ -417,7 +417,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
             continue;
         };
         let mut rules = Vec::new();
-        if api && !crate::delivery::api_canaried(ctx) {
+        if api && !crate::facts::api_canaried(ctx) {
             rules.push(Rule {
                 matches: vec![prefix(&inst.ingress.api_path)],
                 filters: hsts.clone(),
@@ -453,7 +453,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         }
     }
     for (proj, hosts) in &by_project {
-        if crate::delivery::grafana_canaried(ctx, proj) {
+        if crate::facts::grafana_canaried(ctx, proj) {
             continue;
         }
         let mut sections: Vec<String> = Vec::new();

@@ -110,8 +110,8 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
     let hpa = &inst.security.autoscaling.grafana;
     // A canaried Deployment (`instance.canary`) carries Flagger's selector label and no replica
     // count (see `crate::delivery`).
-    let canaried = crate::delivery::grafana_canaried(ctx, proj);
-    let template_labels = crate::delivery::template_labels(&pod_labels, &name, canaried);
+    let canaried = crate::facts::grafana_canaried(ctx, proj);
+    let template_labels = crate::facts::template_labels(&pod_labels, &name, canaried);
     let mut deployment = Deployment {
         metadata: ctx.meta(name.clone(), Component::Grafana.as_str(), pod_labels.clone()),
         spec: DeploymentSpec {
@@ -169,7 +169,6 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
     };
     let component = Component::Grafana.as_str();
     out.extend(crate::hpa::availability(ctx, &name, component, pod_labels, hpa));
-    out.extend(crate::delivery::grafana_canary(ctx, proj));
     out
 }
 

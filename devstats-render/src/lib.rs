@@ -18,6 +18,7 @@ pub mod cert_manager;
 pub mod common;
 pub mod delivery;
 pub mod disaster_recovery;
+pub mod facts;
 pub mod flux;
 pub mod gateway;
 pub mod gitops;
@@ -470,7 +471,11 @@ fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), Rend
                 out.push(Component::Provision, name, vec![provision::build(ctx, p)]);
                 out.push(Component::Sync, name, vec![sync::build(ctx, p)]);
                 out.push(Component::Affiliations, name, vec![affiliations::build(ctx, p)]);
-                out.push(Component::Grafana, name, grafana::build(ctx, p));
+                // The Flagger Canary is an overlay of the component: it belongs to it (and
+                // to `--only grafana`), but grafana.rs does not know delivery.
+                let mut grafana = grafana::build(ctx, p);
+                grafana.extend(delivery::grafana_canary(ctx, p.name.as_str()));
+                out.push(Component::Grafana, name, grafana);
             }
         }
     }
@@ -482,7 +487,9 @@ fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), Rend
         );
     }
     if c.api {
-        out.push(Component::Api, None, api::build(ctx));
+        let mut api = api::build(ctx);
+        api.extend(delivery::api_canary(ctx));
+        out.push(Component::Api, None, api);
     }
     if c.ingress {
         out.push(Component::Ingress, None, ingress::build(ctx));

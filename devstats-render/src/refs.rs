@@ -379,7 +379,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
     }
     let selects_canaried = |sel: &BTreeMap<String, String>| {
         idx.canaried_pods
-            .matching(sel, |k| k != crate::delivery::SELECTOR_LABEL)
+            .matching(sel, |k| k != crate::facts::SELECTOR_LABEL)
             .next()
             .is_some()
     };
@@ -410,12 +410,12 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     id,
                     "selects the pods of a canaried Deployment, whose Services Flagger writes",
                 ));
-            } else if sel.contains_key(crate::delivery::SELECTOR_LABEL) {
+            } else if sel.contains_key(crate::facts::SELECTOR_LABEL) {
                 broken.push(BrokenReference::new(
                     id,
                     format!(
                         "selector {sel:?} uses `{}`, which Flagger rewrites on the primary pods",
-                        crate::delivery::SELECTOR_LABEL
+                        crate::facts::SELECTOR_LABEL
                     ),
                 ));
             }
@@ -450,13 +450,13 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                         .selector
                         .match_labels
                         .as_ref()
-                        .is_some_and(|m| m.contains_key(crate::delivery::SELECTOR_LABEL))
+                        .is_some_and(|m| m.contains_key(crate::facts::SELECTOR_LABEL))
                 {
                     broken.push(BrokenReference::new(
                         id,
                         format!(
                             "is canaried but its selector lacks `{}`, the label Flagger selects on",
-                            crate::delivery::SELECTOR_LABEL
+                            crate::facts::SELECTOR_LABEL
                         ),
                     ));
                 }

@@ -54,14 +54,7 @@ impl fmt::Display for SecretValue {
 /// Secret values by key (file name), e.g. `PG_PASS.secret`.
 pub type SecretValues = BTreeMap<String, SecretValue>;
 
-/// A Secret the deployment needs, and its keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequiredSecret {
-    /// Secret name.
-    pub name: String,
-    /// Keys it must hold.
-    pub keys: Vec<String>,
-}
+pub use crate::facts::RequiredSecret;
 
 /// Keys of the PostgreSQL Secret.
 pub const PG_KEYS: [&str; 9] = [
