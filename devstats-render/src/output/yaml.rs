@@ -112,7 +112,7 @@ enum Pos {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Start {
     /// At the start of a line: indent.
-    LineStart,
+    Indent,
     /// Right after `- `: no indentation.
     Inline,
     /// After `key:`: a newline first (a space and `{}`/`[]` when empty).
@@ -664,11 +664,9 @@ fn scan(s: &str) -> Scan {
                     r.colon_space = true;
                 }
             }
-            b'#' if i > 0 => {
-                // `char::is_whitespace` of the preceding character (which may be non-ASCII).
-                if s[..i].chars().next_back().is_some_and(char::is_whitespace) {
-                    r.comment = true;
-                }
+            // `#` after a white-space character (`char::is_whitespace`, maybe non-ASCII).
+            b'#' if i > 0 && s[..i].chars().next_back().is_some_and(char::is_whitespace) => {
+                r.comment = true;
             }
             b',' | b'[' | b']' | b'{' | b'}' => r.flow = true,
             b'"' | b'\\' => r.escape = true,
@@ -989,7 +987,7 @@ impl<'a> ser::Serializer for Node<'a> {
     }
     fn serialize_seq(self, _len: Option<usize>) -> Result<SeqSer<'a>, Unsupported> {
         let (depth, start) = match self.pos {
-            Pos::Top => (0, Start::LineStart),
+            Pos::Top => (0, Start::Indent),
             Pos::Value(d) => (d, Start::Deferred),
             Pos::Item(d) => (d + 1, Start::Inline),
         };
@@ -1020,14 +1018,14 @@ impl<'a> ser::Serializer for Node<'a> {
     }
     fn serialize_map(self, len: Option<usize>) -> Result<MapSer<'a>, Unsupported> {
         let (depth, start) = match self.pos {
-            Pos::Top => (0, Start::LineStart),
+            Pos::Top => (0, Start::Indent),
             Pos::Item(d) => (d + 1, Start::Inline),
             Pos::Value(d) => match len {
                 None => (d + 1, Start::Deferred),
                 Some(0) => (d + 1, Start::Space),
                 Some(_) => {
                     self.out.push('\n');
-                    (d + 1, Start::LineStart)
+                    (d + 1, Start::Indent)
                 }
             },
         };
@@ -1065,7 +1063,7 @@ impl SeqSer<'_> {
     fn element<T: ?Sized + Serialize>(&mut self, v: &T) -> Result<(), Unsupported> {
         if std::mem::take(&mut self.first) {
             match self.start {
-                Start::LineStart => indent(self.out, self.depth),
+                Start::Indent => indent(self.out, self.depth),
                 Start::Inline => {}
                 Start::Deferred | Start::Space => {
                     self.out.push('\n');
@@ -1085,7 +1083,7 @@ impl SeqSer<'_> {
     fn finish(self) -> Result<(), Unsupported> {
         if self.first {
             match self.start {
-                Start::LineStart => {
+                Start::Indent => {
                     indent(self.out, self.depth);
                     self.out.push_str("[]\n");
                 }
@@ -1144,7 +1142,7 @@ impl MapSer<'_> {
     fn before_key(&mut self) {
         if std::mem::take(&mut self.first) {
             match self.start {
-                Start::LineStart => indent(self.out, self.depth),
+                Start::Indent => indent(self.out, self.depth),
                 Start::Inline => {}
                 Start::Space => self.out.push(' '),
                 Start::Deferred => {
@@ -1168,7 +1166,7 @@ impl MapSer<'_> {
     fn finish(self) -> Result<(), Unsupported> {
         if self.first {
             match self.start {
-                Start::LineStart => {
+                Start::Indent => {
                     indent(self.out, self.depth);
                     self.out.push_str("{}\n");
                 }
