@@ -288,3 +288,19 @@ pub async fn reconcile<C: Cluster>(eng: &Engine<'_, C>, resource: &Value, cfg: &
         report: Some(report),
     }
 }
+
+/// The cleanup of a deleted `DevStats` resource (before its finalizer is removed): deletes the
+/// inventory's members of `namespace` as `devstats-k8s destroy` without `--delete-volumes` does —
+/// PVCs, run-once Job records, the Patroni StatefulSet and the namespace are kept (the resource
+/// has no field to delete them yet). No inventory: nothing to delete.
+pub async fn cleanup<C: Cluster>(
+    eng: &Engine<'_, C>,
+    namespace: &str,
+) -> Result<crate::destroy::DestroyReport, crate::cluster::ApiError> {
+    let Some(parent) = eng.get(&crate::plan::inventory::parent_key(namespace)).await? else {
+        return Ok(crate::destroy::DestroyReport::default());
+    };
+    let members = crate::plan::inventory::parse(&parent).map_err(crate::cluster::ApiError::transport)?;
+    let plan = crate::destroy::plan(&members, false);
+    Ok(crate::destroy::run(eng, namespace, &plan).await)
+}

@@ -209,3 +209,81 @@ fn an_invalid_spec_is_stalled_with_field_paths_and_applies_nothing() {
         assert!(stalled.message.contains(p), "{p} not in {}", stalled.message);
     }
 }
+
+fn devstats_key(m: &Model) -> ObjectKey {
+    use devstats_render::resource::{GROUP, KIND, PLURAL, VERSION};
+    ObjectKey::new(
+        Kind::custom(GROUP, VERSION, KIND, PLURAL, true),
+        Some(m.instance.namespace.as_str()),
+        m.instance.name.as_str(),
+    )
+}
+
+#[test]
+fn the_fake_serves_devstats_like_a_crd_with_the_status_subresource_and_finalizers() {
+    use devstats_cli::cluster::Cluster;
+    let m = model("example.yaml");
+    let fake = cluster();
+    fake.insert(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}));
+    let ds = devstats_key(&m);
+    let mut body = resource(&m, 7);
+    body["metadata"]["finalizers"] = serde_json::json!([devstats_render::resource::FINALIZER]);
+    body["status"] = serde_json::json!({"observedGeneration": 99});
+    let created = block_on(fake.create(&ds, &body)).expect("creates");
+    assert_eq!(
+        created.pointer("/metadata/generation"),
+        Some(&Value::from(1)),
+        "set by the server"
+    );
+    assert!(created.get("status").is_none(), "status of a create is ignored");
+
+    let live = fake.object(&ds).expect("stored");
+    let r = run(&fake, &live);
+    assert_eq!(r.status.observed_generation, Some(1));
+    let st = serde_json::to_value(&r.status).expect("serializes");
+    let after = fake.write_status(&ds, &st).expect("status written");
+    assert_eq!(
+        after.pointer("/metadata/generation"),
+        Some(&Value::from(1)),
+        "status does not move it"
+    );
+
+    // A metadata-only change keeps the generation; a spec change moves it; status is kept.
+    let mut labelled = fake.object(&ds).expect("live");
+    labelled["metadata"]["labels"] = serde_json::json!({"team": "a"});
+    labelled["status"] = serde_json::json!({});
+    let v = block_on(fake.apply(&ds, &labelled, true, false)).expect("applies");
+    assert_eq!(v.pointer("/metadata/generation"), Some(&Value::from(1)));
+    assert_eq!(v.get("status"), Some(&st), "main-resource writes ignore status");
+    let mut changed = v.clone();
+    changed["spec"]["projects"]
+        .as_array_mut()
+        .expect("projects")
+        .pop();
+    let v = block_on(fake.apply(&ds, &changed, true, false)).expect("applies");
+    assert_eq!(v.pointer("/metadata/generation"), Some(&Value::from(2)));
+
+    // Delete with the finalizer: kept, marked; cleanup keeps volumes and the database.
+    block_on(fake.delete(&ds)).expect("deletes");
+    let marked = fake.object(&ds).expect("kept while finalizers remain");
+    assert!(marked.pointer("/metadata/deletionTimestamp").is_some());
+    let progress = Silent;
+    let eng = Engine::new(&fake, 32, RetryPolicy::immediate(6), &progress);
+    let report = block_on(devstats_cli::operator_reconcile::cleanup(&eng, NS)).expect("cleans up");
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert!(
+        fake.object(&key(Kind::DEPLOYMENT, "devstats-grafana-podman"))
+            .is_none()
+    );
+    assert!(
+        fake.object(&key(Kind::PERSISTENT_VOLUME_CLAIM, "devstats-pvc-podman"))
+            .is_some()
+    );
+    assert!(
+        fake.keys().iter().any(|k| k.kind == Kind::STATEFUL_SET),
+        "the Patroni StatefulSet is kept"
+    );
+    fake.update_with(&ds, |o| o["metadata"]["finalizers"] = serde_json::json!([]))
+        .expect("removes the finalizer");
+    assert!(fake.object(&ds).is_none(), "deleted once the finalizers are gone");
+}
