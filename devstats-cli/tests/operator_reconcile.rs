@@ -43,7 +43,7 @@ fn run(fake: &FakeCluster, res: &Value) -> Reconciled {
     block_on(reconcile(&eng, res, &config()))
 }
 
-fn cond<'a>(s: &'a DevStatsStatus, t: ConditionType) -> &'a devstats_render::resource::Condition {
+fn cond(s: &DevStatsStatus, t: ConditionType) -> &devstats_render::resource::Condition {
     s.conditions.iter().find(|c| c.type_ == t).expect("condition set")
 }
 
