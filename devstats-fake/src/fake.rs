@@ -466,6 +466,33 @@ impl FakeCluster {
         )
     }
 
+    /// An update (`PUT`, or a JSON patch such as kube-runtime's finalizer removal) of the live
+    /// object changed by `f`, stored as the server stores writes (generation, status kept for
+    /// custom resources, deletion once an object being deleted has no finalizers). 404 when missing.
+    pub fn update_with(&self, key: &ObjectKey, f: impl FnOnce(&mut Value)) -> Result<Value, ApiError> {
+        let mut s = self.lock();
+        let Some(mut obj) = s.objects.get(key).cloned() else {
+            return Err(Self::not_found(key));
+        };
+        f(&mut obj);
+        Ok(Self::store(&mut s, key, &obj))
+    }
+
+    /// Writes `status` through the status subresource (`PUT .../status`): on a real server only
+    /// `status` changes (metadata and spec of the request are ignored), `resourceVersion` moves,
+    /// `metadata.generation` does not. 404 when the object is missing.
+    pub fn write_status(&self, key: &ObjectKey, status: &Value) -> Result<Value, ApiError> {
+        let mut s = self.lock();
+        s.resource_version += 1;
+        let rv = s.resource_version;
+        let Some(obj) = s.objects.get_mut(key) else {
+            return Err(Self::not_found(key));
+        };
+        ptr_set(obj, "/status", status.clone());
+        ptr_set(obj, "/metadata/resourceVersion", Value::String(rv.to_string()));
+        Ok(obj.clone())
+    }
+
     /// Server-side apply as field manager `manager` (e.g. `helm`, as Helm 4 applies a chart).
     pub async fn apply_as(
         &self,
@@ -610,6 +637,32 @@ impl FakeCluster {
             Value::String(rv.to_string()),
         );
         ptr_set(&mut new, "/metadata/generation", json!(generation));
+        if key.kind.group == devstats_render::resource::GROUP {
+            // A custom resource whose CRD enables the status subresource (ours does): writes to
+            // the main resource ignore `status` (the live one is kept, none on create), and
+            // `metadata.generation` starts at 1 and moves only when `spec` changes (above) —
+            // "PUT/POST/PATCH requests to the custom resource ignore changes to the status
+            // stanza" (CustomResourceSubresourceStatus, apiextensions.k8s.io/v1;
+            // https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#status-subresource).
+            match old.as_ref().and_then(|o| o.get("status")) {
+                Some(st) => ptr_set(&mut new, "/status", st.clone()),
+                None => {
+                    if let Some(m) = new.as_object_mut() {
+                        m.remove("status");
+                    }
+                }
+            }
+        }
+        let finalizing = new.pointer("/metadata/deletionTimestamp").is_some()
+            && new
+                .pointer("/metadata/finalizers")
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty);
+        if finalizing {
+            // The last finalizer is gone from an object being deleted: the server deletes it.
+            s.objects.remove(key);
+            return new;
+        }
         if s.controllers {
             Self::reconcile(s, key, &mut new);
         }
@@ -781,6 +834,27 @@ impl Cluster for FakeCluster {
     async fn delete(&self, key: &ObjectKey) -> Result<(), ApiError> {
         self.begin(Verb::Delete, key.to_string(), false).await?;
         let mut s = self.lock();
+        // A real kube-apiserver does not remove an object that has finalizers: it sets
+        // `metadata.deletionTimestamp` (once; later deletes leave it), answers 202, and deletes
+        // the object when an update empties `metadata.finalizers`
+        // (https://kubernetes.io/docs/concepts/overview/working-with-objects/finalizers/).
+        let has_finalizers = s
+            .objects
+            .get(key)
+            .and_then(|o| o.pointer("/metadata/finalizers"))
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
+        if has_finalizers {
+            s.resource_version += 1;
+            let rv = s.resource_version;
+            if let Some(o) = s.objects.get_mut(key)
+                && o.pointer("/metadata/deletionTimestamp").is_none()
+            {
+                ptr_set(o, "/metadata/deletionTimestamp", json!("2026-01-01T00:00:01Z"));
+                ptr_set(o, "/metadata/resourceVersion", Value::String(rv.to_string()));
+            }
+            return Ok(());
+        }
         if s.objects.remove(key).is_none() {
             return Err(Self::not_found(key));
         }
