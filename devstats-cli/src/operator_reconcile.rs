@@ -124,7 +124,7 @@ pub async fn reconcile<C: Cluster>(eng: &Engine<'_, C>, resource: &Value, cfg: &
         Err(e) => {
             let m = e.to_string();
             return Reconciled {
-                status: stalled(generation, "RenderFailed", &m, Vec::new()),
+                status: stalled(generation, "RenderFailed", &m.to_string(), Vec::new()),
                 report: None,
             };
         }
@@ -133,7 +133,7 @@ pub async fn reconcile<C: Cluster>(eng: &Engine<'_, C>, resource: &Value, cfg: &
         Ok(s) => s,
         Err(m) => {
             return Reconciled {
-                status: stalled(generation, "RenderFailed", &m, Vec::new()),
+                status: stalled(generation, "RenderFailed", &m.to_string(), Vec::new()),
                 report: None,
             };
         }
@@ -300,7 +300,8 @@ pub async fn cleanup<C: Cluster>(
     let Some(parent) = eng.get(&crate::plan::inventory::parent_key(namespace)).await? else {
         return Ok(crate::destroy::DestroyReport::default());
     };
-    let members = crate::plan::inventory::parse(&parent).map_err(crate::cluster::ApiError::transport)?;
+    let members = crate::plan::inventory::parse(&parent)
+        .map_err(|e| crate::cluster::ApiError::transport(e.to_string()))?;
     let plan = crate::destroy::plan(&members, false);
     Ok(crate::destroy::run(eng, namespace, &plan).await)
 }
