@@ -13,6 +13,7 @@ pub mod engine;
 pub mod kinds;
 pub mod plan;
 pub mod progress;
+pub mod reconcile;
 pub mod retry;
 pub mod run_task;
 pub mod ssa;
