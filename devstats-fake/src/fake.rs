@@ -61,8 +61,10 @@ pub enum Verb {
     Proxy,
     /// Pod exec with stdin.
     Exec,
-    /// A JSON patch of `metadata.managedFields`.
+    /// A JSON patch of `metadata.managedFields` or `metadata.finalizers`.
     Patch,
+    /// A write to the `status` subresource.
+    UpdateStatus,
 }
 
 /// One recorded request.
@@ -82,7 +84,10 @@ impl Request {
     /// Whether it changed (or tried to change) state.
     #[must_use]
     pub fn is_write(&self) -> bool {
-        matches!(self.verb, Verb::Apply | Verb::Create | Verb::Delete | Verb::Patch) && !self.dry_run
+        matches!(
+            self.verb,
+            Verb::Apply | Verb::Create | Verb::Delete | Verb::Patch | Verb::UpdateStatus
+        ) && !self.dry_run
     }
 }
 
@@ -541,19 +546,75 @@ impl FakeCluster {
         Ok(Self::store(&mut s, key, &new))
     }
 
+    /// A write to the `status` subresource (`PUT …/status` with the object, or an apply of it):
+    /// only `.status` changes — the rest of the body is ignored, `metadata.generation` stays, the
+    /// `resourceVersion` grows — as the API server's status strategy does ("PUT requests to the
+    /// /status subresource take a custom resource object, and ignore changes to anything except
+    /// the status stanza", CustomResourceSubresourceStatus). 404 when the object does not exist.
+    pub async fn write_status(&self, key: &ObjectKey, status: &Value) -> Result<Value, ApiError> {
+        self.begin(Verb::UpdateStatus, key.to_string(), false).await?;
+        let mut s = self.lock();
+        s.resource_version += 1;
+        let rv = s.resource_version;
+        let Some(obj) = s.objects.get_mut(key) else {
+            return Err(Self::not_found(key));
+        };
+        ptr_set(obj, "/status", status.clone());
+        ptr_set(obj, "/metadata/resourceVersion", Value::String(rv.to_string()));
+        Ok(obj.clone())
+    }
+
+    /// Removes `finalizer` from `metadata.finalizers` (a metadata patch, as a controller sends
+    /// it when its cleanup is done). An object being deleted (`metadata.deletionTimestamp` set)
+    /// whose finalizers are now empty is removed, as the API server does; `None` then.
+    pub async fn remove_finalizer(&self, key: &ObjectKey, finalizer: &str) -> Result<Option<Value>, ApiError> {
+        self.begin(Verb::Patch, key.to_string(), false).await?;
+        let mut s = self.lock();
+        s.resource_version += 1;
+        let rv = s.resource_version;
+        let Some(obj) = s.objects.get_mut(key) else {
+            return Err(Self::not_found(key));
+        };
+        let mut left: Vec<Value> = obj
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        left.retain(|f| f.as_str() != Some(finalizer));
+        let deleting = obj.pointer("/metadata/deletionTimestamp").is_some();
+        if left.is_empty() && deleting {
+            s.objects.remove(key);
+            return Ok(None);
+        }
+        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            if left.is_empty() {
+                meta.remove("finalizers");
+            } else {
+                meta.insert("finalizers".to_owned(), Value::Array(left));
+            }
+        }
+        ptr_set(obj, "/metadata/resourceVersion", Value::String(rv.to_string()));
+        Ok(Some(obj.clone()))
+    }
+
     /// Stores `body` as the new state of `key` (create or update) and runs the controllers.
     fn store(s: &mut State, key: &ObjectKey, body: &Value) -> Value {
         s.resource_version += 1;
         let rv = s.resource_version;
         let old = s.objects.get(key).cloned();
         let mut new = body.clone();
+        // `metadata.generation` is 1 on create and grows by one only when `spec` changes: writes
+        // of metadata or status leave it (the API server's strategies for built-in kinds, and for
+        // custom resources whose CRD enables the status subresource: "the metadata.generation
+        // value is incremented for all changes, except for changes to .metadata or .status",
+        // https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#status-subresource).
         let generation = match &old {
             Some(o) if o.get("spec") != new.get("spec") => int(o, "/metadata/generation") + 1,
             Some(o) => int(o, "/metadata/generation").max(1),
             None => 1,
         };
         if let Some(o) = &old {
-            for path in ["/metadata/uid", "/metadata/creationTimestamp"] {
+            for path in ["/metadata/uid", "/metadata/creationTimestamp", "/metadata/deletionTimestamp"] {
                 if let Some(v) = o.pointer(path) {
                     ptr_set(&mut new, path, v.clone());
                 }
@@ -580,8 +641,17 @@ impl FakeCluster {
             {
                 ptr_set(&mut new, "/spec/replicas", r.clone());
             }
-            if let Some(st) = o.get("status") {
-                ptr_set(&mut new, "/status", st.clone());
+            // Writes to the main resource ignore `.status` (only the status subresource, or a
+            // controller, changes it): "PUT/POST/PATCH requests to the custom resource ignore
+            // changes to the status stanza" (CustomResourceSubresourceStatus in the
+            // apiextensions API; built-in kinds with a status subresource behave the same).
+            match o.get("status") {
+                Some(st) => ptr_set(&mut new, "/status", st.clone()),
+                None => {
+                    if let Some(m) = new.as_object_mut() {
+                        m.remove("status");
+                    }
+                }
             }
             if key.kind == Kind::SERVICE
                 && new.pointer("/spec/clusterIP").is_none()
@@ -590,6 +660,10 @@ impl FakeCluster {
                 ptr_set(&mut new, "/spec/clusterIP", ip.clone());
             }
         } else {
+            // A create ignores `.status` too.
+            if let Some(m) = new.as_object_mut() {
+                m.remove("status");
+            }
             ptr_set(&mut new, "/metadata/uid", Value::String(format!("uid-{rv}")));
             ptr_set(
                 &mut new,
@@ -692,6 +766,19 @@ impl FakeCluster {
     }
 }
 
+impl devstats_cli::reconcile::ApplyAs for FakeCluster {
+    async fn apply_as(
+        &self,
+        manager: &str,
+        key: &ObjectKey,
+        body: &Value,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        FakeCluster::apply_as(self, manager, key, body, force, dry_run).await
+    }
+}
+
 impl Cluster for FakeCluster {
     async fn list(
         &self,
@@ -781,6 +868,26 @@ impl Cluster for FakeCluster {
     async fn delete(&self, key: &ObjectKey) -> Result<(), ApiError> {
         self.begin(Verb::Delete, key.to_string(), false).await?;
         let mut s = self.lock();
+        // An object with finalizers is not removed: the server sets `deletionTimestamp` (once)
+        // and keeps it until its finalizers are emptied (https://kubernetes.io/docs/concepts/overview/working-with-objects/finalizers/).
+        s.resource_version += 1;
+        let rv = s.resource_version;
+        if let Some(obj) = s.objects.get_mut(key)
+            && obj
+                .pointer("/metadata/finalizers")
+                .and_then(Value::as_array)
+                .is_some_and(|f| !f.is_empty())
+        {
+            if obj.pointer("/metadata/deletionTimestamp").is_none() {
+                ptr_set(
+                    obj,
+                    "/metadata/deletionTimestamp",
+                    Value::String("2026-01-01T00:00:00Z".to_owned()),
+                );
+                ptr_set(obj, "/metadata/resourceVersion", Value::String(rv.to_string()));
+            }
+            return Ok(());
+        }
         if s.objects.remove(key).is_none() {
             return Err(Self::not_found(key));
         }
