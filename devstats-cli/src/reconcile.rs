@@ -147,9 +147,7 @@ impl<C: ApplyAs> Cluster for AsOperator<'_, C> {
         command: &[&str],
         data: &std::path::Path,
     ) -> Result<(), ApiError> {
-        self.0
-            .exec_stdin(namespace, pod, container, command, data)
-            .await
+        self.0.exec_stdin(namespace, pod, container, command, data).await
     }
 }
 
@@ -248,11 +246,7 @@ fn now_rfc3339() -> String {
 
 /// Fills in generations and transition times: a condition whose status is unchanged since the
 /// previous status keeps its `lastTransitionTime` (as `metav1.Condition` requires).
-fn finish(
-    resource: &DevStats,
-    mut status: DevStatsStatus,
-    opts: &ReconcileOptions,
-) -> DevStatsStatus {
+fn finish(resource: &DevStats, mut status: DevStatsStatus, opts: &ReconcileOptions) -> DevStatsStatus {
     let generation = resource.metadata.generation;
     let now = opts.now.clone().unwrap_or_else(now_rfc3339);
     let previous: BTreeMap<ConditionType, &Condition> = resource
@@ -340,7 +334,10 @@ fn phase_of(row: &ProjectRow) -> (ProjectPhase, Option<String>) {
         return (ProjectPhase::Failed, Some(format!("{}: {}", d.object, d.message)));
     }
     if row.provisioning.starts_with("failed") {
-        return (ProjectPhase::Failed, Some(format!("provisioning {}", row.provisioning)));
+        return (
+            ProjectPhase::Failed,
+            Some(format!("provisioning {}", row.provisioning)),
+        );
     }
     if row.provisioning.starts_with("provisioned") {
         if row.sync.last_success.is_some() {
@@ -367,7 +364,12 @@ fn applied_status(report: &ApplyReport, st: &Status, spec_projects: usize) -> De
         });
     }
     projects.sort_by(|a, b| a.name.cmp(&b.name));
-    problems.extend(st.database.diagnoses.iter().map(crate::diagnose::Diagnosis::problem));
+    problems.extend(
+        st.database
+            .diagnoses
+            .iter()
+            .map(crate::diagnose::Diagnosis::problem),
+    );
     let failed_writes: Vec<Problem> = report
         .failed
         .iter()
@@ -397,7 +399,10 @@ fn applied_status(report: &ApplyReport, st: &Status, spec_projects: usize) -> De
         .chain(st.database.diagnoses.iter())
         .next()
     {
-        Some((first.cause.reason(), format!("{}: {}", first.object, first.message)))
+        Some((
+            first.cause.reason(),
+            format!("{}: {}", first.object, first.message),
+        ))
     } else if !failed_writes.is_empty() {
         Some((
             "ApplyFailed",
@@ -418,7 +423,10 @@ fn applied_status(report: &ApplyReport, st: &Status, spec_projects: usize) -> De
             ),
         ))
     } else if provisioning > 0 {
-        Some(("Provisioning", format!("{provisioning} projects are provisioning")))
+        Some((
+            "Provisioning",
+            format!("{provisioning} projects are provisioning"),
+        ))
     } else {
         None
     };

@@ -104,7 +104,11 @@ fn example_converges_ready_with_the_objects_apply_writes() {
         && c.last_transition_time.as_deref() == Some("2026-12-03T12:00:00Z")));
     assert!(s.problems.is_empty(), "{:#?}", s.problems);
     assert_eq!(s.projects.len(), m.projects.len());
-    assert!(s.projects.iter().all(|p| p.phase != ProjectPhase::Failed), "{:#?}", s.projects);
+    assert!(
+        s.projects.iter().all(|p| p.phase != ProjectPhase::Failed),
+        "{:#?}",
+        s.projects
+    );
     assert_eq!(s.projects_ready, Some(format!("{n}/{n}", n = m.projects.len())));
     let set = desired(&m);
     let counts = s.objects.expect("object counts");
@@ -144,11 +148,13 @@ fn example_converges_ready_with_the_objects_apply_writes() {
     let again = block_on(reconcile::reconcile(&fake, &Silent, &read(&fake), &opts2));
     assert_eq!(fake.writes(), 0, "{:?}", fake.requests());
     assert_eq!(cond(&again.status, ConditionType::Ready).0, "True");
-    assert!(again
-        .status
-        .conditions
-        .iter()
-        .all(|c| c.last_transition_time.as_deref() == Some("2026-12-03T12:00:00Z")));
+    assert!(
+        again
+            .status
+            .conditions
+            .iter()
+            .all(|c| c.last_transition_time.as_deref() == Some("2026-12-03T12:00:00Z"))
+    );
 }
 
 #[test]
@@ -164,11 +170,12 @@ fn removing_a_project_prunes_it_but_keeps_its_volumes_and_adding_it_back_creates
         .filter(|d| d.project.as_deref() == Some(gone))
         .map(|d| (d.key.clone(), d.policy.prune))
         .collect();
-    let (guarded, unguarded): (Vec<_>, Vec<_>) =
-        mine.iter().partition(|(_, g)| *g != PruneGuard::None);
+    let (guarded, unguarded): (Vec<_>, Vec<_>) = mine.iter().partition(|(_, g)| *g != PruneGuard::None);
     assert!(!unguarded.is_empty() && !guarded.is_empty(), "{mine:?}");
     assert!(
-        guarded.iter().any(|(k, _)| k.kind == Kind::PERSISTENT_VOLUME_CLAIM)
+        guarded
+            .iter()
+            .any(|(k, _)| k.kind == Kind::PERSISTENT_VOLUME_CLAIM)
             || guarded.iter().any(|(k, _)| k.kind == Kind::JOB),
         "{guarded:?}"
     );
@@ -176,9 +183,18 @@ fn removing_a_project_prunes_it_but_keeps_its_volumes_and_adding_it_back_creates
     let mut smaller = m.clone();
     smaller.projects.retain(|p| p.name.as_str() != gone);
     let r = submit(&fake, &smaller);
-    assert_eq!(r.metadata.generation, Some(2), "a spec change bumps the generation");
+    assert_eq!(
+        r.metadata.generation,
+        Some(2),
+        "a spec change bumps the generation"
+    );
     let out = run(&fake, &r);
-    assert_eq!(cond(&out.status, ConditionType::Ready).0, "True", "{:#?}", out.status);
+    assert_eq!(
+        cond(&out.status, ConditionType::Ready).0,
+        "True",
+        "{:#?}",
+        out.status
+    );
     assert_eq!(out.status.observed_generation, Some(2));
     assert_eq!(out.status.projects.len(), m.projects.len() - 1);
     for (k, _) in &unguarded {
@@ -193,7 +209,12 @@ fn removing_a_project_prunes_it_but_keeps_its_volumes_and_adding_it_back_creates
     let r = submit(&fake, &m);
     assert_eq!(r.metadata.generation, Some(3));
     let out = run(&fake, &r);
-    assert_eq!(cond(&out.status, ConditionType::Ready).0, "True", "{:#?}", out.status);
+    assert_eq!(
+        cond(&out.status, ConditionType::Ready).0,
+        "True",
+        "{:#?}",
+        out.status
+    );
     for (k, _) in &mine {
         assert!(fake.object(k).is_some(), "{k} back");
     }
@@ -232,7 +253,9 @@ fn an_invalid_spec_is_stalled_with_field_paths_and_no_request() {
     assert_eq!(s.observed_generation, Some(1));
     assert!(!s.problems.is_empty());
     assert!(
-        s.problems.iter().all(|p| p.path.starts_with("spec.") || p.path == "spec"),
+        s.problems
+            .iter()
+            .all(|p| p.path.starts_with("spec.") || p.path == "spec"),
         "{:#?}",
         s.problems
     );
@@ -252,12 +275,21 @@ fn kubelet_cannot_pull(fake: &FakeCluster, project: &str) -> String {
     let deploy_key = ObjectKey::new(Kind::DEPLOYMENT, Some(NS), &format!("devstats-grafana-{project}"));
     let deploy = fake.object(&deploy_key).expect("grafana deployment applied");
     let template = deploy.pointer("/spec/template").cloned().expect("pod template");
-    let image = template["spec"]["containers"][0]["image"].as_str().expect("image").to_owned();
-    let container = template["spec"]["containers"][0]["name"].as_str().expect("name").to_owned();
+    let image = template["spec"]["containers"][0]["image"]
+        .as_str()
+        .expect("image")
+        .to_owned();
+    let container = template["spec"]["containers"][0]["name"]
+        .as_str()
+        .expect("name")
+        .to_owned();
     let rs = format!("devstats-grafana-{project}-5d8c7b9f4");
     let pod = format!("{rs}-x2x9q");
     let uid = "a3f1c9e2-7b4d-4c8a-9e1f-2d3c4b5a6f70";
-    let mut labels = template.pointer("/metadata/labels").cloned().unwrap_or_else(|| json!({}));
+    let mut labels = template
+        .pointer("/metadata/labels")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     labels["pod-template-hash"] = json!("5d8c7b9f4");
     let mut spec = template["spec"].clone();
     spec["nodeName"] = json!("node-1");
@@ -311,14 +343,22 @@ fn a_bad_image_is_degraded_with_the_pull_diagnosis() {
     let pod = kubelet_cannot_pull(&fake, &project);
     let out = run(&fake, &read(&fake));
     let s = &out.status;
-    assert_eq!(cond(s, ConditionType::Degraded), ("True", "ImagePullFailed"), "{s:#?}");
+    assert_eq!(
+        cond(s, ConditionType::Degraded),
+        ("True", "ImagePullFailed"),
+        "{s:#?}"
+    );
     assert_eq!(cond(s, ConditionType::Ready), ("False", "ImagePullFailed"));
     let p = s
         .problems
         .iter()
         .find(|p| p.path == format!("Pod {NS}/{pod}"))
         .unwrap_or_else(|| panic!("{:#?}", s.problems));
-    assert!(p.message.starts_with("ImagePullFailed: ") && p.message.contains(BAD), "{}", p.message);
+    assert!(
+        p.message.starts_with("ImagePullFailed: ") && p.message.contains(BAD),
+        "{}",
+        p.message
+    );
     let row = s.projects.iter().find(|r| r.name == project).expect("project");
     assert_eq!(row.phase, ProjectPhase::Failed);
     assert!(out.requeue_after.is_some());
@@ -334,7 +374,10 @@ fn status_writes_leave_the_generation_and_main_writes_ignore_status() {
     write_status(&fake, &out.status);
     let after = fake.object(&rkey()).expect("live");
     assert_eq!(after["metadata"]["generation"], json!(1));
-    assert_ne!(after["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"]);
+    assert_ne!(
+        after["metadata"]["resourceVersion"],
+        before["metadata"]["resourceVersion"]
+    );
     assert_eq!(after["spec"], before["spec"]);
     assert_eq!(read(&fake).status.as_ref(), Some(&out.status));
     assert!(
@@ -382,7 +425,12 @@ fn finalize_keeps_volumes_and_the_database() {
     for k in before.iter().filter(|k| kept_kinds(k)) {
         assert!(after.contains(k), "{k} kept");
     }
-    assert!(after.iter().all(|k| k.kind != Kind::DEPLOYMENT && k.kind != Kind::CRON_JOB), "{after:?}");
+    assert!(
+        after
+            .iter()
+            .all(|k| k.kind != Kind::DEPLOYMENT && k.kind != Kind::CRON_JOB),
+        "{after:?}"
+    );
 
     // The caller drops the finalizer; the server removes the resource.
     let gone = block_on(fake.remove_finalizer(&rkey(), resource::FINALIZER)).expect("patched");
@@ -402,8 +450,19 @@ fn a_finalizer_holds_a_deleted_object_until_removed() {
     let stamp = v["metadata"]["deletionTimestamp"].clone();
     assert!(stamp.is_string());
     block_on(devstats_cli::cluster::Cluster::delete(&fake, &key)).expect("again");
-    assert_eq!(fake.object(&key).expect("still there")["metadata"]["deletionTimestamp"], stamp);
-    assert!(block_on(fake.remove_finalizer(&key, "a/one")).expect("patched").is_some());
-    assert!(block_on(fake.remove_finalizer(&key, "b/two")).expect("patched").is_none());
+    assert_eq!(
+        fake.object(&key).expect("still there")["metadata"]["deletionTimestamp"],
+        stamp
+    );
+    assert!(
+        block_on(fake.remove_finalizer(&key, "a/one"))
+            .expect("patched")
+            .is_some()
+    );
+    assert!(
+        block_on(fake.remove_finalizer(&key, "b/two"))
+            .expect("patched")
+            .is_none()
+    );
     assert!(fake.object(&key).is_none());
 }

@@ -567,7 +567,11 @@ impl FakeCluster {
     /// Removes `finalizer` from `metadata.finalizers` (a metadata patch, as a controller sends
     /// it when its cleanup is done). An object being deleted (`metadata.deletionTimestamp` set)
     /// whose finalizers are now empty is removed, as the API server does; `None` then.
-    pub async fn remove_finalizer(&self, key: &ObjectKey, finalizer: &str) -> Result<Option<Value>, ApiError> {
+    pub async fn remove_finalizer(
+        &self,
+        key: &ObjectKey,
+        finalizer: &str,
+    ) -> Result<Option<Value>, ApiError> {
         self.begin(Verb::Patch, key.to_string(), false).await?;
         let mut s = self.lock();
         s.resource_version += 1;
@@ -614,7 +618,11 @@ impl FakeCluster {
             None => 1,
         };
         if let Some(o) = &old {
-            for path in ["/metadata/uid", "/metadata/creationTimestamp", "/metadata/deletionTimestamp"] {
+            for path in [
+                "/metadata/uid",
+                "/metadata/creationTimestamp",
+                "/metadata/deletionTimestamp",
+            ] {
                 if let Some(v) = o.pointer(path) {
                     ptr_set(&mut new, path, v.clone());
                 }
