@@ -47,8 +47,7 @@ fn planner(c: &mut Criterion) {
         let src = devstats_model::testing::scaled_model(cncf, copies).expect("scales");
         let model = devstats_model::parse_str("scaled.yaml", &src).expect("valid");
         let ns = model.instance.namespace.as_str().to_owned();
-        let rendered =
-            devstats_render::render(&model, &devstats_render::Options::default()).expect("renders");
+        let rendered = devstats_render::render(&model, &devstats_render::Options::default()).expect("renders");
         let set = DesiredSet::new(&rendered, &ns, true).expect("desired set");
         let live = applied(&set);
         let empty = LiveState::default();
@@ -66,10 +65,9 @@ fn planner(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("plan against an empty cluster", label), |b| {
             b.iter(|| plan(&set, &empty, &opts))
         });
-        g.bench_function(
-            BenchmarkId::new("plan against an up-to-date cluster", label),
-            |b| b.iter(|| plan(&set, &live, &opts)),
-        );
+        g.bench_function(BenchmarkId::new("plan against an up-to-date cluster", label), |b| {
+            b.iter(|| plan(&set, &live, &opts))
+        });
         g.finish();
     }
 }

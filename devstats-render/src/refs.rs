@@ -59,10 +59,7 @@ impl<'a> LabelIndex<'a> {
         let id = self.sets.len();
         self.sets.push(labels);
         for (k, v) in labels {
-            self.postings
-                .entry((k.as_str(), v.as_str()))
-                .or_default()
-                .push(id);
+            self.postings.entry((k.as_str(), v.as_str())).or_default().push(id);
         }
         id
     }
@@ -297,10 +294,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             _ => {}
         }
         if matches!(o.kind(), "CronJob" | "Job" | "Deployment") {
-            idx.by_kind
-                .entry(o.kind())
-                .or_default()
-                .insert(o.name().to_owned());
+            idx.by_kind.entry(o.kind()).or_default().insert(o.name().to_owned());
         }
         if let Object::Service(svc) = o
             && let Some(labels) = &svc.metadata.labels
