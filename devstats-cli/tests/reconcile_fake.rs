@@ -65,7 +65,7 @@ fn run(fake: &FakeCluster, r: &DevStats) -> ReconcileOutcome {
     block_on(reconcile::reconcile(fake, &Silent, r, &opts()))
 }
 
-fn cond<'a>(s: &'a DevStatsStatus, t: ConditionType) -> (&'a str, &'a str) {
+fn cond(s: &DevStatsStatus, t: ConditionType) -> (&str, &str) {
     let c = s
         .conditions
         .iter()
