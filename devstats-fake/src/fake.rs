@@ -23,6 +23,13 @@
 //! - `metadata.managedFields` can be replaced with a JSON patch guarded by a `test` of
 //!   `resourceVersion` (what kubectl's `csaupgrade` sends), see [`Cluster::patch_managed_fields`].
 //!
+//! Object lifecycle as the API server runs it: `metadata.generation` is 1 on create and grows only
+//! when `spec` changes; writes to the main resource (and creates) ignore `.status`, which only
+//! [`FakeCluster::write_status`] (the status subresource) and the simulated controllers change;
+//! deleting an object with `metadata.finalizers` only sets `metadata.deletionTimestamp`, and the
+//! object goes when [`FakeCluster::remove_finalizer`] empties them. Custom resources such as
+//! `DevStats` are stored like any object (by [`Kind`]).
+//!
 //! Not modelled: other defaults (probes' `timeoutSeconds`, `dnsPolicy`, `schedulerName`, …, none of
 //! which the render sets differently from the server), schema-driven list types of custom
 //! resources (their lists are atomic, their maps granular, as for a CRD without markers), field
