@@ -7,39 +7,8 @@
 //! Run with `cargo bench -p devstats-cli --bench plan` (or `-- x16` for one size).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use devstats_cli::kinds::{Kind, ObjectKey};
 use devstats_cli::plan::{DesiredSet, LiveState, PlanOptions, plan};
-use serde_json::json;
-
-/// A live state where every desired object exists exactly as applied and is ready (what
-/// `tests/apply_plan.rs` calls `applied`).
-fn applied(set: &DesiredSet) -> LiveState {
-    let mut live = LiveState::default();
-    for d in &set.objects {
-        let mut v = d.body.clone();
-        match d.key.kind.kind {
-            "Job" => v["status"] = json!({"conditions": [{"type": "Complete", "status": "True"}]}),
-            "StatefulSet" => {
-                v["metadata"]["generation"] = json!(1);
-                let r = v.pointer("/spec/replicas").cloned().unwrap_or(json!(1));
-                v["status"] =
-                    json!({"observedGeneration": 1, "replicas": r, "readyReplicas": r, "updatedReplicas": r});
-                let primary = json!({"apiVersion": "v1", "kind": "Pod",
-                    "metadata": {"name": format!("{}-0", d.key.name), "namespace": d.key.namespace,
-                                 "labels": {"cluster-name": d.key.name, "role": "primary"}},
-                    "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
-                live.objects
-                    .insert(ObjectKey::of_value(&primary).expect("key"), primary);
-            }
-            _ => {}
-        }
-        live.objects.insert(d.key.clone(), v);
-    }
-    live.full_kinds = Kind::ALL.iter().copied().collect();
-    live.listed_kinds = Kind::ALL.iter().copied().collect();
-    live.inventory = Some(set.members());
-    live
-}
+use devstats_fake::live::converged;
 
 fn planner(c: &mut Criterion) {
     let cncf = include_str!("../../fixtures/cncf.yaml");
@@ -47,9 +16,10 @@ fn planner(c: &mut Criterion) {
         let src = devstats_model::testing::scaled_model(cncf, copies).expect("scales");
         let model = devstats_model::parse_str("scaled.yaml", &src).expect("valid");
         let ns = model.instance.namespace.as_str().to_owned();
-        let rendered = devstats_render::render(&model, &devstats_render::Options::default()).expect("renders");
+        let rendered =
+            devstats_render::render(&model, &devstats_render::Options::default()).expect("renders");
         let set = DesiredSet::new(&rendered, &ns, true).expect("desired set");
-        let live = applied(&set);
+        let live = converged(&set);
         let empty = LiveState::default();
         let opts = PlanOptions::default();
         let mut g = c.benchmark_group(format!("plan {label} ({} projects)", model.projects.len()));
@@ -65,9 +35,10 @@ fn planner(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("plan against an empty cluster", label), |b| {
             b.iter(|| plan(&set, &empty, &opts))
         });
-        g.bench_function(BenchmarkId::new("plan against an up-to-date cluster", label), |b| {
-            b.iter(|| plan(&set, &live, &opts))
-        });
+        g.bench_function(
+            BenchmarkId::new("plan against an up-to-date cluster", label),
+            |b| b.iter(|| plan(&set, &live, &opts)),
+        );
         g.finish();
     }
 }

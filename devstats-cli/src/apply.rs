@@ -284,7 +284,7 @@ pub async fn read_live<C: Cluster>(eng: &Engine<'_, C>, set: &DesiredSet) -> Res
         }
     }
     let inventory = match parent? {
-        Some(p) => Some(inventory::parse(&p).map_err(ApiError::transport)?),
+        Some(p) => Some(inventory::parse(&p).map_err(|e| ApiError::transport(e.to_string()))?),
         None => None,
     };
     if let Some(inv) = &inventory {
@@ -342,19 +342,19 @@ pub async fn read_live<C: Cluster>(eng: &Engine<'_, C>, set: &DesiredSet) -> Res
 /// provisioning and rendered helper pods (not the thousands that CronJobs leave behind).
 #[must_use]
 pub fn list_options(kind: Kind, pod_types: &BTreeSet<String>) -> ListOptions {
-    match kind.kind {
-        "Pod" => ListOptions {
+    match kind {
+        Kind::POD => ListOptions {
             metadata_only: false,
             label_selector: Some(format!(
                 "type in ({})",
                 pod_types.iter().map(String::as_str).collect::<Vec<_>>().join(",")
             )),
         },
-        "Job" => ListOptions {
+        Kind::JOB => ListOptions {
             metadata_only: false,
             label_selector: Some("type in (boot,provision)".to_owned()),
         },
-        "StatefulSet" | "HorizontalPodAutoscaler" => ListOptions::default(),
+        Kind::STATEFUL_SET | Kind::HORIZONTAL_POD_AUTOSCALER => ListOptions::default(),
         _ => ListOptions {
             metadata_only: true,
             label_selector: None,
@@ -437,13 +437,63 @@ async fn poll_readiness<C: Cluster>(
     })
 }
 
+/// Why writing, deleting or waiting for one object failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ObjectError {
+    /// A request about it failed (described with what to do, [`describe_write_error`]).
+    #[error("{}", describe_write_error(.key, .error))]
+    Api {
+        /// The object.
+        key: ObjectKey,
+        /// The API's answer.
+        error: ApiError,
+    },
+    /// It failed to become ready (a failed Job, a crash-looping rollout).
+    #[error("{key}: {message}")]
+    Failed {
+        /// The object.
+        key: ObjectKey,
+        /// What its status says.
+        message: String,
+    },
+    /// It was not ready within the timeout.
+    #[error("{key}: timed out after {secs}s: {message}")]
+    TimedOut {
+        /// The object.
+        key: ObjectKey,
+        /// The timeout.
+        secs: u64,
+        /// Its last progress message.
+        message: String,
+    },
+    /// It was still there after a delete, for the whole timeout.
+    #[error("{key}: still present {secs}s after delete")]
+    StillPresent {
+        /// The object.
+        key: ObjectKey,
+        /// The timeout.
+        secs: u64,
+    },
+}
+
+impl ObjectError {
+    /// A failed request about `key`.
+    #[must_use]
+    pub fn api(key: &ObjectKey, error: ApiError) -> Self {
+        Self::Api {
+            key: key.clone(),
+            error,
+        }
+    }
+}
+
 /// Waits until object `i` is ready, failed, or the timeout passes.
 async fn wait_ready<C: Cluster>(
     eng: &Engine<'_, C>,
     set: &DesiredSet,
     i: usize,
     cfg: &ApplyConfig,
-) -> Result<(), String> {
+) -> Result<(), ObjectError> {
     let d = &set.objects[i];
     let timeout = if d.policy.write == Write::RunOnce {
         cfg.provision_timeout
@@ -470,7 +520,7 @@ async fn wait_ready<C: Cluster>(
     loop {
         let r = poll_readiness(eng, set, i)
             .await
-            .map_err(|e| describe_write_error(&d.key, &e))?;
+            .map_err(|e| ObjectError::api(&d.key, e))?;
         match r {
             Readiness::Ready => {
                 done(true, "ready".to_owned());
@@ -478,14 +528,21 @@ async fn wait_ready<C: Cluster>(
             }
             Readiness::Failed(m) => {
                 done(false, m.clone());
-                return Err(format!("{}: {m}", d.key));
+                return Err(ObjectError::Failed {
+                    key: d.key.clone(),
+                    message: m,
+                });
             }
             Readiness::Progressing(m) => {
                 let elapsed = started.elapsed();
                 if elapsed >= timeout {
                     let text = format!("timed out after {}s: {m}", timeout.as_secs());
-                    done(false, text.clone());
-                    return Err(format!("{}: {text}", d.key));
+                    done(false, text);
+                    return Err(ObjectError::TimedOut {
+                        key: d.key.clone(),
+                        secs: timeout.as_secs(),
+                        message: m,
+                    });
                 }
                 eng.progress.event(&Event::WaitProgress {
                     object: object.clone(),
@@ -504,23 +561,23 @@ async fn wait_gone<C: Cluster>(
     eng: &Engine<'_, C>,
     key: &ObjectKey,
     cfg: &ApplyConfig,
-) -> Result<(), String> {
+) -> Result<(), ObjectError> {
     let started = Instant::now();
     let mut delay = cfg.poll_initial;
     loop {
         match eng.get(key).await {
             Ok(None) => return Ok(()),
             Ok(Some(_)) if started.elapsed() >= cfg.timeout => {
-                return Err(format!(
-                    "{key}: still present {}s after delete",
-                    cfg.timeout.as_secs()
-                ));
+                return Err(ObjectError::StillPresent {
+                    key: key.clone(),
+                    secs: cfg.timeout.as_secs(),
+                });
             }
             Ok(Some(_)) => {
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(cfg.poll_max);
             }
-            Err(e) => return Err(describe_write_error(key, &e)),
+            Err(e) => return Err(ObjectError::api(key, e)),
         }
     }
 }
@@ -532,7 +589,7 @@ async fn run_node<C: Cluster>(
     i: usize,
     cfg: &ApplyConfig,
     slots: &Semaphore,
-) -> Result<(), String> {
+) -> Result<(), ObjectError> {
     let d = &set.objects[i];
     let p = &plan.objects[i];
     let provisioning =
@@ -542,7 +599,7 @@ async fn run_node<C: Cluster>(
     } else {
         None
     };
-    let err = |e: ApiError| describe_write_error(&d.key, &e);
+    let err = |e: ApiError| ObjectError::api(&d.key, e);
     match &p.action {
         Action::Apply { .. } => {
             eng.apply(&d.key, &p.body, cfg.force_conflicts, false)
@@ -769,7 +826,7 @@ pub async fn apply<C: Cluster>(
         deps[e.from].push((e.to, e.kind));
     }
     let order = topo_order(n, &set.edges).unwrap_or_else(|_| (0..n).collect());
-    let mut running: FuturesUnordered<LocalBoxFuture<'_, (usize, Result<(), String>)>> =
+    let mut running: FuturesUnordered<LocalBoxFuture<'_, (usize, Result<(), ObjectError>)>> =
         FuturesUnordered::new();
     let mut pending: Vec<usize> = order
         .into_iter()
@@ -877,7 +934,13 @@ fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-fn fail<C: Cluster>(eng: &Engine<'_, C>, report: &mut ApplyReport, key: &ObjectKey, error: String) {
+fn fail<C: Cluster>(
+    eng: &Engine<'_, C>,
+    report: &mut ApplyReport,
+    key: &ObjectKey,
+    error: impl std::fmt::Display,
+) {
+    let error = error.to_string();
     eng.progress.event(&Event::Failed {
         object: key.to_string(),
         error: error.clone(),
@@ -901,10 +964,10 @@ pub async fn write_inventory<C: Cluster>(
     eng: &Engine<'_, C>,
     namespace: &str,
     members: &inventory::Members,
-) -> Result<(), String> {
+) -> Result<(), ObjectError> {
     let key = inventory::parent_key(namespace);
     eng.apply(&key, &inventory::parent(namespace, members), true, false)
         .await
         .map(|_| ())
-        .map_err(|e| describe_write_error(&key, &e))
+        .map_err(|e| ObjectError::api(&key, e))
 }

@@ -337,6 +337,28 @@ pub const METADATA_ACCEPT: &str =
 /// Page size of lists.
 pub const PAGE: u32 = 500;
 
+/// Why [`KubeCluster::connect`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The `--kubeconfig` file cannot be read or used.
+    #[error("--kubeconfig {}: {source}", path.display())]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: kube::config::KubeconfigError,
+    },
+    /// The default kubeconfig (with `--context`) cannot be used.
+    #[error("kubeconfig: {0}")]
+    Kubeconfig(kube::config::KubeconfigError),
+    /// Neither in-cluster nor kubeconfig configuration could be loaded.
+    #[error("kubeconfig: {0}")]
+    Infer(kube::config::InferConfigError),
+    /// The client cannot be built from the configuration.
+    #[error("cannot build a client: {0}")]
+    Client(kube::Error),
+}
+
 /// The real cluster, over a `kube::Client`.
 #[derive(Clone)]
 pub struct KubeCluster {
@@ -355,30 +377,31 @@ impl KubeCluster {
     pub async fn connect(
         kubeconfig: Option<&std::path::Path>,
         context: Option<&str>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ConnectError> {
         let options = kube::config::KubeConfigOptions {
             context: context.map(str::to_owned),
             ..kube::config::KubeConfigOptions::default()
         };
         let mut config = match kubeconfig {
             Some(path) => {
-                let kc = kube::config::Kubeconfig::read_from(path)
-                    .map_err(|e| format!("--kubeconfig {}: {e}", path.display()))?;
+                let file = |source| ConnectError::File {
+                    path: path.to_owned(),
+                    source,
+                };
+                let kc = kube::config::Kubeconfig::read_from(path).map_err(file)?;
                 kube::Config::from_custom_kubeconfig(kc, &options)
                     .await
-                    .map_err(|e| format!("--kubeconfig {}: {e}", path.display()))?
+                    .map_err(file)?
             }
             None if context.is_some() => kube::Config::from_kubeconfig(&options)
                 .await
-                .map_err(|e| format!("kubeconfig: {e}"))?,
-            None => kube::Config::infer()
-                .await
-                .map_err(|e| format!("kubeconfig: {e}"))?,
+                .map_err(ConnectError::Kubeconfig)?,
+            None => kube::Config::infer().await.map_err(ConnectError::Infer)?,
         };
         config.default_retry = false;
         config.read_timeout = Some(Duration::from_secs(60));
         config.write_timeout = Some(Duration::from_secs(60));
-        let client = kube::Client::try_from(config).map_err(|e| format!("cannot build a client: {e}"))?;
+        let client = kube::Client::try_from(config).map_err(ConnectError::Client)?;
         Ok(Self { client })
     }
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use devstats_render::PruneGuard;
 use futures::future::join_all;
 
-use crate::apply::{describe_write_error, write_inventory};
+use crate::apply::{ObjectError, describe_write_error, write_inventory};
 use crate::cluster::Cluster;
 use crate::engine::Engine;
 use crate::kinds::{Kind, ObjectKey};
@@ -128,12 +128,12 @@ pub async fn run<C: Cluster>(eng: &Engine<'_, C>, namespace: &str, plan: &Destro
             eng.delete(&parent)
                 .await
                 .map(|_| ())
-                .map_err(|e| describe_write_error(&parent, &e))
+                .map_err(|e| ObjectError::api(&parent, e))
         } else {
             write_inventory(eng, namespace, &remaining).await
         };
         if let Err(e) = r {
-            report.failed.push((parent.to_string(), e));
+            report.failed.push((parent.to_string(), e.to_string()));
         }
     }
     report

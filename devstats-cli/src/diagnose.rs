@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::kinds::Kind;
+
 /// How many log lines a crash-loop diagnosis keeps.
 pub const LOG_LINES: usize = 10;
 
@@ -773,7 +775,10 @@ fn missing_ref(msg: &str) -> Option<MissingRef> {
         });
     }
     // `secret "NAME" not found` / `configmap "NAME" not found`
-    for (prefix, kind) in [("secret \"", "Secret"), ("configmap \"", "ConfigMap")] {
+    for (prefix, kind) in [
+        ("secret \"", Kind::SECRET.kind),
+        ("configmap \"", Kind::CONFIG_MAP.kind),
+    ] {
         if let Some(i) = lower.find(prefix) {
             let rest = &msg[i + prefix.len()..];
             let (name, tail) = rest.split_once('"')?;
@@ -977,7 +982,7 @@ pub fn deployment(deployment: &Value, events: &[Value]) -> Vec<Diagnosis> {
         })
         .collect();
     evs.sort_by(|a, b| when(b).cmp(when(a)));
-    create_failures(&object_name("Deployment", deployment), &evs)
+    create_failures(&object_name(Kind::DEPLOYMENT.kind, deployment), &evs)
 }
 
 /// `FailedCreate` Events of a StatefulSet.
@@ -985,8 +990,8 @@ pub fn deployment(deployment: &Value, events: &[Value]) -> Vec<Diagnosis> {
 pub fn statefulset(sts: &Value, events: &[Value]) -> Vec<Diagnosis> {
     let name = text(sts, "/metadata/name").unwrap_or_default();
     create_failures(
-        &object_name("StatefulSet", sts),
-        &events_of(events, "StatefulSet", name, text(sts, "/metadata/uid")),
+        &object_name(Kind::STATEFUL_SET.kind, sts),
+        &events_of(events, Kind::STATEFUL_SET.kind, name, text(sts, "/metadata/uid")),
     )
 }
 

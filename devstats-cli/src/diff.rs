@@ -105,7 +105,7 @@ pub fn normalize(v: &Value) -> Value {
 /// Replaces every value of a Secret's `data` and `stringData` by `<sha256:8 hex digits, n bytes>`
 /// (of the decoded bytes), so a diff shows which keys changed and never what they hold.
 pub fn mask_secret(v: &mut Value) {
-    if v.get("kind").and_then(Value::as_str) != Some("Secret") {
+    if v.get("kind").and_then(Value::as_str) != Some(Kind::SECRET.kind) {
         return;
     }
     for field in ["data", "stringData"] {

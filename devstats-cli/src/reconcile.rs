@@ -515,6 +515,7 @@ pub async fn reconcile<C: ApplyAs>(
     let mut set = match DesiredSet::new(&rendered, &namespace, true) {
         Ok(s) => s,
         Err(e) => {
+            let e = e.to_string();
             let p = Problem {
                 path: "spec".to_owned(),
                 message: e.clone(),
@@ -605,7 +606,7 @@ pub async fn finalize<C: ApplyAs>(
             done: true,
         });
     };
-    let members = inventory::parse(&parent).map_err(ApiError::transport)?;
+    let members = inventory::parse(&parent).map_err(|e| ApiError::transport(e.to_string()))?;
     let plan = destroy::plan(&members, false);
     let report = destroy::run(&eng, &namespace, &plan).await;
     let done = report.failed.is_empty();

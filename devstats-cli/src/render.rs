@@ -7,6 +7,12 @@ use std::process::ExitCode;
 use devstats_render::{Component, Options, SecretValue, SecretValues, Selection};
 use miette::{IntoDiagnostic, WrapErr, miette};
 
+/// The names `--only` accepts, from the render's component table (listed in `--help`, checked by
+/// clap before any IO).
+fn component_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(Component::ALL.iter().map(|c| c.as_str()))
+}
+
 /// Output format of `render`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -19,8 +25,9 @@ pub enum Format {
 /// Which objects to render (shared by render, diff and apply).
 #[derive(Debug, Clone, clap::Args)]
 pub struct SelectArgs {
-    /// Render only these components (comma-separated); see `devstats-k8s components`.
-    #[arg(long, value_delimiter = ',', value_name = "COMPONENT,...")]
+    /// Render only these components (comma-separated); `devstats-k8s components` says what each
+    /// holds.
+    #[arg(long, value_delimiter = ',', value_name = "COMPONENT,...", value_parser = component_names())]
     pub only: Vec<String>,
     /// Render only this project's objects (repeatable).
     #[arg(long = "project", value_name = "NAME")]

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::apply::describe_write_error;
+use crate::apply::ObjectError;
+use crate::cluster::ApiError;
 use crate::cluster::{Cluster, ListOptions};
 use crate::engine::Engine;
 use crate::kinds::{Kind, ObjectKey};
@@ -59,17 +60,139 @@ script_tasks! {
     "periods" => "recompute periods";
 }
 
+/// A task name that is not a task.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown task '{name}'; allowed: {}", TASKS.iter().map(|t| t.name).collect::<Vec<_>>().join(", "))]
+pub struct UnknownTask {
+    /// The name given.
+    pub name: String,
+}
+
 /// Finds a task by name.
-pub fn find(name: &str) -> Result<&'static Task, String> {
+pub fn find(name: &str) -> Result<&'static Task, UnknownTask> {
     TASKS
         .iter()
         .find(|t| t.name == name || t.name.replace('_', "-") == name)
-        .ok_or_else(|| {
-            format!(
-                "unknown task '{name}'; allowed: {}",
-                TASKS.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
-            )
+        .ok_or_else(|| UnknownTask {
+            name: name.to_owned(),
         })
+}
+
+/// Why a task's Job cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The rendered provisioning Job lacks a part the task Job is made of.
+    #[error("the provisioning Job has no {0}")]
+    Incomplete(&'static str),
+    /// The provisioning Job's container `env` is not a list.
+    #[error("env is not a list")]
+    EnvNotList,
+    /// `--project` names no project.
+    #[error("unknown project '{0}'")]
+    UnknownProject(String),
+    /// The restore source (`--from`) is unusable.
+    #[error("{0}")]
+    Source(String),
+    /// The model cannot be rendered.
+    #[error("{0}")]
+    Render(#[from] devstats_render::RenderError),
+    /// The Job does not serialize.
+    #[error("cannot serialize the {what} Job: {source}")]
+    Serialize {
+        /// Which Job.
+        what: &'static str,
+        /// Why.
+        source: serde_json::Error,
+    },
+}
+
+/// Why a grafana-data archive (`--from`) is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// It cannot be read.
+    #[error("--from {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It is not a tar archive.
+    #[error("--from {}: not a tar archive (make it as docs/operations.md, Grafana data, says)", path.display())]
+    NotTar {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// It lacks entries the Grafanas need.
+    #[error(
+        "--from {}: the archive has no {} (it must hold what upstream's devstats-grafana.tar holds; see docs/operations.md, Grafana data)",
+        path.display(),
+        missing.join(", ")
+    )]
+    Missing {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The entries it lacks.
+        missing: Vec<&'static str>,
+    },
+}
+
+/// Why a task run failed (not the task itself: that is [`RunOutcome::Failed`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    /// A request about the Job or its pod failed.
+    #[error(transparent)]
+    Object(#[from] ObjectError),
+    /// The run-once Job is still running.
+    #[error("{job} is running ({message}); wait for it, or delete it first")]
+    Running {
+        /// The Job.
+        job: ObjectKey,
+        /// Its progress.
+        message: String,
+    },
+    /// The chart's provisioning pod exists and has not completed.
+    #[error("the chart's pod {0} exists and has not completed; delete it first")]
+    ChartPod(String),
+    /// The previous Job was not gone within the timeout.
+    #[error("{0} is still being deleted")]
+    StillDeleting(ObjectKey),
+    /// A Job of the name exists.
+    #[error("{0} already exists")]
+    Exists(ObjectKey),
+    /// No pod started within the timeout.
+    #[error("{key}: no pod started within {secs}s")]
+    NoPod {
+        /// The Job.
+        key: ObjectKey,
+        /// The timeout.
+        secs: u64,
+    },
+    /// The upload into the pod failed.
+    #[error("uploading {} into {namespace}/{pod}: {error}", path.display())]
+    Upload {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The pod's namespace.
+        namespace: String,
+        /// The pod.
+        pod: String,
+        /// Why.
+        error: ApiError,
+    },
+    /// The Job was deleted while it ran.
+    #[error("{0} disappeared")]
+    Disappeared(ObjectKey),
+    /// The Job did not end within the timeout.
+    #[error("{key}: timed out after {secs}s ({message})")]
+    TimedOut {
+        /// The Job.
+        key: ObjectKey,
+        /// The timeout.
+        secs: u64,
+        /// Its last progress.
+        message: String,
+    },
 }
 
 /// Base-36 text of a number (short unique suffixes).
@@ -106,12 +229,12 @@ pub fn build(
     name: &str,
     keep: bool,
     env: &[(String, String)],
-) -> Result<Value, String> {
+) -> Result<Value, JobError> {
     let mut job = provisioning.clone();
     let meta = job
         .get_mut("metadata")
         .and_then(Value::as_object_mut)
-        .ok_or("the provisioning Job has no metadata")?;
+        .ok_or(JobError::Incomplete("metadata"))?;
     meta.insert("name".to_owned(), json!(name));
     if let Some(a) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
         a.remove(HASH_ANNOTATION);
@@ -124,7 +247,7 @@ pub fn build(
     let spec = job
         .get_mut("spec")
         .and_then(Value::as_object_mut)
-        .ok_or("the provisioning Job has no spec")?;
+        .ok_or(JobError::Incomplete("spec"))?;
     spec.insert("backoffLimit".to_owned(), json!(0));
     if keep {
         spec.remove("ttlSecondsAfterFinished");
@@ -150,14 +273,14 @@ pub fn build(
     let container = job
         .pointer_mut("/spec/template/spec/containers/0")
         .and_then(Value::as_object_mut)
-        .ok_or("the provisioning Job has no container")?;
+        .ok_or(JobError::Incomplete("container"))?;
     container.insert("command".to_owned(), json!(task.command));
     container.remove("args");
     let vars = container
         .entry("env")
         .or_insert_with(|| json!([]))
         .as_array_mut()
-        .ok_or("env is not a list")?;
+        .ok_or(JobError::EnvNotList)?;
     for (k, v) in env {
         match vars
             .iter_mut()
@@ -179,15 +302,18 @@ pub fn restore_job(
     from: Option<&str>,
     name: &str,
     keep: bool,
-) -> Result<Value, String> {
+) -> Result<Value, JobError> {
     use devstats_render::disaster_recovery::{RestoreSource, restore_job};
     let p = model
         .project(project)
-        .ok_or_else(|| format!("unknown project '{project}'"))?;
-    let source = RestoreSource::parse(from, model, p)?;
-    let ctx = devstats_render::Ctx::new(model, None).map_err(|e| e.to_string())?;
+        .ok_or_else(|| JobError::UnknownProject(project.to_owned()))?;
+    let source = RestoreSource::parse(from, model, p).map_err(JobError::Source)?;
+    let ctx = devstats_render::Ctx::new(model, None)?;
     let job = restore_job(&ctx, p, &source, name, keep);
-    serde_json::to_value(&job).map_err(|e| format!("cannot serialize the restore Job: {e}"))
+    serde_json::to_value(&job).map_err(|source| JobError::Serialize {
+        what: "restore",
+        source,
+    })
 }
 
 /// Why `run provision` needs a confirmation, if it does: re-provisioning a provisioned project
@@ -195,13 +321,14 @@ pub fn restore_job(
 pub async fn reprovision_check<C: Cluster>(
     eng: &Engine<'_, C>,
     job: &ObjectKey,
-) -> Result<Option<String>, String> {
-    let err = |e| describe_write_error(job, &e);
+) -> Result<Option<String>, RunError> {
+    let err = |e| ObjectError::api(job, e);
     if let Some(live) = eng.get(job).await.map_err(err)? {
         return match waits::job(&live) {
-            Readiness::Progressing(m) => {
-                Err(format!("{job} is running ({m}); wait for it, or delete it first"))
-            }
+            Readiness::Progressing(m) => Err(RunError::Running {
+                job: job.clone(),
+                message: m,
+            }),
             Readiness::Ready => Ok(Some(format!(
                 "{job} completed: the project is provisioned. Provisioning again rewrites its live database."
             ))),
@@ -211,17 +338,14 @@ pub async fn reprovision_check<C: Cluster>(
         };
     }
     let pod = ObjectKey::new(Kind::POD, job.namespace.as_deref(), &job.name);
-    if let Some(p) = eng.get(&pod).await.map_err(|e| describe_write_error(&pod, &e))? {
+    if let Some(p) = eng.get(&pod).await.map_err(|e| ObjectError::api(&pod, e))? {
         if waits::pod_outcome(&p).is_ready() {
             return Ok(Some(format!(
                 "the chart's pod {} completed: the project is provisioned. Provisioning again rewrites its live database.",
                 job.name
             )));
         }
-        return Err(format!(
-            "the chart's pod {} exists and has not completed; delete it first",
-            job.name
-        ));
+        return Err(RunError::ChartPod(job.name.clone()));
     }
     Ok(None)
 }
@@ -276,10 +400,13 @@ pub struct UploadStep {
 }
 
 /// The Job of `run grafana-data` (built by the pure `devstats_render::grafana_data::job`).
-pub fn grafana_data_job(model: &devstats_model::Model, name: &str) -> Result<Value, String> {
-    let ctx = devstats_render::Ctx::new(model, None).map_err(|e| e.to_string())?;
+pub fn grafana_data_job(model: &devstats_model::Model, name: &str) -> Result<Value, JobError> {
+    let ctx = devstats_render::Ctx::new(model, None)?;
     let job = devstats_render::grafana_data::job(&ctx, name);
-    serde_json::to_value(&job).map_err(|e| format!("cannot serialize the grafana-data Job: {e}"))
+    serde_json::to_value(&job).map_err(|source| JobError::Serialize {
+        what: "grafana-data",
+        source,
+    })
 }
 
 /// Checks, before any request, that `path` is a tar archive holding what the Grafanas need
@@ -287,11 +414,14 @@ pub fn grafana_data_job(model: &devstats_model::Model, name: &str) -> Result<Val
 /// `grafana/sqlitedb`, `grafana/runq`, `grafana/replacer`). Reads only the 512-byte headers
 /// (ustar, with GNU long names), so it is bounded by the file's size. Returns the number of
 /// entries.
-pub fn check_grafana_archive(path: &std::path::Path) -> Result<usize, String> {
+pub fn check_grafana_archive(path: &std::path::Path) -> Result<usize, ArchiveError> {
     use std::io::{Read, Seek, SeekFrom};
-    let shown = path.display();
-    let mut f = std::fs::File::open(path).map_err(|e| format!("--from {shown}: {e}"))?;
-    let len = f.metadata().map_err(|e| format!("--from {shown}: {e}"))?.len();
+    let read = |source| ArchiveError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(read)?;
+    let len = f.metadata().map_err(read)?.len();
     let mut names = Vec::new();
     let mut long_name: Option<String> = None;
     let mut header = [0u8; 512];
@@ -300,11 +430,11 @@ pub fn check_grafana_archive(path: &std::path::Path) -> Result<usize, String> {
         let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
         String::from_utf8_lossy(&b[..end]).into_owned()
     };
-    let not_tar =
-        || format!("--from {shown}: not a tar archive (make it as docs/operations.md, Grafana data, says)");
+    let not_tar = || ArchiveError::NotTar {
+        path: path.to_owned(),
+    };
     while pos + 512 <= len {
-        f.read_exact(&mut header)
-            .map_err(|e| format!("--from {shown}: {e}"))?;
+        f.read_exact(&mut header).map_err(read)?;
         pos += 512;
         if header.iter().all(|&b| b == 0) {
             break;
@@ -317,11 +447,9 @@ pub fn check_grafana_archive(path: &std::path::Path) -> Result<usize, String> {
         let data = size.div_ceil(512) * 512;
         if header[156] == b'L' {
             let mut buf = vec![0u8; usize::try_from(size.min(4096)).map_err(|_| not_tar())?];
-            f.read_exact(&mut buf)
-                .map_err(|e| format!("--from {shown}: {e}"))?;
+            f.read_exact(&mut buf).map_err(read)?;
             long_name = Some(text(&buf));
-            f.seek(SeekFrom::Start(pos + data))
-                .map_err(|e| format!("--from {shown}: {e}"))?;
+            f.seek(SeekFrom::Start(pos + data)).map_err(read)?;
         } else {
             let name = long_name.take().unwrap_or_else(|| {
                 let (prefix, name) = (text(&header[345..500]), text(&header[0..100]));
@@ -333,7 +461,7 @@ pub fn check_grafana_archive(path: &std::path::Path) -> Result<usize, String> {
             });
             names.push(name.trim_start_matches("./").to_owned());
             f.seek(SeekFrom::Current(i64::try_from(data).map_err(|_| not_tar())?))
-                .map_err(|e| format!("--from {shown}: {e}"))?;
+                .map_err(read)?;
         }
         pos += data;
     }
@@ -351,10 +479,10 @@ pub fn check_grafana_archive(path: &std::path::Path) -> Result<usize, String> {
         })
         .collect();
     if !missing.is_empty() {
-        return Err(format!(
-            "--from {shown}: the archive has no {} (it must hold what upstream's devstats-grafana.tar holds; see docs/operations.md, Grafana data)",
-            missing.join(", ")
-        ));
+        return Err(ArchiveError::Missing {
+            path: path.to_owned(),
+            missing,
+        });
     }
     Ok(names.len())
 }
@@ -369,19 +497,19 @@ pub async fn run<C: Cluster>(
     is_shell: bool,
     cfg: &RunConfig,
     out: &mut dyn FnMut(&[u8]),
-) -> Result<RunOutcome, String> {
-    let err = |e| describe_write_error(key, &e);
+) -> Result<RunOutcome, RunError> {
+    let err = |e| ObjectError::api(key, e);
     let started = Instant::now();
     if replace && eng.delete(key).await.map_err(err)? {
         while eng.get(key).await.map_err(err)?.is_some() {
             if started.elapsed() > cfg.timeout {
-                return Err(format!("{key} is still being deleted"));
+                return Err(RunError::StillDeleting(key.clone()));
             }
             tokio::time::sleep(cfg.poll).await;
         }
     }
     if !eng.create(key, job).await.map_err(err)? {
-        return Err(format!("{key} already exists"));
+        return Err(RunError::Exists(key.clone()));
     }
     let ns = key.namespace.clone().unwrap_or_default();
     let opts = ListOptions {
@@ -410,7 +538,10 @@ pub async fn run<C: Cluster>(
             return Ok(RunOutcome::Failed(r));
         }
         if started.elapsed() > cfg.timeout {
-            return Err(format!("{key}: no pod started within {}s", cfg.timeout.as_secs()));
+            return Err(RunError::NoPod {
+                key: key.clone(),
+                secs: cfg.timeout.as_secs(),
+            });
         }
         tokio::time::sleep(cfg.poll).await;
     };
@@ -419,7 +550,12 @@ pub async fn run<C: Cluster>(
         eng.cluster
             .exec_stdin(&ns, &pod, &u.container, &command, &u.path)
             .await
-            .map_err(|e| format!("uploading {} into {ns}/{pod}: {e}", u.path.display()))?;
+            .map_err(|error| RunError::Upload {
+                path: u.path.clone(),
+                namespace: ns.clone(),
+                pod: pod.clone(),
+                error,
+            })?;
     }
     if is_shell {
         return Ok(RunOutcome::Started { pod });
@@ -433,9 +569,13 @@ pub async fn run<C: Cluster>(
         match live.as_ref().map(waits::job) {
             Some(Readiness::Ready) => return Ok(RunOutcome::Succeeded),
             Some(Readiness::Failed(r)) => return Ok(RunOutcome::Failed(r)),
-            None => return Err(format!("{key} disappeared")),
+            None => return Err(RunError::Disappeared(key.clone())),
             Some(Readiness::Progressing(m)) if started.elapsed() > cfg.timeout => {
-                return Err(format!("{key}: timed out after {}s ({m})", cfg.timeout.as_secs()));
+                return Err(RunError::TimedOut {
+                    key: key.clone(),
+                    secs: cfg.timeout.as_secs(),
+                    message: m,
+                });
             }
             Some(Readiness::Progressing(_)) => tokio::time::sleep(cfg.poll).await,
         }
@@ -470,9 +610,10 @@ mod tests {
             Ok(&["./devstats-helm/merge_dbs.sh"][..])
         );
         assert_eq!(find("merge-dbs").map(|t| t.name), Ok("merge_dbs"));
-        assert!(
-            find("rm -rf").is_err_and(|e| e.contains("allowed: provision, restore, grafana-data, restore_site, reinit"))
-        );
+        assert!(find("rm -rf").is_err_and(|e| {
+            e.to_string()
+                .contains("allowed: provision, restore, grafana-data, restore_site, reinit")
+        }));
         assert_eq!(
             find("restore-site").map(|t| t.command),
             Ok(&["./devstats-helm/restore.sh"][..])

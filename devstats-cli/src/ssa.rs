@@ -38,6 +38,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
+use crate::kinds::Kind;
+
 /// One step of a field path.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Seg {
@@ -82,7 +84,7 @@ fn list_type(kind: &str, parent: &[Seg], name: &str, items: &[Value]) -> ListTyp
         "ports" if items.iter().all(|i| i.get("containerPort").is_some()) && !items.is_empty() => {
             ListType::Map(&["containerPort", "protocol"])
         }
-        "ports" if kind == "Service" && top_spec => ListType::Map(&["port", "protocol"]),
+        "ports" if kind == Kind::SERVICE.kind && top_spec => ListType::Map(&["port", "protocol"]),
         _ => ListType::Atomic,
     }
 }
@@ -499,7 +501,7 @@ pub fn apply_defaults(kind: &str, v: &mut Value) {
             _ => {}
         }
     }
-    if kind == "Service"
+    if kind == Kind::SERVICE.kind
         && let Some(Value::Object(spec)) = v.get_mut("spec")
     {
         spec.entry("type").or_insert_with(|| json!("ClusterIP"));

@@ -673,22 +673,41 @@ pub async fn newest_pod<C: Cluster>(
         .map(str::to_owned))
 }
 
+/// Why a project's log cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogsError {
+    /// A request failed.
+    #[error("{0}")]
+    Api(#[from] ApiError),
+    /// The project's component has no pod.
+    #[error(
+        "no {} pod of project {project} in {namespace} (labels proj={project},type={})",
+        component.type_label(),
+        component.type_label()
+    )]
+    NoPod {
+        /// The component.
+        component: LogComponent,
+        /// The project.
+        project: String,
+        /// The namespace.
+        namespace: String,
+    },
+}
+
 /// The newest pod of a project's component, or why there is none.
 pub async fn log_pod<C: Cluster>(
     eng: &Engine<'_, C>,
     namespace: &str,
     project: &str,
     component: LogComponent,
-) -> Result<String, String> {
+) -> Result<String, LogsError> {
     newest_pod(eng, namespace, project, component)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| {
-            format!(
-                "no {} pod of project {project} in {namespace} (labels proj={project},type={})",
-                component.type_label(),
-                component.type_label()
-            )
+        .await?
+        .ok_or_else(|| LogsError::NoPod {
+            component,
+            project: project.to_owned(),
+            namespace: namespace.to_owned(),
         })
 }
 
@@ -699,15 +718,12 @@ pub async fn logs<C: Cluster>(
     project: &str,
     component: LogComponent,
     tail: Option<u32>,
-) -> Result<(String, String), String> {
+) -> Result<(String, String), LogsError> {
     let pod = log_pod(eng, namespace, project, component).await?;
     let opts = LogOptions {
         container: None,
         tail_lines: tail,
     };
-    let text = eng
-        .logs(namespace, &pod, &opts)
-        .await
-        .map_err(|e| e.to_string())?;
+    let text = eng.logs(namespace, &pod, &opts).await?;
     Ok((pod, text))
 }

@@ -70,9 +70,11 @@ fn chart_created(live: &Value, manager: &str) -> bool {
 }
 
 fn template_pointer(kind: Kind) -> Option<&'static str> {
-    match kind.kind {
-        "Deployment" | "StatefulSet" | "DaemonSet" | "Job" => Some("/spec/template"),
-        "CronJob" => Some("/spec/jobTemplate/spec/template"),
+    match kind {
+        Kind::DEPLOYMENT | Kind::STATEFUL_SET | Kind::JOB => Some("/spec/template"),
+        // Not rendered, but a chart install being taken over may have one.
+        k if k.group == "apps" && k.kind == "DaemonSet" => Some("/spec/template"),
+        Kind::CRON_JOB => Some("/spec/jobTemplate/spec/template"),
         _ => None,
     }
 }

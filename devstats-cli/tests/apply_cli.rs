@@ -91,7 +91,10 @@ fn an_invalid_model_exits_2_before_reading_the_kubeconfig() {
 fn bad_flags_exit_2_before_any_api_call() {
     let model = fixture("example.yaml");
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["apply", &model, "--only", "nope"], "unknown component"),
+        (
+            vec!["apply", &model, "--only", "nope"],
+            "invalid value 'nope' for '--only",
+        ),
         (vec!["apply", &model, "--project", "nope"], "unknown project"),
         (vec!["apply", &model, "--timeout", "soon"], "expected e.g. 90s"),
         (vec!["apply", &model, "--max-parallel", "0"], "0"),

@@ -9,37 +9,9 @@ use apply_support::{desired, model};
 use devstats_cli::kinds::{Kind, ObjectKey};
 use devstats_cli::plan::graph::{levels, topo_order};
 use devstats_cli::plan::{Action, DesiredSet, EdgeKind, LiveState, PlanOptions, PruneOptions, plan};
+use devstats_fake::live::converged;
 use devstats_render::{Phase, PruneGuard, Ready, Write};
 use serde_json::{Value, json};
-
-/// A live state where every desired object exists exactly as applied (and is ready).
-fn applied(set: &DesiredSet) -> LiveState {
-    let mut live = LiveState::default();
-    for d in &set.objects {
-        let mut v = d.body.clone();
-        match d.key.kind.kind {
-            "Job" => v["status"] = json!({"conditions": [{"type": "Complete", "status": "True"}]}),
-            "StatefulSet" => {
-                v["metadata"]["generation"] = json!(1);
-                let r = v.pointer("/spec/replicas").cloned().unwrap_or(json!(1));
-                v["status"] =
-                    json!({"observedGeneration": 1, "replicas": r, "readyReplicas": r, "updatedReplicas": r});
-                let primary = json!({"apiVersion": "v1", "kind": "Pod",
-                    "metadata": {"name": format!("{}-0", d.key.name), "namespace": d.key.namespace,
-                                 "labels": {"cluster-name": d.key.name, "role": "primary"}},
-                    "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
-                live.objects
-                    .insert(ObjectKey::of_value(&primary).expect("key"), primary);
-            }
-            _ => {}
-        }
-        live.objects.insert(d.key.clone(), v);
-    }
-    live.full_kinds = Kind::ALL.iter().copied().collect();
-    live.listed_kinds = Kind::ALL.iter().copied().collect();
-    live.inventory = Some(set.members());
-    live
-}
 
 /// The example with Patroni's DCS in Endpoints (the chart's way): it renders the create-only
 /// config Endpoints.
@@ -272,7 +244,7 @@ fn empty_cluster_without_waits_defers_run_once_jobs_and_their_dependents() {
 fn unchanged_cluster_is_zero_writes() {
     for fixture in ["example.yaml", "cncf.yaml"] {
         let set = desired(&model(fixture));
-        let p = plan(&set, &applied(&set), &PlanOptions::default());
+        let p = plan(&set, &converged(&set), &PlanOptions::default());
         assert_eq!(p.write_count(), 0, "{fixture}: {:?}", p.counts());
         assert!(p.objects.iter().all(|o| !o.wait));
         assert!(p.prune.is_empty());
@@ -283,7 +255,7 @@ fn unchanged_cluster_is_zero_writes() {
 fn one_changed_object_is_one_write() {
     let m = model("example.yaml");
     let set = desired(&m);
-    let live = applied(&set);
+    let live = converged(&set);
     let mut m2 = m.clone();
     m2.instance.images.grafana =
         devstats_model::ImageRef::from("lukaszgryglicki/devstats-grafana:2027-01-01");
@@ -307,7 +279,7 @@ fn one_changed_object_is_one_write() {
 fn statefulset_volume_change_is_refused_before_any_write() {
     let m = model("example.yaml");
     let set = desired(&m);
-    let live = applied(&set);
+    let live = converged(&set);
     let mut m2 = m.clone();
     m2.instance.storage.postgres_size = devstats_model::Quantity("400Gi".to_owned());
     let p = plan(&desired(&m2), &live, &PlanOptions::default());
@@ -323,7 +295,7 @@ fn statefulset_volume_change_is_refused_before_any_write() {
 fn provisioned_project_with_changed_template_is_not_rerun() {
     let m = model("example.yaml");
     let set = desired(&m);
-    let live = applied(&set);
+    let live = converged(&set);
     let mut m2 = m.clone();
     m2.instance.images.provision = devstats_model::ImageRef::from("lukaszgryglicki/devstats-prod:2027-01-01");
     let set2 = desired(&m2);
@@ -347,7 +319,7 @@ fn failed_provisioning_defers_the_project_and_is_never_rerun() {
     let mut m2 = m.clone();
     m2.instance.images.sync = devstats_model::ImageRef::from("x/sync:2");
     let set = desired(&m);
-    let mut live = applied(&set);
+    let mut live = converged(&set);
     let key = ObjectKey::new(Kind::JOB, Some("devstats-example"), "devstats-provision-podman");
     live.objects.get_mut(&key).expect("job")["status"] = json!({"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]});
     let set2 = desired(&m2);
@@ -395,7 +367,7 @@ fn chart_takeover_treats_completed_provision_pods_as_provisioned() {
 #[test]
 fn create_only_endpoints_are_never_updated() {
     let set = desired(&endpoints_model());
-    let mut live = applied(&set);
+    let mut live = converged(&set);
     let key = ObjectKey::new(
         Kind::ENDPOINTS,
         Some("devstats-example"),
@@ -415,7 +387,7 @@ fn create_only_endpoints_are_never_updated() {
 #[test]
 fn hpa_owned_replicas_are_not_sent() {
     let set = desired(&model("example.yaml"));
-    let mut live = applied(&set);
+    let mut live = converged(&set);
     let hpa = json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
         "metadata": {"name": "g", "namespace": "devstats-example"},
         "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "devstats-grafana-kubernetes"}}});
@@ -437,7 +409,7 @@ fn canary_owned_replicas_are_not_sent() {
     // A live Canary (as Flagger sees it) targets a Deployment the render still sends replicas for
     // (e.g. the canary was set up outside the model): Flagger owns its replicas.
     let set = desired(&model("example.yaml"));
-    let mut live = applied(&set);
+    let mut live = converged(&set);
     let canary = json!({"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
         "metadata": {"name": "devstats-grafana-kubernetes", "namespace": "devstats-example"},
         "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "devstats-grafana-kubernetes"}}});
@@ -466,7 +438,7 @@ fn archive(m: &mut devstats_model::Model, name: &str) {
 fn archiving_a_project_prunes_its_workloads_and_keeps_its_data() {
     let m = model("example.yaml");
     let set = desired(&m);
-    let live = applied(&set);
+    let live = converged(&set);
     let mut m2 = m.clone();
     archive(&mut m2, "podman");
     let p = plan(&desired(&m2), &live, &PlanOptions::default());
@@ -502,7 +474,7 @@ fn archiving_a_project_prunes_its_workloads_and_keeps_its_data() {
 fn prune_guards() {
     let m = model("example.yaml");
     let set = desired(&m);
-    let live = applied(&set);
+    let live = converged(&set);
     // Too many deletions.
     let mut m2 = m.clone();
     for name in ["podman", "prometheus"] {
@@ -588,7 +560,7 @@ fn prune_guards() {
 fn secrets_not_rendered_are_never_pruned() {
     let m = model("example.yaml");
     let set = desired(&m);
-    let mut live = applied(&set);
+    let mut live = converged(&set);
     let secret = ObjectKey::new(Kind::SECRET, Some("devstats-example"), "pg-db");
     live.inventory
         .as_mut()
@@ -605,7 +577,7 @@ fn secrets_not_rendered_are_never_pruned() {
 #[test]
 fn service_cluster_ip_change_needs_allow_recreate() {
     let set = desired(&model("example.yaml"));
-    let mut live = applied(&set);
+    let mut live = converged(&set);
     let key = ObjectKey::new(Kind::SERVICE, Some("devstats-example"), "devstats-postgres");
     let svc: &mut Value = live.objects.get_mut(&key).expect("svc");
     svc["spec"]["clusterIP"] = json!("10.0.0.7");
@@ -709,7 +681,7 @@ fn only_the_namespace(set: &DesiredSet) -> DesiredSet {
 fn apply_prunes_exactly_what_the_policy_says() {
     for fixture in ["example.yaml", "cncf.yaml"] {
         let set = desired(&model(fixture));
-        let live = applied(&set);
+        let live = converged(&set);
         let gone = only_the_namespace(&set);
         let guard_of = |g: PruneGuard| -> BTreeSet<ObjectKey> {
             set.objects
@@ -789,5 +761,116 @@ fn destroy_deletes_exactly_what_the_policy_says() {
         );
         let all = devstats_cli::destroy::plan(&members, true);
         assert_eq!(all.delete.len(), members.len());
+    }
+}
+
+/// The apply graph as it was derived before `Object::references` (a walk of its own, keyed by
+/// kind and name without the namespace), kept here to prove the shared walk loses no edge.
+fn edges_as_before(objects: &[devstats_render::Rendered]) -> BTreeSet<(usize, usize, EdgeKind)> {
+    use devstats_render::Object;
+    let mut by_kind_name: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for (i, r) in objects.iter().enumerate() {
+        by_kind_name.insert((r.object.kind(), r.object.name()), i);
+    }
+    let find = |kind: &str, name: &str| by_kind_name.get(&(kind, name)).copied();
+    let mut out = BTreeSet::new();
+    let mut add = |from: usize, to: Option<usize>| {
+        if let Some(to) = to
+            && to != from
+        {
+            out.insert((from, to, EdgeKind::Exists));
+        }
+    };
+    for (i, r) in objects.iter().enumerate() {
+        let o = &r.object;
+        if let Some(ns) = o.namespace() {
+            add(i, find("Namespace", ns));
+        }
+        if let Some(spec) = o.pod_spec() {
+            for c in spec
+                .init_containers
+                .iter()
+                .flatten()
+                .chain(spec.containers.iter())
+            {
+                for e in c.env.iter().flatten() {
+                    if let Some(sk) = e.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()) {
+                        add(i, find("Secret", &sk.name));
+                    }
+                }
+                for ef in c.env_from.iter().flatten() {
+                    if let Some(sr) = &ef.secret_ref {
+                        add(i, find("Secret", &sr.name));
+                    }
+                }
+            }
+            for v in spec.volumes.iter().flatten() {
+                if let Some(name) = v.secret.as_ref().and_then(|s| s.secret_name.as_deref()) {
+                    add(i, find("Secret", name));
+                }
+                if let Some(pvc) = &v.persistent_volume_claim {
+                    add(i, find("PersistentVolumeClaim", &pvc.claim_name));
+                }
+            }
+            if let Some(sa) = &spec.service_account_name {
+                add(i, find("ServiceAccount", sa));
+            }
+        }
+        match o {
+            Object::StatefulSet(s) => {
+                if let Some(svc) = s.spec.service_name.as_deref() {
+                    add(i, find("Service", svc));
+                }
+            }
+            Object::RoleBinding(rb) => {
+                if rb.role_ref.kind == "Role" {
+                    add(i, find("Role", &rb.role_ref.name));
+                }
+                for s in rb.subjects.iter().flatten() {
+                    if s.kind == "ServiceAccount" {
+                        add(i, find("ServiceAccount", &s.name));
+                    }
+                }
+            }
+            Object::Ingress(ing) => {
+                let spec = ing.spec.as_ref();
+                let backends = spec.and_then(|s| s.default_backend.as_ref()).into_iter().chain(
+                    spec.iter()
+                        .flat_map(|s| s.rules.iter().flatten())
+                        .flat_map(|rule| rule.http.iter().flat_map(|h| h.paths.iter()).map(|p| &p.backend)),
+                );
+                for b in backends {
+                    if let Some(svc) = &b.service {
+                        add(i, find("Service", &svc.name));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Issue 12: the apply graph now comes from `Object::references` (shared with the render's
+/// reference check) and keys by namespace; it keeps every edge the old walk found.
+#[test]
+fn the_shared_reference_walk_keeps_every_apply_edge() {
+    for fixture in ["example.yaml", "cncf.yaml"] {
+        let m = model(fixture);
+        let render = apply_support::render(&m);
+        let set = desired(&m);
+        let now: BTreeSet<(usize, usize, EdgeKind)> =
+            set.edges.iter().map(|e| (e.from, e.to, e.kind)).collect();
+        let before = edges_as_before(&render.objects);
+        assert!(
+            before.len() > set.objects.len(),
+            "{fixture}: {} edges",
+            before.len()
+        );
+        let lost: Vec<String> = before
+            .difference(&now)
+            .map(|(f, t, _)| format!("{} -> {}", set.objects[*f].key, set.objects[*t].key))
+            .collect();
+        assert!(lost.is_empty(), "{fixture}: lost {lost:?}");
     }
 }

@@ -104,7 +104,8 @@ fn render_selection_errors_exit_2() {
     let out = run(&["render", &fixture("example.yaml"), "--only", "grafanas"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("unknown component 'grafanas'"),
+        text(&out.stderr).contains("invalid value 'grafanas' for '--only")
+            && text(&out.stderr).contains("similar value exists: 'grafana'"),
         "{}",
         text(&out.stderr)
     );

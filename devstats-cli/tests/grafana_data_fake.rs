@@ -75,13 +75,18 @@ fn upstream_like(dir: &Path) -> PathBuf {
 #[test]
 fn the_archive_is_checked_before_any_request() {
     let dir = tmp("checked");
-    assert_eq!(run_task::check_grafana_archive(&upstream_like(&dir)), Ok(6));
+    assert_eq!(
+        run_task::check_grafana_archive(&upstream_like(&dir)).map_err(|e| e.to_string()),
+        Ok(6)
+    );
     let partial = tar(
         &dir,
         "partial.tar",
         &[("grafana/shared/x", b"x"), ("grafana/runq", b"x")],
     );
-    let err = run_task::check_grafana_archive(&partial).expect_err("incomplete");
+    let err = run_task::check_grafana_archive(&partial)
+        .expect_err("incomplete")
+        .to_string();
     assert!(
         err.contains("grafana/dashboards/") && err.contains("grafana/sqlitedb"),
         "{err}"
@@ -91,9 +96,12 @@ fn the_archive_is_checked_before_any_request() {
     assert!(
         run_task::check_grafana_archive(&garbage)
             .expect_err("garbage")
+            .to_string()
             .contains("not a tar archive")
     );
-    let missing = run_task::check_grafana_archive(&dir.join("nope.tar")).expect_err("missing");
+    let missing = run_task::check_grafana_archive(&dir.join("nope.tar"))
+        .expect_err("missing")
+        .to_string();
     assert!(missing.contains("nope.tar"), "{missing}");
 }
 

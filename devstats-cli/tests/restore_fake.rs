@@ -73,7 +73,10 @@ fn run(fake: &FakeCluster, job: &Value) -> (Result<RunOutcome, String>, String) 
             log.extend_from_slice(b);
         },
     ));
-    (out, String::from_utf8_lossy(&log).into_owned())
+    (
+        out.map_err(|e| e.to_string()),
+        String::from_utf8_lossy(&log).into_owned(),
+    )
 }
 
 fn env_of(job: &Value, container: &str) -> Vec<(String, String)> {
@@ -178,7 +181,9 @@ fn bad_restore_arguments_are_refused_without_a_cluster() {
         ),
         (&store, "nope", None, "unknown project"),
     ] {
-        let e = run_task::restore_job(m, project, from, NAME, false).expect_err(needle);
+        let e = run_task::restore_job(m, project, from, NAME, false)
+            .expect_err(needle)
+            .to_string();
         assert!(e.contains(needle), "{from:?}: {e}");
     }
 }

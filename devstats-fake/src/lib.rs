@@ -7,6 +7,7 @@
 
 mod fake;
 pub mod http;
+pub mod live;
 mod ownership;
 
 pub use fake::{FakeCluster, Request, Upload, Verb};

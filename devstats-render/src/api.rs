@@ -79,11 +79,11 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
     let hpa = &inst.security.autoscaling.api;
     // A canaried Deployment (`instance.canary`) carries Flagger's selector label and no replica
     // count (see `crate::delivery`).
-    let canaried = crate::delivery::api_canaried(ctx);
-    let template_labels = crate::delivery::template_labels(&labels, names::API, canaried);
+    let canaried = crate::facts::api_canaried(ctx);
+    let template_labels = crate::facts::template_labels(&labels, names::API, canaried);
     let mut deployment = Deployment {
         metadata: ctx.meta(names::API, component, labels.clone()),
-        spec: Some(DeploymentSpec {
+        spec: DeploymentSpec {
             replicas: security::replicas(inst.replicas.api, hpa.enabled || canaried),
             strategy: rolling_update(),
             selector: LabelSelector {
@@ -100,10 +100,11 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
                 }),
             },
             ..DeploymentSpec::default()
-        }),
+        },
         ..Deployment::default()
     };
-    if let Some(spec) = deployment.spec.as_mut() {
+    {
+        let spec = &mut deployment.spec;
         let multi = hpa.enabled || inst.replicas.api > 1;
         security::web_rollout(ctx, spec, hardened_probes(), multi);
         if let Some(pod) = spec.template.spec.as_mut() {
@@ -117,7 +118,6 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         vec![Object::from(service), Object::from(deployment)]
     };
     out.extend(crate::hpa::availability(ctx, names::API, component, labels, hpa));
-    out.extend(crate::delivery::api_canary(ctx));
     out
 }
 

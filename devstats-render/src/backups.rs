@@ -71,7 +71,7 @@ fn cron_job(ctx: &Ctx<'_>, j: Job<'_>) -> Object {
     crate::security::harden_pod(ctx, &mut pod, crate::security::Workload::Tool);
     Object::from(CronJob {
         metadata: ctx.meta(j.name, j.component, chart_labels(j.cron_type, None)),
-        spec: Some(CronJobSpec {
+        spec: CronJobSpec {
             schedule: j.schedule.to_owned(),
             suspend: j.suspend.then_some(true),
             successful_jobs_history_limit: Some(i32_of(j.policy.successful_jobs_history)),
@@ -90,7 +90,7 @@ fn cron_job(ctx: &Ctx<'_>, j: Job<'_>) -> Object {
                 }),
             },
             ..CronJobSpec::default()
-        }),
+        },
         ..CronJob::default()
     })
 }

@@ -18,36 +18,16 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::common::chart_labels;
-use crate::{Component, Ctx, CustomKind, CustomResource, Object};
+use crate::{Component, Ctx, CustomResource, Kind, Object};
 
 /// `cert-manager.io/v1` `Issuer`.
-pub const ISSUER: CustomKind = CustomKind {
-    api_version: "cert-manager.io/v1",
-    kind: "Issuer",
-    plural: "issuers",
-    namespaced: true,
-};
+pub const ISSUER: Kind = Kind::ISSUER;
 /// `cert-manager.io/v1` `ClusterIssuer`.
-pub const CLUSTER_ISSUER: CustomKind = CustomKind {
-    api_version: "cert-manager.io/v1",
-    kind: "ClusterIssuer",
-    plural: "clusterissuers",
-    namespaced: false,
-};
+pub const CLUSTER_ISSUER: Kind = Kind::CLUSTER_ISSUER;
 /// `cert-manager.io/v1` `Certificate`.
-pub const CERTIFICATE: CustomKind = CustomKind {
-    api_version: "cert-manager.io/v1",
-    kind: "Certificate",
-    plural: "certificates",
-    namespaced: true,
-};
+pub const CERTIFICATE: Kind = Kind::CERTIFICATE;
 /// `traefik.io/v1alpha1` `Middleware`.
-pub const MIDDLEWARE: CustomKind = CustomKind {
-    api_version: "traefik.io/v1alpha1",
-    kind: "Middleware",
-    plural: "middlewares",
-    namespaced: true,
-};
+pub const MIDDLEWARE: Kind = Kind::MIDDLEWARE;
 
 /// Name of the Traefik redirect middleware.
 pub const REDIRECT_MIDDLEWARE: &str = "devstats-https-redirect";
@@ -102,7 +82,7 @@ struct PrivateKey {
     rotation_policy: &'static str,
 }
 
-fn custom<S: Serialize>(kind: CustomKind, ctx: &Ctx<'_>, name: &str, spec: S) -> Option<Object> {
+fn custom<S: Serialize>(kind: Kind, ctx: &Ctx<'_>, name: &str, spec: S) -> Option<Object> {
     let meta = ctx.meta(name, Component::Ingress.as_str(), chart_labels("tls", None));
     CustomResource::new(kind, meta, &Body { spec })
         .ok()
@@ -121,7 +101,7 @@ fn solver(ctx: &Ctx<'_>, s: &AcmeSolver) -> Value {
                 "name": g.name.as_str(),
                 "namespace": ctx.namespace(),
                 "kind": "Gateway",
-                "sectionName": crate::gateway::HTTP_LISTENER,
+                "sectionName": crate::facts::HTTP_LISTENER,
             }]}}}),
         },
         AcmeSolver::Dns01(Dns01::Cloudflare { api_token_secret }) => json!({"dns01": {"cloudflare": {

@@ -18,7 +18,7 @@
 //!   `app: <deployment>-primary`; every other pod label is copied) and, with an HPA,
 //!   `<hpa>-primary`;
 //! - with ingress-nginx, the Ingress `<ingress>-canary` (a copy of the Canary's own Ingress,
-//!   [`canary_ingress`]); with Gateway API, the HTTPRoute `<service>` (so our own route for those
+//!   [`canary_ingress`](crate::facts::canary_ingress)); with Gateway API, the HTTPRoute `<service>` (so our own route for those
 //!   hosts is not rendered).
 //!
 //! A canaried Deployment carries the selector label `app: <deployment>` (Flagger's first
@@ -29,117 +29,20 @@
 
 use std::collections::BTreeMap;
 
-use devstats_model::delivery::{AuthProxy, Canary};
+use devstats_model::delivery::Canary;
 use devstats_model::hardening::{IngressFlavor, Routing};
 use serde::Serialize;
 
 use crate::common::{chart_labels, names};
-use crate::{Component, Ctx, CustomKind, CustomResource, Object};
+use crate::facts::{FORWARD_AUTH_MIDDLEWARE, auth, canary, canary_ingress};
+use crate::{Component, Ctx, CustomResource, Kind, Object};
 
 /// `flagger.app/v1beta1` `Canary`.
-pub const CANARY: CustomKind = CustomKind {
-    api_version: "flagger.app/v1beta1",
-    kind: "Canary",
-    plural: "canaries",
-    namespaced: true,
-};
-
-/// The pod label Flagger selects on (the first of its default `-selector-labels`) and rewrites
-/// to `<value>-primary` on the primary pods.
-pub const SELECTOR_LABEL: &str = "app";
-
-/// Name of the Traefik `forwardAuth` middleware.
-pub const FORWARD_AUTH_MIDDLEWARE: &str = "devstats-oauth2-proxy";
-
-/// The oauth2-proxy settings, when on.
-#[must_use]
-pub fn auth<'a>(ctx: &Ctx<'a>) -> Option<&'a AuthProxy> {
-    ctx.model.instance.auth_proxy.as_ref()
-}
-
-/// The canary settings, when on.
-#[must_use]
-pub fn canary<'a>(ctx: &Ctx<'a>) -> Option<&'a Canary> {
-    ctx.model.instance.canary.as_ref()
-}
-
-/// Whether project `proj`'s Grafana is canaried.
-#[must_use]
-pub fn grafana_canaried(ctx: &Ctx<'_>, proj: &str) -> bool {
-    canary(ctx).is_some_and(|c| c.grafana(proj))
-}
-
-/// Whether the API is canaried.
-#[must_use]
-pub fn api_canaried(ctx: &Ctx<'_>) -> bool {
-    canary(ctx).is_some_and(|c| c.api)
-}
-
-/// Whether project `proj`'s Grafana hosts require sign-in.
-#[must_use]
-pub fn grafana_protected(ctx: &Ctx<'_>, proj: &str) -> bool {
-    auth(ctx).is_some_and(|a| a.protect.grafana(proj))
-}
-
-/// Whether the API path requires sign-in.
-#[must_use]
-pub fn api_protected(ctx: &Ctx<'_>) -> bool {
-    auth(ctx).is_some_and(|a| a.protect.api)
-}
-
-/// Whether the static sites require sign-in.
-#[must_use]
-pub fn static_protected(ctx: &Ctx<'_>) -> bool {
-    auth(ctx).is_some_and(|a| a.protect.static_sites)
-}
+pub const CANARY: Kind = Kind::CANARY;
 
 /// Whether Flagger shifts traffic through Ingresses (ingress-nginx) rather than HTTPRoutes.
 fn nginx(ctx: &Ctx<'_>) -> bool {
     ctx.model.instance.security.routing == Routing::Ingress
-}
-
-/// The Ingress a canaried Deployment's hosts are routed by (ingress-nginx): its own, since
-/// Flagger copies it to `<ingress>-canary` and two Canaries may not share one.
-#[must_use]
-pub fn canary_ingress(deployment: &str) -> String {
-    format!(
-        "devstats-ingress-{}",
-        deployment.strip_prefix("devstats-").unwrap_or(deployment)
-    )
-}
-
-/// The pod-template labels (and Deployment selector) of a Deployment: `labels`, plus
-/// `app: <deployment>` when it is canaried.
-#[must_use]
-pub fn template_labels(
-    labels: &BTreeMap<String, String>,
-    deployment: &str,
-    canaried: bool,
-) -> BTreeMap<String, String> {
-    let mut l = labels.clone();
-    if canaried {
-        l.insert(SELECTOR_LABEL.to_owned(), deployment.to_owned());
-    }
-    l
-}
-
-/// The ingress-nginx external-auth annotations.
-#[must_use]
-pub fn nginx_auth_annotations(a: &AuthProxy) -> BTreeMap<String, String> {
-    let mut m = BTreeMap::from([(
-        "nginx.ingress.kubernetes.io/auth-url".to_owned(),
-        a.auth_url.clone(),
-    )]);
-    if let Some(s) = &a.signin_url {
-        m.insert("nginx.ingress.kubernetes.io/auth-signin".to_owned(), s.clone());
-    }
-    if !a.response_headers.is_empty() {
-        m.insert(
-            "nginx.ingress.kubernetes.io/auth-response-headers".to_owned(),
-            a.response_headers.join(","),
-        );
-    }
-    m
 }
 
 #[derive(Serialize)]
@@ -206,9 +109,19 @@ struct CanarySpec {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Ref {
-    api_version: &'static str,
+    api_version: String,
     kind: &'static str,
     name: String,
+}
+
+impl Ref {
+    fn to(kind: Kind, name: String) -> Self {
+        Self {
+            api_version: kind.api_version(),
+            kind: kind.kind,
+            name,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -370,21 +283,11 @@ fn canary_object(ctx: &Ctx<'_>, c: &Canary, t: Target) -> Option<Object> {
         .collect();
     let spec = CanarySpec {
         provider: if nginx { "nginx" } else { "gatewayapi:v1" },
-        target_ref: Ref {
-            api_version: "apps/v1",
-            kind: "Deployment",
-            name: t.deployment.clone(),
-        },
-        autoscaler_ref: t.autoscaled.then(|| Ref {
-            api_version: "autoscaling/v2",
-            kind: "HorizontalPodAutoscaler",
-            name: t.deployment.clone(),
-        }),
-        ingress_ref: nginx.then(|| Ref {
-            api_version: "networking.k8s.io/v1",
-            kind: "Ingress",
-            name: canary_ingress(&t.deployment),
-        }),
+        target_ref: Ref::to(Kind::DEPLOYMENT, t.deployment.clone()),
+        autoscaler_ref: t
+            .autoscaled
+            .then(|| Ref::to(Kind::HORIZONTAL_POD_AUTOSCALER, t.deployment.clone())),
+        ingress_ref: nginx.then(|| Ref::to(Kind::INGRESS, canary_ingress(&t.deployment))),
         progress_deadline_seconds: c.progress_deadline_seconds,
         metrics_server: c.metrics_server.clone(),
         service: CanaryService {

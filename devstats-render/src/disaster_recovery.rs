@@ -38,7 +38,7 @@ use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject
 use serde::Serialize;
 
 use crate::common::{Env, chart_labels, mount, names, node_selector, resources};
-use crate::secrets::RequiredSecret;
+use crate::facts::RequiredSecret;
 use crate::security::{self, Workload};
 use crate::{Ctx, Object};
 
@@ -404,7 +404,7 @@ fn cron_job(ctx: &Ctx<'_>, name: &str, ty: &str, schedule: &str, mut pod: PodSpe
     security::harden_pod(ctx, &mut pod, w);
     Object::from(CronJob {
         metadata: ctx.meta(name, COMPONENT, chart_labels(&format!("{ty}-cron"), None)),
-        spec: Some(CronJobSpec {
+        spec: CronJobSpec {
             schedule: schedule.to_owned(),
             time_zone: Some("Etc/UTC".to_owned()),
             concurrency_policy: Some("Forbid".to_owned()),
@@ -423,7 +423,7 @@ fn cron_job(ctx: &Ctx<'_>, name: &str, ty: &str, schedule: &str, mut pod: PodSpe
                 }),
             },
             ..CronJobSpec::default()
-        }),
+        },
         ..CronJob::default()
     })
 }
@@ -480,7 +480,7 @@ pub fn base_backup(ctx: &Ctx<'_>) -> Vec<Object> {
         Object::from(RoleBinding {
             metadata: meta(),
             role_ref: RoleRef {
-                api_group: "rbac.authorization.k8s.io".to_owned(),
+                api_group: Some("rbac.authorization.k8s.io".to_owned()),
                 kind: "Role".to_owned(),
                 name: BASE_BACKUP.to_owned(),
             },

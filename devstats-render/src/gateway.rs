@@ -27,24 +27,14 @@ use serde_json::{Value, json};
 
 use crate::common::{chart_labels, names};
 use crate::ingress::{DOMAINS_INGRESS, project_buckets, tls_secret};
-use crate::{Component, Ctx, CustomKind, Object};
+use crate::{Component, Ctx, Kind, Object};
 
 /// `gateway.networking.k8s.io/v1` `Gateway`.
-pub const GATEWAY: CustomKind = CustomKind {
-    api_version: "gateway.networking.k8s.io/v1",
-    kind: "Gateway",
-    plural: "gateways",
-    namespaced: true,
-};
+pub const GATEWAY: Kind = Kind::GATEWAY;
 /// `gateway.networking.k8s.io/v1` `HTTPRoute`.
-pub const HTTP_ROUTE: CustomKind = CustomKind {
-    api_version: "gateway.networking.k8s.io/v1",
-    kind: "HTTPRoute",
-    plural: "httproutes",
-    namespaced: true,
-};
+pub const HTTP_ROUTE: Kind = Kind::HTTP_ROUTE;
 /// Name of the plain HTTP listener.
-pub const HTTP_LISTENER: &str = "http";
+pub use crate::facts::HTTP_LISTENER;
 /// Port of every Service the routes send to.
 const SERVICE_PORT: i32 = 80;
 
@@ -139,7 +129,10 @@ fn https_listener(name: String, hostname: String, secrets: Vec<String>) -> Liste
             mode: "Terminate",
             certificate_refs: secrets
                 .into_iter()
-                .map(|name| SecretRef { kind: "Secret", name })
+                .map(|name| SecretRef {
+                    kind: Kind::SECRET.kind,
+                    name,
+                })
                 .collect(),
         }),
         allowed_routes: same_namespace(),
@@ -365,7 +358,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
 
     let mut out = Vec::new();
     let meta = |name: &str| ctx.meta(name, Component::Ingress.as_str(), chart_labels("ingress", None));
-    let mut push = |kind: CustomKind, name: &str, body: &dyn erased::Body| {
+    let mut push = |kind: Kind, name: &str, body: &dyn erased::Body| {
         if let Some(o) = body.custom(kind, meta(name)) {
             out.push(o);
         }
@@ -424,7 +417,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
             continue;
         };
         let mut rules = Vec::new();
-        if api && !crate::delivery::api_canaried(ctx) {
+        if api && !crate::facts::api_canaried(ctx) {
             rules.push(Rule {
                 matches: vec![prefix(&inst.ingress.api_path)],
                 filters: hsts.clone(),
@@ -460,7 +453,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         }
     }
     for (proj, hosts) in &by_project {
-        if crate::delivery::grafana_canaried(ctx, proj) {
+        if crate::facts::grafana_canaried(ctx, proj) {
             continue;
         }
         let mut sections: Vec<String> = Vec::new();
@@ -498,16 +491,16 @@ mod erased {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use serde::Serialize;
 
-    use crate::{CustomKind, CustomResource, Object};
+    use crate::{CustomResource, Kind, Object};
 
     /// A serializable custom resource body.
     pub(super) trait Body {
         /// Builds the object (None if the body does not serialize, which typed bodies never do).
-        fn custom(&self, kind: CustomKind, meta: ObjectMeta) -> Option<Object>;
+        fn custom(&self, kind: Kind, meta: ObjectMeta) -> Option<Object>;
     }
 
     impl<S: Serialize> Body for super::Body<S> {
-        fn custom(&self, kind: CustomKind, meta: ObjectMeta) -> Option<Object> {
+        fn custom(&self, kind: Kind, meta: ObjectMeta) -> Option<Object> {
             CustomResource::new(kind, meta, self).ok().map(Object::Custom)
         }
     }

@@ -110,11 +110,11 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
     let hpa = &inst.security.autoscaling.grafana;
     // A canaried Deployment (`instance.canary`) carries Flagger's selector label and no replica
     // count (see `crate::delivery`).
-    let canaried = crate::delivery::grafana_canaried(ctx, proj);
-    let template_labels = crate::delivery::template_labels(&pod_labels, &name, canaried);
+    let canaried = crate::facts::grafana_canaried(ctx, proj);
+    let template_labels = crate::facts::template_labels(&pod_labels, &name, canaried);
     let mut deployment = Deployment {
         metadata: ctx.meta(name.clone(), Component::Grafana.as_str(), pod_labels.clone()),
-        spec: Some(DeploymentSpec {
+        spec: DeploymentSpec {
             replicas: security::replicas(inst.replicas.grafana, hpa.enabled || canaried),
             strategy: rolling_update(),
             selector: LabelSelector {
@@ -132,10 +132,11 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
                 }),
             },
             ..DeploymentSpec::default()
-        }),
+        },
         ..Deployment::default()
     };
-    if let Some(spec) = deployment.spec.as_mut() {
+    {
+        let spec = &mut deployment.spec;
         let multi = hpa.enabled || inst.replicas.grafana > 1;
         security::web_rollout(ctx, spec, hardened_probes(p), multi);
         if let Some(pod) = spec.template.spec.as_mut() {
@@ -168,7 +169,6 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
     };
     let component = Component::Grafana.as_str();
     out.extend(crate::hpa::availability(ctx, &name, component, pod_labels, hpa));
-    out.extend(crate::delivery::grafana_canary(ctx, proj));
     out
 }
 

@@ -68,10 +68,10 @@ pub fn build(
 ) -> Object {
     Object::from(HorizontalPodAutoscaler {
         metadata: ctx.meta(deployment, component, labels),
-        spec: Some(HorizontalPodAutoscalerSpec {
+        spec: HorizontalPodAutoscalerSpec {
             scale_target_ref: CrossVersionObjectReference {
-                api_version: Some("apps/v1".to_owned()),
-                kind: "Deployment".to_owned(),
+                api_version: Some(crate::Kind::DEPLOYMENT.api_version()),
+                kind: crate::Kind::DEPLOYMENT.kind.to_owned(),
                 name: deployment.to_owned(),
             },
             min_replicas: Some(i32_of(h.min_replicas)),
@@ -102,7 +102,7 @@ pub fn build(
                     ..HPAScalingRules::default()
                 }),
             }),
-        }),
+        },
         ..HorizontalPodAutoscaler::default()
     })
 }

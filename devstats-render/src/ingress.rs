@@ -21,6 +21,7 @@
 //! into extra Ingresses without changing any bucket's TLS section; see [`build`] and
 //! `docs/security.md`.
 
+use devstats_model::delivery::AuthProxy;
 use std::collections::{BTreeMap, BTreeSet};
 
 use devstats_model::IssuerKind;
@@ -76,10 +77,10 @@ fn rule(host: Option<&str>, path: &str, service: &str) -> IngressRule {
 /// external-auth settings of `instance.authProxy`): ingress-nginx `force-ssl-redirect` (its HSTS
 /// header comes from the controller's ConfigMap, on by default) and `auth-*`; Traefik the
 /// `router.middlewares` of [`crate::cert_manager::traefik_middlewares`] and
-/// [`crate::delivery::traefik_forward_auth`].
+/// [`crate::facts::traefik_forward_auth`].
 fn routing_annotations(ctx: &Ctx<'_>, protected: bool) -> BTreeMap<String, String> {
     let https = &ctx.model.instance.security.https;
-    let auth = crate::delivery::auth(ctx).filter(|_| protected);
+    let auth = crate::facts::auth(ctx).filter(|_| protected);
     let mut annotations = BTreeMap::new();
     match https.controller {
         IngressFlavor::IngressNginx => {
@@ -90,7 +91,7 @@ fn routing_annotations(ctx: &Ctx<'_>, protected: bool) -> BTreeMap<String, Strin
                 );
             }
             if let Some(a) = auth {
-                annotations.extend(crate::delivery::nginx_auth_annotations(a));
+                annotations.extend(nginx_auth_annotations(a));
             }
         }
         IngressFlavor::Traefik => {
@@ -111,7 +112,7 @@ fn routing_annotations(ctx: &Ctx<'_>, protected: bool) -> BTreeMap<String, Strin
             if auth.is_some() {
                 middlewares.push(format!(
                     "{ns}-{}@kubernetescrd",
-                    crate::delivery::FORWARD_AUTH_MIDDLEWARE
+                    crate::facts::FORWARD_AUTH_MIDDLEWARE
                 ));
             }
             if !middlewares.is_empty() {
@@ -215,7 +216,7 @@ enum Group {
     Bucket(usize),
     /// The protected rules of bucket `i`: `devstats-ingress-<i>-auth`.
     Auth(usize),
-    /// The canaried Deployment's own Ingress ([`crate::delivery::canary_ingress`]).
+    /// The canaried Deployment's own Ingress ([`crate::facts::canary_ingress`]).
     Canary(String),
 }
 
@@ -282,16 +283,14 @@ fn aux_ingress(ctx: &Ctx<'_>, name: &str, items: &[Item], protected: bool) -> Ob
 /// - the protected rules of a bucket go to `devstats-ingress-<i>-auth`, which carries the
 ///   external-auth annotations; when every rule of a bucket is protected, the bucket Ingress
 ///   carries them itself instead;
-/// - a canaried Deployment's rules go to its own Ingress ([`crate::delivery::canary_ingress`]),
+/// - a canaried Deployment's rules go to its own Ingress ([`crate::facts::canary_ingress`]),
 ///   which Flagger copies to `<name>-canary`;
 /// - these Ingresses have no cert-manager annotations, so ingress-shim never makes a second
 ///   Certificate for a bucket Secret they name; a bucket left with no rule at all (every host
 ///   canaried) gets an explicit cert-manager `Certificate` instead of its Ingress.
 #[must_use]
 pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
-    use crate::delivery::{
-        api_canaried, api_protected, grafana_canaried, grafana_protected, static_protected,
-    };
+    use crate::facts::{api_canaried, api_protected, grafana_canaried, grafana_protected, static_protected};
     let inst = &ctx.model.instance;
     if inst.security.routing != Routing::Ingress {
         return Vec::new();
@@ -388,11 +387,30 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         let name = match group {
             Group::Bucket(i) => ingress_name(i),
             Group::Auth(i) => format!("{}-auth", ingress_name(i)),
-            Group::Canary(d) => crate::delivery::canary_ingress(&d),
+            Group::Canary(d) => crate::facts::canary_ingress(&d),
         };
         out.push(aux_ingress(ctx, &name, &its, protected));
     }
     out
+}
+
+/// The ingress-nginx external-auth annotations.
+#[must_use]
+fn nginx_auth_annotations(a: &AuthProxy) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::from([(
+        "nginx.ingress.kubernetes.io/auth-url".to_owned(),
+        a.auth_url.clone(),
+    )]);
+    if let Some(s) = &a.signin_url {
+        m.insert("nginx.ingress.kubernetes.io/auth-signin".to_owned(), s.clone());
+    }
+    if !a.response_headers.is_empty() {
+        m.insert(
+            "nginx.ingress.kubernetes.io/auth-response-headers".to_owned(),
+            a.response_headers.join(","),
+        );
+    }
+    m
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod cert_manager;
 pub mod common;
 pub mod delivery;
 pub mod disaster_recovery;
+pub mod facts;
 pub mod flux;
 pub mod gateway;
 pub mod gitops;
@@ -25,6 +26,7 @@ pub mod grafana;
 pub mod grafana_data;
 pub mod hpa;
 pub mod ingress;
+pub mod kind;
 pub mod monitoring;
 pub mod namespace;
 pub mod network_policy;
@@ -36,6 +38,7 @@ pub mod pdb;
 pub mod policy;
 pub mod provision;
 pub mod quantity;
+pub mod reference;
 pub mod refs;
 pub mod reports;
 pub mod resource;
@@ -55,8 +58,10 @@ use std::str::FromStr;
 use devstats_model::schedule::ProjectSchedule;
 use devstats_model::{Deployment, Model, Project};
 
-pub use object::{CustomKind, CustomResource, Object};
+pub use kind::Kind;
+pub use object::{CustomResource, Object};
 pub use policy::{ApplyPolicy, PruneGuard, Ready, Write};
+pub use reference::{Reference, Via};
 pub use secrets::{RequiredSecret, SecretValue, SecretValues};
 
 /// Apply phases, in order. Objects of a phase only reference objects of earlier phases (or of
@@ -227,24 +232,22 @@ impl Selection {
         let mut problems = Vec::new();
         for p in &self.projects {
             if model.project(p).is_none() {
-                let hint =
-                    devstats_model::structure::suggest(p, model.projects.iter().map(|p| p.name.as_str()))
-                        .map(|s| format!("; did you mean '{s}'?"))
-                        .unwrap_or_default();
-                problems.push(format!("unknown project '{p}'{hint}"));
+                problems.push(SelectionProblem::UnknownProject {
+                    name: p.clone(),
+                    suggestion: devstats_model::structure::suggest(
+                        p,
+                        model.projects.iter().map(|p| p.name.as_str()),
+                    )
+                    .map(str::to_owned),
+                });
             }
         }
         for f in &self.foundations {
             if model.foundation(f).is_none() {
-                problems.push(format!(
-                    "unknown foundation '{f}'; defined: {}",
-                    model
-                        .foundations
-                        .iter()
-                        .map(|f| f.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+                problems.push(SelectionProblem::UnknownFoundation {
+                    name: f.clone(),
+                    defined: model.foundations.iter().map(|f| f.name.to_string()).collect(),
+                });
             }
         }
         if problems.is_empty() {
@@ -253,6 +256,46 @@ impl Selection {
             Err(RenderError::Selection(problems))
         }
     }
+}
+
+/// A name in a [`Selection`] that the model does not define.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectionProblem {
+    /// `--project` names no project.
+    #[error("unknown project '{name}'{}", suggestion.as_ref().map(|s| format!("; did you mean '{s}'?")).unwrap_or_default())]
+    UnknownProject {
+        /// The name given.
+        name: String,
+        /// The closest project name, if one is close.
+        suggestion: Option<String>,
+    },
+    /// `--foundation` names no foundation.
+    #[error("unknown foundation '{name}'; defined: {}", defined.join(", "))]
+    UnknownFoundation {
+        /// The name given.
+        name: String,
+        /// The foundations the model defines.
+        defined: Vec<String>,
+    },
+}
+
+/// A key that secret data given to the render lacks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{secret} needs key {key} (file {key})")]
+pub struct MissingSecretKey {
+    /// The Secret.
+    pub secret: String,
+    /// The key (and the file it is read from).
+    pub key: String,
+}
+
+/// `items` displayed, joined by `sep`.
+fn joined<T: fmt::Display>(items: &[T], sep: &str) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(sep)
 }
 
 /// Render options.
@@ -271,14 +314,14 @@ pub enum RenderError {
     #[error("cannot compute schedules: {0}")]
     Schedule(#[from] devstats_model::schedule::ScheduleError),
     /// Secret data was given but incomplete.
-    #[error("secret data is incomplete: {}", .0.join("; "))]
-    Secrets(Vec<String>),
+    #[error("secret data is incomplete: {}", joined(.0, "; "))]
+    Secrets(Vec<MissingSecretKey>),
     /// The selection names things that do not exist.
-    #[error("{}", .0.join("; "))]
-    Selection(Vec<String>),
+    #[error("{}", joined(.0, "; "))]
+    Selection(Vec<SelectionProblem>),
     /// Rendered objects reference objects that do not exist.
-    #[error("{} broken reference{}:\n  {}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.join("\n  "))]
-    References(Vec<String>),
+    #[error("{} broken reference{}:\n  {}", .0.len(), if .0.len() == 1 { "" } else { "s" }, joined(.0, "\n  "))]
+    References(Vec<refs::BrokenReference>),
 }
 
 /// Everything the builders need: the model and what is derived from it once.
@@ -327,30 +370,6 @@ pub struct RenderSet {
     /// The name of the Secret holding the database credentials (`instance.secrets.postgres`):
     /// whoever reads it waits for the database.
     pub database_secret: String,
-}
-
-fn kind_rank(o: &Object) -> u8 {
-    match o {
-        Object::Namespace(_) => 0,
-        Object::NetworkPolicy(_) => 1,
-        Object::Secret(_) => 2,
-        Object::ConfigMap(_) => 3,
-        Object::ServiceAccount(_) => 4,
-        Object::Role(_) => 5,
-        Object::RoleBinding(_) => 6,
-        Object::Custom(_) => 7,
-        Object::PersistentVolumeClaim(_) => 8,
-        Object::Endpoints(_) => 9,
-        Object::Service(_) => 10,
-        Object::StatefulSet(_) => 11,
-        Object::Job(_) => 12,
-        Object::CronJob(_) => 13,
-        Object::Deployment(_) => 14,
-        Object::Pod(_) => 15,
-        Object::PodDisruptionBudget(_) => 16,
-        Object::HorizontalPodAutoscaler(_) => 17,
-        Object::Ingress(_) => 18,
-    }
 }
 
 /// Renders the selected objects of a validated model and returns them in canonical apply order.
@@ -452,7 +471,11 @@ fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), Rend
                 out.push(Component::Provision, name, vec![provision::build(ctx, p)]);
                 out.push(Component::Sync, name, vec![sync::build(ctx, p)]);
                 out.push(Component::Affiliations, name, vec![affiliations::build(ctx, p)]);
-                out.push(Component::Grafana, name, grafana::build(ctx, p));
+                // The Flagger Canary is an overlay of the component: it belongs to it (and
+                // to `--only grafana`), but grafana.rs does not know delivery.
+                let mut grafana = grafana::build(ctx, p);
+                grafana.extend(delivery::grafana_canary(ctx, p.name.as_str()));
+                out.push(Component::Grafana, name, grafana);
             }
         }
     }
@@ -464,7 +487,9 @@ fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), Rend
         );
     }
     if c.api {
-        out.push(Component::Api, None, api::build(ctx));
+        let mut api = api::build(ctx);
+        api.extend(delivery::api_canary(ctx));
+        out.push(Component::Api, None, api);
     }
     if c.ingress {
         out.push(Component::Ingress, None, ingress::build(ctx));
@@ -544,9 +569,9 @@ fn canonical_order(objects: Vec<Rendered>) -> Vec<Rendered> {
     let mut order: Vec<usize> = (0..objects.len()).collect();
     order.sort_by(|&a, &b| {
         let (a, b) = (&objects[a], &objects[b]);
-        (a.policy.phase, kind_rank(&a.object), a.object.name()).cmp(&(
+        (a.policy.phase, a.object.typed_kind().rank, a.object.name()).cmp(&(
             b.policy.phase,
-            kind_rank(&b.object),
+            b.object.typed_kind().rank,
             b.object.name(),
         ))
     });

@@ -29,29 +29,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde::Serialize;
 
 use crate::common::{Env, chart_labels, names, resources};
-use crate::{Component, Ctx, CustomKind, CustomResource, Object, Rendered};
+use crate::{Component, Ctx, CustomResource, Kind, Object, Rendered};
 
 /// `monitoring.coreos.com/v1` `PodMonitor`.
-pub const POD_MONITOR: CustomKind = CustomKind {
-    api_version: "monitoring.coreos.com/v1",
-    kind: "PodMonitor",
-    plural: "podmonitors",
-    namespaced: true,
-};
+pub const POD_MONITOR: Kind = Kind::POD_MONITOR;
 /// `monitoring.coreos.com/v1` `ServiceMonitor`.
-pub const SERVICE_MONITOR: CustomKind = CustomKind {
-    api_version: "monitoring.coreos.com/v1",
-    kind: "ServiceMonitor",
-    plural: "servicemonitors",
-    namespaced: true,
-};
+pub const SERVICE_MONITOR: Kind = Kind::SERVICE_MONITOR;
 /// `monitoring.coreos.com/v1` `PrometheusRule`.
-pub const PROMETHEUS_RULE: CustomKind = CustomKind {
-    api_version: "monitoring.coreos.com/v1",
-    kind: "PrometheusRule",
-    plural: "prometheusrules",
-    namespaced: true,
-};
+pub const PROMETHEUS_RULE: Kind = Kind::PROMETHEUS_RULE;
 
 /// Port of the `postgres_exporter` sidecar.
 pub const EXPORTER_PORT: i32 = 9187;
@@ -344,7 +329,7 @@ fn meta(ctx: &Ctx<'_>, name: &str) -> k8s_openapi::apimachinery::pkg::apis::meta
     m
 }
 
-fn custom<S: Serialize>(kind: CustomKind, ctx: &Ctx<'_>, name: &str, spec: S) -> Option<Object> {
+fn custom<S: Serialize>(kind: Kind, ctx: &Ctx<'_>, name: &str, spec: S) -> Option<Object> {
     CustomResource::new(kind, meta(ctx, name), &Body { spec })
         .ok()
         .map(Object::Custom)
@@ -410,10 +395,10 @@ fn name_regex(wanted: &BTreeSet<String>, all: &BTreeSet<String>) -> String {
 
 /// Names of the rendered objects of one kind, and of those of it whose pod `type` label is one
 /// of `types`.
-fn names_by_type(objects: &[Rendered], kind: &str, types: &[&str]) -> (BTreeSet<String>, BTreeSet<String>) {
+fn names_by_type(objects: &[Rendered], kind: Kind, types: &[&str]) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut all = BTreeSet::new();
     let mut wanted = BTreeSet::new();
-    for r in objects.iter().filter(|r| r.object.kind() == kind) {
+    for r in objects.iter().filter(|r| r.object.typed_kind() == kind) {
         all.insert(r.object.name().to_owned());
         let t = r.object.pod_labels().and_then(|l| l.get("type"));
         if t.is_some_and(|t| types.contains(&t.as_str())) {
@@ -435,7 +420,7 @@ pub fn rule_groups(ctx: &Ctx<'_>, objects: &[Rendered]) -> Vec<(String, Vec<Aler
     let ns = ctx.namespace();
     let mut groups = Vec::new();
 
-    let (sync, cronjobs) = names_by_type(objects, "CronJob", &["sync"]);
+    let (sync, cronjobs) = names_by_type(objects, Kind::CRON_JOB, &["sync"]);
     if !sync.is_empty() {
         let sel = format!(r#"namespace="{ns}",cronjob=~"{}""#, name_regex(&sync, &cronjobs));
         let stale = format!(
@@ -470,7 +455,7 @@ pub fn rule_groups(ctx: &Ctx<'_>, objects: &[Rendered]) -> Vec<(String, Vec<Aler
         ));
     }
 
-    let (provision, jobs) = names_by_type(objects, "Job", &["provision", "boot"]);
+    let (provision, jobs) = names_by_type(objects, Kind::JOB, &["provision", "boot"]);
     if !provision.is_empty() {
         groups.push((
             "devstats.provision".to_owned(),
@@ -600,7 +585,7 @@ pub fn rule_groups(ctx: &Ctx<'_>, objects: &[Rendered]) -> Vec<(String, Vec<Aler
         groups.push(("devstats.backups".to_owned(), rules));
     }
 
-    let (grafanas, deployments) = names_by_type(objects, "Deployment", &["grafana"]);
+    let (grafanas, deployments) = names_by_type(objects, Kind::DEPLOYMENT, &["grafana"]);
     if !grafanas.is_empty() {
         groups.push((
             "devstats.grafana".to_owned(),
@@ -855,7 +840,7 @@ pub fn dashboards(ctx: &Ctx<'_>, objects: &[Rendered]) -> Vec<(&'static str, Das
     let n = format!(r#"namespace="{ns}""#);
     let mut out = Vec::new();
 
-    let (grafanas, deployments) = names_by_type(objects, "Deployment", &["grafana"]);
+    let (grafanas, deployments) = names_by_type(objects, Kind::DEPLOYMENT, &["grafana"]);
     let mut jobs = vec![
         stat(
             "CronJobs whose last run failed",
@@ -1041,7 +1026,7 @@ pub fn dashboards(ctx: &Ctx<'_>, objects: &[Rendered]) -> Vec<(&'static str, Das
         let jobs: BTreeSet<String> = backups.iter().map(|(j, _)| j.clone()).collect();
         let all: BTreeSet<String> = objects
             .iter()
-            .filter(|r| r.object.kind() == "CronJob")
+            .filter(|r| r.object.typed_kind() == Kind::CRON_JOB)
             .map(|r| r.object.name().to_owned())
             .collect();
         let re = name_regex(&jobs, &all);
@@ -1161,7 +1146,7 @@ pub fn build(ctx: &Ctx<'_>, objects: &[Rendered]) -> Vec<Object> {
     }
     if objects
         .iter()
-        .any(|r| r.object.kind() == "Deployment" && r.component == Component::Grafana)
+        .any(|r| r.object.typed_kind() == Kind::DEPLOYMENT && r.component == Component::Grafana)
     {
         let sel = grafana_monitor_selector();
         out.extend(custom(

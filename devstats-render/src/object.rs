@@ -1,5 +1,9 @@
-//! The closed set of Kubernetes kinds DevStats renders, as one enum over k8s-openapi types.
+//! The closed set of Kubernetes kinds DevStats renders, as one enum over k8s-openapi types, each
+//! variant tied to its row of the kind table ([`Kind`]).
 
+use k8s_openapi::Metadata;
+#[cfg(test)]
+use k8s_openapi::Resource;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -12,11 +16,12 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use k8s_openapi::{Metadata, Resource};
 use serde::Serialize;
 
+use crate::kind::Kind;
+
 macro_rules! objects {
-    ($($variant:ident($ty:ty)),* $(,)?) => {
+    ($($variant:ident($ty:ty) = $konst:ident),* $(,)?) => {
         /// One rendered Kubernetes object.
         #[derive(Debug, Clone, PartialEq, Serialize)]
         #[serde(untagged)]
@@ -32,25 +37,10 @@ macro_rules! objects {
         }
 
         impl Object {
-            /// `apiVersion`.
+            /// Its row of the kind table ([`Kind`]): REST coordinates and apply-order rank.
             #[must_use]
-            pub fn api_version(&self) -> &'static str {
-                match self { $(Self::$variant(_) => <$ty as Resource>::API_VERSION,)* Self::Custom(c) => c.api_version }
-            }
-            /// `kind`.
-            #[must_use]
-            pub fn kind(&self) -> &'static str {
-                match self { $(Self::$variant(_) => <$ty as Resource>::KIND,)* Self::Custom(c) => c.kind }
-            }
-            /// The API group (empty for core).
-            #[must_use]
-            pub fn group(&self) -> &'static str {
-                match self { $(Self::$variant(_) => <$ty as Resource>::GROUP,)* Self::Custom(c) => c.group() }
-            }
-            /// The resource's URL path segment (plural), e.g. `cronjobs`.
-            #[must_use]
-            pub fn plural(&self) -> &'static str {
-                match self { $(Self::$variant(_) => <$ty as Resource>::URL_PATH_SEGMENT,)* Self::Custom(c) => c.plural }
+            pub fn typed_kind(&self) -> Kind {
+                match self { $(Self::$variant(_) => Kind::$konst,)* Self::Custom(c) => c.kind }
             }
             /// `metadata`.
             #[must_use]
@@ -68,28 +58,78 @@ macro_rules! objects {
                 fn from(o: $ty) -> Self { Self::$variant(o) }
             }
         )*
+
+        /// The built-in rows of the kind table are k8s-openapi's, and every built-in kind has a
+        /// variant.
+        #[cfg(test)]
+        #[test]
+        fn the_kind_table_agrees_with_k8s_openapi() {
+            use std::any::TypeId;
+            $(
+                let k = Kind::$konst;
+                assert_eq!(k.api_version(), <$ty as Resource>::API_VERSION);
+                assert_eq!(k.group, <$ty as Resource>::GROUP);
+                assert_eq!(k.version, <$ty as Resource>::VERSION);
+                assert_eq!(k.kind, <$ty as Resource>::KIND);
+                assert_eq!(k.plural, <$ty as Resource>::URL_PATH_SEGMENT);
+                assert_eq!(
+                    k.namespaced,
+                    TypeId::of::<<$ty as Resource>::Scope>() == TypeId::of::<k8s_openapi::NamespaceResourceScope>(),
+                    "{}", k.kind
+                );
+            )*
+            let variants: std::collections::BTreeSet<Kind> = [$(Kind::$konst),*].into_iter().collect();
+            let table: std::collections::BTreeSet<Kind> = Kind::ALL.iter().copied().collect();
+            assert_eq!(variants, table);
+        }
     };
 }
 
 objects! {
-    Namespace(Namespace),
-    Secret(Secret),
-    ServiceAccount(ServiceAccount),
-    Role(Role),
-    RoleBinding(RoleBinding),
-    PersistentVolumeClaim(PersistentVolumeClaim),
-    Endpoints(Endpoints),
-    Service(Service),
-    StatefulSet(StatefulSet),
-    Job(Job),
-    Pod(Pod),
-    CronJob(CronJob),
-    Deployment(Deployment),
-    Ingress(Ingress),
-    ConfigMap(ConfigMap),
-    PodDisruptionBudget(PodDisruptionBudget),
-    HorizontalPodAutoscaler(HorizontalPodAutoscaler),
-    NetworkPolicy(NetworkPolicy),
+    Namespace(Namespace) = NAMESPACE,
+    Secret(Secret) = SECRET,
+    ServiceAccount(ServiceAccount) = SERVICE_ACCOUNT,
+    Role(Role) = ROLE,
+    RoleBinding(RoleBinding) = ROLE_BINDING,
+    PersistentVolumeClaim(PersistentVolumeClaim) = PERSISTENT_VOLUME_CLAIM,
+    Endpoints(Endpoints) = ENDPOINTS,
+    Service(Service) = SERVICE,
+    StatefulSet(StatefulSet) = STATEFUL_SET,
+    Job(Job) = JOB,
+    Pod(Pod) = POD,
+    CronJob(CronJob) = CRON_JOB,
+    Deployment(Deployment) = DEPLOYMENT,
+    Ingress(Ingress) = INGRESS,
+    ConfigMap(ConfigMap) = CONFIG_MAP,
+    PodDisruptionBudget(PodDisruptionBudget) = POD_DISRUPTION_BUDGET,
+    HorizontalPodAutoscaler(HorizontalPodAutoscaler) = HORIZONTAL_POD_AUTOSCALER,
+    NetworkPolicy(NetworkPolicy) = NETWORK_POLICY,
+}
+
+impl Object {
+    /// `apiVersion`.
+    #[must_use]
+    pub fn api_version(&self) -> String {
+        self.typed_kind().api_version()
+    }
+
+    /// `kind`.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        self.typed_kind().kind
+    }
+
+    /// The API group (empty for core).
+    #[must_use]
+    pub fn group(&self) -> &'static str {
+        self.typed_kind().group
+    }
+
+    /// The resource's URL path segment (plural), e.g. `cronjobs`.
+    #[must_use]
+    pub fn plural(&self) -> &'static str {
+        self.typed_kind().plural
+    }
 }
 
 impl Object {
@@ -97,14 +137,10 @@ impl Object {
     #[must_use]
     pub fn pod_template(&self) -> Option<&PodTemplateSpec> {
         match self {
-            Object::Deployment(d) => d.spec.as_ref().map(|s| &s.template),
-            Object::StatefulSet(s) => s.spec.as_ref().map(|s| &s.template),
+            Object::Deployment(d) => Some(&d.spec.template),
+            Object::StatefulSet(s) => Some(&s.spec.template),
             Object::Job(j) => j.spec.as_ref().map(|s| &s.template),
-            Object::CronJob(c) => c
-                .spec
-                .as_ref()
-                .and_then(|s| s.job_template.spec.as_ref())
-                .map(|s| &s.template),
+            Object::CronJob(c) => c.spec.job_template.spec.as_ref().map(|s| &s.template),
             _ => None,
         }
     }
@@ -152,46 +188,44 @@ impl Object {
     }
 }
 
-/// A custom resource: type information plus metadata and a body (`spec`, and for some kinds
-/// other top-level fields) serialized from a typed struct when the object is built.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A custom resource: its kind (a row of the kind table) plus metadata and a body (`spec`, and
+/// for some kinds other top-level fields) serialized from a typed struct when the object is built.
+#[derive(Debug, Clone, PartialEq)]
 pub struct CustomResource {
-    /// `apiVersion`, e.g. `cert-manager.io/v1`.
-    #[serde(rename = "apiVersion")]
-    pub api_version: &'static str,
-    /// `kind`, e.g. `ClusterIssuer`.
-    pub kind: &'static str,
-    /// The resource's plural (URL path segment), e.g. `clusterissuers`.
-    #[serde(skip)]
-    pub plural: &'static str,
-    /// Whether the kind is namespaced.
-    #[serde(skip)]
-    pub namespaced: bool,
+    /// The kind: `apiVersion`, `kind`, plural and scope.
+    pub kind: Kind,
     /// `metadata`.
     pub metadata: ObjectMeta,
     /// The other top-level fields (`spec` …), in order.
-    #[serde(flatten)]
     pub body: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Type information of a custom resource kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CustomKind {
-    /// `apiVersion`.
-    pub api_version: &'static str,
-    /// `kind`.
-    pub kind: &'static str,
-    /// Plural.
-    pub plural: &'static str,
-    /// Namespaced or cluster-scoped.
-    pub namespaced: bool,
+impl Serialize for CustomResource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            #[serde(rename = "apiVersion")]
+            api_version: String,
+            kind: &'a str,
+            metadata: &'a ObjectMeta,
+            #[serde(flatten)]
+            body: &'a serde_json::Map<String, serde_json::Value>,
+        }
+        Wire {
+            api_version: self.kind.api_version(),
+            kind: self.kind.kind,
+            metadata: &self.metadata,
+            body: &self.body,
+        }
+        .serialize(s)
+    }
 }
 
 impl CustomResource {
     /// Builds a custom resource of `kind` from a typed body (a struct whose fields are the
     /// top-level fields besides apiVersion/kind/metadata, usually just `spec`).
     pub fn new<B: Serialize>(
-        kind: CustomKind,
+        kind: Kind,
         mut metadata: ObjectMeta,
         body: &B,
     ) -> Result<Self, serde_json::Error> {
@@ -206,19 +240,12 @@ impl CustomResource {
                 m
             }
         };
-        Ok(Self {
-            api_version: kind.api_version,
-            kind: kind.kind,
-            plural: kind.plural,
-            namespaced: kind.namespaced,
-            metadata,
-            body,
-        })
+        Ok(Self { kind, metadata, body })
     }
 
-    /// The API group (the part of apiVersion before '/', empty for core).
+    /// The API group (empty for core).
     #[must_use]
     pub fn group(&self) -> &'static str {
-        self.api_version.rsplit_once('/').map_or("", |(g, _)| g)
+        self.kind.group
     }
 }

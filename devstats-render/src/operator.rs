@@ -733,7 +733,7 @@ pub fn install(renders: &[&[Rendered]]) -> Result<Install, SchemaError> {
     let cluster_role_binding = ClusterRoleBinding {
         metadata: meta(OPERATOR_NAME, None),
         role_ref: RoleRef {
-            api_group: "rbac.authorization.k8s.io".to_owned(),
+            api_group: Some("rbac.authorization.k8s.io".to_owned()),
             kind: "ClusterRole".to_owned(),
             name: OPERATOR_NAME.to_owned(),
         },
@@ -745,7 +745,7 @@ pub fn install(renders: &[&[Rendered]]) -> Result<Install, SchemaError> {
     let bind = |name: &str, namespace: &str| RoleBinding {
         metadata: meta(name, Some(namespace)),
         role_ref: RoleRef {
-            api_group: "rbac.authorization.k8s.io".to_owned(),
+            api_group: Some("rbac.authorization.k8s.io".to_owned()),
             kind: "Role".to_owned(),
             name: name.to_owned(),
         },
@@ -896,7 +896,7 @@ pub fn install(renders: &[&[Rendered]]) -> Result<Install, SchemaError> {
     pod_labels.extend(selector_labels());
     let deployment = Deployment {
         metadata: meta(OPERATOR_NAME, ns),
-        spec: Some(DeploymentSpec {
+        spec: DeploymentSpec {
             replicas: Some(REPLICAS),
             selector: LabelSelector {
                 match_labels: Some(selector_labels()),
@@ -946,7 +946,7 @@ pub fn install(renders: &[&[Rendered]]) -> Result<Install, SchemaError> {
                 }),
             },
             ..DeploymentSpec::default()
-        }),
+        },
         status: None,
     };
     let pdb = PodDisruptionBudget {

@@ -176,7 +176,7 @@ fn role_binding(ctx: &Ctx<'_>) -> Object {
     Object::from(RoleBinding {
         metadata: meta(ctx, names::POSTGRES),
         role_ref: RoleRef {
-            api_group: "rbac.authorization.k8s.io".to_owned(),
+            api_group: Some("rbac.authorization.k8s.io".to_owned()),
             kind: "Role".to_owned(),
             name: names::POSTGRES.to_owned(),
         },
@@ -508,7 +508,7 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
     }
     let mut sts = StatefulSet {
         metadata: meta(ctx, names::POSTGRES),
-        spec: Some(StatefulSetSpec {
+        spec: StatefulSetSpec {
             selector: LabelSelector {
                 match_labels: Some(labels()),
                 ..LabelSelector::default()
@@ -540,10 +540,10 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
             },
             volume_claim_templates: Some(vec![claim]),
             ..StatefulSetSpec::default()
-        }),
+        },
         ..StatefulSet::default()
     };
-    if let Some(pod) = sts.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
+    if let Some(pod) = sts.spec.template.spec.as_mut() {
         crate::monitoring::patroni_pod(ctx, pod);
         security::harden_pod(ctx, pod, Workload::Postgres);
         if security::hardened(ctx) {

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::{Component, Object, Phase};
+use crate::{Component, Kind, Object, Phase};
 
 /// How an object is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -139,10 +139,8 @@ impl ApplyPolicy {
             Object::Ingress(_) => (Phase::Routing, Write::Apply, PruneGuard::None, Ready::Exists),
             Object::Custom(c) => {
                 let phase = match c.kind {
-                    "Issuer" | "ClusterIssuer" | "Certificate" | "ExternalSecret" | "SealedSecret" => {
-                        Phase::Config
-                    }
-                    "Gateway" | "HTTPRoute" => Phase::Routing,
+                    Kind::ISSUER | Kind::CLUSTER_ISSUER | Kind::CERTIFICATE => Phase::Config,
+                    Kind::GATEWAY | Kind::HTTP_ROUTE => Phase::Routing,
                     _ => Phase::Workloads,
                 };
                 (phase, Write::Apply, PruneGuard::None, Ready::Exists)

@@ -16,7 +16,27 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::PodSpec;
 
-use crate::{Object, RenderError, Rendered, RequiredSecret};
+use crate::reference::{Reference, Via};
+use crate::{Kind, Object, RenderError, Rendered, RequiredSecret};
+
+/// One broken reference: the object and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{object}: {problem}")]
+pub struct BrokenReference {
+    /// The referring object, `Kind namespace/name`.
+    pub object: String,
+    /// What it references that does not resolve, or is wrong.
+    pub problem: String,
+}
+
+impl BrokenReference {
+    fn new(id: Id<'_>, problem: impl Into<String>) -> Self {
+        Self {
+            object: id.to_string(),
+            problem: problem.into(),
+        }
+    }
+}
 
 /// `Kind namespace/name`, formatted only when a problem is reported.
 #[derive(Clone, Copy)]
@@ -59,7 +79,10 @@ impl<'a> LabelIndex<'a> {
         let id = self.sets.len();
         self.sets.push(labels);
         for (k, v) in labels {
-            self.postings.entry((k.as_str(), v.as_str())).or_default().push(id);
+            self.postings
+                .entry((k.as_str(), v.as_str()))
+                .or_default()
+                .push(id);
         }
         id
     }
@@ -98,6 +121,8 @@ impl<'a> LabelIndex<'a> {
 
 struct Index<'a> {
     secrets: BTreeMap<&'a str, BTreeSet<String>>,
+    /// ConfigMaps and their keys.
+    config_maps: BTreeMap<&'a str, BTreeSet<&'a str>>,
     pvcs: BTreeSet<&'a str>,
     services: BTreeMap<&'a str, BTreeSet<i32>>,
     service_accounts: BTreeSet<&'a str>,
@@ -110,7 +135,7 @@ struct Index<'a> {
     /// Secrets that rendered cert-manager Certificates write.
     certificate_secrets: BTreeSet<&'a str>,
     /// Names of the rendered objects by kind (CronJob, Job, Deployment).
-    by_kind: BTreeMap<&'a str, BTreeSet<String>>,
+    by_kind: BTreeMap<Kind, BTreeSet<String>>,
     /// Names of the rendered Jobs and of those the CronJobs will create,
     /// `<cronjob>-<scheduled minute>` (built once, not per PromQL matcher).
     job_names: BTreeSet<String>,
@@ -188,6 +213,7 @@ fn pod_labels(o: &Object) -> Option<&BTreeMap<String, String>> {
 pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), RenderError> {
     let mut idx = Index {
         secrets: BTreeMap::new(),
+        config_maps: BTreeMap::new(),
         pvcs: BTreeSet::new(),
         services: BTreeMap::new(),
         service_accounts: BTreeSet::new(),
@@ -225,6 +251,15 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     .chain(s.string_data.iter().flat_map(|d| d.keys().cloned()));
                 idx.secrets.insert(o.name(), keys.collect());
             }
+            Object::ConfigMap(cm) => {
+                let keys = cm
+                    .data
+                    .iter()
+                    .flat_map(|d| d.keys())
+                    .chain(cm.binary_data.iter().flat_map(|d| d.keys()))
+                    .map(String::as_str);
+                idx.config_maps.insert(o.name(), keys.collect());
+            }
             Object::PersistentVolumeClaim(_) => {
                 idx.pvcs.insert(o.name());
             }
@@ -246,7 +281,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             Object::Deployment(_) => {
                 idx.deployments.insert(o.name());
             }
-            Object::Custom(c) if c.kind == "Gateway" => {
+            Object::Custom(c) if c.kind == Kind::GATEWAY => {
                 let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
                 let listeners = array(spec, "/listeners")
                     .iter()
@@ -254,12 +289,12 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     .collect();
                 idx.gateways.insert(o.name(), listeners);
             }
-            Object::Custom(c) if c.kind == "Certificate" => {
+            Object::Custom(c) if c.kind == Kind::CERTIFICATE => {
                 if let Some(secret) = body_str(&c.body, "spec", "/secretName") {
                     idx.certificate_secrets.insert(secret);
                 }
             }
-            Object::Custom(c) if c.kind == "Canary" => {
+            Object::Custom(c) if c.kind == Kind::CANARY => {
                 let target = body_str(&c.body, "spec", "/targetRef/name").unwrap_or_default();
                 idx.canaried.insert(target);
                 let apex = body_str(&c.body, "spec", "/service/name").unwrap_or(target);
@@ -293,8 +328,11 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             }
             _ => {}
         }
-        if matches!(o.kind(), "CronJob" | "Job" | "Deployment") {
-            idx.by_kind.entry(o.kind()).or_default().insert(o.name().to_owned());
+        if matches!(o.typed_kind(), Kind::CRON_JOB | Kind::JOB | Kind::DEPLOYMENT) {
+            idx.by_kind
+                .entry(o.typed_kind())
+                .or_default()
+                .insert(o.name().to_owned());
         }
         if let Object::Service(svc) = o
             && let Some(labels) = &svc.metadata.labels
@@ -326,8 +364,8 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
         }
     }
 
-    idx.job_names = idx.by_kind.get("Job").cloned().unwrap_or_default();
-    for c in idx.by_kind.get("CronJob").into_iter().flatten() {
+    idx.job_names = idx.by_kind.get(&Kind::JOB).cloned().unwrap_or_default();
+    for c in idx.by_kind.get(&Kind::CRON_JOB).into_iter().flatten() {
         idx.job_names.insert(format!("{c}-29000000"));
     }
     // Pod labels of canaried Deployments: selectors that match them must not use Flagger's label.
@@ -341,7 +379,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
     }
     let selects_canaried = |sel: &BTreeMap<String, String>| {
         idx.canaried_pods
-            .matching(sel, |k| k != crate::delivery::SELECTOR_LABEL)
+            .matching(sel, |k| k != crate::facts::SELECTOR_LABEL)
             .next()
             .is_some()
     };
@@ -368,100 +406,84 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
             && selects_canaried(sel)
         {
             if matches!(o, Object::Service(_)) {
-                broken.push(format!(
-                    "{id}: selects the pods of a canaried Deployment, whose Services Flagger writes"
+                broken.push(BrokenReference::new(
+                    id,
+                    "selects the pods of a canaried Deployment, whose Services Flagger writes",
                 ));
-            } else if sel.contains_key(crate::delivery::SELECTOR_LABEL) {
-                broken.push(format!(
-                    "{id}: selector {sel:?} uses `{}`, which Flagger rewrites on the primary pods",
-                    crate::delivery::SELECTOR_LABEL
+            } else if sel.contains_key(crate::facts::SELECTOR_LABEL) {
+                broken.push(BrokenReference::new(
+                    id,
+                    format!(
+                        "selector {sel:?} uses `{}`, which Flagger rewrites on the primary pods",
+                        crate::facts::SELECTOR_LABEL
+                    ),
                 ));
             }
+        }
+        for reference in o.references() {
+            check_reference(&idx, id, &reference, &mut broken);
         }
         if let Some(spec) = pod_spec(o) {
             let claim_templates: BTreeSet<&str> = match o {
                 Object::StatefulSet(s) => s
                     .spec
+                    .volume_claim_templates
                     .iter()
-                    .flat_map(|sp| sp.volume_claim_templates.iter().flatten())
+                    .flatten()
                     .filter_map(|t| t.metadata.name.as_deref())
                     .collect(),
                 _ => BTreeSet::new(),
             };
-            check_pod(&idx, id, spec, &claim_templates, &mut broken);
+            check_mounts(id, spec, &claim_templates, &mut broken);
         }
         match o {
             Object::Deployment(d) => {
-                if let Some(spec) = &d.spec {
-                    check_selector(
+                let spec = &d.spec;
+                check_selector(
+                    id,
+                    spec.selector.match_labels.as_ref(),
+                    pod_labels(o),
+                    &mut broken,
+                );
+                if idx.canaried.contains(o.name())
+                    && !spec
+                        .selector
+                        .match_labels
+                        .as_ref()
+                        .is_some_and(|m| m.contains_key(crate::facts::SELECTOR_LABEL))
+                {
+                    broken.push(BrokenReference::new(
                         id,
-                        spec.selector.match_labels.as_ref(),
-                        pod_labels(o),
-                        &mut broken,
-                    );
-                    if idx.canaried.contains(o.name())
-                        && !spec
-                            .selector
-                            .match_labels
-                            .as_ref()
-                            .is_some_and(|m| m.contains_key(crate::delivery::SELECTOR_LABEL))
-                    {
-                        broken.push(format!(
-                            "{id}: is canaried but its selector lacks `{}`, the label Flagger selects on",
-                            crate::delivery::SELECTOR_LABEL
-                        ));
-                    }
-                    if idx.canaried.contains(o.name()) && spec.replicas.is_some() {
-                        broken.push(format!(
-                            "{id}: is canaried but sets spec.replicas, which Flagger owns"
-                        ));
-                    }
+                        format!(
+                            "is canaried but its selector lacks `{}`, the label Flagger selects on",
+                            crate::facts::SELECTOR_LABEL
+                        ),
+                    ));
+                }
+                if idx.canaried.contains(o.name()) && spec.replicas.is_some() {
+                    broken.push(BrokenReference::new(
+                        id,
+                        "is canaried but sets spec.replicas, which Flagger owns",
+                    ));
                 }
             }
             Object::StatefulSet(s) => {
-                if let Some(spec) = &s.spec {
-                    check_selector(
-                        id,
-                        spec.selector.match_labels.as_ref(),
-                        pod_labels(o),
-                        &mut broken,
-                    );
-                    if let Some(svc) = &spec.service_name
-                        && !idx.services.contains_key(svc.as_str())
-                    {
-                        broken.push(format!(
-                            "{id}: serviceName names Service {svc}, which is not rendered"
-                        ));
-                    }
-                    if let Some(sa) = spec
-                        .template
-                        .spec
-                        .as_ref()
-                        .and_then(|p| p.service_account_name.as_ref())
-                        && !idx.service_accounts.contains(sa.as_str())
-                    {
-                        broken.push(format!("{id}: serviceAccountName {sa} is not rendered"));
-                    }
-                }
-            }
-            Object::RoleBinding(rb) => {
-                if rb.role_ref.kind == "Role" && !idx.roles.contains(rb.role_ref.name.as_str()) {
-                    broken.push(format!(
-                        "{id}: roleRef names Role {}, which is not rendered",
-                        rb.role_ref.name
-                    ));
-                }
-                for s in rb.subjects.iter().flatten() {
-                    if s.kind == "ServiceAccount" && !idx.service_accounts.contains(s.name.as_str()) {
-                        broken.push(format!("{id}: subject ServiceAccount {} is not rendered", s.name));
-                    }
-                }
+                let spec = &s.spec;
+                check_selector(
+                    id,
+                    spec.selector.match_labels.as_ref(),
+                    pod_labels(o),
+                    &mut broken,
+                );
             }
             Object::Service(s) => {
                 if let Some(sel) = s.spec.as_ref().and_then(|sp| sp.selector.as_ref())
                     && !idx.selects_a_template(sel)
                 {
-                    broken.push(format!("{id}: selector {sel:?} matches no rendered pod template"));
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("selector {sel:?} matches no rendered pod template"),
+                    ));
                 }
             }
             Object::PodDisruptionBudget(pdb) => {
@@ -472,16 +494,20 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     .and_then(|sel| sel.match_labels.as_ref());
                 match sel {
                     Some(sel) if idx.selects_a_template(sel) => {}
-                    _ => broken.push(format!("{id}: selector {sel:?} matches no rendered pod template")),
+                    _ => broken.push(BrokenReference::new(
+                        id,
+                        format!("selector {sel:?} matches no rendered pod template"),
+                    )),
                 }
             }
             Object::HorizontalPodAutoscaler(hpa) => {
-                if let Some(target) = hpa.spec.as_ref().map(|sp| &sp.scale_target_ref)
-                    && !(target.kind == "Deployment" && idx.deployments.contains(target.name.as_str()))
-                {
-                    broken.push(format!(
-                        "{id}: scaleTargetRef {} {} is not rendered",
-                        target.kind, target.name
+                // A Deployment target is a reference (checked with the others); any other kind is
+                // not one DevStats renders.
+                let target = &hpa.spec.scale_target_ref;
+                if target.kind != Kind::DEPLOYMENT.kind {
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("scaleTargetRef {} {} is not rendered", target.kind, target.name),
                     ));
                 }
             }
@@ -497,48 +523,10 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     && sel.get("name").map(String::as_str) == Some(crate::common::APP)
                     && !idx.selects_a_template(sel)
                 {
-                    broken.push(format!(
-                        "{id}: podSelector {sel:?} matches no rendered pod template"
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("podSelector {sel:?} matches no rendered pod template"),
                     ));
-                }
-            }
-            Object::Custom(c) if c.kind == "HTTPRoute" => {
-                let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
-                for p in array(spec, "/parentRefs") {
-                    let name = p
-                        .get("name")
-                        .and_then(serde_json::Value::as_str)
-                        .unwrap_or_default();
-                    let section = p.get("sectionName").and_then(serde_json::Value::as_str);
-                    match idx.gateways.get(name) {
-                        None => broken.push(format!("{id}: parentRef Gateway {name} is not rendered")),
-                        Some(listeners) => {
-                            if let Some(section) = section
-                                && !listeners.contains(section)
-                            {
-                                broken.push(format!("{id}: Gateway {name} has no listener {section}"));
-                            }
-                        }
-                    }
-                }
-                for rule in array(spec, "/rules") {
-                    for b in array(rule, "/backendRefs") {
-                        let name = b
-                            .get("name")
-                            .and_then(serde_json::Value::as_str)
-                            .unwrap_or_default();
-                        let port = b.get("port").and_then(serde_json::Value::as_i64);
-                        match idx.service(name) {
-                            None => broken.push(format!("{id}: backendRef Service {name} is not rendered")),
-                            Some(ports) => {
-                                if let Some(n) = port
-                                    && !i32::try_from(n).is_ok_and(|n| ports.contains(&n))
-                                {
-                                    broken.push(format!("{id}: backendRef Service {name} has no port {n}"));
-                                }
-                            }
-                        }
-                    }
                 }
             }
             Object::ConfigMap(cm)
@@ -553,7 +541,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                 // Ops dashboards: every panel query is checked like a rule expression.
                 for (key, text) in cm.data.iter().flatten() {
                     let Ok(d) = serde_json::from_str::<serde_json::Value>(text) else {
-                        broken.push(format!("{id}: {key} is not JSON"));
+                        broken.push(BrokenReference::new(id, format!("{key} is not JSON")));
                         continue;
                     };
                     for p in array(&d, "/panels") {
@@ -566,12 +554,12 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                                 .get("expr")
                                 .and_then(serde_json::Value::as_str)
                                 .unwrap_or_default();
-                            check_expr(&idx, &scraped, &format!("{id}: panel {title}"), expr, &mut broken);
+                            check_expr(&idx, &scraped, id, &format!("panel {title}"), expr, &mut broken);
                         }
                     }
                 }
             }
-            Object::Custom(c) if c.kind == "PrometheusRule" => {
+            Object::Custom(c) if c.kind == Kind::PROMETHEUS_RULE => {
                 let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
                 for g in array(spec, "/groups") {
                     for rule in array(g, "/rules") {
@@ -583,64 +571,23 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                             .get("expr")
                             .and_then(serde_json::Value::as_str)
                             .unwrap_or_default();
-                        check_expr(&idx, &scraped, &format!("{id}: alert {name}"), expr, &mut broken);
+                        check_expr(&idx, &scraped, id, &format!("alert {name}"), expr, &mut broken);
                     }
                 }
             }
-            Object::Custom(c) if c.kind == "Canary" => {
+            Object::Custom(c) if c.kind == Kind::CANARY => {
                 let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
                 let at = |p: &str| spec.pointer(p).and_then(serde_json::Value::as_str);
-                let target = at("/targetRef/name").unwrap_or_default();
-                if at("/targetRef/kind") != Some("Deployment") || !idx.deployments.contains(target) {
-                    broken.push(format!("{id}: targetRef Deployment {target} is not rendered"));
-                }
-                if let Some(h) = at("/autoscalerRef/name")
-                    && !idx.hpas.contains(h)
-                {
-                    broken.push(format!(
-                        "{id}: autoscalerRef HorizontalPodAutoscaler {h} is not rendered"
+                // A Deployment target is a reference (checked with the others).
+                if at("/targetRef/kind") != Some(Kind::DEPLOYMENT.kind) {
+                    let target = at("/targetRef/name").unwrap_or_default();
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("targetRef Deployment {target} is not rendered"),
                     ));
                 }
-                if let Some(i) = at("/ingressRef/name")
-                    && !idx.ingresses.contains(i)
-                {
-                    broken.push(format!("{id}: ingressRef Ingress {i} is not rendered"));
-                }
-                for g in array(spec, "/service/gatewayRefs") {
-                    let name = g
-                        .get("name")
-                        .and_then(serde_json::Value::as_str)
-                        .unwrap_or_default();
-                    let section = g.get("sectionName").and_then(serde_json::Value::as_str);
-                    match idx.gateways.get(name) {
-                        None => broken.push(format!("{id}: gatewayRef Gateway {name} is not rendered")),
-                        Some(listeners) => {
-                            if let Some(section) = section
-                                && !listeners.contains(section)
-                            {
-                                broken.push(format!("{id}: Gateway {name} has no listener {section}"));
-                            }
-                        }
-                    }
-                }
                 if at("/provider") == Some("nginx") && at("/ingressRef/name").is_none() {
-                    broken.push(format!("{id}: the nginx provider needs an ingressRef"));
-                }
-            }
-            Object::Custom(c) if c.kind == "Gateway" => {
-                let spec = c.body.get("spec").unwrap_or(&serde_json::Value::Null);
-                for l in array(spec, "/listeners") {
-                    for r in array(l, "/tls/certificateRefs") {
-                        let name = r
-                            .get("name")
-                            .and_then(serde_json::Value::as_str)
-                            .unwrap_or_default();
-                        if !idx.certificate_secrets.contains(name) {
-                            broken.push(format!(
-                                "{id}: listener certificate Secret {name} is written by no rendered Certificate"
-                            ));
-                        }
-                    }
+                    broken.push(BrokenReference::new(id, "the nginx provider needs an ingressRef"));
                 }
             }
             Object::Ingress(ing) => {
@@ -653,31 +600,12 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                             && !idx.shim_secrets.contains(secret)
                             && !idx.certificate_secrets.contains(secret)
                         {
-                            broken.push(format!(
-                                "{id}: TLS Secret {secret} is issued by no rendered Ingress or Certificate"
+                            broken.push(BrokenReference::new(
+                                id,
+                                format!(
+                                    "TLS Secret {secret} is issued by no rendered Ingress or Certificate"
+                                ),
                             ));
-                        }
-                    }
-                }
-                let backends = spec.and_then(|s| s.default_backend.as_ref()).into_iter().chain(
-                    spec.iter()
-                        .flat_map(|s| s.rules.iter().flatten())
-                        .flat_map(|rule| rule.http.iter().flat_map(|h| h.paths.iter()).map(|p| &p.backend)),
-                );
-                for b in backends {
-                    if let Some(svc) = &b.service {
-                        match idx.service(svc.name.as_str()) {
-                            None => {
-                                broken.push(format!("{id}: backend Service {} is not rendered", svc.name))
-                            }
-                            Some(ports) => {
-                                if let Some(n) = svc.port.as_ref().and_then(|p| p.number)
-                                    && !ports.contains(&n)
-                                {
-                                    broken
-                                        .push(format!("{id}: backend Service {} has no port {n}", svc.name));
-                                }
-                            }
                         }
                     }
                 }
@@ -688,7 +616,8 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
     if broken.is_empty() {
         Ok(())
     } else {
-        broken.sort();
+        // In the order of the messages (as when they were strings).
+        broken.sort_by_cached_key(ToString::to_string);
         broken.dedup();
         Err(RenderError::References(broken))
     }
@@ -698,37 +627,28 @@ fn check_selector(
     id: Id<'_>,
     sel: Option<&BTreeMap<String, String>>,
     labels: Option<&BTreeMap<String, String>>,
-    broken: &mut Vec<String>,
+    broken: &mut Vec<BrokenReference>,
 ) {
     let Some(sel) = sel else {
-        broken.push(format!("{id}: has no selector"));
+        broken.push(BrokenReference::new(id, "has no selector"));
         return;
     };
     let ok = labels.is_some_and(|l| sel.iter().all(|(k, v)| l.get(k) == Some(v)));
     if !ok {
-        broken.push(format!(
-            "{id}: selector {sel:?} does not match its own pod template labels"
+        broken.push(BrokenReference::new(
+            id,
+            format!("selector {sel:?} does not match its own pod template labels"),
         ));
     }
 }
 
-fn check_pod(
-    idx: &Index<'_>,
+/// Checks that every volume a container mounts is defined by the pod (or is a claim template).
+fn check_mounts(
     id: Id<'_>,
     spec: &PodSpec,
     claim_templates: &BTreeSet<&str>,
-    broken: &mut Vec<String>,
+    broken: &mut Vec<BrokenReference>,
 ) {
-    for v in spec.volumes.iter().flatten() {
-        if let Some(pvc) = &v.persistent_volume_claim
-            && !idx.pvcs.contains(pvc.claim_name.as_str())
-        {
-            broken.push(format!(
-                "{id}: volume {} claims PersistentVolumeClaim {}, which is not rendered",
-                v.name, pvc.claim_name
-            ));
-        }
-    }
     let volume_names: BTreeSet<&str> = spec.volumes.iter().flatten().map(|v| v.name.as_str()).collect();
     for c in spec
         .init_containers
@@ -738,34 +658,168 @@ fn check_pod(
     {
         for m in c.volume_mounts.iter().flatten() {
             if !volume_names.contains(m.name.as_str()) && !claim_templates.contains(m.name.as_str()) {
-                broken.push(format!(
-                    "{id}: container {} mounts volume {}, which the pod does not define",
-                    c.name, m.name
+                broken.push(BrokenReference::new(
+                    id,
+                    format!(
+                        "container {} mounts volume {}, which the pod does not define",
+                        c.name, m.name
+                    ),
                 ));
             }
         }
-        for e in c.env.iter().flatten() {
-            if let Some(sk) = e.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()) {
-                match idx.secrets.get(sk.name.as_str()) {
-                    None => broken.push(format!(
-                        "{id}: env {} reads Secret {}, which is neither rendered nor required",
-                        e.name, sk.name
-                    )),
-                    Some(keys) if !keys.contains(&sk.key) => {
-                        broken.push(format!(
-                            "{id}: env {} reads key {} of Secret {}, which has no such key",
-                            e.name, sk.key, sk.name
-                        ));
-                    }
-                    Some(_) => {}
+    }
+}
+
+/// Checks that one reference ([`Object::references`]) resolves; the namespace always does.
+fn check_reference(idx: &Index<'_>, id: Id<'_>, r: &Reference<'_>, broken: &mut Vec<BrokenReference>) {
+    let field = r.field.unwrap_or_default();
+    let name = r.name;
+    let listener =
+        |listeners: Option<&BTreeSet<&str>>, what: &str, broken: &mut Vec<BrokenReference>| match listeners {
+            None => broken.push(BrokenReference::new(
+                id,
+                format!("{what} Gateway {name} is not rendered"),
+            )),
+            Some(listeners) => {
+                if let Some(section) = r.key
+                    && !listeners.contains(section)
+                {
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("Gateway {name} has no listener {section}"),
+                    ));
                 }
             }
+        };
+    let port = |ports: Option<&BTreeSet<i32>>, what: &str, broken: &mut Vec<BrokenReference>| match ports {
+        None => broken.push(BrokenReference::new(
+            id,
+            format!("{what} Service {name} is not rendered"),
+        )),
+        Some(ports) => {
+            if let Some(n) = r.port
+                && !i32::try_from(n).is_ok_and(|n| ports.contains(&n))
+            {
+                broken.push(BrokenReference::new(
+                    id,
+                    format!("{what} Service {name} has no port {n}"),
+                ));
+            }
         }
-    }
-    if let Some(sa) = &spec.service_account_name
-        && !idx.service_accounts.contains(sa.as_str())
-    {
-        broken.push(format!("{id}: serviceAccountName {sa} is not rendered"));
+    };
+    match r.via {
+        Via::Namespace => {}
+        Via::EnvSecretKey => match idx.secrets.get(name) {
+            None => broken.push(BrokenReference::new(
+                id,
+                format!("env {field} reads Secret {name}, which is neither rendered nor required"),
+            )),
+            Some(keys) => {
+                if let Some(key) = r.key
+                    && !keys.contains(key)
+                {
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("env {field} reads key {key} of Secret {name}, which has no such key"),
+                    ));
+                }
+            }
+        },
+        Via::EnvFromSecret if !idx.secrets.contains_key(name) => broken.push(BrokenReference::new(
+            id,
+            format!("envFrom reads Secret {name}, which is neither rendered nor required"),
+        )),
+        Via::SecretVolume if !idx.secrets.contains_key(name) => broken.push(BrokenReference::new(
+            id,
+            format!("volume {field} mounts Secret {name}, which is neither rendered nor required"),
+        )),
+        Via::EnvConfigMapKey => match idx.config_maps.get(name) {
+            None => broken.push(BrokenReference::new(
+                id,
+                format!("env {field} reads ConfigMap {name}, which is not rendered"),
+            )),
+            Some(keys) => {
+                if let Some(key) = r.key
+                    && !keys.contains(key)
+                {
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("env {field} reads key {key} of ConfigMap {name}, which has no such key"),
+                    ));
+                }
+            }
+        },
+        Via::EnvFromConfigMap if !idx.config_maps.contains_key(name) => {
+            broken.push(BrokenReference::new(
+                id,
+                format!("envFrom reads ConfigMap {name}, which is not rendered"),
+            ));
+        }
+        Via::ConfigMapVolume if !idx.config_maps.contains_key(name) => broken.push(BrokenReference::new(
+            id,
+            format!("volume {field} mounts ConfigMap {name}, which is not rendered"),
+        )),
+        Via::Claim if !idx.pvcs.contains(name) => broken.push(BrokenReference::new(
+            id,
+            format!("volume {field} claims PersistentVolumeClaim {name}, which is not rendered"),
+        )),
+        Via::ServiceAccount if !idx.service_accounts.contains(name) => {
+            broken.push(BrokenReference::new(
+                id,
+                format!("serviceAccountName {name} is not rendered"),
+            ));
+        }
+        Via::RoleRef if !idx.roles.contains(name) => {
+            broken.push(BrokenReference::new(
+                id,
+                format!("roleRef names Role {name}, which is not rendered"),
+            ));
+        }
+        Via::Subject if !idx.service_accounts.contains(name) => {
+            broken.push(BrokenReference::new(
+                id,
+                format!("subject ServiceAccount {name} is not rendered"),
+            ));
+        }
+        Via::ServiceName if !idx.services.contains_key(name) => {
+            broken.push(BrokenReference::new(
+                id,
+                format!("serviceName names Service {name}, which is not rendered"),
+            ));
+        }
+        Via::IngressBackend => port(idx.service(name), "backend", broken),
+        Via::ScaleTarget if !idx.deployments.contains(name) => {
+            broken.push(BrokenReference::new(
+                id,
+                format!("scaleTargetRef Deployment {name} is not rendered"),
+            ));
+        }
+        Via::ParentRef => listener(idx.gateways.get(name), "parentRef", broken),
+        Via::BackendRef => port(idx.service(name), "backendRef", broken),
+        Via::ListenerCertificate if !idx.certificate_secrets.contains(name) => {
+            broken.push(BrokenReference::new(
+                id,
+                format!("listener certificate Secret {name} is written by no rendered Certificate"),
+            ))
+        }
+        Via::CanaryTarget if !idx.deployments.contains(name) => {
+            broken.push(BrokenReference::new(
+                id,
+                format!("targetRef Deployment {name} is not rendered"),
+            ));
+        }
+        Via::CanaryAutoscaler if !idx.hpas.contains(name) => broken.push(BrokenReference::new(
+            id,
+            format!("autoscalerRef HorizontalPodAutoscaler {name} is not rendered"),
+        )),
+        Via::CanaryIngress if !idx.ingresses.contains(name) => {
+            broken.push(BrokenReference::new(
+                id,
+                format!("ingressRef Ingress {name} is not rendered"),
+            ));
+        }
+        Via::CanaryGateway => listener(idx.gateways.get(name), "gatewayRef", broken),
+        _ => {}
     }
 }
 
@@ -776,7 +830,7 @@ fn check_pod(
 fn check_monitors<'a>(
     idx: &Index<'a>,
     objects: &'a [Rendered],
-    broken: &mut Vec<String>,
+    broken: &mut Vec<BrokenReference>,
 ) -> BTreeSet<&'static str> {
     use crate::monitoring::{EXPORTER_PORT_NAME, GRAFANA_MONITOR, PATRONI_PORT_NAME};
     let mut scraped = BTreeSet::new();
@@ -788,9 +842,9 @@ fn check_monitors<'a>(
             .pointer("/selector/matchLabels")
             .and_then(|v| serde_json::from_value(v.clone()).ok());
         match c.kind {
-            "PodMonitor" => {
+            Kind::POD_MONITOR => {
                 let Some(sel) = sel.filter(|s| !s.is_empty()) else {
-                    broken.push(format!("{id}: selects no pods (empty matchLabels)"));
+                    broken.push(BrokenReference::new(id, "selects no pods (empty matchLabels)"));
                     continue;
                 };
                 let pods: Vec<&BTreeSet<&str>> = idx
@@ -799,7 +853,10 @@ fn check_monitors<'a>(
                     .filter_map(|i| idx.template_ports.get(i))
                     .collect();
                 if pods.is_empty() {
-                    broken.push(format!("{id}: selector {sel:?} matches no rendered pod template"));
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("selector {sel:?} matches no rendered pod template"),
+                    ));
                 }
                 for e in array(spec, "/podMetricsEndpoints") {
                     let port = e
@@ -807,8 +864,9 @@ fn check_monitors<'a>(
                         .and_then(serde_json::Value::as_str)
                         .unwrap_or_default();
                     if !pods.is_empty() && !pods.iter().all(|p| p.contains(port)) {
-                        broken.push(format!(
-                            "{id}: the selected pods have no container port named `{port}`"
+                        broken.push(BrokenReference::new(
+                            id,
+                            format!("the selected pods have no container port named `{port}`"),
                         ));
                     } else if port == PATRONI_PORT_NAME {
                         scraped.insert("patroni");
@@ -817,9 +875,12 @@ fn check_monitors<'a>(
                     }
                 }
             }
-            "ServiceMonitor" => {
+            Kind::SERVICE_MONITOR => {
                 let Some(sel) = sel.filter(|s| !s.is_empty()) else {
-                    broken.push(format!("{id}: selects no Services (empty matchLabels)"));
+                    broken.push(BrokenReference::new(
+                        id,
+                        "selects no Services (empty matchLabels)",
+                    ));
                     continue;
                 };
                 let services: Vec<&BTreeSet<i32>> = idx
@@ -828,7 +889,10 @@ fn check_monitors<'a>(
                     .filter_map(|i| idx.service_targets.get(i))
                     .collect();
                 if services.is_empty() {
-                    broken.push(format!("{id}: selector {sel:?} matches no rendered Service"));
+                    broken.push(BrokenReference::new(
+                        id,
+                        format!("selector {sel:?} matches no rendered Service"),
+                    ));
                 }
                 for e in array(spec, "/endpoints") {
                     if let Some(n) = e.get("targetPort").and_then(serde_json::Value::as_i64)
@@ -836,7 +900,10 @@ fn check_monitors<'a>(
                             .iter()
                             .all(|p| i32::try_from(n).is_ok_and(|n| p.contains(&n)))
                     {
-                        broken.push(format!("{id}: a selected Service has no target port {n}"));
+                        broken.push(BrokenReference::new(
+                            id,
+                            format!("a selected Service has no target port {n}"),
+                        ));
                     }
                 }
                 if r.object.name() == GRAFANA_MONITOR && !services.is_empty() {
@@ -854,56 +921,139 @@ const CLUSTER_EXPORTERS: [&str; 4] = ["kube-state-metrics", "kubelet", "cert-man
 
 /// Checks one PromQL expression: it parses, names only known metrics (of exporters that are
 /// scraped), and its `cronjob`, `deployment` and `job_name` matchers match rendered objects.
-fn check_expr(idx: &Index<'_>, scraped: &BTreeSet<&str>, what: &str, expr: &str, broken: &mut Vec<String>) {
+fn check_expr(
+    idx: &Index<'_>,
+    scraped: &BTreeSet<&str>,
+    id: Id<'_>,
+    what: &str,
+    expr: &str,
+    broken: &mut Vec<BrokenReference>,
+) {
     let selectors = match crate::monitoring::parse_promql(expr) {
         Ok(s) => s,
         Err(e) => {
-            broken.push(format!("{what}: expression does not parse: {e}"));
+            broken.push(BrokenReference::new(
+                id,
+                format!("{what}: expression does not parse: {e}"),
+            ));
             return;
         }
     };
     for s in selectors {
         match crate::monitoring::exporter_of(&s.metric) {
-            None => broken.push(format!(
-                "{what}: metric {} is served by no known exporter (monitoring::KNOWN_METRICS)",
-                s.metric
+            None => broken.push(BrokenReference::new(
+                id,
+                format!(
+                    "{what}: metric {} is served by no known exporter (monitoring::KNOWN_METRICS)",
+                    s.metric
+                ),
             )),
             Some(e) if !CLUSTER_EXPORTERS.contains(&e) && !scraped.contains(e) => {
-                broken.push(format!(
-                    "{what}: metric {} comes from {e}, which no rendered monitor scrapes",
-                    s.metric
+                broken.push(BrokenReference::new(
+                    id,
+                    format!(
+                        "{what}: metric {} comes from {e}, which no rendered monitor scrapes",
+                        s.metric
+                    ),
                 ));
             }
             Some(_) => {}
         }
         for (label, op, value) in &s.matchers {
             let kind = match label.as_str() {
-                "cronjob" => "CronJob",
-                "deployment" => "Deployment",
-                "job_name" => "Job",
+                "cronjob" => Kind::CRON_JOB,
+                "deployment" => Kind::DEPLOYMENT,
+                "job_name" => Kind::JOB,
                 _ => continue,
             };
             let names = match kind {
-                "Job" => &idx.job_names,
-                other => idx.by_kind.get(other).unwrap_or(&idx.no_names),
+                Kind::JOB => &idx.job_names,
+                other => idx.by_kind.get(&other).unwrap_or(&idx.no_names),
             };
             let matches = match op.as_str() {
                 "=" => names.contains(value),
                 "=~" => match regex::Regex::new(&format!("^(?:{value})$")) {
                     Ok(re) => names.iter().any(|n| re.is_match(n)),
                     Err(e) => {
-                        broken.push(format!("{what}: {label}=~\"{value}\" is not a regex: {e}"));
+                        broken.push(BrokenReference::new(
+                            id,
+                            format!("{what}: {label}=~\"{value}\" is not a regex: {e}"),
+                        ));
                         continue;
                     }
                 },
                 _ => continue,
             };
             if !matches {
-                broken.push(format!(
-                    "{what}: {label}{op}\"{value}\" matches no rendered {kind}"
+                broken.push(BrokenReference::new(
+                    id,
+                    format!("{what}: {label}{op}\"{value}\" matches no rendered {kind}"),
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use crate::{Kind, RenderError, Rendered};
+
+    fn example() -> (Vec<Rendered>, Vec<crate::RequiredSecret>) {
+        let path = format!("{}/../fixtures/example.yaml", env!("CARGO_MANIFEST_DIR"));
+        let model = devstats_model::load(std::path::Path::new(&path)).expect("example loads");
+        let ctx = crate::Ctx::new(&model, None).expect("ctx");
+        crate::build_all(&ctx).expect("builds")
+    }
+
+    fn broken(objects: &[Rendered], required: &[crate::RequiredSecret]) -> Vec<String> {
+        match super::check(objects, required) {
+            Ok(()) => Vec::new(),
+            Err(RenderError::References(b)) => b.iter().map(ToString::to_string).collect(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Each kind of reference (walked once, by `Object::references`) is resolved: with its
+    /// targets gone, the check names both objects, as it always has.
+    #[test]
+    fn every_kind_of_reference_is_checked() {
+        let (objects, mut required) = example();
+        assert_eq!(broken(&objects, &required), Vec::<String>::new());
+        let gone = [
+            Kind::PERSISTENT_VOLUME_CLAIM,
+            Kind::SERVICE_ACCOUNT,
+            Kind::ROLE,
+            Kind::SERVICE,
+        ];
+        let kept: Vec<Rendered> = objects
+            .iter()
+            .filter(|r| !gone.contains(&r.object.typed_kind()))
+            .cloned()
+            .collect();
+        for r in &mut required {
+            r.keys.retain(|k| k != "PG_PASS.secret");
+        }
+        let b = broken(&kept, &required);
+        for expected in [
+            "Job devstats-example/devstats-provision-kubernetes: volume data-kubernetes claims PersistentVolumeClaim devstats-pvc-kubernetes, which is not rendered",
+            "StatefulSet devstats-example/devstats-postgres: serviceAccountName devstats-postgres is not rendered",
+            "StatefulSet devstats-example/devstats-postgres: serviceName names Service devstats-postgres, which is not rendered",
+            "RoleBinding devstats-example/devstats-postgres: roleRef names Role devstats-postgres, which is not rendered",
+            "RoleBinding devstats-example/devstats-postgres: subject ServiceAccount devstats-postgres is not rendered",
+        ] {
+            assert!(b.iter().any(|m| m == expected), "{expected}\nnot in {b:#?}");
+        }
+        assert!(
+            b.iter()
+                .any(|m| m.contains(": backend Service ") && m.ends_with(" is not rendered")),
+            "{b:#?}"
+        );
+        assert!(
+            b.iter()
+                .any(|m| m.contains(" reads key PG_PASS.secret of Secret ")
+                    && m.ends_with(", which has no such key")),
+            "{b:#?}"
+        );
     }
 }
 

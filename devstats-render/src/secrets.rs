@@ -54,14 +54,7 @@ impl fmt::Display for SecretValue {
 /// Secret values by key (file name), e.g. `PG_PASS.secret`.
 pub type SecretValues = BTreeMap<String, SecretValue>;
 
-/// A Secret the deployment needs, and its keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequiredSecret {
-    /// Secret name.
-    pub name: String,
-    /// Keys it must hold.
-    pub keys: Vec<String>,
-}
+pub use crate::facts::RequiredSecret;
 
 /// Keys of the PostgreSQL Secret.
 pub const PG_KEYS: [&str; 9] = [
@@ -120,7 +113,10 @@ pub fn build(ctx: &Ctx<'_>) -> Result<Vec<(Object, crate::ApplyPolicy)>, RenderE
                 Some(v) => {
                     data.insert(key.clone(), ByteString(v.expose().to_vec()));
                 }
-                None => missing.push(format!("{} needs key {key} (file {key})", req.name)),
+                None => missing.push(crate::MissingSecretKey {
+                    secret: req.name.clone(),
+                    key: key.clone(),
+                }),
             }
         }
         let chart = crate::common::chart_labels("secret", None);

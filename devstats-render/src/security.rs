@@ -431,7 +431,7 @@ type PodParts<'a> = (
 fn pod_spec_mut(o: &mut Object) -> Option<PodParts<'_>> {
     match o {
         Object::Deployment(d) => {
-            let t = &d.spec.as_ref()?.template;
+            let t = &d.spec.template;
             Some((
                 &mut d.metadata,
                 t.spec.as_ref()?,
@@ -439,7 +439,7 @@ fn pod_spec_mut(o: &mut Object) -> Option<PodParts<'_>> {
             ))
         }
         Object::StatefulSet(s) => {
-            let t = &s.spec.as_ref()?.template;
+            let t = &s.spec.template;
             Some((
                 &mut s.metadata,
                 t.spec.as_ref()?,
@@ -455,7 +455,7 @@ fn pod_spec_mut(o: &mut Object) -> Option<PodParts<'_>> {
             ))
         }
         Object::CronJob(c) => {
-            let t = &c.spec.as_ref()?.job_template.spec.as_ref()?.template;
+            let t = &c.spec.job_template.spec.as_ref()?.template;
             Some((
                 &mut c.metadata,
                 t.spec.as_ref()?,

@@ -77,7 +77,7 @@ fn site(ctx: &Ctx<'_>, site: &str, image: &str) -> Vec<Object> {
     let hpa = &inst.security.autoscaling.static_sites;
     let mut deployment = Deployment {
         metadata: ctx.meta(name.clone(), component, pod_labels.clone()),
-        spec: Some(DeploymentSpec {
+        spec: DeploymentSpec {
             replicas: security::replicas(inst.replicas.static_sites, hpa.enabled),
             selector: LabelSelector {
                 match_labels: Some(pod_labels.clone()),
@@ -93,7 +93,7 @@ fn site(ctx: &Ctx<'_>, site: &str, image: &str) -> Vec<Object> {
                 }),
             },
             ..DeploymentSpec::default()
-        }),
+        },
         ..Deployment::default()
     };
     let service = Service {
@@ -114,7 +114,8 @@ fn site(ctx: &Ctx<'_>, site: &str, image: &str) -> Vec<Object> {
         }),
         ..Service::default()
     };
-    if let Some(spec) = deployment.spec.as_mut() {
+    {
+        let spec = &mut deployment.spec;
         let multi = hpa.enabled || inst.replicas.static_sites > 1;
         security::web_rollout(ctx, spec, hardened_probes(), multi);
         if let Some(pod) = spec.template.spec.as_mut() {

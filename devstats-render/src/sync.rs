@@ -57,7 +57,7 @@ pub(crate) struct Cron<'a> {
 pub(crate) fn cron_job(ctx: &Ctx<'_>, c: Cron<'_>) -> Object {
     Object::from(CronJob {
         metadata: ctx.meta(c.name, c.component, chart_labels(c.cron_type, c.proj)),
-        spec: Some(CronJobSpec {
+        spec: CronJobSpec {
             schedule: c.schedule,
             suspend: c.suspend.then_some(true),
             successful_jobs_history_limit: Some(i32_of(c.policy.successful_jobs_history)),
@@ -72,7 +72,7 @@ pub(crate) fn cron_job(ctx: &Ctx<'_>, c: Cron<'_>) -> Object {
                 }),
             },
             ..CronJobSpec::default()
-        }),
+        },
         ..CronJob::default()
     })
 }

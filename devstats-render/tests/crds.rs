@@ -129,20 +129,20 @@ fn check_objects(h: &Harness, what: &str, objects: &[Object]) -> BTreeSet<(Strin
     for o in objects {
         let Object::Custom(c) = o else {
             assert!(
-                BUILT_IN.contains(&o.api_version()),
+                BUILT_IN.contains(&o.api_version().as_str()),
                 "{}: a typed object of a non-built-in API",
                 o.id()
             );
             continue;
         };
         assert!(
-            !BUILT_IN.contains(&c.api_version),
+            !BUILT_IN.contains(&c.kind.api_version().as_str()),
             "{}: a custom resource of a built-in API",
             o.id()
         );
         let doc = serde_json::to_value(o).unwrap_or_else(|e| panic!("{}: {e}", o.id()));
-        problems.extend(h.problems_of(&doc, Some(c.plural)));
-        seen.insert((c.api_version.to_owned(), c.kind.to_owned()));
+        problems.extend(h.problems_of(&doc, Some(c.kind.plural)));
+        seen.insert((c.kind.api_version(), c.kind.kind.to_owned()));
     }
     assert!(problems.is_empty(), "{what}:\n{}", problems.join("\n"));
     seen

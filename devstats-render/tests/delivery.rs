@@ -461,9 +461,8 @@ fn the_reference_check_catches_broken_canaries() {
                 let target = r.object.name() == "devstats-api";
                 if let Object::Deployment(d) = &mut r.object
                     && target
-                    && let Some(spec) = d.spec.as_mut()
                 {
-                    spec.replicas = Some(2);
+                    d.spec.replicas = Some(2);
                 }
             }
         },

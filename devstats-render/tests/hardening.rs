@@ -53,18 +53,10 @@ fn json(o: &Object) -> Value {
 
 fn pod_spec(o: &Object) -> Option<&PodSpec> {
     match o {
-        Object::Deployment(d) => d.spec.as_ref()?.template.spec.as_ref(),
-        Object::StatefulSet(s) => s.spec.as_ref()?.template.spec.as_ref(),
+        Object::Deployment(d) => d.spec.template.spec.as_ref(),
+        Object::StatefulSet(s) => s.spec.template.spec.as_ref(),
         Object::Job(j) => j.spec.as_ref()?.template.spec.as_ref(),
-        Object::CronJob(c) => c
-            .spec
-            .as_ref()?
-            .job_template
-            .spec
-            .as_ref()?
-            .template
-            .spec
-            .as_ref(),
+        Object::CronJob(c) => c.spec.job_template.spec.as_ref()?.template.spec.as_ref(),
         Object::Pod(p) => p.spec.as_ref(),
         _ => None,
     }
@@ -72,8 +64,8 @@ fn pod_spec(o: &Object) -> Option<&PodSpec> {
 
 fn pod_labels(o: &Object) -> Option<&BTreeMap<String, String>> {
     let t = match o {
-        Object::Deployment(d) => &d.spec.as_ref()?.template,
-        Object::StatefulSet(s) => &s.spec.as_ref()?.template,
+        Object::Deployment(d) => &d.spec.template,
+        Object::StatefulSet(s) => &s.spec.template,
         _ => return None,
     };
     t.metadata.as_ref()?.labels.as_ref()
@@ -176,8 +168,9 @@ fn hardened_cncf_render_is_secured() {
         let labels = match o {
             Object::CronJob(c) => c
                 .spec
+                .job_template
+                .spec
                 .as_ref()
-                .and_then(|s| s.job_template.spec.as_ref())
                 .and_then(|s| s.template.metadata.as_ref())
                 .and_then(|m| m.labels.as_ref()),
             Object::Job(j) => j

@@ -160,7 +160,7 @@ fn sync_rules_select_exactly_the_sync_cronjobs() {
 fn set_expr(set: &mut [Rendered], alert: &str, expr: &str) {
     for r in set.iter_mut() {
         if let Object::Custom(c) = &mut r.object
-            && c.kind == "PrometheusRule"
+            && c.kind == devstats_render::Kind::PROMETHEUS_RULE
         {
             let groups = c
                 .body
@@ -222,7 +222,7 @@ fn the_reference_check_rejects_unknown_metrics_and_broken_monitors() {
     let mut bad = set.clone();
     for r in &mut bad {
         if let Object::Custom(c) = &mut r.object
-            && c.kind == "PodMonitor"
+            && c.kind == devstats_render::Kind::POD_MONITOR
             && let Some(e) = c
                 .body
                 .get_mut("spec")
@@ -241,7 +241,7 @@ fn the_reference_check_rejects_unknown_metrics_and_broken_monitors() {
     let mut bad = set.clone();
     for r in &mut bad {
         if let Object::Custom(c) = &mut r.object
-            && c.kind == "ServiceMonitor"
+            && c.kind == devstats_render::Kind::SERVICE_MONITOR
             && let Some(e) = c
                 .body
                 .get_mut("spec")

@@ -554,7 +554,7 @@ fn example_install() -> operator::Install {
 fn the_operator_deployment_is_hardened_and_its_selectors_match() {
     let install = example_install();
     let d = &install.deployment;
-    let spec = d.spec.as_ref().unwrap_or_else(|| panic!("no spec"));
+    let spec = &d.spec;
     let pod = spec
         .template
         .spec

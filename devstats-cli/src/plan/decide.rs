@@ -376,12 +376,12 @@ pub fn plan(set: &DesiredSet, live: &LiveState, opts: &PlanOptions) -> Plan {
     let canaries: Vec<&Value> = set
         .objects
         .iter()
-        .filter(|d| d.key.kind.kind == "Canary")
+        .filter(|d| d.key.kind == Kind::CANARY)
         .map(|d| &d.body)
         .chain(
             live.objects
                 .iter()
-                .filter(|(k, _)| k.kind.kind == "Canary")
+                .filter(|(k, _)| k.kind == Kind::CANARY)
                 .map(|(_, v)| v),
         )
         .collect();

@@ -2,12 +2,17 @@
 //! hand-written list of kinds).
 //!
 //! Edges point from an object to what it needs:
-//! - **exists** (the target must be written first): the Namespace of every namespaced object; a
-//!   Secret read by `secretKeyRef`/`envFrom`/a secret volume; a PVC named by `claimName`; a
-//!   ServiceAccount named by `serviceAccountName` or a RoleBinding subject; the Role of a
-//!   `roleRef`; the Service of a StatefulSet's `serviceName`; the Service of an Ingress backend.
+//! - **exists** (the target must be written first): every reference of
+//!   [`Object::references`] that [orders the apply](devstats_render::Via::orders_apply), to an
+//!   object of the same render (matched by kind, namespace and name): the Namespace of every
+//!   namespaced object; a Secret read by `secretKeyRef`/`envFrom`/a secret volume; a ConfigMap a
+//!   pod reads; a PVC named by `claimName`; a ServiceAccount named by `serviceAccountName` or a
+//!   RoleBinding subject; the Role of a `roleRef`; the Service of a StatefulSet's `serviceName`;
+//!   the Service of an Ingress backend. The same references the render's reference check
+//!   resolves.
 //! - **ready** (the target must be ready first; these are the waits): every workload that reads
-//!   the database credentials Secret needs the Patroni StatefulSet ready with a primary elected;
+//!   the database credentials Secret (`instance.secrets.postgres`, by any of the Secret
+//!   references) needs the Patroni StatefulSet ready with a primary elected;
 //!   provisioning Jobs need the bootstrap Job complete; a project's CronJobs and Deployments need
 //!   its provisioning Job complete.
 //!
@@ -16,7 +21,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use devstats_render::{Component, Object, Ready, Rendered};
+use devstats_render::{Component, Kind, Object, Ready, Reference, Rendered};
 use k8s_openapi::api::core::v1::PodSpec;
 
 /// The kind of a dependency.
@@ -48,34 +53,6 @@ pub fn pod_spec(o: &Object) -> Option<&PodSpec> {
     o.pod_spec()
 }
 
-/// Secrets a pod spec reads.
-fn secrets_read(spec: &PodSpec) -> BTreeSet<&str> {
-    let mut out = BTreeSet::new();
-    for c in spec
-        .init_containers
-        .iter()
-        .flatten()
-        .chain(spec.containers.iter())
-    {
-        for e in c.env.iter().flatten() {
-            if let Some(sk) = e.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()) {
-                out.insert(sk.name.as_str());
-            }
-        }
-        for ef in c.env_from.iter().flatten() {
-            if let Some(sr) = &ef.secret_ref {
-                out.insert(sr.name.as_str());
-            }
-        }
-    }
-    for v in spec.volumes.iter().flatten() {
-        if let Some(name) = v.secret.as_ref().and_then(|s| s.secret_name.as_deref()) {
-            out.insert(name);
-        }
-    }
-    out
-}
-
 /// The database: the object whose readiness is a Patroni primary (its render policy says so).
 fn is_database(r: &Rendered) -> bool {
     r.policy.ready == Ready::Primary
@@ -88,11 +65,12 @@ fn is_database(r: &Rendered) -> bool {
 /// `instance.secrets.postgres`): whoever reads it waits for the database.
 #[must_use]
 pub fn edges(objects: &[Rendered], database_secret: &str) -> Vec<Edge> {
-    let mut by_kind_name: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    let mut by_key: BTreeMap<(Kind, Option<&str>, &str), usize> = BTreeMap::new();
     for (i, r) in objects.iter().enumerate() {
-        by_kind_name.insert((r.object.kind(), r.object.name()), i);
+        let o = &r.object;
+        by_key.insert((o.typed_kind(), o.namespace(), o.name()), i);
     }
-    let find = |kind: &str, name: &str| by_kind_name.get(&(kind, name)).copied();
+    let find = |r: &Reference<'_>| by_key.get(&(r.kind, r.namespace, r.name)).copied();
     let database = objects.iter().position(is_database);
     let bootstrap = objects
         .iter()
@@ -117,33 +95,15 @@ pub fn edges(objects: &[Rendered], database_secret: &str) -> Vec<Edge> {
     };
     for (i, r) in objects.iter().enumerate() {
         let o = &r.object;
-        if let Some(ns) = o.namespace() {
-            add(i, find("Namespace", ns), EdgeKind::Exists, "namespace");
+        let references = o.references();
+        for reference in references.iter().filter(|r| r.via.orders_apply()) {
+            add(i, find(reference), EdgeKind::Exists, reference.via.as_str());
         }
-        if let Some(spec) = pod_spec(o) {
-            let secrets = secrets_read(spec);
-            for s in &secrets {
-                add(i, find("Secret", s), EdgeKind::Exists, "secretKeyRef");
-            }
-            for v in spec.volumes.iter().flatten() {
-                if let Some(pvc) = &v.persistent_volume_claim {
-                    add(
-                        i,
-                        find("PersistentVolumeClaim", &pvc.claim_name),
-                        EdgeKind::Exists,
-                        "claimName",
-                    );
-                }
-            }
-            if let Some(sa) = &spec.service_account_name {
-                add(
-                    i,
-                    find("ServiceAccount", sa),
-                    EdgeKind::Exists,
-                    "serviceAccountName",
-                );
-            }
-            if secrets.contains(database_secret) && !is_database(r) {
+        if pod_spec(o).is_some() {
+            let reads_database = references
+                .iter()
+                .any(|reference| reference.via.reads_secret() && reference.name == database_secret);
+            if reads_database && !is_database(r) {
                 add(i, database, EdgeKind::Ready, "reads the database");
             }
             if r.component == Component::Provision && matches!(o, Object::Job(_)) {
@@ -164,37 +124,6 @@ pub fn edges(objects: &[Rendered], database_secret: &str) -> Vec<Edge> {
                     "reads the provisioned project database",
                 );
             }
-        }
-        match o {
-            Object::StatefulSet(s) => {
-                if let Some(svc) = s.spec.as_ref().and_then(|sp| sp.service_name.as_deref()) {
-                    add(i, find("Service", svc), EdgeKind::Exists, "serviceName");
-                }
-            }
-            Object::RoleBinding(rb) => {
-                if rb.role_ref.kind == "Role" {
-                    add(i, find("Role", &rb.role_ref.name), EdgeKind::Exists, "roleRef");
-                }
-                for s in rb.subjects.iter().flatten() {
-                    if s.kind == "ServiceAccount" {
-                        add(i, find("ServiceAccount", &s.name), EdgeKind::Exists, "subject");
-                    }
-                }
-            }
-            Object::Ingress(ing) => {
-                let spec = ing.spec.as_ref();
-                let backends = spec.and_then(|s| s.default_backend.as_ref()).into_iter().chain(
-                    spec.iter()
-                        .flat_map(|s| s.rules.iter().flatten())
-                        .flat_map(|rule| rule.http.iter().flat_map(|h| h.paths.iter()).map(|p| &p.backend)),
-                );
-                for b in backends {
-                    if let Some(svc) = &b.service {
-                        add(i, find("Service", &svc.name), EdgeKind::Exists, "backend");
-                    }
-                }
-            }
-            _ => {}
         }
     }
     out.into_iter().collect()
@@ -242,4 +171,104 @@ pub fn levels(n: usize, edges: &[Edge]) -> Vec<usize> {
         level[i] = deps[i].iter().map(|d| level[*d] + 1).max().unwrap_or(0);
     }
     level
+}
+
+#[cfg(test)]
+mod tests {
+    use devstats_render::{ApplyPolicy, Component, Object, Rendered};
+    use k8s_openapi::api::core::v1::{
+        Container, EnvVar, EnvVarSource, Namespace, Pod, PodSpec, Secret, SecretKeySelector,
+    };
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    use super::{EdgeKind, edges};
+
+    fn meta(ns: Option<&str>, name: &str) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: ns.map(str::to_owned),
+            ..ObjectMeta::default()
+        }
+    }
+
+    fn rendered(object: Object) -> Rendered {
+        Rendered {
+            policy: ApplyPolicy::of(Component::Api, &object),
+            component: Component::Api,
+            project: None,
+            foundation: None,
+            object,
+        }
+    }
+
+    /// Two Secrets of one name in two namespaces: a pod's reference reaches the one of its own
+    /// namespace (the graph keyed by kind and name took whichever came last).
+    #[test]
+    fn references_resolve_within_the_namespace() {
+        let pod = Pod {
+            metadata: meta(Some("b"), "p"),
+            spec: Some(PodSpec {
+                containers: vec![Container {
+                    name: "c".to_owned(),
+                    env: Some(vec![EnvVar {
+                        name: "PG_PASS".to_owned(),
+                        value_from: Some(EnvVarSource {
+                            secret_key_ref: Some(SecretKeySelector {
+                                name: "s".to_owned(),
+                                key: "k".to_owned(),
+                                optional: None,
+                            }),
+                            ..EnvVarSource::default()
+                        }),
+                        value: None,
+                    }]),
+                    ..Container::default()
+                }],
+                ..PodSpec::default()
+            }),
+            status: None,
+        };
+        let objects = vec![
+            rendered(
+                Namespace {
+                    metadata: meta(None, "a"),
+                    ..Namespace::default()
+                }
+                .into(),
+            ),
+            rendered(
+                Namespace {
+                    metadata: meta(None, "b"),
+                    ..Namespace::default()
+                }
+                .into(),
+            ),
+            rendered(
+                Secret {
+                    metadata: meta(Some("b"), "s"),
+                    ..Secret::default()
+                }
+                .into(),
+            ),
+            rendered(
+                Secret {
+                    metadata: meta(Some("a"), "s"),
+                    ..Secret::default()
+                }
+                .into(),
+            ),
+            rendered(pod.into()),
+        ];
+        let e: Vec<(usize, usize, EdgeKind, &str)> = edges(&objects, "s")
+            .iter()
+            .map(|e| (e.from, e.to, e.kind, e.why))
+            .collect();
+        assert!(e.contains(&(4, 2, EdgeKind::Exists, "secretKeyRef")), "{e:?}");
+        assert!(e.contains(&(4, 1, EdgeKind::Exists, "namespace")), "{e:?}");
+        assert!(
+            !e.iter()
+                .any(|(from, to, _, _)| *from == 4 && (*to == 3 || *to == 0)),
+            "{e:?}"
+        );
+    }
 }

@@ -85,9 +85,17 @@ pub fn parse_line(s: &str) -> Option<(ObjectKey, Option<PruneGuard>)> {
     Some((ObjectKey::new(kind, (ns != "-").then_some(ns), name), guard))
 }
 
+/// A line of the inventory that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("inventory {NAME}: cannot read line `{line}`")]
+pub struct InventoryError {
+    /// The line.
+    pub line: String,
+}
+
 /// Reads the member list of a live parent. Lines of unknown kinds are reported, not dropped
 /// silently.
-pub fn parse(parent: &Value) -> Result<Members, String> {
+pub fn parse(parent: &Value) -> Result<Members, InventoryError> {
     let text = parent
         .pointer(&format!("/data/{DATA_KEY}"))
         .and_then(Value::as_str)
@@ -98,7 +106,7 @@ pub fn parse(parent: &Value) -> Result<Members, String> {
             Some((k, g)) => {
                 out.insert(k, g);
             }
-            None => return Err(format!("inventory {NAME}: cannot read line `{l}`")),
+            None => return Err(InventoryError { line: l.to_owned() }),
         }
     }
     Ok(out)

@@ -45,6 +45,25 @@ pub struct Desired {
     pub body: Value,
 }
 
+/// Why a render cannot be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum DesiredError {
+    /// An object does not serialize.
+    #[error("{key}: {source}")]
+    Serialize {
+        /// The object.
+        key: Box<ObjectKey>,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// Two objects have one identity.
+    #[error("{0} is rendered twice")]
+    Twice(Box<ObjectKey>),
+    /// The dependency graph has a cycle.
+    #[error("dependency cycle through {0}")]
+    Cycle(Box<ObjectKey>),
+}
+
 /// Everything one apply wants: objects in render order, the dependency graph, and what is needed
 /// to prune safely.
 #[derive(Debug, Clone)]
@@ -66,19 +85,20 @@ pub struct DesiredSet {
 
 impl DesiredSet {
     /// Builds the desired set of a render. `complete` says whether the render is unselected.
-    pub fn new(set: &RenderSet, namespace: &str, complete: bool) -> Result<Self, String> {
+    pub fn new(set: &RenderSet, namespace: &str, complete: bool) -> Result<Self, DesiredError> {
         let applyset = inventory::applyset_id(namespace);
         let mut objects = Vec::with_capacity(set.objects.len());
         let mut index = BTreeMap::new();
         for r in &set.objects {
-            let kind = Kind::of_object(&r.object)
-                .ok_or_else(|| format!("{}: kind not supported by apply", r.object.id()))?;
-            let key = ObjectKey::new(kind, r.object.namespace(), r.object.name());
-            let mut body = serde_json::to_value(&r.object).map_err(|e| format!("{key}: {e}"))?;
+            let key = ObjectKey::new(r.object.typed_kind(), r.object.namespace(), r.object.name());
+            let mut body = serde_json::to_value(&r.object).map_err(|source| DesiredError::Serialize {
+                key: Box::new(key.clone()),
+                source,
+            })?;
             let hash = hash_of(&body);
             annotate(&mut body, &hash, &applyset);
             if index.insert(key.clone(), objects.len()).is_some() {
-                return Err(format!("{key} is rendered twice"));
+                return Err(DesiredError::Twice(Box::new(key)));
             }
             objects.push(Desired {
                 key,
@@ -91,7 +111,7 @@ impl DesiredSet {
         }
         let edges = graph::edges(&set.objects, &set.database_secret);
         if let Err(i) = graph::topo_order(objects.len(), &edges) {
-            return Err(format!("dependency cycle through {}", objects[i].key));
+            return Err(DesiredError::Cycle(Box::new(objects[i].key.clone())));
         }
         Ok(Self {
             namespace: namespace.to_owned(),

@@ -41,29 +41,29 @@ pub struct ImmutableChange {
 /// persistentVolumeClaimRetentionPolicy and minReadySeconds may change.
 #[must_use]
 pub fn immutable_paths(kind: Kind) -> &'static [&'static str] {
-    match kind.kind {
-        "StatefulSet" => &[
+    match kind {
+        Kind::STATEFUL_SET => &[
             "/spec/selector",
             "/spec/serviceName",
             "/spec/volumeClaimTemplates",
             "/spec/podManagementPolicy",
         ],
-        "Job" => &[
+        Kind::JOB => &[
             "/spec/template",
             "/spec/selector",
             "/spec/completions",
             "/spec/completionMode",
         ],
-        "Deployment" => &["/spec/selector"],
-        "Service" => &["/spec/clusterIP"],
-        "PersistentVolumeClaim" => &[
+        Kind::DEPLOYMENT => &["/spec/selector"],
+        Kind::SERVICE => &["/spec/clusterIP"],
+        Kind::PERSISTENT_VOLUME_CLAIM => &[
             "/spec/storageClassName",
             "/spec/accessModes",
             "/spec/volumeMode",
             "/spec/selector",
             "/spec/volumeName",
         ],
-        "RoleBinding" => &["/roleRef"],
+        Kind::ROLE_BINDING => &["/roleRef"],
         _ => &[],
     }
 }
@@ -100,10 +100,10 @@ pub fn immutable_changes(key: &ObjectKey, desired: &Value, live: &Value) -> Vec<
             continue;
         }
         let dotted = path.replace('/', ".");
-        let resolution = match key.kind.kind {
-            "StatefulSet" => Resolution::Refuse(statefulset_refusal(key, &dotted)),
-            "Job" => Resolution::Recreate,
-            "PersistentVolumeClaim" => Resolution::Refuse(format!(
+        let resolution = match key.kind {
+            Kind::STATEFUL_SET => Resolution::Refuse(statefulset_refusal(key, &dotted)),
+            Kind::JOB => Resolution::Recreate,
+            Kind::PERSISTENT_VOLUME_CLAIM => Resolution::Refuse(format!(
                 "{key}: {dotted} cannot be changed on a bound claim; the claim holds the project's \
                  data. Keep the live value in the model, or migrate the data to a new claim by hand. \
                  Nothing was written."
@@ -144,7 +144,7 @@ pub fn immutable_changes(key: &ObjectKey, desired: &Value, live: &Value) -> Vec<
 /// `(namespace, name)` of the Deployment that `obj`'s reference at `ref_ptr` names, if it names one.
 fn deployment_ref(obj: &Value, ref_ptr: &str) -> Option<(Option<String>, String)> {
     let target = obj.pointer(ref_ptr)?;
-    (target.get("kind")?.as_str()? == "Deployment").then(|| {
+    (target.get("kind")?.as_str()? == Kind::DEPLOYMENT.kind).then(|| {
         (
             obj.pointer("/metadata/namespace")
                 .and_then(Value::as_str)
