@@ -24,11 +24,11 @@
 //!   `resourceVersion` (what kubectl's `csaupgrade` sends), see [`Cluster::patch_managed_fields`].
 //!
 //! Object lifecycle as the API server runs it: `metadata.generation` is 1 on create and grows only
-//! when `spec` changes; writes to the main resource (and creates) ignore `.status`, which only
-//! [`FakeCluster::write_status`] (the status subresource) and the simulated controllers change;
-//! deleting an object with `metadata.finalizers` only sets `metadata.deletionTimestamp`, and the
-//! object goes when [`FakeCluster::remove_finalizer`] empties them. Custom resources such as
-//! `DevStats` are stored like any object (by [`Kind`]).
+//! when `spec` changes; writes to a `devstats.cncf.io` custom resource (and creates) ignore
+//! `.status`, which only [`FakeCluster::write_status`] (the status subresource) changes; deleting
+//! an object with `metadata.finalizers` only sets `metadata.deletionTimestamp` (which later writes
+//! keep), and the object goes when an update ([`FakeCluster::update_with`], or an apply) empties
+//! them. Custom resources such as `DevStats` are stored like any object (by [`Kind`]).
 //!
 //! Not modelled: other defaults (probes' `timeoutSeconds`, `dnsPolicy`, `schedulerName`, …, none of
 //! which the render sets differently from the server), schema-driven list types of custom
@@ -68,10 +68,8 @@ pub enum Verb {
     Proxy,
     /// Pod exec with stdin.
     Exec,
-    /// A JSON patch of `metadata.managedFields` or `metadata.finalizers`.
+    /// A JSON patch of `metadata.managedFields`.
     Patch,
-    /// A write to the `status` subresource.
-    UpdateStatus,
 }
 
 /// One recorded request.
@@ -91,10 +89,7 @@ impl Request {
     /// Whether it changed (or tried to change) state.
     #[must_use]
     pub fn is_write(&self) -> bool {
-        matches!(
-            self.verb,
-            Verb::Apply | Verb::Create | Verb::Delete | Verb::Patch | Verb::UpdateStatus
-        ) && !self.dry_run
+        matches!(self.verb, Verb::Apply | Verb::Create | Verb::Delete | Verb::Patch) && !self.dry_run
     }
 }
 
@@ -478,6 +473,33 @@ impl FakeCluster {
         )
     }
 
+    /// An update (`PUT`, or a JSON patch such as kube-runtime's finalizer removal) of the live
+    /// object changed by `f`, stored as the server stores writes (generation, status kept for
+    /// custom resources, deletion once an object being deleted has no finalizers). 404 when missing.
+    pub fn update_with(&self, key: &ObjectKey, f: impl FnOnce(&mut Value)) -> Result<Value, ApiError> {
+        let mut s = self.lock();
+        let Some(mut obj) = s.objects.get(key).cloned() else {
+            return Err(Self::not_found(key));
+        };
+        f(&mut obj);
+        Ok(Self::store(&mut s, key, &obj))
+    }
+
+    /// Writes `status` through the status subresource (`PUT .../status`): on a real server only
+    /// `status` changes (metadata and spec of the request are ignored), `resourceVersion` moves,
+    /// `metadata.generation` does not. 404 when the object is missing.
+    pub fn write_status(&self, key: &ObjectKey, status: &Value) -> Result<Value, ApiError> {
+        let mut s = self.lock();
+        s.resource_version += 1;
+        let rv = s.resource_version;
+        let Some(obj) = s.objects.get_mut(key) else {
+            return Err(Self::not_found(key));
+        };
+        ptr_set(obj, "/status", status.clone());
+        ptr_set(obj, "/metadata/resourceVersion", Value::String(rv.to_string()));
+        Ok(obj.clone())
+    }
+
     /// Server-side apply as field manager `manager` (e.g. `helm`, as Helm 4 applies a chart).
     pub async fn apply_as(
         &self,
@@ -553,72 +575,12 @@ impl FakeCluster {
         Ok(Self::store(&mut s, key, &new))
     }
 
-    /// A write to the `status` subresource (`PUT …/status` with the object, or an apply of it):
-    /// only `.status` changes — the rest of the body is ignored, `metadata.generation` stays, the
-    /// `resourceVersion` grows — as the API server's status strategy does ("PUT requests to the
-    /// /status subresource take a custom resource object, and ignore changes to anything except
-    /// the status stanza", CustomResourceSubresourceStatus). 404 when the object does not exist.
-    pub async fn write_status(&self, key: &ObjectKey, status: &Value) -> Result<Value, ApiError> {
-        self.begin(Verb::UpdateStatus, key.to_string(), false).await?;
-        let mut s = self.lock();
-        s.resource_version += 1;
-        let rv = s.resource_version;
-        let Some(obj) = s.objects.get_mut(key) else {
-            return Err(Self::not_found(key));
-        };
-        ptr_set(obj, "/status", status.clone());
-        ptr_set(obj, "/metadata/resourceVersion", Value::String(rv.to_string()));
-        Ok(obj.clone())
-    }
-
-    /// Removes `finalizer` from `metadata.finalizers` (a metadata patch, as a controller sends
-    /// it when its cleanup is done). An object being deleted (`metadata.deletionTimestamp` set)
-    /// whose finalizers are now empty is removed, as the API server does; `None` then.
-    pub async fn remove_finalizer(
-        &self,
-        key: &ObjectKey,
-        finalizer: &str,
-    ) -> Result<Option<Value>, ApiError> {
-        self.begin(Verb::Patch, key.to_string(), false).await?;
-        let mut s = self.lock();
-        s.resource_version += 1;
-        let rv = s.resource_version;
-        let Some(obj) = s.objects.get_mut(key) else {
-            return Err(Self::not_found(key));
-        };
-        let mut left: Vec<Value> = obj
-            .pointer("/metadata/finalizers")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        left.retain(|f| f.as_str() != Some(finalizer));
-        let deleting = obj.pointer("/metadata/deletionTimestamp").is_some();
-        if left.is_empty() && deleting {
-            s.objects.remove(key);
-            return Ok(None);
-        }
-        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-            if left.is_empty() {
-                meta.remove("finalizers");
-            } else {
-                meta.insert("finalizers".to_owned(), Value::Array(left));
-            }
-        }
-        ptr_set(obj, "/metadata/resourceVersion", Value::String(rv.to_string()));
-        Ok(Some(obj.clone()))
-    }
-
     /// Stores `body` as the new state of `key` (create or update) and runs the controllers.
     fn store(s: &mut State, key: &ObjectKey, body: &Value) -> Value {
         s.resource_version += 1;
         let rv = s.resource_version;
         let old = s.objects.get(key).cloned();
         let mut new = body.clone();
-        // `metadata.generation` is 1 on create and grows by one only when `spec` changes: writes
-        // of metadata or status leave it (the API server's strategies for built-in kinds, and for
-        // custom resources whose CRD enables the status subresource: "the metadata.generation
-        // value is incremented for all changes, except for changes to .metadata or .status",
-        // https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#status-subresource).
         let generation = match &old {
             Some(o) if o.get("spec") != new.get("spec") => int(o, "/metadata/generation") + 1,
             Some(o) => int(o, "/metadata/generation").max(1),
@@ -656,17 +618,8 @@ impl FakeCluster {
             {
                 ptr_set(&mut new, "/spec/replicas", r.clone());
             }
-            // Writes to the main resource ignore `.status` (only the status subresource, or a
-            // controller, changes it): "PUT/POST/PATCH requests to the custom resource ignore
-            // changes to the status stanza" (CustomResourceSubresourceStatus in the
-            // apiextensions API; built-in kinds with a status subresource behave the same).
-            match o.get("status") {
-                Some(st) => ptr_set(&mut new, "/status", st.clone()),
-                None => {
-                    if let Some(m) = new.as_object_mut() {
-                        m.remove("status");
-                    }
-                }
+            if let Some(st) = o.get("status") {
+                ptr_set(&mut new, "/status", st.clone());
             }
             if key.kind == Kind::SERVICE
                 && new.pointer("/spec/clusterIP").is_none()
@@ -675,10 +628,6 @@ impl FakeCluster {
                 ptr_set(&mut new, "/spec/clusterIP", ip.clone());
             }
         } else {
-            // A create ignores `.status` too.
-            if let Some(m) = new.as_object_mut() {
-                m.remove("status");
-            }
             ptr_set(&mut new, "/metadata/uid", Value::String(format!("uid-{rv}")));
             ptr_set(
                 &mut new,
@@ -699,6 +648,32 @@ impl FakeCluster {
             Value::String(rv.to_string()),
         );
         ptr_set(&mut new, "/metadata/generation", json!(generation));
+        if key.kind.group == devstats_render::resource::GROUP {
+            // A custom resource whose CRD enables the status subresource (ours does): writes to
+            // the main resource ignore `status` (the live one is kept, none on create), and
+            // `metadata.generation` starts at 1 and moves only when `spec` changes (above) —
+            // "PUT/POST/PATCH requests to the custom resource ignore changes to the status
+            // stanza" (CustomResourceSubresourceStatus, apiextensions.k8s.io/v1;
+            // https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#status-subresource).
+            match old.as_ref().and_then(|o| o.get("status")) {
+                Some(st) => ptr_set(&mut new, "/status", st.clone()),
+                None => {
+                    if let Some(m) = new.as_object_mut() {
+                        m.remove("status");
+                    }
+                }
+            }
+        }
+        let finalizing = new.pointer("/metadata/deletionTimestamp").is_some()
+            && new
+                .pointer("/metadata/finalizers")
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty);
+        if finalizing {
+            // The last finalizer is gone from an object being deleted: the server deletes it.
+            s.objects.remove(key);
+            return new;
+        }
         if s.controllers {
             Self::reconcile(s, key, &mut new);
         }
@@ -883,23 +858,24 @@ impl Cluster for FakeCluster {
     async fn delete(&self, key: &ObjectKey) -> Result<(), ApiError> {
         self.begin(Verb::Delete, key.to_string(), false).await?;
         let mut s = self.lock();
-        // An object with finalizers is not removed: the server sets `deletionTimestamp` (once)
-        // and keeps it until its finalizers are emptied (https://kubernetes.io/docs/concepts/overview/working-with-objects/finalizers/).
-        s.resource_version += 1;
-        let rv = s.resource_version;
-        if let Some(obj) = s.objects.get_mut(key)
-            && obj
-                .pointer("/metadata/finalizers")
-                .and_then(Value::as_array)
-                .is_some_and(|f| !f.is_empty())
-        {
-            if obj.pointer("/metadata/deletionTimestamp").is_none() {
-                ptr_set(
-                    obj,
-                    "/metadata/deletionTimestamp",
-                    Value::String("2026-01-01T00:00:00Z".to_owned()),
-                );
-                ptr_set(obj, "/metadata/resourceVersion", Value::String(rv.to_string()));
+        // A real kube-apiserver does not remove an object that has finalizers: it sets
+        // `metadata.deletionTimestamp` (once; later deletes leave it), answers 202, and deletes
+        // the object when an update empties `metadata.finalizers`
+        // (https://kubernetes.io/docs/concepts/overview/working-with-objects/finalizers/).
+        let has_finalizers = s
+            .objects
+            .get(key)
+            .and_then(|o| o.pointer("/metadata/finalizers"))
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
+        if has_finalizers {
+            s.resource_version += 1;
+            let rv = s.resource_version;
+            if let Some(o) = s.objects.get_mut(key)
+                && o.pointer("/metadata/deletionTimestamp").is_none()
+            {
+                ptr_set(o, "/metadata/deletionTimestamp", json!("2026-01-01T00:00:01Z"));
+                ptr_set(o, "/metadata/resourceVersion", Value::String(rv.to_string()));
             }
             return Ok(());
         }
