@@ -167,7 +167,11 @@ impl Env {
     /// The list.
     #[must_use]
     pub fn build(self) -> Option<Vec<EnvVar>> {
-        Some(self.0)
+        // Exact capacity: appended lists leave a third more room than entries, and env lists
+        // are the largest part of a render's memory (49,016 `EnvVar`s of 280 bytes for CNCF).
+        let mut v = self.0;
+        v.shrink_to_fit();
+        Some(v)
     }
 }
 

@@ -564,8 +564,9 @@ fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), Rend
 }
 
 /// Sorts into apply order (phase, kind, name). Objects are large, so a permutation is sorted and
-/// each object moved once.
-fn canonical_order(objects: Vec<Rendered>) -> Vec<Rendered> {
+/// applied in place, cycle by cycle (each object swapped at most once per position; no second
+/// vector of objects alive at the peak).
+fn canonical_order(mut objects: Vec<Rendered>) -> Vec<Rendered> {
     let mut order: Vec<usize> = (0..objects.len()).collect();
     order.sort_by(|&a, &b| {
         let (a, b) = (&objects[a], &objects[b]);
@@ -575,6 +576,18 @@ fn canonical_order(objects: Vec<Rendered>) -> Vec<Rendered> {
             b.object.name(),
         ))
     });
-    let mut slots: Vec<Option<Rendered>> = objects.into_iter().map(Some).collect();
-    order.into_iter().filter_map(|i| slots[i].take()).collect()
+    // Position k takes the object at order[k]; a done position is marked usize::MAX.
+    for start in 0..order.len() {
+        let mut cur = start;
+        while order[cur] != usize::MAX {
+            let src = order[cur];
+            order[cur] = usize::MAX;
+            if src == start {
+                break;
+            }
+            objects.swap(cur, src);
+            cur = src;
+        }
+    }
+    objects
 }
