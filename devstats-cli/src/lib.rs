@@ -14,6 +14,7 @@ pub mod kinds;
 pub mod operator_reconcile;
 pub mod plan;
 pub mod progress;
+pub mod reconcile;
 pub mod retry;
 pub mod run_task;
 pub mod ssa;

@@ -23,6 +23,13 @@
 //! - `metadata.managedFields` can be replaced with a JSON patch guarded by a `test` of
 //!   `resourceVersion` (what kubectl's `csaupgrade` sends), see [`Cluster::patch_managed_fields`].
 //!
+//! Object lifecycle as the API server runs it: `metadata.generation` is 1 on create and grows only
+//! when `spec` changes; writes to a `devstats.cncf.io` custom resource (and creates) ignore
+//! `.status`, which only [`FakeCluster::write_status`] (the status subresource) changes; deleting
+//! an object with `metadata.finalizers` only sets `metadata.deletionTimestamp` (which later writes
+//! keep), and the object goes when an update ([`FakeCluster::update_with`], or an apply) empties
+//! them. Custom resources such as `DevStats` are stored like any object (by [`Kind`]).
+//!
 //! Not modelled: other defaults (probes' `timeoutSeconds`, `dnsPolicy`, `schedulerName`, …, none of
 //! which the render sets differently from the server), schema-driven list types of custom
 //! resources (their lists are atomic, their maps granular, as for a CRD without markers), field
@@ -580,7 +587,11 @@ impl FakeCluster {
             None => 1,
         };
         if let Some(o) = &old {
-            for path in ["/metadata/uid", "/metadata/creationTimestamp"] {
+            for path in [
+                "/metadata/uid",
+                "/metadata/creationTimestamp",
+                "/metadata/deletionTimestamp",
+            ] {
                 if let Some(v) = o.pointer(path) {
                     ptr_set(&mut new, path, v.clone());
                 }
@@ -742,6 +753,19 @@ impl FakeCluster {
             }
             _ => {}
         }
+    }
+}
+
+impl devstats_cli::reconcile::ApplyAs for FakeCluster {
+    async fn apply_as(
+        &self,
+        manager: &str,
+        key: &ObjectKey,
+        body: &Value,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        FakeCluster::apply_as(self, manager, key, body, force, dry_run).await
     }
 }
 

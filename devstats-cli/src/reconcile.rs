@@ -1,0 +1,627 @@
+//! One reconcile of a `DevStats` resource (`devstats_render::resource`): the operator's unit of
+//! work, built from the CLI's own pieces so the operator and `devstats-k8s apply` cannot drift
+//! apart.
+//!
+//! [`reconcile`] validates the spec with the model's rules (what `devstats-k8s validate` and
+//! `import-resource` check, [`resource::model_of`]); a rejected spec is reported as
+//! `Stalled=True`/`InvalidSpec` with every problem's `spec.` path, and nothing is requested from
+//! the cluster. A valid spec is rendered as `apply` renders it (no `--secrets-from`: Secrets are
+//! expected to exist), applied with the CLI's phased server-side apply and waits
+//! ([`crate::apply::apply`]) as field manager `devstats-operator` (through [`AsOperator`]), with a
+//! complete render so the inventory prune runs — with its guards always on: volume claims,
+//! run-once Job records and the database are never pruned by a reconcile (the resource has no
+//! field to ask for that; `devstats-k8s apply --prune-volumes --prune-database` remains the way).
+//! Then the CLI's `status` snapshot and pod diagnosis ([`crate::status`], [`crate::diagnose`])
+//! give the per-project phases and the problems of pods that do not start.
+//!
+//! [`finalize`] is the deletion path: what the inventory lists is deleted as `devstats-k8s
+//! destroy` (without `--delete-volumes`) deletes it ([`crate::destroy`]), keeping volumes, Job
+//! records, the namespace and the database; the caller then removes
+//! [`resource::FINALIZER`].
+//!
+//! Not here: the watch loop, leader election and metrics of an in-cluster controller.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use devstats_render::resource::{
+    self, CertificateStatus, Condition, ConditionType, DatabaseStatus, DevStats, DevStatsStatus,
+    ObjectCounts, Problem, ProjectPhase, ProjectStatus, ResourceError,
+};
+use serde_json::Value;
+
+use crate::apply::{ApplyConfig, ApplyError, ApplyReport};
+use crate::cluster::{ApiError, Cluster, ListOptions, LogOptions};
+use crate::destroy::{self, DestroyReport};
+use crate::engine::Engine;
+use crate::kinds::{Kind, ObjectKey};
+use crate::plan::{DesiredSet, inventory};
+use crate::progress::Progress;
+use crate::retry::RetryPolicy;
+use crate::status::{self, ProjectRow, Status};
+
+/// The `DevStats` kind's REST coordinates (a custom resource: applied after everything built in).
+pub const DEVSTATS: Kind = Kind {
+    rank: crate::kinds::CUSTOM_RANK,
+    group: resource::GROUP,
+    version: resource::VERSION,
+    kind: resource::KIND,
+    plural: resource::PLURAL,
+    namespaced: true,
+};
+
+/// A cluster that can server-side apply as a named field manager (the `fieldManager` query
+/// parameter of the apply PATCH). [`Cluster::apply`] always applies as `devstats-k8s`.
+#[allow(async_fn_in_trait)] // used through generics within one task, like `Cluster`
+pub trait ApplyAs: Cluster {
+    /// Server-side apply as field manager `manager`.
+    async fn apply_as(
+        &self,
+        manager: &str,
+        key: &ObjectKey,
+        body: &Value,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Value, ApiError>;
+}
+
+/// A cluster whose applies are made as field manager [`resource::FIELD_MANAGER`]
+/// (`devstats-operator`); every other request goes to the inner cluster unchanged.
+#[derive(Debug)]
+pub struct AsOperator<'a, C>(pub &'a C);
+
+impl<C: ApplyAs> Cluster for AsOperator<'_, C> {
+    async fn list(
+        &self,
+        kind: Kind,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<Vec<Value>, ApiError> {
+        self.0.list(kind, namespace, opts).await
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Value>, ApiError> {
+        self.0.get(key).await
+    }
+
+    async fn apply(
+        &self,
+        key: &ObjectKey,
+        body: &Value,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        self.0
+            .apply_as(resource::FIELD_MANAGER, key, body, force, dry_run)
+            .await
+    }
+
+    async fn patch_managed_fields(
+        &self,
+        key: &ObjectKey,
+        resource_version: &str,
+        managed_fields: &Value,
+    ) -> Result<Value, ApiError> {
+        self.0
+            .patch_managed_fields(key, resource_version, managed_fields)
+            .await
+    }
+
+    async fn create(&self, key: &ObjectKey, body: &Value) -> Result<Value, ApiError> {
+        self.0.create(key, body).await
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), ApiError> {
+        self.0.delete(key).await
+    }
+
+    async fn logs(&self, namespace: &str, pod: &str, opts: &LogOptions) -> Result<String, ApiError> {
+        self.0.logs(namespace, pod, opts).await
+    }
+
+    async fn follow_logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), ApiError> {
+        self.0.follow_logs(namespace, pod, container, sink).await
+    }
+
+    async fn pod_proxy_get(
+        &self,
+        namespace: &str,
+        pod: &str,
+        port: u16,
+        path: &str,
+    ) -> Result<String, ApiError> {
+        self.0.pod_proxy_get(namespace, pod, port, path).await
+    }
+
+    async fn exec_stdin(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        command: &[&str],
+        data: &std::path::Path,
+    ) -> Result<(), ApiError> {
+        self.0.exec_stdin(namespace, pod, container, command, data).await
+    }
+}
+
+/// Settings of a reconcile.
+#[derive(Debug, Clone)]
+pub struct ReconcileOptions {
+    /// The apply settings. Prune is always on and its guards are always kept (volumes and the
+    /// database are never pruned, whatever `apply.plan.prune` says); the waits are bounded by
+    /// `apply.timeout` and `apply.provision_timeout`.
+    pub apply: ApplyConfig,
+    /// Requests at a time.
+    pub concurrency: usize,
+    /// Retries of transient API errors.
+    pub retry: RetryPolicy,
+    /// RFC 3339 time written to changed conditions (`None`: the system clock).
+    pub now: Option<String>,
+    /// When to reconcile again while something is progressing or degraded.
+    pub requeue: Duration,
+}
+
+impl Default for ReconcileOptions {
+    fn default() -> Self {
+        Self {
+            apply: ApplyConfig {
+                timeout: Duration::from_secs(5 * 60),
+                provision_timeout: Duration::from_secs(10 * 60),
+                ..ApplyConfig::default()
+            },
+            concurrency: 16,
+            retry: RetryPolicy::default(),
+            now: None,
+            requeue: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What a reconcile did and what to write to the resource's status.
+#[derive(Debug, Clone)]
+pub struct ReconcileOutcome {
+    /// The status to write through the status subresource.
+    pub status: DevStatsStatus,
+    /// The apply's report; `None` when nothing was applied (invalid spec, refused plan, cluster
+    /// unreadable).
+    pub report: Option<ApplyReport>,
+    /// Reconcile again after this long (`None`: when the spec changes).
+    pub requeue_after: Option<Duration>,
+}
+
+/// The outcome of [`finalize`].
+#[derive(Debug, Clone)]
+pub struct FinalizeOutcome {
+    /// What was deleted and kept.
+    pub report: DestroyReport,
+    /// Whether every deletion succeeded: the caller may remove the finalizer.
+    pub done: bool,
+}
+
+fn condition(type_: ConditionType, on: bool, reason: &str, message: impl Into<String>) -> Condition {
+    Condition {
+        type_,
+        status: if on { "True" } else { "False" }.to_owned(),
+        reason: reason.to_owned(),
+        message: message.into(),
+        last_transition_time: None,
+        observed_generation: None,
+    }
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's `civil_from_days`).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+    let (y, m, d) = civil(secs.div_euclid(86_400));
+    let t = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        t / 3600,
+        t % 3600 / 60,
+        t % 60
+    )
+}
+
+/// Fills in generations and transition times: a condition whose status is unchanged since the
+/// previous status keeps its `lastTransitionTime` (as `metav1.Condition` requires).
+fn finish(resource: &DevStats, mut status: DevStatsStatus, opts: &ReconcileOptions) -> DevStatsStatus {
+    let generation = resource.metadata.generation;
+    let now = opts.now.clone().unwrap_or_else(now_rfc3339);
+    let previous: BTreeMap<ConditionType, &Condition> = resource
+        .status
+        .iter()
+        .flat_map(|s| s.conditions.iter())
+        .map(|c| (c.type_, c))
+        .collect();
+    for c in &mut status.conditions {
+        c.observed_generation = generation;
+        c.last_transition_time = match previous.get(&c.type_) {
+            Some(p) if p.status == c.status => p.last_transition_time.clone().or(Some(now.clone())),
+            _ => Some(now.clone()),
+        };
+    }
+    status.conditions.sort_by_key(|c| c.type_);
+    status.observed_generation = generation;
+    status
+}
+
+/// The status of a reconcile that cannot proceed without a change of the spec or the cluster.
+fn stalled(reason: &str, message: &str, problems: Vec<Problem>) -> DevStatsStatus {
+    DevStatsStatus {
+        conditions: vec![
+            condition(ConditionType::Ready, false, reason, message),
+            condition(ConditionType::Progressing, false, reason, "nothing was applied"),
+            condition(ConditionType::Degraded, false, reason, ""),
+            condition(ConditionType::Stalled, true, reason, message),
+        ],
+        problems,
+        ..DevStatsStatus::default()
+    }
+}
+
+/// The status of a spec the model rejects: every problem with its `spec.` path.
+#[must_use]
+pub fn invalid_spec_status(problems: Vec<Problem>) -> DevStatsStatus {
+    let message = format!(
+        "the model rejects the spec ({} problem{}); nothing was applied",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    stalled("InvalidSpec", &message, problems)
+}
+
+/// The model of a resource's spec, validated by the model's own rules.
+fn validated(resource: &DevStats) -> Result<devstats_model::Model, Vec<Problem>> {
+    let spec = serde_json::to_value(&resource.spec).map_err(|e| {
+        vec![Problem {
+            path: "spec".to_owned(),
+            message: format!("cannot be read: {e}"),
+        }]
+    })?;
+    resource::model_of(&spec).map_err(|e| match e {
+        ResourceError::Invalid(ps) => ps,
+        ResourceError::NotDevStats(m) => vec![Problem {
+            path: "spec".to_owned(),
+            message: m,
+        }],
+    })
+}
+
+/// Adds the owner labels ([`resource::owner_labels`]) to every object's apply body. Not part of
+/// the content hash: the objects stay equal to what `devstats-k8s apply` writes.
+fn label_owned(set: &mut DesiredSet, resource: &DevStats) {
+    let ns = resource.metadata.namespace.as_deref().unwrap_or_default();
+    let name = resource.metadata.name.as_deref().unwrap_or_default();
+    let labels = resource::owner_labels(ns, name);
+    for d in &mut set.objects {
+        if let Some(meta) = d.body.get_mut("metadata").and_then(Value::as_object_mut) {
+            let entry = meta
+                .entry("labels")
+                .or_insert_with(|| Value::Object(serde_json::Map::new()));
+            if let Some(map) = entry.as_object_mut() {
+                for (k, v) in &labels {
+                    map.insert(k.clone(), Value::String(v.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn phase_of(row: &ProjectRow) -> (ProjectPhase, Option<String>) {
+    if let Some(d) = row.diagnoses.first() {
+        return (ProjectPhase::Failed, Some(format!("{}: {}", d.object, d.message)));
+    }
+    if row.provisioning.starts_with("failed") {
+        return (
+            ProjectPhase::Failed,
+            Some(format!("provisioning {}", row.provisioning)),
+        );
+    }
+    if row.provisioning.starts_with("provisioned") {
+        if row.sync.last_success.is_some() {
+            return (ProjectPhase::Syncing, None);
+        }
+        return (ProjectPhase::Provisioned, None);
+    }
+    (ProjectPhase::Provisioning, Some(row.provisioning.clone()))
+}
+
+/// The status of an applied spec, from the apply report and the `status` snapshot.
+fn applied_status(report: &ApplyReport, st: &Status, spec_projects: usize) -> DevStatsStatus {
+    let mut problems: Vec<Problem> = Vec::new();
+    let mut projects: Vec<ProjectStatus> = Vec::new();
+    for row in &st.projects {
+        problems.extend(row.diagnoses.iter().map(crate::diagnose::Diagnosis::problem));
+        let (phase, message) = phase_of(row);
+        projects.push(ProjectStatus {
+            name: row.project.clone(),
+            phase,
+            last_sync: row.sync.last_success.clone(),
+            last_affiliations: row.affiliations.last_success.clone(),
+            message,
+        });
+    }
+    projects.sort_by(|a, b| a.name.cmp(&b.name));
+    problems.extend(
+        st.database
+            .diagnoses
+            .iter()
+            .map(crate::diagnose::Diagnosis::problem),
+    );
+    let failed_writes: Vec<Problem> = report
+        .failed
+        .iter()
+        .map(|(object, why)| Problem {
+            path: object.clone(),
+            message: why.clone(),
+        })
+        .collect();
+    problems.extend(failed_writes.iter().cloned());
+    let ready_projects = projects
+        .iter()
+        .filter(|p| matches!(p.phase, ProjectPhase::Provisioned | ProjectPhase::Syncing))
+        .count();
+    let failed_projects = projects
+        .iter()
+        .filter(|p| p.phase == ProjectPhase::Failed)
+        .count();
+    let provisioning = projects
+        .iter()
+        .filter(|p| p.phase == ProjectPhase::Provisioning)
+        .count();
+
+    let degraded = if let Some(first) = st
+        .projects
+        .iter()
+        .flat_map(|r| r.diagnoses.iter())
+        .chain(st.database.diagnoses.iter())
+        .next()
+    {
+        Some((
+            first.cause.reason(),
+            format!("{}: {}", first.object, first.message),
+        ))
+    } else if !failed_writes.is_empty() {
+        Some((
+            "ApplyFailed",
+            format!("{} objects could not be written", failed_writes.len()),
+        ))
+    } else if failed_projects > 0 {
+        Some(("ProjectFailed", format!("{failed_projects} projects failed")))
+    } else {
+        None
+    };
+    let progressing = if !report.deferred.is_empty() {
+        Some((
+            "Waiting",
+            format!(
+                "{} objects wait for what they depend on (first: {})",
+                report.deferred.len(),
+                report.deferred[0].0
+            ),
+        ))
+    } else if provisioning > 0 {
+        Some((
+            "Provisioning",
+            format!("{provisioning} projects are provisioning"),
+        ))
+    } else {
+        None
+    };
+    let ready = degraded.is_none() && progressing.is_none();
+    let mut conditions = vec![
+        match &degraded {
+            Some((r, m)) => condition(ConditionType::Degraded, true, r, m.clone()),
+            None => condition(ConditionType::Degraded, false, "Healthy", ""),
+        },
+        match &progressing {
+            Some((r, m)) => condition(ConditionType::Progressing, true, r, m.clone()),
+            None => condition(ConditionType::Progressing, false, "Converged", report.summary()),
+        },
+        condition(ConditionType::Stalled, false, "Applied", ""),
+    ];
+    conditions.push(if ready {
+        condition(ConditionType::Ready, true, "Applied", report.summary())
+    } else {
+        let (r, m) = degraded.or(progressing).unwrap_or_default();
+        condition(ConditionType::Ready, false, r, m)
+    });
+    let n = |k: &str| report.counts.get(k).copied().unwrap_or(0) as u64;
+    DevStatsStatus {
+        observed_generation: None,
+        conditions,
+        projects,
+        projects_ready: Some(format!("{ready_projects}/{spec_projects}")),
+        database: Some(DatabaseStatus {
+            primary: st.database.primary.clone(),
+            replicas: st
+                .database
+                .members
+                .iter()
+                .filter(|m| st.database.primary.as_deref() != Some(m.pod.as_str()))
+                .map(|m| m.pod.clone())
+                .collect(),
+        }),
+        certificates: st
+            .ingresses
+            .iter()
+            .flat_map(|i| i.tls.iter())
+            .map(|(name, ok)| CertificateStatus {
+                name: name.clone(),
+                ready: *ok,
+                message: None,
+            })
+            .collect(),
+        objects: Some(ObjectCounts {
+            applied: n("create") + n("update") + n("recreate"),
+            pruned: report.pruned.len() as u64,
+        }),
+        problems,
+    }
+}
+
+/// Reconciles one `DevStats` resource: validate, render, apply as `devstats-operator` with
+/// guarded prune and bounded waits, then compute its status. Never panics and never fails: every
+/// outcome is a status (`Stalled` for an invalid spec or a refused plan, `Degraded` for failed
+/// writes or diagnosed pods, `Progressing` while waiting, `Ready` when converged).
+pub async fn reconcile<C: ApplyAs>(
+    cluster: &C,
+    progress: &dyn Progress,
+    resource: &DevStats,
+    opts: &ReconcileOptions,
+) -> ReconcileOutcome {
+    let outcome = |status: DevStatsStatus, report: Option<ApplyReport>, requeue: bool| ReconcileOutcome {
+        status: finish(resource, status, opts),
+        report,
+        requeue_after: requeue.then_some(opts.requeue),
+    };
+    let model = match validated(resource) {
+        Ok(m) => m,
+        Err(problems) => return outcome(invalid_spec_status(problems), None, false),
+    };
+    let namespace = model.instance.namespace.to_string();
+    let rendered = match devstats_render::render(&model, &devstats_render::Options::default()) {
+        Ok(r) => r,
+        Err(e) => {
+            let p = Problem {
+                path: "spec".to_owned(),
+                message: e.to_string(),
+            };
+            return outcome(stalled("RenderFailed", &e.to_string(), vec![p]), None, false);
+        }
+    };
+    let mut set = match DesiredSet::new(&rendered, &namespace, true) {
+        Ok(s) => s,
+        Err(e) => {
+            let e = e.to_string();
+            let p = Problem {
+                path: "spec".to_owned(),
+                message: e.clone(),
+            };
+            return outcome(stalled("RenderFailed", &e, vec![p]), None, false);
+        }
+    };
+    label_owned(&mut set, resource);
+    let mut cfg = opts.apply;
+    cfg.dry_run = false;
+    cfg.plan.prune.enabled = true;
+    cfg.plan.prune.volumes = false;
+    cfg.plan.prune.database = false;
+    let operator = AsOperator(cluster);
+    let eng = Engine::new(&operator, opts.concurrency, opts.retry, progress);
+    let report = match crate::apply::apply(&eng, &set, &cfg).await {
+        Ok(r) => r,
+        Err(ApplyError::Refused(reasons)) => {
+            let problems = reasons
+                .iter()
+                .map(|r| Problem {
+                    path: "plan".to_owned(),
+                    message: r.clone(),
+                })
+                .collect();
+            let message = format!("the plan is refused, nothing was written: {}", reasons.join("; "));
+            return outcome(stalled("PlanRefused", &message, problems), None, true);
+        }
+        Err(ApplyError::Read(e)) => {
+            let message = format!("cannot read the cluster, nothing was written: {e}");
+            let status = DevStatsStatus {
+                conditions: vec![
+                    condition(ConditionType::Ready, false, "ClusterUnreadable", message.clone()),
+                    condition(ConditionType::Progressing, true, "ClusterUnreadable", message),
+                    condition(ConditionType::Degraded, false, "ClusterUnreadable", ""),
+                    condition(ConditionType::Stalled, false, "ClusterUnreadable", ""),
+                ],
+                ..DevStatsStatus::default()
+            };
+            return outcome(status, None, true);
+        }
+    };
+    let st = match status::snapshot(&eng, &namespace).await {
+        Ok(snap) => status::compute(&rendered, &namespace, &snap),
+        Err(e) => {
+            let message = format!("applied, but the status cannot be read: {e}");
+            let status = DevStatsStatus {
+                conditions: vec![
+                    condition(ConditionType::Ready, false, "StatusUnreadable", message.clone()),
+                    condition(ConditionType::Progressing, true, "StatusUnreadable", message),
+                    condition(ConditionType::Degraded, false, "StatusUnreadable", ""),
+                    condition(ConditionType::Stalled, false, "Applied", ""),
+                ],
+                ..DevStatsStatus::default()
+            };
+            return outcome(status, Some(report), true);
+        }
+    };
+    let status = applied_status(&report, &st, model.projects.len());
+    let ready = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == ConditionType::Ready && c.status == "True");
+    outcome(status, Some(report), !ready)
+}
+
+/// The deletion of a `DevStats` resource (its `metadata.deletionTimestamp` is set and it still
+/// holds [`resource::FINALIZER`]): deletes what the instance namespace's inventory lists as
+/// `devstats-k8s destroy` does without `--delete-volumes` — volume claims, run-once Job records,
+/// the namespace and the database are kept. When [`FinalizeOutcome::done`], the caller removes
+/// the finalizer. A namespace without an inventory is done at once.
+pub async fn finalize<C: ApplyAs>(
+    cluster: &C,
+    progress: &dyn Progress,
+    resource: &DevStats,
+    opts: &ReconcileOptions,
+) -> Result<FinalizeOutcome, ApiError> {
+    let namespace = resource
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| resource.spec.instance.namespace.to_string());
+    let operator = AsOperator(cluster);
+    let eng = Engine::new(&operator, opts.concurrency, opts.retry, progress);
+    let Some(parent) = eng.get(&inventory::parent_key(&namespace)).await? else {
+        return Ok(FinalizeOutcome {
+            report: DestroyReport::default(),
+            done: true,
+        });
+    };
+    let members = inventory::parse(&parent).map_err(|e| ApiError::transport(e.to_string()))?;
+    let plan = destroy::plan(&members, false);
+    let report = destroy::run(&eng, &namespace, &plan).await;
+    let done = report.failed.is_empty();
+    Ok(FinalizeOutcome { report, done })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::civil;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil(0), (1970, 1, 1));
+        assert_eq!(civil(19_723), (2024, 1, 1));
+        assert_eq!(civil(20_790), (2026, 12, 3));
+        assert_eq!(civil(11_016), (2000, 2, 29));
+    }
+}
