@@ -11,7 +11,6 @@ pub mod diagnose;
 pub mod diff;
 pub mod engine;
 pub mod kinds;
-pub mod operator_reconcile;
 pub mod plan;
 pub mod progress;
 pub mod reconcile;

@@ -328,6 +328,26 @@ fn kubelet_cannot_pull(fake: &FakeCluster, project: &str) -> String {
 }
 
 #[test]
+fn a_failing_provisioning_job_is_degraded_and_names_the_job() {
+    let m = model("example.yaml");
+    let fake = cluster();
+    fake.fail_job("devstats-provision-podman");
+    let r = submit(&fake, &m);
+    let s = run(&fake, &r).status;
+    assert_eq!(cond(&s, ConditionType::Ready).0, "False", "{:?}", s.conditions);
+    assert_eq!(cond(&s, ConditionType::Degraded).0, "True", "{:?}", s.conditions);
+    let podman = s.projects.iter().find(|p| p.name == "podman").expect("podman");
+    assert_eq!(podman.phase, ProjectPhase::Failed, "{podman:?}");
+    assert!(
+        s.problems
+            .iter()
+            .any(|p| p.path.contains("devstats-provision-podman")),
+        "{:?}",
+        s.problems
+    );
+}
+
+#[test]
 fn a_bad_image_is_degraded_with_the_pull_diagnosis() {
     let mut m = model("example.yaml");
     m.instance.images.grafana = BAD.into();
