@@ -373,6 +373,22 @@ async fn connect(c: &ClusterArgs) -> miette::Result<KubeCluster> {
         .map_err(|e| miette!("{e}"))
 }
 
+/// The request runtime every cluster command shares: a tokio runtime, the kube client of the
+/// `--kubeconfig`/`--context` flags, and an engine with the concurrency limit, retries and
+/// progress; runs `f` on it.
+fn with_engine<T>(
+    cluster: &ClusterArgs,
+    concurrency: usize,
+    progress: &dyn Progress,
+    f: impl AsyncFnOnce(&Engine<'_, KubeCluster>) -> miette::Result<T>,
+) -> miette::Result<T> {
+    runtime()?.block_on(async {
+        let kube = connect(cluster).await?;
+        let eng = Engine::new(&kube, concurrency, RetryPolicy::default(), progress);
+        f(&eng).await
+    })
+}
+
 fn progress_for(output: Output) -> Box<dyn Progress> {
     match output {
         Output::Json => Box::new(JsonLines),
@@ -429,22 +445,19 @@ pub fn apply(args: ApplyArgs) -> miette::Result<ExitCode> {
         );
     }
     let progress = progress_for(args.output);
-    let rt = runtime()?;
-    let result = rt.block_on(async {
-        let cluster = connect(&args.cluster).await?;
-        let eng = Engine::new(
-            &cluster,
-            args.cluster.concurrency as usize,
-            RetryPolicy::default(),
-            progress.as_ref(),
-        );
-        Ok::<_, miette::Report>(match &args.take_over {
-            Some(manager) => devstats_cli::takeover::take_over(&eng, &set, &cfg, manager)
-                .await
-                .map(|(_, applied)| applied.unwrap_or_default()),
-            None => devstats_cli::apply::apply(&eng, &set, &cfg).await,
-        })
-    })?;
+    let result = with_engine(
+        &args.cluster,
+        args.cluster.concurrency as usize,
+        progress.as_ref(),
+        async |eng| {
+            Ok::<_, miette::Report>(match &args.take_over {
+                Some(manager) => devstats_cli::takeover::take_over(eng, &set, &cfg, manager)
+                    .await
+                    .map(|(_, applied)| applied.unwrap_or_default()),
+                None => devstats_cli::apply::apply(eng, &set, &cfg).await,
+            })
+        },
+    )?;
     match result {
         Ok(report) if !report.ok() => Ok(ExitCode::from(2)),
         Ok(report) if !report.findings.is_empty() => Ok(ExitCode::from(1)),
@@ -471,18 +484,12 @@ pub fn diff(args: DiffArgs) -> miette::Result<ExitCode> {
         args.secrets_from.as_deref(),
         selection,
     )?;
-    let rt = runtime()?;
-    let silent = Silent;
-    let report = rt.block_on(async {
-        let cluster = connect(&args.cluster).await?;
-        let eng = Engine::new(
-            &cluster,
-            args.cluster.concurrency as usize,
-            RetryPolicy::default(),
-            &silent,
-        );
-        Ok::<_, miette::Report>(diff::diff(&eng, &set, args.force_conflicts).await)
-    })?;
+    let report = with_engine(
+        &args.cluster,
+        args.cluster.concurrency as usize,
+        &Silent,
+        async |eng| Ok::<_, miette::Report>(diff::diff(eng, &set, args.force_conflicts).await),
+    )?;
     match args.output {
         Output::Json => {
             crate::write_stdout(&serde_json::to_string_pretty(&report).into_diagnostic()?)?;
@@ -530,18 +537,12 @@ pub fn status(args: StatusArgs) -> miette::Result<ExitCode> {
     let (m, set) =
         crate::render::load_and_render_env(&args.model, args.env.env.as_deref(), None, Selection::all())?;
     let ns = m.instance.namespace.to_string();
-    let rt = runtime()?;
-    let silent = Silent;
-    let snap = rt.block_on(async {
-        let cluster = connect(&args.cluster).await?;
-        let eng = Engine::new(
-            &cluster,
-            args.cluster.concurrency as usize,
-            RetryPolicy::default(),
-            &silent,
-        );
-        status::snapshot(&eng, &ns).await.map_err(|e| miette!("{e}"))
-    })?;
+    let snap = with_engine(
+        &args.cluster,
+        args.cluster.concurrency as usize,
+        &Silent,
+        async |eng| status::snapshot(eng, &ns).await.map_err(|e| miette!("{e}")),
+    )?;
     let s = status::compute(&set, &ns, &snap);
     match args.output {
         Output::Json => crate::write_stdout(&serde_json::to_string_pretty(&s).into_diagnostic()?)?,
@@ -565,13 +566,9 @@ pub fn logs(args: LogsArgs) -> miette::Result<ExitCode> {
         ));
     }
     let ns = m.instance.namespace.to_string();
-    let rt = runtime()?;
-    let silent = Silent;
     if args.follow {
-        return rt.block_on(async {
-            let cluster = connect(&args.cluster).await?;
-            let eng = Engine::new(&cluster, 4, RetryPolicy::default(), &silent);
-            let pod = status::log_pod(&eng, &ns, &args.project, args.component)
+        return with_engine(&args.cluster, 4, &Silent, async |eng| {
+            let pod = status::log_pod(eng, &ns, &args.project, args.component)
                 .await
                 .map_err(|e| miette!("{e}"))?;
             eprintln!("==> pod {ns}/{pod} (following)");
@@ -580,16 +577,14 @@ pub fn logs(args: LogsArgs) -> miette::Result<ExitCode> {
                 let _ = out.write_all(chunk);
                 let _ = out.flush();
             };
-            devstats_cli::cluster::Cluster::follow_logs(&cluster, &ns, &pod, None, &mut sink)
+            devstats_cli::cluster::Cluster::follow_logs(eng.cluster, &ns, &pod, None, &mut sink)
                 .await
                 .map_err(|e| miette!("{ns}/{pod}: {e}"))?;
             Ok(ExitCode::SUCCESS)
         });
     }
-    let (pod, text) = rt.block_on(async {
-        let cluster = connect(&args.cluster).await?;
-        let eng = Engine::new(&cluster, 4, RetryPolicy::default(), &silent);
-        status::logs(&eng, &ns, &args.project, args.component, args.tail)
+    let (pod, text) = with_engine(&args.cluster, 4, &Silent, async |eng| {
+        status::logs(eng, &ns, &args.project, args.component, args.tail)
             .await
             .map_err(|e| miette!("{e}"))
     })?;
@@ -615,49 +610,63 @@ pub fn destroy(args: DestroyArgs) -> miette::Result<ExitCode> {
     let m = devstats_model::load_env(&args.model, args.env.env.as_deref()).map_err(crate::diag::report)?;
     let ns = m.instance.namespace.to_string();
     let progress = progress_for(args.output);
-    let rt = runtime()?;
-    rt.block_on(async {
-        let cluster = connect(&args.cluster).await?;
-        let eng = Engine::new(&cluster, args.cluster.concurrency as usize, RetryPolicy::default(), progress.as_ref());
-        let parent = eng
+    with_engine(
+        &args.cluster,
+        args.cluster.concurrency as usize,
+        progress.as_ref(),
+        async |eng| {
+            let parent = eng
             .get(&inventory::parent_key(&ns))
             .await
             .map_err(|e| miette!("{e}"))?
             .ok_or_else(|| miette!("no inventory ConfigMap {} in namespace {ns}: nothing was applied there by devstats-k8s", inventory::NAME))?;
-        let members = inventory::parse(&parent).map_err(|e| miette!("{e}"))?;
-        let plan = destroy::plan(&members, args.delete_volumes);
-        if args.output == Output::Text {
-            eprintln!("namespace {ns}: {} objects to delete, {} kept", plan.delete.len(), plan.keep.len());
-            for k in &plan.delete {
-                eprintln!("  delete {k}");
+            let members = inventory::parse(&parent).map_err(|e| miette!("{e}"))?;
+            let plan = destroy::plan(&members, args.delete_volumes);
+            if args.output == Output::Text {
+                eprintln!(
+                    "namespace {ns}: {} objects to delete, {} kept",
+                    plan.delete.len(),
+                    plan.keep.len()
+                );
+                for k in &plan.delete {
+                    eprintln!("  delete {k}");
+                }
+                for (k, why) in &plan.keep {
+                    eprintln!("  keep   {k}: {why}");
+                }
+                if args.delete_volumes {
+                    eprintln!(
+                        "--delete-volumes: the namespace is deleted too, with every object in it (Patroni's data volumes included)"
+                    );
+                }
             }
-            for (k, why) in &plan.keep {
-                eprintln!("  keep   {k}: {why}");
+            if args.dry_run {
+                return Ok(ExitCode::SUCCESS);
             }
-            if args.delete_volumes {
-                eprintln!("--delete-volumes: the namespace is deleted too, with every object in it (Patroni's data volumes included)");
+            if !args.yes && !confirm(&format!("type the namespace name ({ns}) to delete: "), &ns)? {
+                return Err(miette!(
+                    "not confirmed; nothing was deleted (pass --yes when not on a terminal)"
+                ));
             }
-        }
-        if args.dry_run {
-            return Ok(ExitCode::SUCCESS);
-        }
-        if !args.yes && !confirm(&format!("type the namespace name ({ns}) to delete: "), &ns)? {
-            return Err(miette!("not confirmed; nothing was deleted (pass --yes when not on a terminal)"));
-        }
-        let report = destroy::run(&eng, &ns, &plan).await;
-        if args.output == Output::Json {
-            println!("{}", serde_json::to_string(&report).into_diagnostic()?);
-        } else {
-            eprintln!(
-                "deleted {}, already gone {}, kept {}, failed {}",
-                report.deleted.len(),
-                report.missing.len(),
-                report.kept.len(),
-                report.failed.len()
-            );
-        }
-        Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
-    })
+            let report = destroy::run(eng, &ns, &plan).await;
+            if args.output == Output::Json {
+                println!("{}", serde_json::to_string(&report).into_diagnostic()?);
+            } else {
+                eprintln!(
+                    "deleted {}, already gone {}, kept {}, failed {}",
+                    report.deleted.len(),
+                    report.missing.len(),
+                    report.kept.len(),
+                    report.failed.len()
+                );
+            }
+            Ok(if report.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        },
+    )
 }
 
 /// Runs `run`.
@@ -724,13 +733,9 @@ pub fn run(args: RunArgs) -> miette::Result<ExitCode> {
             run_task::build(&provisioning.body, task, &name, args.keep, &env).map_err(|e| miette!("{e}"))?;
         (ObjectKey::new(Kind::JOB, Some(&ns), &name), body, false)
     };
-    let rt = runtime()?;
-    let silent = Silent;
-    rt.block_on(async {
-        let cluster = connect(&args.cluster).await?;
-        let eng = Engine::new(&cluster, 4, RetryPolicy::default(), &silent);
+    with_engine(&args.cluster, 4, &Silent, async |eng| {
         if replace
-            && let Some(warning) = run_task::reprovision_check(&eng, &key)
+            && let Some(warning) = run_task::reprovision_check(eng, &key)
                 .await
                 .map_err(|e| miette!("{e}"))?
         {
@@ -768,7 +773,7 @@ pub fn run(args: RunArgs) -> miette::Result<ExitCode> {
             let _ = stdout.write_all(chunk);
             let _ = stdout.flush();
         };
-        let outcome = run_task::run(&eng, &key, &body, replace, task.name == "sleep", &cfg, &mut sink)
+        let outcome = run_task::run(eng, &key, &body, replace, task.name == "sleep", &cfg, &mut sink)
             .await
             .map_err(|e| miette!("{e}"))?;
         Ok(match outcome {
@@ -815,11 +820,7 @@ fn run_grafana_data(args: &RunArgs) -> miette::Result<ExitCode> {
     let name = run_task::job_name("grafana-data", "shared", stamp);
     let body = run_task::grafana_data_job(&m, &name).map_err(|e| miette!("{e}"))?;
     let key = ObjectKey::new(Kind::JOB, Some(&ns), &name);
-    let rt = runtime()?;
-    let silent = Silent;
-    rt.block_on(async {
-        let cluster = connect(&args.cluster).await?;
-        let eng = Engine::new(&cluster, 4, RetryPolicy::default(), &silent);
+    with_engine(&args.cluster, 4, &Silent, async |eng| {
         eprintln!(
             "==> Job {key} (grafana data from {}, {entries} entries)",
             path.display()
@@ -842,7 +843,7 @@ fn run_grafana_data(args: &RunArgs) -> miette::Result<ExitCode> {
             let _ = stdout.write_all(chunk);
             let _ = stdout.flush();
         };
-        let outcome = run_task::run(&eng, &key, &body, false, false, &cfg, &mut sink)
+        let outcome = run_task::run(eng, &key, &body, false, false, &cfg, &mut sink)
             .await
             .map_err(|e| miette!("{e}"))?;
         Ok(match outcome {
