@@ -294,10 +294,17 @@ pub fn encode_query(s: &str) -> String {
     out
 }
 
-/// The apply query string.
+/// The apply query string of the CLI (field manager `devstats-k8s`).
 #[must_use]
 pub fn apply_query(force: bool, dry_run: bool) -> String {
-    let mut q = format!("fieldManager={FIELD_MANAGER}");
+    apply_query_as(FIELD_MANAGER, force, dry_run)
+}
+
+/// The apply query string for field manager `manager` (the operator applies as
+/// `devstats-operator`). Field manager names are plain tokens (no characters to escape).
+#[must_use]
+pub fn apply_query_as(manager: &str, force: bool, dry_run: bool) -> String {
+    let mut q = format!("fieldManager={manager}");
     if force {
         q.push_str("&force=true");
     }
@@ -464,6 +471,27 @@ fn to_bytes(v: &Value) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(v).map_err(|e| ApiError::transport(format!("cannot serialize: {e}")))
 }
 
+impl KubeCluster {
+    /// Server-side apply of `body` as field manager `manager`.
+    pub async fn apply_as(
+        &self,
+        manager: &str,
+        key: &ObjectKey,
+        body: &Value,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        let uri = format!("{}?{}", key.path(), apply_query_as(manager, force, dry_run));
+        self.json(
+            Method::PATCH,
+            &uri,
+            Some("application/apply-patch+yaml"),
+            to_bytes(body)?,
+        )
+        .await
+    }
+}
+
 impl Cluster for KubeCluster {
     async fn list(
         &self,
@@ -522,14 +550,7 @@ impl Cluster for KubeCluster {
         force: bool,
         dry_run: bool,
     ) -> Result<Value, ApiError> {
-        let uri = format!("{}?{}", key.path(), apply_query(force, dry_run));
-        self.json(
-            Method::PATCH,
-            &uri,
-            Some("application/apply-patch+yaml"),
-            to_bytes(body)?,
-        )
-        .await
+        self.apply_as(FIELD_MANAGER, key, body, force, dry_run).await
     }
 
     async fn patch_managed_fields(
@@ -730,6 +751,10 @@ mod tests {
     #[test]
     fn queries() {
         assert_eq!(apply_query(false, false), "fieldManager=devstats-k8s");
+        assert_eq!(
+            apply_query_as("devstats-operator", false, true),
+            "fieldManager=devstats-operator&dryRun=All"
+        );
         assert_eq!(
             apply_query(true, true),
             "fieldManager=devstats-k8s&force=true&dryRun=All"

@@ -65,6 +65,19 @@ pub trait ApplyAs: Cluster {
     ) -> Result<Value, ApiError>;
 }
 
+impl ApplyAs for crate::cluster::KubeCluster {
+    async fn apply_as(
+        &self,
+        manager: &str,
+        key: &ObjectKey,
+        body: &Value,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        crate::cluster::KubeCluster::apply_as(self, manager, key, body, force, dry_run).await
+    }
+}
+
 /// A cluster whose applies are made as field manager [`resource::FIELD_MANAGER`]
 /// (`devstats-operator`); every other request goes to the inner cluster unchanged.
 #[derive(Debug)]

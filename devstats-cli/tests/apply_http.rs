@@ -269,3 +269,38 @@ fn cncf_apply_then_diff_is_clean_in_every_namespace() {
     ok(&s.run(&["apply", &cncf]), "re-apply");
     assert_eq!(s.cluster.writes(), 0);
 }
+
+#[test]
+fn the_operator_applies_as_its_own_field_manager_through_the_kube_client() {
+    use devstats_cli::cluster::{Cluster, KubeCluster};
+    use devstats_cli::reconcile::AsOperator;
+    let s = Session::with_crds("operator-manager", Vec::new());
+    s.cluster.insert(
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}),
+    );
+    let key = ObjectKey::new(Kind::CONFIG_MAP, Some("default"), "probe");
+    let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "probe", "namespace": "default"}, "data": {"a": "1"}});
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let kube = KubeCluster::connect(Some(&s.kubeconfig), None)
+            .await
+            .expect("connects");
+        AsOperator(&kube)
+            .apply(&key, &body, false, false)
+            .await
+            .expect("applied");
+    });
+    let live = s.cluster.object(&key).expect("stored");
+    let managers: Vec<(&str, &str)> = live
+        .pointer("/metadata/managedFields")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| Some((e.get("manager")?.as_str()?, e.get("operation")?.as_str()?)))
+        .collect();
+    assert_eq!(managers, vec![("devstats-operator", "Apply")], "{live:#}");
+}
