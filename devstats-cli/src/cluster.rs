@@ -472,6 +472,18 @@ fn to_bytes(v: &Value) -> Result<Vec<u8>, ApiError> {
 }
 
 impl KubeCluster {
+    /// Replaces the status of the object at `key` through its status subresource (`PUT
+    /// …/status`): reads the object, sets `status`, and sends it with the resourceVersion read, so
+    /// a concurrent write makes the server answer 409 Conflict instead of losing it. Changes
+    /// outside `status` are ignored by the server.
+    pub async fn replace_status(&self, key: &ObjectKey, status: &Value) -> Result<Value, ApiError> {
+        let mut obj = self.json(Method::GET, &key.path(), None, Vec::new()).await?;
+        obj["status"] = status.clone();
+        let uri = format!("{}/status", key.path());
+        self.json(Method::PUT, &uri, Some("application/json"), to_bytes(&obj)?)
+            .await
+    }
+
     /// Server-side apply of `body` as field manager `manager`.
     pub async fn apply_as(
         &self,

@@ -304,3 +304,36 @@ fn the_operator_applies_as_its_own_field_manager_through_the_kube_client() {
         .collect();
     assert_eq!(managers, vec![("devstats-operator", "Apply")], "{live:#}");
 }
+
+#[test]
+fn status_is_written_through_the_status_subresource_by_the_kube_client() {
+    use devstats_cli::cluster::KubeCluster;
+    use devstats_cli::reconcile::DEVSTATS;
+    let s = Session::with_crds("operator-status", vec![DEVSTATS]);
+    s.cluster
+        .insert(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ds"}}));
+    let key = ObjectKey::new(DEVSTATS, Some("ds"), "example");
+    let resource = serde_json::json!({"apiVersion": "devstats.cncf.io/v1alpha1", "kind": "DevStats",
+        "metadata": {"name": "example", "namespace": "ds"}, "spec": {"instance": {"namespace": "ds"}}});
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(s.cluster.apply_as("kubectl", &key, &resource, false, false))
+        .expect("resource stored");
+    let status =
+        serde_json::json!({"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]});
+    let written = rt.block_on(async {
+        let kube = KubeCluster::connect(Some(&s.kubeconfig), None)
+            .await
+            .expect("connects");
+        kube.replace_status(&key, &status).await
+    });
+    let written = written.expect("status written");
+    assert_eq!(written["status"], status);
+    let live = s.cluster.object(&key).expect("stored");
+    assert_eq!(live["status"], status);
+    // The status subresource changes neither the spec nor the generation.
+    assert_eq!(live["spec"], serde_json::json!({"instance": {"namespace": "ds"}}));
+    assert_eq!(live.pointer("/metadata/generation"), Some(&serde_json::json!(1)));
+}

@@ -28,6 +28,8 @@ enum Target {
     Collection(Kind, Option<String>),
     /// One object.
     Object(ObjectKey),
+    /// An object's status subresource (`…/{name}/status`).
+    Status(ObjectKey),
     /// A pod's log.
     Log { namespace: String, pod: String },
     /// The pod proxy.
@@ -89,6 +91,10 @@ fn target(crds: &[Kind], path: &str) -> Result<Target, String> {
         ["namespaces", ns, plural, name] => {
             Target::Object(ObjectKey::new(find(plural, true)?, Some(ns), name))
         }
+        ["namespaces", ns, plural, name, "status"] => {
+            Target::Status(ObjectKey::new(find(plural, true)?, Some(ns), name))
+        }
+        [plural, name, "status"] => Target::Status(ObjectKey::new(find(plural, false)?, None, name)),
         [plural] => Target::Collection(find(plural, false)?, None),
         [plural, name] => Target::Object(ObjectKey::new(find(plural, false)?, None, name)),
         _ => return Err(unknown(&rest.join("/"))),
@@ -331,6 +337,43 @@ async fn handle(cluster: Arc<FakeCluster>, crds: Arc<Vec<Kind>>, req: Request<In
                 *res.status_mut() = StatusCode::CREATED;
                 res
             }))
+        }
+        // `PUT …/status` (what `kubectl replace --subresource=status` and kube-rs'
+        // `replace_status` send): a whole object whose changes outside `status` are ignored; its
+        // `metadata.resourceVersion`, when set, must be the live one or the server answers 409
+        // Conflict ("the object has been modified; please apply your changes to the latest
+        // version and try again"), as for any update.
+        (Method::PUT, Target::Status(key)) => {
+            let v = match parsed_body() {
+                Ok(v) => v,
+                Err(message) => return Ok(bad_request(message)),
+            };
+            let live = match cluster.get(&key).await {
+                Ok(Some(live)) => live,
+                Ok(None) => {
+                    return Ok(not_found(format!(
+                        "{} \"{}\" not found",
+                        key.kind.plural, key.name
+                    )));
+                }
+                Err(e) => return api(Err(e)),
+            };
+            let sent_rv = v.pointer("/metadata/resourceVersion").and_then(Value::as_str);
+            let live_rv = live.pointer("/metadata/resourceVersion").and_then(Value::as_str);
+            if sent_rv.is_some_and(|rv| Some(rv) != live_rv) {
+                return Ok(status(&ApiError {
+                    code: 409,
+                    reason: "Conflict".to_owned(),
+                    message: format!(
+                        "Operation cannot be fulfilled on {}.{} \"{}\": the object has been modified; please apply your changes to the latest version and try again",
+                        key.kind.plural, key.kind.group, key.name
+                    ),
+                    causes: Vec::new(),
+                    retry_after: None,
+                }));
+            }
+            let new_status = v.get("status").cloned().unwrap_or(Value::Null);
+            api(cluster.write_status(&key, &new_status).map(|o| ok_json(&o)))
         }
         (Method::DELETE, Target::Object(key)) => api(cluster
             .delete(&key)
