@@ -229,32 +229,11 @@ fn condition(type_: ConditionType, on: bool, reason: &str, message: impl Into<St
     }
 }
 
-/// Days since 1970-01-01 to a civil date (Howard Hinnant's `civil_from_days`).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
+/// Now, as Kubernetes writes times (`metav1.Time`: RFC 3339 to the second, UTC).
 fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
-    let (y, m, d) = civil(secs.div_euclid(86_400));
-    let t = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        t / 3600,
-        t % 3600 / 60,
-        t % 60
-    )
+    use k8s_openapi::jiff::Timestamp;
+    let now = Timestamp::now();
+    Timestamp::from_second(now.as_second()).unwrap_or(now).to_string()
 }
 
 /// Fills in generations and transition times: a condition whose status is unchanged since the
@@ -290,6 +269,20 @@ fn stalled(reason: &str, message: &str, problems: Vec<Problem>) -> DevStatsStatu
             condition(ConditionType::Stalled, true, reason, message),
         ],
         problems,
+        ..DevStatsStatus::default()
+    }
+}
+
+/// The status while the cluster cannot be read: not ready, still progressing (the next reconcile
+/// retries), not degraded; `stalled_reason` says why it is not stalled either.
+fn unreadable(reason: &str, message: String, stalled_reason: &str) -> DevStatsStatus {
+    DevStatsStatus {
+        conditions: vec![
+            condition(ConditionType::Ready, false, reason, message.clone()),
+            condition(ConditionType::Progressing, true, reason, message),
+            condition(ConditionType::Degraded, false, reason, ""),
+            condition(ConditionType::Stalled, false, stalled_reason, ""),
+        ],
         ..DevStatsStatus::default()
     }
 }
@@ -559,32 +552,22 @@ pub async fn reconcile<C: ApplyAs>(
         }
         Err(ApplyError::Read(e)) => {
             let message = format!("cannot read the cluster, nothing was written: {e}");
-            let status = DevStatsStatus {
-                conditions: vec![
-                    condition(ConditionType::Ready, false, "ClusterUnreadable", message.clone()),
-                    condition(ConditionType::Progressing, true, "ClusterUnreadable", message),
-                    condition(ConditionType::Degraded, false, "ClusterUnreadable", ""),
-                    condition(ConditionType::Stalled, false, "ClusterUnreadable", ""),
-                ],
-                ..DevStatsStatus::default()
-            };
-            return outcome(status, None, true);
+            return outcome(
+                unreadable("ClusterUnreadable", message, "ClusterUnreadable"),
+                None,
+                true,
+            );
         }
     };
     let st = match status::snapshot(&eng, &namespace).await {
         Ok(snap) => status::compute(&rendered, &namespace, &snap),
         Err(e) => {
             let message = format!("applied, but the status cannot be read: {e}");
-            let status = DevStatsStatus {
-                conditions: vec![
-                    condition(ConditionType::Ready, false, "StatusUnreadable", message.clone()),
-                    condition(ConditionType::Progressing, true, "StatusUnreadable", message),
-                    condition(ConditionType::Degraded, false, "StatusUnreadable", ""),
-                    condition(ConditionType::Stalled, false, "Applied", ""),
-                ],
-                ..DevStatsStatus::default()
-            };
-            return outcome(status, Some(report), true);
+            return outcome(
+                unreadable("StatusUnreadable", message, "Applied"),
+                Some(report),
+                true,
+            );
         }
     };
     let status = applied_status(&report, &st, model.projects.len());
@@ -628,13 +611,15 @@ pub async fn finalize<C: ApplyAs>(
 
 #[cfg(test)]
 mod tests {
-    use super::civil;
+    use super::now_rfc3339;
 
     #[test]
-    fn civil_dates() {
-        assert_eq!(civil(0), (1970, 1, 1));
-        assert_eq!(civil(19_723), (2024, 1, 1));
-        assert_eq!(civil(20_790), (2026, 12, 3));
-        assert_eq!(civil(11_016), (2000, 2, 29));
+    fn now_is_written_as_kubernetes_writes_times() {
+        let t = now_rfc3339();
+        let shape: String = t
+            .chars()
+            .map(|c| if c.is_ascii_digit() { 'd' } else { c })
+            .collect();
+        assert_eq!(shape, "dddd-dd-ddTdd:dd:ddZ", "{t}");
     }
 }
