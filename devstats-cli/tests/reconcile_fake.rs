@@ -15,7 +15,7 @@ use devstats_cli::kinds::{Kind, ObjectKey};
 use devstats_cli::progress::Silent;
 use devstats_cli::reconcile::{self, DEVSTATS, ReconcileOptions, ReconcileOutcome};
 use devstats_cli::retry::RetryPolicy;
-use devstats_fake::FakeCluster;
+use devstats_fake::{FakeCluster, kubelet};
 use devstats_model::Model;
 use devstats_render::PruneGuard;
 use devstats_render::resource::{self, ConditionType, DevStats, DevStatsStatus, ProjectPhase};
@@ -270,61 +270,9 @@ fn an_invalid_spec_is_stalled_with_field_paths_and_no_request() {
     assert!(managed(&fake).iter().all(|k| k.kind == Kind::NAMESPACE));
 }
 
-/// The kubelet of a Grafana pod whose image does not exist (as in status_diagnose_fake.rs).
+/// The kubelet of a project's Grafana pod whose image does not exist.
 fn kubelet_cannot_pull(fake: &FakeCluster, project: &str) -> String {
-    let deploy_key = ObjectKey::new(Kind::DEPLOYMENT, Some(NS), &format!("devstats-grafana-{project}"));
-    let deploy = fake.object(&deploy_key).expect("grafana deployment applied");
-    let template = deploy.pointer("/spec/template").cloned().expect("pod template");
-    let image = template["spec"]["containers"][0]["image"]
-        .as_str()
-        .expect("image")
-        .to_owned();
-    let container = template["spec"]["containers"][0]["name"]
-        .as_str()
-        .expect("name")
-        .to_owned();
-    let rs = format!("devstats-grafana-{project}-5d8c7b9f4");
-    let pod = format!("{rs}-x2x9q");
-    let uid = "a3f1c9e2-7b4d-4c8a-9e1f-2d3c4b5a6f70";
-    let mut labels = template
-        .pointer("/metadata/labels")
-        .cloned()
-        .unwrap_or_else(|| json!({}));
-    labels["pod-template-hash"] = json!("5d8c7b9f4");
-    let mut spec = template["spec"].clone();
-    spec["nodeName"] = json!("node-1");
-    let detail = format!(
-        "rpc error: code = NotFound desc = failed to pull and unpack image \"docker.io/{image}\": \
-         failed to resolve reference \"docker.io/{image}\": docker.io/{image}: not found"
-    );
-    fake.insert(json!({"apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": pod, "namespace": NS, "uid": uid, "labels": labels,
-                     "creationTimestamp": "2026-12-03T07:10:00Z",
-                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs,
-                                          "uid": "5b0e7f61-1d2c-4a8e-9f3b-3c1d2e4f5a6b", "controller": true}]},
-        "spec": spec,
-        "status": {"phase": "Pending", "startTime": "2026-12-03T07:10:00Z",
-                   "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"},
-                                  {"type": "PodScheduled", "status": "True"}],
-                   "containerStatuses": [{"name": container, "image": image, "imageID": "", "ready": false,
-                       "restartCount": 0, "started": false, "lastState": {},
-                       "state": {"waiting": {"reason": "ErrImagePull", "message": detail}}}]}}));
-    fake.insert_as(
-        EVENT,
-        json!({"apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": format!("{pod}.17e0a1b2c3d4e602"), "namespace": NS},
-            "involvedObject": {"kind": "Pod", "namespace": NS, "name": pod, "uid": uid, "apiVersion": "v1",
-                               "fieldPath": format!("spec.containers{{{container}}}")},
-            "reason": "Failed", "message": format!("Failed to pull image \"{image}\": {detail}"),
-            "type": "Warning", "count": 3, "source": {"component": "kubelet", "host": "node-1"},
-            "firstTimestamp": "2026-12-03T07:10:00Z", "lastTimestamp": "2026-12-03T07:12:00Z"}),
-    );
-    fake.edit(&deploy_key, |d| {
-        d["status"]["readyReplicas"] = json!(0);
-        d["status"]["availableReplicas"] = json!(0);
-        d["status"]["unavailableReplicas"] = json!(1);
-    });
-    pod
+    kubelet::cannot_pull_image(fake, NS, &format!("devstats-grafana-{project}")).0
 }
 
 #[test]

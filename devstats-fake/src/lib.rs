@@ -7,6 +7,7 @@
 
 mod fake;
 pub mod http;
+pub mod kubelet;
 pub mod live;
 mod ownership;
 
