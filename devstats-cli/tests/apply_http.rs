@@ -9,27 +9,13 @@ use std::sync::Arc;
 
 use devstats_cli::kinds::{Kind, ObjectKey};
 use devstats_fake::FakeCluster;
-use devstats_fake::http::{crds_of, kubeconfig, serve};
+use devstats_fake::http::{crds_of, kubeconfig, serve_loopback};
 
 /// A fake API server on a loopback port with the CRDs `crds`, served by a background thread for
 /// the test's lifetime.
 fn start(crds: Vec<Kind>) -> (Arc<FakeCluster>, SocketAddr) {
     let cluster = Arc::new(FakeCluster::new());
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let addr = listener.local_addr().expect("address");
-    listener.set_nonblocking(true).expect("non-blocking");
-    let served = Arc::clone(&cluster);
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            let _ = serve(served, listener, crds).await;
-        });
-    });
+    let addr = serve_loopback(Arc::clone(&cluster), crds).expect("loopback server");
     (cluster, addr)
 }
 

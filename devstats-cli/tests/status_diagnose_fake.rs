@@ -14,7 +14,7 @@ use devstats_cli::kinds::{Kind, ObjectKey};
 use devstats_cli::progress::Silent;
 use devstats_cli::retry::RetryPolicy;
 use devstats_cli::status::{self, Status};
-use devstats_fake::http::{crds_of, kubeconfig, serve};
+use devstats_fake::http::{crds_of, kubeconfig, serve_loopback};
 use devstats_fake::{FakeCluster, Verb, kubelet};
 use devstats_model::{Model, ProjectStatus};
 use serde_json::{Value, json};
@@ -154,25 +154,6 @@ fn crash_loop_reads_the_last_log_lines() {
     assert_eq!(last_logs.last().map(String::as_str), Some("line 30"));
 }
 
-/// Serves `cluster` on a loopback port from a background thread for the test's lifetime.
-fn serve_loopback(cluster: std::sync::Arc<FakeCluster>, crds: Vec<Kind>) -> std::net::SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let addr = listener.local_addr().expect("address");
-    listener.set_nonblocking(true).expect("non-blocking");
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            let _ = serve(cluster, listener, crds).await;
-        });
-    });
-    addr
-}
-
 #[test]
 fn devstats_k8s_status_over_http_prints_the_pull_failure() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-diagnose-http");
@@ -190,7 +171,8 @@ fn devstats_k8s_status_over_http_prints_the_pull_failure() {
     let cluster = std::sync::Arc::new(FakeCluster::new());
     cluster.insert(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "monitoring"}}));
     let set = render(&m);
-    let addr = serve_loopback(cluster.clone(), crds_of(set.objects.iter().map(|r| &r.object)));
+    let addr = serve_loopback(cluster.clone(), crds_of(set.objects.iter().map(|r| &r.object)))
+        .expect("loopback server");
     let kc = dir.join("kubeconfig");
     std::fs::write(&kc, kubeconfig(addr)).expect("kubeconfig");
     let run = |args: &[&str]| {

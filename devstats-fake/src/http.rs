@@ -420,6 +420,30 @@ async fn handle(cluster: Arc<FakeCluster>, crds: Arc<Vec<Kind>>, req: Request<In
     }
 }
 
+/// Serves `cluster` with the CRDs `crds` on a free loopback port from a background thread that
+/// lives as long as the process (a test's server), and returns the address to reach it.
+///
+/// # Errors
+///
+/// When no loopback port can be bound.
+pub fn serve_loopback(cluster: Arc<FakeCluster>, crds: Vec<Kind>) -> std::io::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    listener.set_nonblocking(true)?;
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            return;
+        };
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async move {
+            if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                let _ = serve(cluster, listener, crds).await;
+            }
+        });
+    });
+    Ok(addr)
+}
+
 /// Serves `cluster` on `listener` until the task is dropped, with the built-in kinds and the
 /// custom kinds `crds` (the CustomResourceDefinitions this server has; see [`crds_of`]). Run it on
 /// a current-thread runtime inside a [`tokio::task::LocalSet`] (the request futures are not
