@@ -326,7 +326,8 @@ pub struct DestroyArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// The task: a DevStats maintenance script (see below) or `sleep` for a shell.
-    pub task: String,
+    #[arg(value_parser = run_task::parse_task)]
+    pub task: &'static run_task::Task,
     /// The model file.
     pub model: PathBuf,
     /// The project whose provisioning pod template the Job uses (every task but
@@ -671,67 +672,70 @@ pub fn destroy(args: DestroyArgs) -> miette::Result<ExitCode> {
 
 /// Runs `run`.
 pub fn run(args: RunArgs) -> miette::Result<ExitCode> {
-    let task = run_task::find(&args.task).map_err(|e| miette!("{e}"))?;
-    if task.name == "grafana-data" {
-        return run_grafana_data(&args);
-    }
-    let project = args
-        .project
-        .clone()
-        .ok_or_else(|| miette!("--project is required with `run {}`", task.name))?;
-    if task.name == "provision" && !args.set.is_empty() {
-        return Err(miette!(
-            "--set is not allowed with `run provision`: provisioning runs exactly as rendered"
-        ));
-    }
-    if task.name == "restore" && !args.set.is_empty() {
-        return Err(miette!(
-            "--set is not allowed with `run restore`: the restore Job is built from the model"
-        ));
-    }
-    if task.name != "restore" && args.from.is_some() {
-        return Err(miette!(
-            "--from is only allowed with `run restore` and `run grafana-data`"
-        ));
-    }
-    let mut env = Vec::new();
-    for kv in &args.set {
-        let (k, v) = kv
-            .split_once('=')
-            .filter(|(k, _)| !k.is_empty())
-            .ok_or_else(|| miette!("--set {kv}: expected KEY=VALUE"))?;
-        env.push((k.to_owned(), v.to_owned()));
-    }
+    // Every flag combination is checked before the model is read or a request made.
+    let request = run_task::check_flags(
+        args.task,
+        args.project.as_deref(),
+        &args.set,
+        args.from.as_deref(),
+    )
+    .map_err(|e| miette!("{e}"))?;
+    let task = args.task;
+    let project = match &request {
+        run_task::TaskRequest::GrafanaData { archive } => return run_grafana_data(&args, archive),
+        run_task::TaskRequest::Provision { project }
+        | run_task::TaskRequest::Restore { project, .. }
+        | run_task::TaskRequest::Script { project, .. } => project.clone(),
+    };
     let selection = Selection {
         only: [Component::Provision].into_iter().collect(),
         projects: [project.clone()].into_iter().collect(),
         foundations: Default::default(),
     };
-    let (m, _, set) = desired_set(&args.model, args.env.env.as_deref(), None, selection)?;
+    let (m, rendered, set) = desired_set(&args.model, args.env.env.as_deref(), None, selection)?;
     let ns = m.instance.namespace.to_string();
-    let provisioning = set
-        .objects
-        .iter()
-        .find(|d| d.key.kind == Kind::JOB)
-        .ok_or_else(|| miette!("project {} is not deployed by this instance (archived, disabled or not served): it has no provisioning pod", project))?;
+    let not_deployed = || {
+        miette!(
+            "project {} is not deployed by this instance (archived, disabled or not served): it has no provisioning pod",
+            project
+        )
+    };
     let stamp_now = || {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0)
     };
-    let (key, body, replace) = if task.name == "provision" {
-        (provisioning.key.clone(), provisioning.body.clone(), true)
-    } else if task.name == "restore" {
+    let (key, body, replace) = if let run_task::TaskRequest::Restore { from, .. } = &request {
+        if !set.objects.iter().any(|d| d.key.kind == Kind::JOB) {
+            return Err(not_deployed());
+        }
         let name = run_task::job_name(task.name, &project, stamp_now());
-        let body = run_task::restore_job(&m, &project, args.from.as_deref(), &name, args.keep)
+        let body = run_task::restore_job(&m, &project, from.as_deref(), &name, args.keep)
             .map_err(|e| miette!("{e}"))?;
         (ObjectKey::new(Kind::JOB, Some(&ns), &name), body, false)
-    } else {
+    } else if let run_task::TaskRequest::Script { env, .. } = &request {
+        // The typed Job the render built (not the planner's annotated body).
+        let provisioning = rendered
+            .objects
+            .iter()
+            .find_map(|r| match &r.object {
+                devstats_render::Object::Job(j) => Some(j),
+                _ => None,
+            })
+            .ok_or_else(not_deployed)?;
         let name = run_task::job_name(task.name, &project, stamp_now());
-        let body =
-            run_task::build(&provisioning.body, task, &name, args.keep, &env).map_err(|e| miette!("{e}"))?;
+        let job = run_task::build(provisioning, task, &name, args.keep, env).map_err(|e| miette!("{e}"))?;
+        let body = serde_json::to_value(&job).into_diagnostic()?;
         (ObjectKey::new(Kind::JOB, Some(&ns), &name), body, false)
+    } else {
+        // `run provision`: the provisioning Job itself, as rendered and annotated.
+        let provisioning = set
+            .objects
+            .iter()
+            .find(|d| d.key.kind == Kind::JOB)
+            .ok_or_else(not_deployed)?;
+        (provisioning.key.clone(), provisioning.body.clone(), true)
     };
     with_engine(&args.cluster, 4, &Silent, async |eng| {
         if replace
@@ -797,19 +801,8 @@ pub fn run(args: RunArgs) -> miette::Result<ExitCode> {
 
 /// Runs `run grafana-data`: checks the archive, creates the Job, uploads the archive into its
 /// pod (pods/exec with stdin, as `kubectl cp`), streams its log and reports the outcome.
-fn run_grafana_data(args: &RunArgs) -> miette::Result<ExitCode> {
-    if args.project.is_some() {
-        return Err(miette!(
-            "--project is not used by `run grafana-data`: the Grafana data is shared by every project"
-        ));
-    }
-    if !args.set.is_empty() {
-        return Err(miette!("--set is not allowed with `run grafana-data`"));
-    }
-    let from = args.from.as_deref().ok_or_else(|| {
-        miette!("`run grafana-data` needs --from devstats-grafana.tar (see docs/operations.md, Grafana data)")
-    })?;
-    let path = PathBuf::from(from);
+fn run_grafana_data(args: &RunArgs, archive: &std::path::Path) -> miette::Result<ExitCode> {
+    let path = archive.to_path_buf();
     let entries = run_task::check_grafana_archive(&path).map_err(|e| miette!("{e}"))?;
     let (m, _, _) = desired_set(&args.model, args.env.env.as_deref(), None, Selection::default())?;
     let ns = m.instance.namespace.to_string();

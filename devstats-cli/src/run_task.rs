@@ -5,14 +5,15 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::EnvVar;
+use serde_json::Value;
 
 use crate::apply::ObjectError;
 use crate::cluster::ApiError;
 use crate::cluster::{Cluster, ListOptions};
 use crate::engine::Engine;
 use crate::kinds::{Kind, ObjectKey};
-use crate::plan::{HASH_ANNOTATION, inventory};
 use crate::waits::{self, Readiness};
 
 /// A maintenance task.
@@ -78,15 +79,144 @@ pub fn find(name: &str) -> Result<&'static Task, UnknownTask> {
         })
 }
 
+/// `run`'s task argument, parsed by clap (`value_parser = parse_task`): a name of [`TASKS`]
+/// (`-` and `_` interchangeable).
+pub fn parse_task(name: &str) -> Result<&'static Task, UnknownTask> {
+    find(name)
+}
+
+/// What `run` is asked to do: its flags checked together ([`check_flags`]) before the model
+/// file is read or a request made (ripgrep's low-level args → high-level args).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskRequest {
+    /// `run grafana-data --from FILE`: the shared Grafana data.
+    GrafanaData {
+        /// The `devstats-grafana.tar` to install.
+        archive: std::path::PathBuf,
+    },
+    /// `run provision --project P`: the provisioning Job itself, again.
+    Provision {
+        /// The project.
+        project: String,
+    },
+    /// `run restore --project P [--from SOURCE]`.
+    Restore {
+        /// The project.
+        project: String,
+        /// `--from` (absent: the dump on the backups volume).
+        from: Option<String>,
+    },
+    /// Any other task: a Job made from the project's provisioning Job.
+    Script {
+        /// The task.
+        task: &'static Task,
+        /// The project.
+        project: String,
+        /// `--set KEY=VALUE`, in order.
+        env: Vec<(String, String)>,
+    },
+}
+
+impl TaskRequest {
+    /// The task's name.
+    #[must_use]
+    pub fn task_name(&self) -> &'static str {
+        match self {
+            Self::GrafanaData { .. } => "grafana-data",
+            Self::Provision { .. } => "provision",
+            Self::Restore { .. } => "restore",
+            Self::Script { task, .. } => task.name,
+        }
+    }
+}
+
+/// A combination of `run` flags that does not go together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FlagError {
+    /// `--project` with `run grafana-data`.
+    #[error("--project is not used by `run grafana-data`: the Grafana data is shared by every project")]
+    ProjectNotUsed,
+    /// `--set` with a task whose Job is not made from the provisioning Job.
+    #[error("--set is not allowed with `run {task}`{why}")]
+    SetNotAllowed {
+        /// The task.
+        task: &'static str,
+        /// Why, after a colon (or nothing).
+        why: &'static str,
+    },
+    /// `run grafana-data` without `--from`.
+    #[error("`run grafana-data` needs --from devstats-grafana.tar (see docs/operations.md, Grafana data)")]
+    ArchiveRequired,
+    /// A task that runs in a project's pod without `--project`.
+    #[error("--project is required with `run {0}`")]
+    ProjectRequired(&'static str),
+    /// `--from` with a task that reads no source.
+    #[error("--from is only allowed with `run restore` and `run grafana-data`")]
+    FromNotAllowed,
+    /// `--set` without `=`, or with an empty key.
+    #[error("--set {0}: expected KEY=VALUE")]
+    NotKeyValue(String),
+}
+
+/// Checks `run`'s flags together: which go with which task, and every `--set` is `KEY=VALUE`.
+pub fn check_flags(
+    task: &'static Task,
+    project: Option<&str>,
+    set: &[String],
+    from: Option<&str>,
+) -> Result<TaskRequest, FlagError> {
+    if task.name == "grafana-data" {
+        if project.is_some() {
+            return Err(FlagError::ProjectNotUsed);
+        }
+        if !set.is_empty() {
+            return Err(FlagError::SetNotAllowed {
+                task: task.name,
+                why: "",
+            });
+        }
+        let archive = from.ok_or(FlagError::ArchiveRequired)?;
+        return Ok(TaskRequest::GrafanaData {
+            archive: archive.into(),
+        });
+    }
+    let project = project.ok_or(FlagError::ProjectRequired(task.name))?.to_owned();
+    match task.name {
+        "provision" | "restore" if !set.is_empty() => Err(FlagError::SetNotAllowed {
+            task: task.name,
+            why: if task.name == "provision" {
+                ": provisioning runs exactly as rendered"
+            } else {
+                ": the restore Job is built from the model"
+            },
+        }),
+        "restore" => Ok(TaskRequest::Restore {
+            project,
+            from: from.map(str::to_owned),
+        }),
+        _ if from.is_some() => Err(FlagError::FromNotAllowed),
+        "provision" => Ok(TaskRequest::Provision { project }),
+        _ => {
+            let env = set
+                .iter()
+                .map(|kv| {
+                    kv.split_once('=')
+                        .filter(|(k, _)| !k.is_empty())
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .ok_or_else(|| FlagError::NotKeyValue(kv.clone()))
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(TaskRequest::Script { task, project, env })
+        }
+    }
+}
+
 /// Why a task's Job cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     /// The rendered provisioning Job lacks a part the task Job is made of.
     #[error("the provisioning Job has no {0}")]
     Incomplete(&'static str),
-    /// The provisioning Job's container `env` is not a list.
-    #[error("env is not a list")]
-    EnvNotList,
     /// `--project` names no project.
     #[error("unknown project '{0}'")]
     UnknownProject(String),
@@ -220,74 +350,53 @@ pub fn job_name(task: &str, project: &str, stamp: u64) -> String {
     format!("{head}{suffix}")
 }
 
-/// Builds a task's Job from the project's rendered provisioning Job: same pod (image, env,
-/// volume, resources, node selector), the task's command, `type: task` pod label, no inventory
-/// membership, a TTL unless `keep`, extra env from `env`.
+/// Builds a task's Job from the project's rendered provisioning Job (the typed object the
+/// render built, before the planner adds its hash annotation and inventory label): same pod
+/// (image, env, volume, resources, node selector, hardening), the task's command, `type: task`
+/// labels, a TTL unless `keep`, a one-day deadline for `sleep`, extra env from `env` (an entry
+/// of the same name is replaced in place).
 pub fn build(
-    provisioning: &Value,
+    provisioning: &Job,
     task: &Task,
     name: &str,
     keep: bool,
     env: &[(String, String)],
-) -> Result<Value, JobError> {
+) -> Result<Job, JobError> {
     let mut job = provisioning.clone();
-    let meta = job
-        .get_mut("metadata")
-        .and_then(Value::as_object_mut)
-        .ok_or(JobError::Incomplete("metadata"))?;
-    meta.insert("name".to_owned(), json!(name));
-    if let Some(a) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
-        a.remove(HASH_ANNOTATION);
-    }
-    if let Some(l) = meta.get_mut("labels").and_then(Value::as_object_mut) {
-        l.remove(inventory::PART_OF_LABEL);
-        l.insert("type".to_owned(), json!("task"));
-        l.insert("devstats.cncf.io/task".to_owned(), json!(task.name));
-    }
-    let spec = job
-        .get_mut("spec")
-        .and_then(Value::as_object_mut)
-        .ok_or(JobError::Incomplete("spec"))?;
-    spec.insert("backoffLimit".to_owned(), json!(0));
-    if keep {
-        spec.remove("ttlSecondsAfterFinished");
-    } else {
-        spec.insert("ttlSecondsAfterFinished".to_owned(), json!(3600));
-    }
+    job.metadata.name = Some(name.to_owned());
+    let task_labels = |labels: &mut Option<std::collections::BTreeMap<String, String>>| {
+        let l = labels.get_or_insert_default();
+        l.insert("type".to_owned(), "task".to_owned());
+        l.insert("devstats.cncf.io/task".to_owned(), task.name.to_owned());
+    };
+    task_labels(&mut job.metadata.labels);
+    let spec = job.spec.as_mut().ok_or(JobError::Incomplete("spec"))?;
+    spec.backoff_limit = Some(0);
+    spec.ttl_seconds_after_finished = (!keep).then_some(3600);
     if task.name == "sleep" {
-        spec.insert("activeDeadlineSeconds".to_owned(), json!(86400));
+        spec.active_deadline_seconds = Some(86400);
     }
-    if let Some(l) = job
-        .pointer_mut("/spec/template/metadata/labels")
-        .and_then(Value::as_object_mut)
-    {
-        l.insert("type".to_owned(), json!("task"));
-        l.insert("devstats.cncf.io/task".to_owned(), json!(task.name));
-    }
-    if let Some(m) = job
-        .pointer_mut("/spec/template/metadata")
-        .and_then(Value::as_object_mut)
-    {
-        m.insert("name".to_owned(), json!(name));
-    }
-    let container = job
-        .pointer_mut("/spec/template/spec/containers/0")
-        .and_then(Value::as_object_mut)
+    let template = spec.template.metadata.get_or_insert_default();
+    template.name = Some(name.to_owned());
+    task_labels(&mut template.labels);
+    let container = spec
+        .template
+        .spec
+        .as_mut()
+        .and_then(|p| p.containers.first_mut())
         .ok_or(JobError::Incomplete("container"))?;
-    container.insert("command".to_owned(), json!(task.command));
-    container.remove("args");
-    let vars = container
-        .entry("env")
-        .or_insert_with(|| json!([]))
-        .as_array_mut()
-        .ok_or(JobError::EnvNotList)?;
+    container.command = Some(task.command.iter().map(|&c| c.to_owned()).collect());
+    container.args = None;
+    let vars = container.env.get_or_insert_default();
     for (k, v) in env {
-        match vars
-            .iter_mut()
-            .find(|e| e.get("name").and_then(Value::as_str) == Some(k))
-        {
-            Some(e) => *e = json!({"name": k, "value": v}),
-            None => vars.push(json!({"name": k, "value": v})),
+        let var = EnvVar {
+            name: k.clone(),
+            value: Some(v.clone()),
+            ..EnvVar::default()
+        };
+        match vars.iter_mut().find(|e| e.name == *k) {
+            Some(e) => *e = var,
+            None => vars.push(var),
         }
     }
     Ok(job)
@@ -622,11 +731,12 @@ mod tests {
 
     #[test]
     fn build_replaces_command_and_env() {
-        let prov = json!({"apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name": "devstats-provision-x", "labels": {"type": "provision", "applyset.kubernetes.io/part-of": "a"},
-                         "annotations": {"devstats.cncf.io/applied-hash": "h"}},
-            "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": {"type": "provision", "proj": "x"}},
-                "spec": {"containers": [{"name": "c", "command": ["./devstats-helm/deploy_all.sh"], "env": [{"name": "PROJ", "value": "x"}, {"name": "ONLY", "value": ""}]}]}}}});
+        let prov: Job = serde_json::from_value(serde_json::json!({"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "devstats-provision-x", "labels": {"type": "provision"}},
+            "spec": {"backoffLimit": 0, "ttlSecondsAfterFinished": 3600, "template": {"metadata": {"labels": {"type": "provision", "proj": "x"}},
+                "spec": {"containers": [{"name": "c", "command": ["./devstats-helm/deploy_all.sh"], "args": ["x"],
+                    "env": [{"name": "PROJ", "value": "x"}, {"name": "ONLY", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]}]}}}}))
+        .expect("a Job");
         let task = find("vars").expect("task");
         let job = build(
             &prov,
@@ -639,27 +749,154 @@ mod tests {
             ],
         )
         .expect("builds");
+        let job = serde_json::to_value(&job).expect("serializes");
+        assert_eq!(job["metadata"]["name"], "devstats-run-vars-x-1");
+        assert_eq!(job["metadata"]["labels"]["type"], "task");
+        assert_eq!(job["metadata"]["labels"]["devstats.cncf.io/task"], "vars");
+        let container = &job["spec"]["template"]["spec"]["containers"][0];
         assert_eq!(
-            job["spec"]["template"]["spec"]["containers"][0]["command"],
-            json!(["./devstats-helm/vars.sh"])
+            container["command"],
+            serde_json::json!(["./devstats-helm/vars.sh"])
         );
-        assert_eq!(job["spec"]["ttlSecondsAfterFinished"], json!(3600));
+        assert!(container.get("args").is_none());
+        assert_eq!(job["spec"]["ttlSecondsAfterFinished"], 3600);
+        assert!(job["spec"].get("activeDeadlineSeconds").is_none());
+        assert_eq!(job["spec"]["template"]["metadata"]["labels"]["type"], "task");
+        assert_eq!(job["spec"]["template"]["metadata"]["labels"]["proj"], "x");
         assert_eq!(
-            job["spec"]["template"]["metadata"]["labels"]["type"],
-            json!("task")
+            job["spec"]["template"]["metadata"]["name"],
+            "devstats-run-vars-x-1"
+        );
+        // An overridden variable is replaced whole (its valueFrom goes), a new one appended.
+        assert_eq!(
+            container["env"][0],
+            serde_json::json!({"name": "PROJ", "value": "x"})
         );
         assert_eq!(
-            job["metadata"]["labels"].get("applyset.kubernetes.io/part-of"),
-            None
+            container["env"][1],
+            serde_json::json!({"name": "ONLY", "value": "x"})
         );
         assert_eq!(
-            job["metadata"]["annotations"].get("devstats.cncf.io/applied-hash"),
-            None
+            container["env"][2],
+            serde_json::json!({"name": "NEW", "value": "1"})
         );
-        let env = &job["spec"]["template"]["spec"]["containers"][0]["env"];
-        assert_eq!(env[1], json!({"name": "ONLY", "value": "x"}));
-        assert_eq!(env[2], json!({"name": "NEW", "value": "1"}));
         let kept = build(&prov, task, "n", true, &[]).expect("builds");
-        assert!(kept["spec"].get("ttlSecondsAfterFinished").is_none());
+        assert_eq!(kept.spec.and_then(|s| s.ttl_seconds_after_finished), None);
+        let sleep = build(&prov, find("sleep").expect("task"), "n", false, &[]).expect("builds");
+        assert_eq!(sleep.spec.and_then(|s| s.active_deadline_seconds), Some(86400));
+    }
+
+    #[test]
+    fn flags_are_checked_together() {
+        let t = |n| find(n).expect("task");
+        let set = |kv: &[&str]| kv.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            check_flags(t("grafana-data"), None, &[], Some("g.tar")),
+            Ok(TaskRequest::GrafanaData {
+                archive: "g.tar".into()
+            })
+        );
+        assert_eq!(
+            check_flags(t("grafana-data"), Some("k8s"), &[], Some("g.tar")),
+            Err(FlagError::ProjectNotUsed)
+        );
+        assert_eq!(
+            check_flags(t("grafana-data"), None, &[], None),
+            Err(FlagError::ArchiveRequired)
+        );
+        assert_eq!(
+            check_flags(t("vars"), None, &[], None),
+            Err(FlagError::ProjectRequired("vars"))
+        );
+        let e = check_flags(t("provision"), Some("k8s"), &set(&["A=1"]), None);
+        assert_eq!(
+            e.map_err(|e| e.to_string()),
+            Err(
+                "--set is not allowed with `run provision`: provisioning runs exactly as rendered".to_owned()
+            )
+        );
+        assert!(check_flags(t("restore"), Some("k8s"), &set(&["A=1"]), None).is_err());
+        assert_eq!(
+            check_flags(t("restore"), Some("k8s"), &[], Some("latest")),
+            Ok(TaskRequest::Restore {
+                project: "k8s".into(),
+                from: Some("latest".into())
+            })
+        );
+        assert_eq!(
+            check_flags(t("vars"), Some("k8s"), &[], Some("latest")),
+            Err(FlagError::FromNotAllowed)
+        );
+        assert_eq!(
+            check_flags(t("provision"), Some("k8s"), &[], Some("latest")),
+            Err(FlagError::FromNotAllowed)
+        );
+        assert_eq!(
+            check_flags(t("vars"), Some("k8s"), &set(&["=1"]), None),
+            Err(FlagError::NotKeyValue("=1".into()))
+        );
+        assert_eq!(
+            check_flags(
+                t("merge-dbs"),
+                Some("k8s"),
+                &set(&["OUTPUT_DB=allprj", "X=a=b"]),
+                None
+            ),
+            Ok(TaskRequest::Script {
+                task: t("merge_dbs"),
+                project: "k8s".into(),
+                env: vec![("OUTPUT_DB".into(), "allprj".into()), ("X".into(), "a=b".into())],
+            })
+        );
+    }
+
+    /// A task Job of the real render keeps the provisioning pod (image, volumes, node selector,
+    /// hardening, resources) and changes only what `build` documents.
+    #[test]
+    fn task_job_keeps_the_rendered_provisioning_pod() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/example.yaml");
+        let m = devstats_model::load(&path).expect("the example model loads");
+        let set = devstats_render::render(&m, &devstats_render::Options::default()).expect("renders");
+        let provisioning = set
+            .objects
+            .iter()
+            .find_map(|r| match &r.object {
+                devstats_render::Object::Job(j) if r.project.is_some() => Some(j),
+                _ => None,
+            })
+            .expect("a provisioning Job");
+        let job = build(
+            provisioning,
+            find("affs").expect("task"),
+            "devstats-run-affs-p-1",
+            false,
+            &[],
+        )
+        .expect("builds");
+        let pod = |j: &Job| {
+            j.spec
+                .as_ref()
+                .and_then(|s| s.template.spec.clone())
+                .expect("a pod")
+        };
+        let (mut before, after) = (pod(provisioning), pod(&job));
+        assert_eq!(
+            after.containers[0].command,
+            Some(vec!["./devstats-helm/affs.sh".to_owned()])
+        );
+        before.containers[0]
+            .command
+            .clone_from(&after.containers[0].command);
+        before.containers[0].args = None;
+        assert_eq!(before, after, "only the command differs in the pod");
+        assert_eq!(job.metadata.namespace, provisioning.metadata.namespace);
+        assert_eq!(
+            job.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("type"))
+                .map(String::as_str),
+            Some("task")
+        );
     }
 }
