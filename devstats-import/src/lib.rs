@@ -292,6 +292,8 @@ pub enum ImportError {
     ValuesYaml {
         /// The parser's message.
         message: String,
+        /// Where in the values file the parser stopped.
+        at: Option<Pos>,
     },
     /// The values text is not a mapping of keys.
     #[error("values file: the top level must be a mapping of keys, like the chart's values.yaml")]
@@ -301,6 +303,8 @@ pub enum ImportError {
     ProjectsYaml {
         /// What is wrong.
         message: String,
+        /// Where in the projects.yaml file it is.
+        at: Option<Pos>,
     },
     /// A `--set` argument is malformed.
     #[error("--set {arg}: {message}")]
@@ -355,7 +359,11 @@ impl ImportError {
     #[must_use]
     pub fn location(&self) -> Option<Pos> {
         match self {
-            Self::Invalid { at, .. } | Self::Refused { at, .. } | Self::NoProjects { at, .. } => *at,
+            Self::Invalid { at, .. }
+            | Self::Refused { at, .. }
+            | Self::NoProjects { at, .. }
+            | Self::ValuesYaml { at, .. }
+            | Self::ProjectsYaml { at, .. } => *at,
             _ => None,
         }
     }
@@ -1586,11 +1594,36 @@ pub fn import(values_yaml: &str, opts: &ImportOptions) -> Result<Imported> {
     })
 }
 
+/// The message and position of a YAML reader error, like a model file's: a syntax error as the
+/// model's located parser reports it (`YAML syntax error: …` at the offending character), any
+/// other error as serde-saphyr's first line without its own `line N column M` prefix, at its
+/// location.
+fn yaml_error(text: &str, e: &serde_saphyr::Error) -> (String, Option<Pos>) {
+    if let Err(syntax) = devstats_model::source::parse(text) {
+        return (format!("YAML syntax error: {}", syntax.message), Some(syntax.pos));
+    }
+    let first = e.to_string().lines().next().unwrap_or_default().to_owned();
+    let Some(loc) = e.location() else {
+        return (first, None);
+    };
+    let (line, column) = (loc.line() as usize, loc.column() as usize);
+    let prefix = format!("error: line {line} column {column}: ");
+    let message = first
+        .strip_prefix(&prefix)
+        .map_or_else(|| first.clone(), str::to_owned);
+    let offset = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum::<usize>()
+        + column.saturating_sub(1);
+    (message, Some(Pos { offset, line, column }))
+}
+
 fn import_values(values_yaml: &str, opts: &ImportOptions) -> Result<Imported> {
     let parsed: Value = serde_saphyr::from_str_with_options(values_yaml, yaml_options()).map_err(|e| {
-        ImportError::ValuesYaml {
-            message: e.to_string().lines().next().unwrap_or_default().to_owned(),
-        }
+        let (message, at) = yaml_error(values_yaml, &e);
+        ImportError::ValuesYaml { message, at }
     })?;
     let Value::Object(mut map) = parsed else {
         return Err(ImportError::NotAMapping);
@@ -1602,9 +1635,8 @@ fn import_values(values_yaml: &str, opts: &ImportOptions) -> Result<Imported> {
         None => None,
         Some(text) => Some(
             serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| {
-                ImportError::ProjectsYaml {
-                    message: e.to_string().lines().next().unwrap_or_default().to_owned(),
-                }
+                let (message, at) = yaml_error(text, &e);
+                ImportError::ProjectsYaml { message, at }
             })?,
         ),
     };

@@ -891,5 +891,26 @@ fn import_errors_carry_locations() -> TestResult {
     let err = import_err(VALUES, &["postgresNodes=-1"], "--set postgresNodes=-1")?;
     assert!(err.to_string().contains("must be at least 1"), "{err}");
     assert_eq!(err.location(), None);
+
+    // Text that is not YAML: the model loader's message, at the character it stops at.
+    let err = import_err("namespace: devstats\npostgresNodes: [\n", &[], "an unclosed list")?;
+    assert!(
+        err.to_string().starts_with("values file: YAML syntax error: "),
+        "{err}"
+    );
+    assert_eq!(err.location().map(|p| (p.line, p.column)), Some((3, 1)));
+    // A projects.yaml of the wrong shape: serde-saphyr's message without its own position
+    // prefix, at its position.
+    let err = import(
+        VALUES,
+        &ImportOptions {
+            projects_yaml: Some("projects: 3\n".to_owned()),
+            ..ImportOptions::default()
+        },
+    )
+    .err()
+    .ok_or("imported a projects.yaml whose projects are a number")?;
+    assert_eq!(err.to_string(), "projects.yaml: expected mapping start");
+    assert_eq!(err.location().map(|p| (p.line, p.column)), Some((1, 11)));
     Ok(())
 }
