@@ -421,82 +421,6 @@ impl Serialize for NodeSer<'_> {
     }
 }
 
-/// YAML text of a located tree (block style), and for each emitted line the position in the
-/// original source of the node written on it, so that a reader's errors can be mapped back.
-pub(crate) fn emit(root: &Node) -> (String, Vec<Pos>) {
-    let mut e = Emitter {
-        out: String::new(),
-        lines: Vec::new(),
-    };
-    match inline(root) {
-        Some(text) => e.line(root.pos, 0, &text),
-        None => e.block(root, 0),
-    }
-    (e.out, e.lines)
-}
-
-struct Emitter {
-    out: String,
-    lines: Vec<Pos>,
-}
-
-fn scalar_text(node: &Node) -> String {
-    match &node.kind {
-        NodeKind::Scalar { value, quoted: true } => {
-            serde_json::to_string(value).unwrap_or_else(|_| format!("{value:?}"))
-        }
-        NodeKind::Scalar { value, quoted: false } => value.clone(),
-        _ => String::new(),
-    }
-}
-
-fn inline(node: &Node) -> Option<String> {
-    match &node.kind {
-        NodeKind::Scalar { .. } => Some(scalar_text(node)),
-        NodeKind::Map(items) if items.is_empty() => Some("{}".into()),
-        NodeKind::Seq(items) if items.is_empty() => Some("[]".into()),
-        _ => None,
-    }
-}
-
-impl Emitter {
-    fn line(&mut self, pos: Pos, indent: usize, text: &str) {
-        self.out.extend(std::iter::repeat_n(' ', indent));
-        self.out.push_str(text.trim_end());
-        self.out.push('\n');
-        self.lines.push(pos);
-    }
-
-    fn block(&mut self, node: &Node, indent: usize) {
-        match &node.kind {
-            NodeKind::Map(items) => {
-                for (k, v) in items {
-                    let key = scalar_text(k);
-                    match inline(v) {
-                        Some(text) => self.line(k.pos, indent, &format!("{key}: {text}")),
-                        None => {
-                            self.line(k.pos, indent, &format!("{key}:"));
-                            self.block(v, indent + 2);
-                        }
-                    }
-                }
-            }
-            NodeKind::Seq(items) => {
-                for it in items {
-                    match inline(it) {
-                        Some(text) => self.line(it.pos, indent, &format!("- {text}")),
-                        None => {
-                            self.line(it.pos, indent, "-");
-                            self.block(it, indent + 2);
-                        }
-                    }
-                }
-            }
-            NodeKind::Scalar { .. } => self.line(node.pos, indent, &scalar_text(node)),
-        }
-    }
-}
-
 // -------------------------------------------------------------------------------------------------
 // Resolution
 // -------------------------------------------------------------------------------------------------
@@ -747,24 +671,10 @@ pub(crate) fn resolve(
     Err(out)
 }
 
-/// Reads a model from a merged tree: the tree is written out as YAML and read by the same reader
-/// as a model file, and a reader error is mapped back to its source position.
+/// Reads a model from a merged tree, straight from the tree (no YAML written and read again):
+/// an error is at the node it is about, which is where the merged value came from.
 fn read_model(root: &Node) -> Result<Model, Problem> {
-    let (text, lines) = emit(root);
-    crate::source::from_yaml::<Model>(&text).map_err(|e| {
-        let message = e.to_string();
-        let mut p = Problem::new(
-            Path::root(),
-            message.lines().next().unwrap_or(&message).to_owned(),
-        );
-        if let Some(loc) = e.location() {
-            let line = loc.line() as usize;
-            if let Some(pos) = line.checked_sub(1).and_then(|i| lines.get(i)) {
-                p.pos = Some(*pos);
-            }
-        }
-        p
-    })
+    crate::node_de::from_node::<Model>(root).map_err(crate::node_de::NodeError::into_problem)
 }
 
 /// Rules that involve the instance's project selection: every named project must exist.
@@ -852,8 +762,10 @@ mod tests {
         let base = tree("a: 1\nb:\n  c: 2\n  d: [x, y]\ne: keep\n");
         let over = tree("b:\n  d: [z]\n  f: new\na: 5\n");
         let m = merge(&base, &over);
-        let (text, _) = emit(&m);
-        assert_eq!(text, "a: 5\nb:\n  c: 2\n  d:\n    - z\n  f: new\ne: keep\n");
+        assert!(
+            same(&m, &tree("a: 5\nb:\n  c: 2\n  d: [z]\n  f: new\ne: keep\n")),
+            "{m:?}"
+        );
         // Positions: replaced values point into the overlay, kept ones into the base.
         let (a, _) = m.lookup(&Path::root().key("a"));
         assert_eq!(a.pos.line, 4);
@@ -862,23 +774,15 @@ mod tests {
     }
 
     #[test]
-    fn emit_round_trips_quoting() {
-        let src = "a: '123'\nb: 123\nc: \"x\\ny\"\nd: {}\ne: []\nf:\n  - {g: h}\n  - [1, 2]\nh: -4\n";
-        let (text, lines) = emit(&tree(src));
-        assert_eq!(lines.len(), text.lines().count());
-        let again = tree(&text);
-        assert!(same(&tree(src), &again), "{text}");
-        assert!(text.contains("a: \"123\"\n"), "{text}");
-    }
-
-    #[test]
     fn diff_and_merge_are_inverse() {
         let base = tree("a: 1\nb:\n  c: 2\n  d: [x]\n  g: q\n");
         let target = tree("a: 1\nb:\n  c: 3\n  d: [x, y]\n");
         let d = diff(&base, &target).expect("differs");
         let merged = merge(&base, &d);
-        let (text, _) = emit(&merged);
-        assert_eq!(text, "a: 1\nb:\n  c: 3\n  d:\n    - x\n    - y\n  g: null\n");
+        assert!(
+            same(&merged, &tree("a: 1\nb:\n  c: 3\n  d: [x, y]\n  g: null\n")),
+            "{merged:?}"
+        );
         assert!(diff(&base, &base).is_none());
     }
 }

@@ -20,6 +20,7 @@ pub mod diagnostics;
 pub mod environments;
 pub mod hardening;
 pub mod monitoring;
+mod node_de;
 pub mod schedule;
 pub mod source;
 pub mod structure;
@@ -248,21 +249,9 @@ fn parse_inner(file: &str, src: &str, which: environments::Which<'_>) -> Result<
     if !structural.is_empty() {
         return Err(invalid(file, src, structural));
     }
-    let model: Model = match source::from_yaml(src) {
+    let model: Model = match node_de::from_node(&root) {
         Ok(m) => m,
-        Err(e) => {
-            let mut p = Problem::new(Path::root(), first_line(&e.to_string()));
-            if let Some(loc) = e.location() {
-                let line = loc.line() as usize;
-                let column = loc.column() as usize;
-                p.pos = Some(source::Pos {
-                    offset: offset_of(src, line, column),
-                    line,
-                    column,
-                });
-            }
-            return Err(invalid(file, src, vec![p]));
-        }
+        Err(e) => return Err(invalid(file, src, vec![e.into_problem()])),
     };
     let mut problems = check_model(&model);
     if problems.is_empty() {
@@ -298,24 +287,6 @@ fn next_tab(src: &str, from: source::Pos) -> source::Pos {
             column: between[nl + 1..].chars().count() + 1,
         },
     }
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or(s).to_owned()
-}
-
-fn offset_of(src: &str, line: usize, column: usize) -> usize {
-    let mut off = 0;
-    for (i, l) in src.split_inclusive('\n').enumerate() {
-        if i + 1 == line {
-            return off
-                + l.char_indices()
-                    .nth(column.saturating_sub(1))
-                    .map_or(l.len(), |(b, _)| b);
-        }
-        off += l.len();
-    }
-    src.len()
 }
 
 /// What an instance deploys for one project.

@@ -30,7 +30,8 @@ struct Checker<'s> {
     root: &'s Value,
 }
 
-fn is_null(node: &Node) -> bool {
+/// True for a plain null scalar: empty, `~`, `null`, `Null` or `NULL`.
+pub(crate) fn is_null(node: &Node) -> bool {
     matches!(&node.kind, NodeKind::Scalar { value, quoted: false } if matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL"))
 }
 
@@ -58,7 +59,8 @@ fn truncate(s: &str) -> String {
     }
 }
 
-fn parse_int(s: &str) -> Option<i128> {
+/// A plain scalar as a whole number: decimal, `0x` hex or `0o` octal, `_` separators allowed.
+pub(crate) fn parse_int(s: &str) -> Option<i128> {
     let s = s.replace('_', "");
     if let Some(hex) = s.strip_prefix("0x") {
         return i128::from_str_radix(hex, 16).ok();
@@ -69,7 +71,8 @@ fn parse_int(s: &str) -> Option<i128> {
     s.parse::<i128>().ok()
 }
 
-fn is_bool(s: &str) -> bool {
+/// True for a plain boolean scalar: `true`/`false`, `True`/`False`, `TRUE`/`FALSE`.
+pub(crate) fn is_bool(s: &str) -> bool {
     matches!(s, "true" | "false" | "True" | "False" | "TRUE" | "FALSE")
 }
 
