@@ -7,7 +7,7 @@
 //! a canaried Deployment must select on Flagger's label (`app`), and nothing else may select its
 //! pods on it (Flagger rewrites it on the primary pods). Monitoring: a PodMonitor must select pods
 //! that have its named ports, a ServiceMonitor Services with its target ports; a PrometheusRule may
-//! name only metrics of known exporters ([`crate::monitoring::KNOWN_METRICS`]), of the exporters
+//! name only metrics of known exporters ([`crate::components::monitoring::KNOWN_METRICS`]), of the exporters
 //! DevStats runs only those a rendered monitor scrapes, and its `cronjob`, `deployment` and
 //! `job_name` matchers must each match a rendered object. A broken reference is an error naming
 //! both objects.
@@ -16,18 +16,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::PodSpec;
 
-use crate::reference::{Reference, Via};
-use crate::{Kind, Object, RenderError, Rendered, RequiredSecret};
-
-/// One broken reference: the object and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{object}: {problem}")]
-pub struct BrokenReference {
-    /// The referring object, `Kind namespace/name`.
-    pub object: String,
-    /// What it references that does not resolve, or is wrong.
-    pub problem: String,
-}
+use crate::core::error::BrokenReference;
+use crate::core::reference::{Reference, Via};
+use crate::core::{ctx::Rendered, error::RenderError, facts::RequiredSecret, kind::Kind, object::Object};
 
 impl BrokenReference {
     fn new(id: Id<'_>, problem: impl Into<String>) -> Self {
@@ -379,7 +370,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
     }
     let selects_canaried = |sel: &BTreeMap<String, String>| {
         idx.canaried_pods
-            .matching(sel, |k| k != crate::facts::SELECTOR_LABEL)
+            .matching(sel, |k| k != crate::core::facts::SELECTOR_LABEL)
             .next()
             .is_some()
     };
@@ -410,12 +401,12 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     id,
                     "selects the pods of a canaried Deployment, whose Services Flagger writes",
                 ));
-            } else if sel.contains_key(crate::facts::SELECTOR_LABEL) {
+            } else if sel.contains_key(crate::core::facts::SELECTOR_LABEL) {
                 broken.push(BrokenReference::new(
                     id,
                     format!(
                         "selector {sel:?} uses `{}`, which Flagger rewrites on the primary pods",
-                        crate::facts::SELECTOR_LABEL
+                        crate::core::facts::SELECTOR_LABEL
                     ),
                 ));
             }
@@ -450,13 +441,13 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                         .selector
                         .match_labels
                         .as_ref()
-                        .is_some_and(|m| m.contains_key(crate::facts::SELECTOR_LABEL))
+                        .is_some_and(|m| m.contains_key(crate::core::facts::SELECTOR_LABEL))
                 {
                     broken.push(BrokenReference::new(
                         id,
                         format!(
                             "is canaried but its selector lacks `{}`, the label Flagger selects on",
-                            crate::facts::SELECTOR_LABEL
+                            crate::core::facts::SELECTOR_LABEL
                         ),
                     ));
                 }
@@ -520,7 +511,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     .and_then(|sp| sp.pod_selector.as_ref())
                     .and_then(|sel| sel.match_labels.as_ref());
                 if let Some(sel) = sel
-                    && sel.get("name").map(String::as_str) == Some(crate::common::APP)
+                    && sel.get("name").map(String::as_str) == Some(crate::core::common::APP)
                     && !idx.selects_a_template(sel)
                 {
                     broken.push(BrokenReference::new(
@@ -536,7 +527,7 @@ pub fn check(objects: &[Rendered], required: &[RequiredSecret]) -> Result<(), Re
                     .as_ref()
                     .and_then(|l| l.get("app.kubernetes.io/component"))
                     .map(String::as_str)
-                    == Some(crate::Component::Monitoring.as_str()) =>
+                    == Some(crate::core::component::Component::Monitoring.as_str()) =>
             {
                 // Ops dashboards: every panel query is checked like a rule expression.
                 for (key, text) in cm.data.iter().flatten() {
@@ -832,7 +823,7 @@ fn check_monitors<'a>(
     objects: &'a [Rendered],
     broken: &mut Vec<BrokenReference>,
 ) -> BTreeSet<&'static str> {
-    use crate::monitoring::{EXPORTER_PORT_NAME, GRAFANA_MONITOR, PATRONI_PORT_NAME};
+    use crate::components::monitoring::{EXPORTER_PORT_NAME, GRAFANA_MONITOR, PATRONI_PORT_NAME};
     let mut scraped = BTreeSet::new();
     for r in objects {
         let Object::Custom(c) = &r.object else { continue };
@@ -929,7 +920,7 @@ fn check_expr(
     expr: &str,
     broken: &mut Vec<BrokenReference>,
 ) {
-    let selectors = match crate::monitoring::parse_promql(expr) {
+    let selectors = match crate::components::monitoring::parse_promql(expr) {
         Ok(s) => s,
         Err(e) => {
             broken.push(BrokenReference::new(
@@ -940,7 +931,7 @@ fn check_expr(
         }
     };
     for s in selectors {
-        match crate::monitoring::exporter_of(&s.metric) {
+        match crate::components::monitoring::exporter_of(&s.metric) {
             None => broken.push(BrokenReference::new(
                 id,
                 format!(
@@ -996,16 +987,16 @@ fn check_expr(
 
 #[cfg(test)]
 mod reference_tests {
-    use crate::{Kind, RenderError, Rendered};
+    use crate::core::{ctx::Rendered, error::RenderError, kind::Kind};
 
-    fn example() -> (Vec<Rendered>, Vec<crate::RequiredSecret>) {
+    fn example() -> (Vec<Rendered>, Vec<crate::core::facts::RequiredSecret>) {
         let path = format!("{}/../fixtures/example.yaml", env!("CARGO_MANIFEST_DIR"));
         let model = devstats_model::load(std::path::Path::new(&path)).expect("example loads");
-        let ctx = crate::Ctx::new(&model, None).expect("ctx");
+        let ctx = crate::core::ctx::Ctx::new(&model, None).expect("ctx");
         crate::build_all(&ctx).expect("builds")
     }
 
-    fn broken(objects: &[Rendered], required: &[crate::RequiredSecret]) -> Vec<String> {
+    fn broken(objects: &[Rendered], required: &[crate::core::facts::RequiredSecret]) -> Vec<String> {
         match super::check(objects, required) {
             Ok(()) => Vec::new(),
             Err(RenderError::References(b)) => b.iter().map(ToString::to_string).collect(),

@@ -16,18 +16,18 @@
 //! suspend and 12 env vars.
 //!
 //! We render the same objects. Schedules: the computed per-project one (`ctx.schedules`, see
-//! [`crate::sync`] for the fallback) and `instance.components.affiliations_import.schedule`;
+//! [`crate::components::sync`] for the fallback) and `instance.components.affiliations_import.schedule`;
 //! policies from `instance.components.affiliations` and `.affiliations_import.policy`.
 
 use devstats_model::Project;
 
-use crate::common::{Env, chart_labels, names};
-use crate::provision::{
+use crate::components::provision::{
     ToolPod, env_commits, env_debug, env_durability, env_history, env_identity, env_metrics,
     env_no_lock_backup, env_secrets_full, env_server, tool_pod_template,
 };
-use crate::sync::{Cron, cron_job, project_schedule};
-use crate::{Ctx, Object};
+use crate::components::sync::{Cron, cron_job, project_schedule};
+use crate::core::common::{Env, chart_labels, names};
+use crate::core::{ctx::Ctx, object::Object};
 
 /// The 50 env vars of a project's affiliations job, in the chart's order.
 fn env(ctx: &Ctx<'_>, p: &Project) -> Env {
@@ -167,7 +167,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::provision::test_support::*;
+    use crate::components::provision::test_support::*;
 
     #[test]
     fn kubernetes_matches_the_chart_sample() {
@@ -203,7 +203,7 @@ mod tests {
             Role::Prod,
             vec![chart_project("kubernetes"), chart_project("all")],
         );
-        let c = crate::Ctx::new(&m, None).expect("schedules");
+        let c = crate::core::ctx::Ctx::new(&m, None).expect("schedules");
         let v = ours(&build(&c, &m.projects[0]));
         assert_eq!(v["spec"]["schedule"], "0 20 28 * *");
     }

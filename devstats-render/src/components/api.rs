@@ -16,10 +16,10 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::common::{Env, chart_labels, names, node_selector, resources};
-use crate::grafana::rolling_update;
-use crate::security::{self, Probes, Workload};
-use crate::{Component, Ctx, Object};
+use crate::components::grafana::rolling_update;
+use crate::core::common::{Env, chart_labels, names, node_selector, resources};
+use crate::core::{component::Component, ctx::Ctx, object::Object};
+use crate::parts::security::{self, Probes, Workload};
 
 /// The API's container port.
 pub const PORT: i32 = 8080;
@@ -78,9 +78,9 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
     };
     let hpa = &inst.security.autoscaling.api;
     // A canaried Deployment (`instance.canary`) carries Flagger's selector label and no replica
-    // count (see `crate::delivery`).
-    let canaried = crate::facts::api_canaried(ctx);
-    let template_labels = crate::facts::template_labels(&labels, names::API, canaried);
+    // count (see `crate::overlays::canary`).
+    let canaried = crate::core::facts::api_canaried(ctx);
+    let template_labels = crate::core::facts::template_labels(&labels, names::API, canaried);
     let mut deployment = Deployment {
         metadata: ctx.meta(names::API, component, labels.clone()),
         spec: DeploymentSpec {
@@ -117,7 +117,13 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
     } else {
         vec![Object::from(service), Object::from(deployment)]
     };
-    out.extend(crate::hpa::availability(ctx, names::API, component, labels, hpa));
+    out.extend(crate::parts::hpa::availability(
+        ctx,
+        names::API,
+        component,
+        labels,
+        hpa,
+    ));
     out
 }
 
@@ -148,7 +154,7 @@ fn hardened_probes() -> Probes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grafana::test_support::{
+    use crate::components::grafana::test_support::{
         assert_same, chart_object, ctx, kubernetes, ours, prod_model, samples,
     };
 

@@ -17,8 +17,8 @@ use devstats_model::{CronPolicy, ResourceSpec};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec, Volume, VolumeMount};
 
-use crate::common::{Env, chart_labels, mount, names, node_selector, pvc_volume, resources};
-use crate::{Ctx, Object};
+use crate::core::common::{Env, chart_labels, mount, names, node_selector, pvc_volume, resources};
+use crate::core::{ctx::Ctx, object::Object};
 
 /// Name of the backups volume in the pod (the chart's `volumeName`-backups).
 const BACKUPS_VOLUME: &str = "data-backups";
@@ -68,7 +68,7 @@ fn cron_job(ctx: &Ctx<'_>, j: Job<'_>) -> Object {
         node_selector: node_selector(j.node_selector),
         ..PodSpec::default()
     };
-    crate::security::harden_pod(ctx, &mut pod, crate::security::Workload::Tool);
+    crate::parts::security::harden_pod(ctx, &mut pod, crate::parts::security::Workload::Tool);
     Object::from(CronJob {
         metadata: ctx.meta(j.name, j.component, chart_labels(j.cron_type, None)),
         spec: CronJobSpec {
@@ -240,7 +240,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::patroni::fixture::{assert_same, chart_object, ours};
+    use crate::components::patroni::fixture::{assert_same, chart_object, ours};
 
     fn project(name: &str, db: Option<&str>) -> Project {
         let yaml = format!(

@@ -8,16 +8,16 @@
 //!
 //! We render a `batch/v1` **Job** of the same name whose pod template is the chart Pod's
 //! metadata and spec, with `backoffLimit: 0` and no `ttlSecondsAfterFinished`, for the same
-//! reasons as the provisioning Jobs (see [`crate::provision`]): never re-run automatically, and
+//! reasons as the provisioning Jobs (see [`crate::components::provision`]): never re-run automatically, and
 //! the completed Job records that bootstrap happened.
 
-use crate::common::{Env, chart_labels, names};
-use crate::provision::{
+use crate::components::provision::{
     DEPLOY_ALL, ToolPod, env_add_all, env_commits, env_debug, env_files_and_merge, env_ghapi_skips,
     env_metrics, env_no_lock_backup, env_repos_affs_files, env_secrets_full, env_server, run_once_job,
     tool_pod_template,
 };
-use crate::{Ctx, Object};
+use crate::core::common::{Env, chart_labels, names};
+use crate::core::{ctx::Ctx, object::Object};
 
 /// The 64 env vars of bootstrap, in the chart's order.
 fn env(ctx: &Ctx<'_>) -> Env {
@@ -75,7 +75,7 @@ mod tests {
     use devstats_model::{GiantMode, Role};
 
     use super::*;
-    use crate::provision::test_support::*;
+    use crate::components::provision::test_support::*;
 
     #[test]
     fn matches_the_chart_sample() {

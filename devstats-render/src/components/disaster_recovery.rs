@@ -37,10 +37,10 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use serde::Serialize;
 
-use crate::common::{Env, chart_labels, mount, names, node_selector, resources};
-use crate::facts::RequiredSecret;
-use crate::security::{self, Workload};
-use crate::{Ctx, Object};
+use crate::core::common::{Env, chart_labels, mount, names, node_selector, resources};
+use crate::core::facts::RequiredSecret;
+use crate::core::{ctx::Ctx, object::Object};
+use crate::parts::security::{self, Workload};
 
 /// The base backup CronJob (and its ServiceAccount, Role, RoleBinding).
 pub const BASE_BACKUP: &str = "devstats-postgres-basebackup";
@@ -279,7 +279,7 @@ for f in $(find . -maxdepth 1 -name '*.dump' -type f -mmin +60 | sort); do
   if [ "$GENERATIONS" -gt 0 ]; then
     mkdir -p "dumps/$d"
     # A hard link: same volume, no second copy (the backups job writes each new dump to a new
-    # inode, see crate::backups). Never a copy: a full volume fails pg_dump and Grafana.
+    # inode, see crate::components::backups). Never a copy: a full volume fails pg_dump and Grafana.
     [ -f "dumps/$d/$f" ] || ln "$f" "dumps/$d/$f"
   fi
   if [ -n "$REMOTE" ]; then
@@ -715,9 +715,9 @@ pub fn restore_job(
     } else {
         TYPE_RESTORE
     };
-    crate::task_job::build(
+    crate::parts::task_job::build(
         ctx,
-        crate::task_job::TaskJob {
+        crate::parts::task_job::TaskJob {
             name,
             component: COMPONENT,
             task: "restore",

@@ -18,9 +18,9 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::common::{Env, chart_labels, mount, names, node_selector, pvc_volume, resources};
-use crate::security::{self, Probes, Workload};
-use crate::{Component, Ctx, Object};
+use crate::core::common::{Env, chart_labels, mount, names, node_selector, pvc_volume, resources};
+use crate::core::{component::Component, ctx::Ctx, object::Object};
+use crate::parts::security::{self, Probes, Workload};
 
 /// Grafana's container port.
 pub const PORT: i32 = 3000;
@@ -109,9 +109,9 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
     };
     let hpa = &inst.security.autoscaling.grafana;
     // A canaried Deployment (`instance.canary`) carries Flagger's selector label and no replica
-    // count (see `crate::delivery`).
-    let canaried = crate::facts::grafana_canaried(ctx, proj);
-    let template_labels = crate::facts::template_labels(&pod_labels, &name, canaried);
+    // count (see `crate::overlays::canary`).
+    let canaried = crate::core::facts::grafana_canaried(ctx, proj);
+    let template_labels = crate::core::facts::template_labels(&pod_labels, &name, canaried);
     let mut deployment = Deployment {
         metadata: ctx.meta(name.clone(), Component::Grafana.as_str(), pod_labels.clone()),
         spec: DeploymentSpec {
@@ -168,7 +168,9 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
         vec![Object::from(deployment), Object::from(service)]
     };
     let component = Component::Grafana.as_str();
-    out.extend(crate::hpa::availability(ctx, &name, component, pod_labels, hpa));
+    out.extend(crate::parts::hpa::availability(
+        ctx, &name, component, pod_labels, hpa,
+    ));
     out
 }
 
@@ -214,18 +216,18 @@ pub(crate) mod test_support {
     use devstats_model::{Foundation, Hostname, ImageRef, Instance, Model, Name, Project, Role};
     use serde_json::Value;
 
-    use crate::Ctx;
+    use crate::core::ctx::Ctx;
 
-    pub use crate::testkit::{assert_same, chart_object, ours};
+    pub use crate::parts::testkit::{assert_same, chart_object, ours};
 
     /// The objects of `rendered-samples-prod.yaml`.
     pub fn samples() -> Vec<Value> {
-        crate::testkit::samples().to_vec()
+        crate::parts::testkit::samples().to_vec()
     }
 
     /// The objects of the full prod render (`rendered-prod-defaults.yaml.gz`).
     pub fn full_prod() -> Vec<Value> {
-        crate::testkit::full("prod").to_vec()
+        crate::parts::testkit::full("prod").to_vec()
     }
 
     /// A foundation like the chart's `domains:` entries.

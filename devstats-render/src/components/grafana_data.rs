@@ -17,8 +17,8 @@
 
 use k8s_openapi::api::core::v1::{Container, EmptyDirVolumeSource, PodSpec, Volume};
 
-use crate::common::{Env, chart_labels, mount, names, node_selector, pvc_volume, resources};
-use crate::{Ctx, Object};
+use crate::core::common::{Env, chart_labels, mount, names, node_selector, pvc_volume, resources};
+use crate::core::{ctx::Ctx, object::Object};
 
 /// Component and pod `type` label of the Job.
 pub const TYPE: &str = "grafana-data";
@@ -102,9 +102,9 @@ pub fn job(ctx: &Ctx<'_>, name: &str) -> Object {
         node_selector: node_selector(&inst.node_selectors.backups),
         ..PodSpec::default()
     };
-    crate::task_job::build(
+    crate::parts::task_job::build(
         ctx,
-        crate::task_job::TaskJob {
+        crate::parts::task_job::TaskJob {
             name,
             component: TYPE,
             task: TYPE,

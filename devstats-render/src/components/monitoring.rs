@@ -28,8 +28,10 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde::Serialize;
 
-use crate::common::{Env, chart_labels, names, resources};
-use crate::{Component, Ctx, CustomResource, Kind, Object, Rendered};
+use crate::core::common::{Env, chart_labels, names, resources};
+use crate::core::{
+    component::Component, ctx::Ctx, ctx::Rendered, kind::Kind, object::CustomResource, object::Object,
+};
 
 /// `monitoring.coreos.com/v1` `PodMonitor`.
 pub const POD_MONITOR: Kind = Kind::POD_MONITOR;
@@ -166,11 +168,11 @@ pub fn exporter_enabled(ctx: &Ctx<'_>) -> bool {
 /// The CronJobs whose age the backup alerts watch, with the age after which each is too old
 /// (seconds): every backup CronJob the model renders (logical backups, base backups, off-site
 /// copy, restore drill), each at one schedule period plus a day
-/// ([`crate::disaster_recovery::alerts`]), at least `alerts.backupMaxAgeHours`.
+/// ([`crate::components::disaster_recovery::alerts`]), at least `alerts.backupMaxAgeHours`.
 #[must_use]
 pub fn backup_jobs(ctx: &Ctx<'_>) -> Vec<(String, u64)> {
     let floor = u64::from(ctx.model.instance.monitoring.alerts.backup_max_age_hours) * 3600;
-    crate::disaster_recovery::alerts(ctx.model)
+    crate::components::disaster_recovery::alerts(ctx.model)
         .into_iter()
         .map(|a| (a.cronjob.to_owned(), a.max_age_seconds.max(floor)))
         .collect()
@@ -218,8 +220,8 @@ pub fn patroni_pod(ctx: &Ctx<'_>, pod: &mut PodSpec) {
             .secret("DATA_SOURCE_PASS", pg, "PG_PASS.secret")
             .build(),
         resources: resources(Some(&e.resources)),
-        readiness_probe: Some(crate::security::tcp_probe(EXPORTER_PORT, 10, 3)),
-        liveness_probe: Some(crate::security::tcp_probe(EXPORTER_PORT, 20, 6)),
+        readiness_probe: Some(crate::parts::security::tcp_probe(EXPORTER_PORT, 10, 3)),
+        liveness_probe: Some(crate::parts::security::tcp_probe(EXPORTER_PORT, 20, 6)),
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),
             privileged: Some(false),
@@ -1160,7 +1162,7 @@ pub fn build(ctx: &Ctx<'_>, objects: &[Rendered]) -> Vec<Object> {
                 },
                 endpoints: vec![Endpoint {
                     port: None,
-                    target_port: Some(crate::grafana::PORT),
+                    target_port: Some(crate::components::grafana::PORT),
                     path: "/metrics",
                     interval,
                 }],

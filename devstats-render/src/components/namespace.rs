@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Namespace;
 
-use crate::{Ctx, Object};
+use crate::core::{ctx::Ctx, object::Object};
 
 /// The Namespace.
 #[must_use]

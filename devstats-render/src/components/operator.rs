@@ -58,9 +58,11 @@ use k8s_openapi::{Metadata, Resource};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::object::CustomResource;
-use crate::resource::{DevStatsStatus, GROUP, KIND, OPERATOR_NAME, PLURAL, SHORT_NAME, SINGULAR, VERSION};
-use crate::{Object, Rendered};
+use crate::core::object::CustomResource;
+use crate::core::resource::{
+    DevStatsStatus, GROUP, KIND, OPERATOR_NAME, PLURAL, SHORT_NAME, SINGULAR, VERSION,
+};
+use crate::core::{ctx::Rendered, object::Object};
 
 /// Name of the CRD object (`<plural>.<group>`).
 pub const CRD_NAME: &str = "devstats.devstats.cncf.io";
@@ -861,8 +863,8 @@ pub fn install(renders: &[&[Rendered]]) -> Result<Install, SchemaError> {
                 ..ContainerPort::default()
             },
         ]),
-        liveness_probe: Some(crate::security::http_probe("/healthz", PROBE_PORT, 20, 3)),
-        readiness_probe: Some(crate::security::http_probe("/readyz", PROBE_PORT, 10, 3)),
+        liveness_probe: Some(crate::parts::security::http_probe("/healthz", PROBE_PORT, 20, 3)),
+        readiness_probe: Some(crate::parts::security::http_probe("/readyz", PROBE_PORT, 10, 3)),
         resources: Some(ResourceRequirements {
             requests: Some(BTreeMap::from([
                 ("cpu".to_owned(), Quantity("100m".to_owned())),
@@ -979,7 +981,7 @@ pub fn install(renders: &[&[Rendered]]) -> Result<Install, SchemaError> {
         status: None,
     };
     let service_monitor = CustomResource::new(
-        crate::monitoring::SERVICE_MONITOR,
+        crate::components::monitoring::SERVICE_MONITOR,
         meta(OPERATOR_NAME, ns),
         &MonitorBody {
             spec: MonitorSpec {

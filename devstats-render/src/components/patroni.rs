@@ -35,9 +35,12 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement, ObjectMeta};
 
-use crate::common::{APP, Env, chart_labels, mount, names, node_selector, resources};
-use crate::security::{self, Workload};
-use crate::{ApplyPolicy, Component, Ctx, Object, Phase, Ready, Write};
+use crate::core::common::{APP, Env, chart_labels, mount, names, node_selector, resources};
+use crate::core::{
+    component::Component, ctx::Ctx, object::Object, policy::ApplyPolicy, policy::Phase, policy::Ready,
+    policy::Write,
+};
+use crate::parts::security::{self, Workload};
 
 /// The `type` label of every Patroni object.
 const TYPE: &str = "postgres";
@@ -115,9 +118,9 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<(Object, ApplyPolicy)> {
     out.push(with(stateful_set(ctx), |p| {
         p.database().ready_when(Ready::Primary)
     }));
-    if crate::pdb::enabled(ctx) {
+    if crate::parts::pdb::enabled(ctx) {
         out.push(with(
-            crate::pdb::build(ctx, names::POSTGRES, COMPONENT, labels(), labels()),
+            crate::parts::pdb::build(ctx, names::POSTGRES, COMPONENT, labels(), labels()),
             |p| p,
         ));
     }
@@ -431,7 +434,7 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
     };
     let probes = inst.security.patroni.probes;
     // WAL archiving (instance.disasterRecovery): wal-g installed into an emptyDir, its env.
-    let archiving = crate::disaster_recovery::patroni_archiving(ctx);
+    let archiving = crate::components::disaster_recovery::patroni_archiving(ctx);
     let mut env = env(ctx, p);
     let mut volume_mounts = vec![pgdata_mount, mount(SHM_VOLUME, "/dev/shm")];
     if let Some(a) = &archiving {
@@ -472,7 +475,7 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
             resources: Some(VolumeResourceRequirements {
                 requests: Some(BTreeMap::from([(
                     "storage".to_owned(),
-                    crate::quantity::quantity(inst.storage.postgres_size.as_str()),
+                    crate::core::quantity::quantity(inst.storage.postgres_size.as_str()),
                 )])),
                 ..VolumeResourceRequirements::default()
             }),
@@ -544,7 +547,7 @@ fn stateful_set(ctx: &Ctx<'_>) -> Object {
         ..StatefulSet::default()
     };
     if let Some(pod) = sts.spec.template.spec.as_mut() {
-        crate::monitoring::patroni_pod(ctx, pod);
+        crate::components::monitoring::patroni_pod(ctx, pod);
         security::harden_pod(ctx, pod, Workload::Postgres);
         if security::hardened(ctx) {
             for c in pod
@@ -569,17 +572,17 @@ const CHOWN_INIT: &str = "patch-container";
 pub(crate) mod fixture {
     use serde_json::Value;
 
-    use crate::Object;
-    pub(crate) use crate::testkit::ours;
+    use crate::core::object::Object;
+    pub(crate) use crate::parts::testkit::ours;
 
     /// The object of the samples render with this kind and name.
     pub(crate) fn chart_object(kind: &str, name: &str) -> Value {
-        crate::testkit::chart_object(crate::testkit::samples(), kind, name)
+        crate::parts::testkit::chart_object(crate::parts::testkit::samples(), kind, name)
     }
 
     /// Asserts that our object equals the chart's sample object of the same kind and name.
     pub(crate) fn assert_same(chart: &Value, o: &Object) {
-        crate::testkit::assert_same(&ours(o), chart);
+        crate::parts::testkit::assert_same(&ours(o), chart);
     }
 }
 

@@ -26,8 +26,8 @@ use devstats_model::{Project, ResourceSpec, ToolSettings};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
 
-use crate::common::{Env, chart_labels, mount, names, node_selector, pvc_volume, resources};
-use crate::{Ctx, Object};
+use crate::core::common::{Env, chart_labels, mount, names, node_selector, pvc_volume, resources};
+use crate::core::{ctx::Ctx, object::Object};
 
 /// Where the project volume is mounted in every tool pod (the chart's `volumeMountPath`).
 pub(crate) const DATA_MOUNT_PATH: &str = "/root";
@@ -247,7 +247,7 @@ pub(crate) fn tool_pod_template(ctx: &Ctx<'_>, pod: ToolPod<'_>) -> PodTemplateS
         node_selector: node_selector(&inst.node_selectors.app),
         ..PodSpec::default()
     };
-    crate::security::harden_pod(ctx, &mut spec, crate::security::Workload::Tool);
+    crate::parts::security::harden_pod(ctx, &mut spec, crate::parts::security::Workload::Tool);
     PodTemplateSpec {
         metadata: Some(ctx.pod_meta(pod.name, pod.labels)),
         spec: Some(spec),
@@ -363,13 +363,13 @@ pub(crate) mod test_support {
     use devstats_model::{Foundation, Hostname, ImageRef, Instance, Model, Name, Project, Role};
     use serde_json::{Value, json};
 
-    use crate::Ctx;
+    use crate::core::ctx::Ctx;
 
-    pub use crate::testkit::{chart_object, full};
+    pub use crate::parts::testkit::{chart_object, full};
 
     /// The objects of `rendered-samples-prod.yaml`.
     pub fn samples() -> Vec<Value> {
-        crate::testkit::samples().to_vec()
+        crate::parts::testkit::samples().to_vec()
     }
 
     /// The Job we should render for a chart Pod: the Pod's metadata on the Job, the Pod's
@@ -386,7 +386,7 @@ pub(crate) mod test_support {
         })
     }
 
-    pub use crate::testkit::{assert_same, ours};
+    pub use crate::parts::testkit::{assert_same, ours};
 
     /// The env list of the pod (template) of `v` as (name, value) pairs; secrets as `<secret>`.
     pub fn env_of(v: &Value) -> Vec<(String, String)> {
@@ -540,7 +540,7 @@ pub(crate) mod test_support {
     pub fn each_chart_project(
         kind: &str,
         name: impl Fn(&str) -> String,
-        build: impl Fn(&Ctx<'_>, &Project) -> crate::Object,
+        build: impl Fn(&Ctx<'_>, &Project) -> crate::core::object::Object,
         mut check: impl FnMut(Role, &str, Value, Value),
     ) {
         for (role, mode) in [(Role::Prod, "prod"), (Role::Test, "test")] {

@@ -10,9 +10,9 @@
 
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 
-use crate::common::{Env, chart_labels, mount, names, node_selector, pvc_volume, resources};
-use crate::security::{Workload, harden_pod};
-use crate::{Ctx, Object};
+use crate::core::common::{Env, chart_labels, mount, names, node_selector, pvc_volume, resources};
+use crate::core::{ctx::Ctx, object::Object};
+use crate::parts::security::{Workload, harden_pod};
 
 /// Name of the backups volume in the pod (the chart's `volumeName`-backups).
 const BACKUPS_VOLUME: &str = "data-backups";
@@ -97,7 +97,7 @@ mod unit_tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::patroni::fixture::{assert_same, chart_object, ours};
+    use crate::components::patroni::fixture::{assert_same, chart_object, ours};
 
     fn model(role: Role) -> Model {
         let mut m = Model {

@@ -1,60 +1,17 @@
 //! The three Secrets the workloads read (`pg-db`, `github-oauth`, `grafana-secret` by default).
 //!
 //! Secret *values* never live in the model. They come from files named by key (`PG_PASS.secret`
-//! …, the chart's file names) and are held in [`SecretValue`], whose `Debug`/`Display` never print
+//! …, the chart's file names) and are held in [`SecretValue`](crate::core::secret_value::SecretValue), whose `Debug`/`Display` never print
 //! the value. Without values, Secrets are not rendered; [`required`] lists what must exist.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 
-use crate::{Ctx, Object, RenderError};
+use crate::core::{ctx::Ctx, error::RenderError, object::Object};
 
-/// A secret value; never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretValue(Vec<u8>);
-
-impl SecretValue {
-    /// Wraps bytes.
-    #[must_use]
-    pub fn new(bytes: Vec<u8>) -> Self {
-        Self(bytes)
-    }
-    /// The bytes (for building the Secret only).
-    #[must_use]
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
-    /// Number of bytes.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-    /// True when empty.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for SecretValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<redacted, {} bytes>", self.0.len())
-    }
-}
-
-impl fmt::Display for SecretValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<redacted, {} bytes>", self.0.len())
-    }
-}
-
-/// Secret values by key (file name), e.g. `PG_PASS.secret`.
-pub type SecretValues = BTreeMap<String, SecretValue>;
-
-pub use crate::facts::RequiredSecret;
+pub use crate::core::facts::RequiredSecret;
 
 /// Keys of the PostgreSQL Secret.
 pub const PG_KEYS: [&str; 9] = [
@@ -95,12 +52,12 @@ pub fn required(ctx: &Ctx<'_>) -> Vec<RequiredSecret> {
             keys: keys(&GRAFANA_KEYS),
         },
     ];
-    out.extend(crate::disaster_recovery::required_secret(ctx));
+    out.extend(crate::components::disaster_recovery::required_secret(ctx));
     out
 }
 
 /// Builds the Secrets from the supplied values; every key must be present.
-pub fn build(ctx: &Ctx<'_>) -> Result<Vec<(Object, crate::ApplyPolicy)>, RenderError> {
+pub fn build(ctx: &Ctx<'_>) -> Result<Vec<(Object, crate::core::policy::ApplyPolicy)>, RenderError> {
     let Some(values) = ctx.secrets else {
         return Ok(Vec::new());
     };
@@ -113,20 +70,21 @@ pub fn build(ctx: &Ctx<'_>) -> Result<Vec<(Object, crate::ApplyPolicy)>, RenderE
                 Some(v) => {
                     data.insert(key.clone(), ByteString(v.expose().to_vec()));
                 }
-                None => missing.push(crate::MissingSecretKey {
+                None => missing.push(crate::core::error::MissingSecretKey {
                     secret: req.name.clone(),
                     key: key.clone(),
                 }),
             }
         }
-        let chart = crate::common::chart_labels("secret", None);
+        let chart = crate::core::common::chart_labels("secret", None);
         let secret = Object::from(Secret {
             metadata: ctx.meta(req.name.clone(), "secrets", chart),
             type_: Some("Opaque".into()),
             data: Some(data),
             ..Secret::default()
         });
-        let mut policy = crate::ApplyPolicy::of(crate::Component::Secrets, &secret);
+        let mut policy =
+            crate::core::policy::ApplyPolicy::of(crate::core::component::Component::Secrets, &secret);
         // The database credentials: running Patroni members need them (the database's guard).
         if req.name == ctx.model.instance.secrets.postgres.as_str() {
             policy = policy.database();
@@ -137,18 +95,5 @@ pub fn build(ctx: &Ctx<'_>) -> Result<Vec<(Object, crate::ApplyPolicy)>, RenderE
         Ok(out)
     } else {
         Err(RenderError::Secrets(missing))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::SecretValue;
-
-    #[test]
-    fn secret_values_never_print() {
-        let v = SecretValue::new(b"hunter2".to_vec());
-        assert_eq!(format!("{v:?}"), "<redacted, 7 bytes>");
-        assert_eq!(format!("{v}"), "<redacted, 7 bytes>");
-        assert!(!format!("{:?}", vec![v]).contains("hunter2"));
     }
 }

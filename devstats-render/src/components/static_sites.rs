@@ -20,9 +20,9 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::common::{chart_labels, mount, names, node_selector, pvc_volume, resources};
-use crate::security::{self, Probes, Workload};
-use crate::{Component, Ctx, Object};
+use crate::core::common::{chart_labels, mount, names, node_selector, pvc_volume, resources};
+use crate::core::{component::Component, ctx::Ctx, object::Object};
+use crate::parts::security::{self, Probes, Workload};
 
 /// Short name of the default site (`devstats-static-default`).
 pub const DEFAULT_SITE: &str = "default";
@@ -123,7 +123,9 @@ fn site(ctx: &Ctx<'_>, site: &str, image: &str) -> Vec<Object> {
         }
     }
     let mut out = vec![Object::from(deployment), Object::from(service)];
-    out.extend(crate::hpa::availability(ctx, &name, component, pod_labels, hpa));
+    out.extend(crate::parts::hpa::availability(
+        ctx, &name, component, pod_labels, hpa,
+    ));
     out
 }
 
@@ -159,7 +161,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<(Option<String>, Object)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grafana::test_support::{
+    use crate::components::grafana::test_support::{
         assert_same, chart_object, ctx, full_prod, kubernetes, ours, prod_model, samples,
     };
 

@@ -20,12 +20,12 @@ use devstats_model::{CronPolicy, Project};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 
-use crate::common::{Env, chart_labels, names};
-use crate::provision::{
+use crate::components::provision::{
     ToolPod, env_commits, env_debug, env_durability, env_ghapi_skips, env_history, env_metrics,
     env_repos_affs_files, env_secrets_sync, i32_of, tool_pod_template,
 };
-use crate::{Ctx, Object};
+use crate::core::common::{Env, chart_labels, names};
+use crate::core::{ctx::Ctx, object::Object};
 
 /// The fallback schedule of a project without a computed schedule or override: 0:00 on
 /// 30 February, which is valid cron syntax and never comes.
@@ -167,8 +167,8 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::Ctx;
-    use crate::provision::test_support::*;
+    use crate::components::provision::test_support::*;
+    use crate::core::ctx::Ctx;
 
     #[test]
     fn kubernetes_matches_the_chart_sample() {

@@ -8,8 +8,8 @@ use k8s_openapi::api::core::v1::{
     PersistentVolumeClaim, PersistentVolumeClaimSpec, VolumeResourceRequirements,
 };
 
-use crate::common::{chart_labels, names};
-use crate::{Ctx, Object};
+use crate::core::common::{chart_labels, names};
+use crate::core::{ctx::Ctx, object::Object};
 
 fn spec(class: &str, mode: AccessMode, size: &str) -> PersistentVolumeClaimSpec {
     PersistentVolumeClaimSpec {
@@ -18,7 +18,7 @@ fn spec(class: &str, mode: AccessMode, size: &str) -> PersistentVolumeClaimSpec 
         resources: Some(VolumeResourceRequirements {
             requests: Some(BTreeMap::from([(
                 "storage".to_owned(),
-                crate::quantity::quantity(size),
+                crate::core::quantity::quantity(size),
             )])),
             ..VolumeResourceRequirements::default()
         }),

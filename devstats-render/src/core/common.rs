@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::Ctx;
+use crate::core::ctx::Ctx;
 
 /// The field manager / `app.kubernetes.io/managed-by` value.
 pub const MANAGED_BY: &str = "devstats-k8s";
@@ -181,8 +181,8 @@ pub fn resources(spec: Option<&ResourceSpec>) -> Option<ResourceRequirements> {
     let spec = spec?;
     let pair = |cpu: &devstats_model::Quantity, mem: &devstats_model::Quantity| {
         BTreeMap::from([
-            ("cpu".to_owned(), crate::quantity::quantity(cpu.as_str())),
-            ("memory".to_owned(), crate::quantity::quantity(mem.as_str())),
+            ("cpu".to_owned(), crate::core::quantity::quantity(cpu.as_str())),
+            ("memory".to_owned(), crate::core::quantity::quantity(mem.as_str())),
         ])
     };
     Some(ResourceRequirements {

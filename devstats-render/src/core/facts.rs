@@ -1,14 +1,14 @@
 //! Facts of the deployment that depend only on the model and that components, routing and
 //! overlays share: which Deployments are canaried, which hosts require sign-in, the names and
 //! labels those features agree on, and the Secrets the deployment needs. The lowest layer of the
-//! crate with [`crate::common`]: it imports no component, router or overlay (see
+//! crate with [`crate::core::common`]: it imports no component, router or overlay (see
 //! `tests/layers.rs`).
 
 use std::collections::BTreeMap;
 
 use devstats_model::delivery::{AuthProxy, Canary};
 
-use crate::Ctx;
+use crate::core::ctx::Ctx;
 
 /// A Secret the deployment needs, and its keys.
 #[derive(Debug, Clone, PartialEq, Eq)]

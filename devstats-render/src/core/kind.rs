@@ -2,7 +2,7 @@
 //! resource kinds it renders (cert-manager, Traefik, Gateway API, prometheus-operator, Flagger),
 //! each with its REST coordinates (group, version, plural, scope) and its apply-order rank.
 //!
-//! Render sorts by it ([`crate::Phase`], then [`Kind::rank`], then name) and the CLI reaches
+//! Render sorts by it ([`crate::core::policy::Phase`], then [`Kind::rank`], then name) and the CLI reaches
 //! (and prunes, in reverse rank) every object by it, so the two can never disagree. A static
 //! table instead of API discovery: every request path is known up front, so an apply makes no
 //! discovery round-trips. Kinds outside the table (a custom kind named by an older inventory)
@@ -196,7 +196,7 @@ impl Kind {
 
     /// The kind of a rendered object.
     #[must_use]
-    pub fn of_object(o: &crate::Object) -> Option<Kind> {
+    pub fn of_object(o: &crate::core::object::Object) -> Option<Kind> {
         Some(o.typed_kind())
     }
 

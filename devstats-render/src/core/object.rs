@@ -18,7 +18,7 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-use crate::kind::Kind;
+use crate::core::kind::Kind;
 
 macro_rules! objects {
     ($($variant:ident($ty:ty) = $konst:ident),* $(,)?) => {

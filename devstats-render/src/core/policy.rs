@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::{Component, Kind, Object, Phase};
+use crate::core::{component::Component, kind::Kind, object::Object};
 
 /// How an object is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -186,5 +186,60 @@ impl ApplyPolicy {
     #[must_use]
     pub fn flux_prune_disabled(self) -> bool {
         self.prune != PruneGuard::None
+    }
+}
+
+/// Apply phases, in order. Objects of a phase only reference objects of earlier phases (or of
+/// the same phase), so applying phase by phase never creates a dangling reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase {
+    /// The namespace.
+    Namespace,
+    /// Secrets, ServiceAccount, RBAC.
+    Config,
+    /// PersistentVolumeClaims.
+    Storage,
+    /// Patroni: Endpoints, Services, StatefulSet.
+    Database,
+    /// The bootstrap Job (logs database, users, grants).
+    Bootstrap,
+    /// Per-project provisioning Jobs.
+    Provision,
+    /// CronJobs.
+    Schedules,
+    /// Deployments, their Services, helper pods.
+    Workloads,
+    /// Ingresses.
+    Routing,
+}
+
+impl Phase {
+    /// All phases in order.
+    pub const ALL: [Phase; 9] = [
+        Phase::Namespace,
+        Phase::Config,
+        Phase::Storage,
+        Phase::Database,
+        Phase::Bootstrap,
+        Phase::Provision,
+        Phase::Schedules,
+        Phase::Workloads,
+        Phase::Routing,
+    ];
+
+    /// Lowercase name, e.g. `database`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Namespace => "namespace",
+            Phase::Config => "config",
+            Phase::Storage => "storage",
+            Phase::Database => "database",
+            Phase::Bootstrap => "bootstrap",
+            Phase::Provision => "provision",
+            Phase::Schedules => "schedules",
+            Phase::Workloads => "workloads",
+            Phase::Routing => "routing",
+        }
     }
 }

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use crate::{Kind, Object};
+use crate::core::{kind::Kind, object::Object};
 
 /// Which field makes a reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -2,7 +2,7 @@
 //! Kustomizations and HelmReleases, kustomize's `kustomization.yaml`, and the two ways to bring
 //! Secrets in without plaintext (External Secrets Operator's `ExternalSecret`, a Bitnami
 //! `SealedSecret` placeholder). Small typed serde structs with the fields we set, serialized in
-//! field order; they are not part of [`Object`](crate::Object), which holds what the deployment
+//! field order; they are not part of [`Object`](crate::core::object::Object), which holds what the deployment
 //! applies.
 
 use std::collections::BTreeMap;

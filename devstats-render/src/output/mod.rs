@@ -1,3 +1,7 @@
+//! Layer 6, **output**: the rendered objects as text, and the GitOps tree (`gitops`, with the
+//! Flux, kustomize and secret-placeholder objects of `gitops_objects`). The top layer; only
+//! `gitops` calls the crate's [`render`](crate::render), once per environment.
+//!
 //! Output formats: a multi-document YAML stream (what `kubectl apply -f -` accepts), a JSON
 //! `v1/List`, or one file per object. Pure: functions return bytes or (path, bytes) pairs; the
 //! CLI writes them.
@@ -7,9 +11,11 @@
 //! the fallback for any value outside that emitter's subset, and the reference it is tested
 //! against ([`object_yaml_saphyr`]).
 
+pub mod gitops;
+pub mod gitops_objects;
 pub mod yaml;
 
-use crate::{Phase, Rendered};
+use crate::core::{ctx::Rendered, policy::Phase};
 
 /// Why serialization failed (should not happen for builder output).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -188,7 +194,7 @@ struct List<'a> {
     #[serde(rename = "apiVersion")]
     api_version: &'static str,
     kind: &'static str,
-    items: Vec<&'a crate::Object>,
+    items: Vec<&'a crate::core::object::Object>,
 }
 
 impl<'a> List<'a> {

@@ -5,7 +5,7 @@
 //! **oauth2-proxy.** Protected hosts and paths are routed by Ingresses that carry the controller's
 //! external-auth settings: ingress-nginx `auth-url`/`auth-signin`/`auth-response-headers`
 //! annotations, or for Traefik a `forwardAuth` `Middleware` (`devstats-oauth2-proxy`) added to
-//! `router.middlewares`. Those annotations apply to a whole Ingress, so [`crate::ingress`] moves
+//! `router.middlewares`. Those annotations apply to a whole Ingress, so [`crate::routing::ingress`] moves
 //! protected rules into separate Ingresses without touching the certificate buckets (see there).
 //! oauth2-proxy itself runs elsewhere; the ingress controller calls it, not our pods, so no
 //! NetworkPolicy flow is needed.
@@ -18,7 +18,7 @@
 //!   `app: <deployment>-primary`; every other pod label is copied) and, with an HPA,
 //!   `<hpa>-primary`;
 //! - with ingress-nginx, the Ingress `<ingress>-canary` (a copy of the Canary's own Ingress,
-//!   [`canary_ingress`](crate::facts::canary_ingress)); with Gateway API, the HTTPRoute `<service>` (so our own route for those
+//!   [`canary_ingress`](crate::core::facts::canary_ingress)); with Gateway API, the HTTPRoute `<service>` (so our own route for those
 //!   hosts is not rendered).
 //!
 //! A canaried Deployment carries the selector label `app: <deployment>` (Flagger's first
@@ -33,9 +33,9 @@ use devstats_model::delivery::Canary;
 use devstats_model::hardening::{IngressFlavor, Routing};
 use serde::Serialize;
 
-use crate::common::{chart_labels, names};
-use crate::facts::{FORWARD_AUTH_MIDDLEWARE, auth, canary, canary_ingress};
-use crate::{Component, Ctx, CustomResource, Kind, Object};
+use crate::core::common::{chart_labels, names};
+use crate::core::facts::{FORWARD_AUTH_MIDDLEWARE, auth, canary, canary_ingress};
+use crate::core::{component::Component, ctx::Ctx, kind::Kind, object::CustomResource, object::Object};
 
 /// `flagger.app/v1beta1` `Canary`.
 pub const CANARY: Kind = Kind::CANARY;
@@ -85,7 +85,7 @@ pub fn traefik_forward_auth(ctx: &Ctx<'_>) -> Option<Object> {
             auth_response_headers: a.response_headers.clone(),
         },
     };
-    CustomResource::new(crate::cert_manager::MIDDLEWARE, meta, &Body { spec })
+    CustomResource::new(crate::routing::tls::MIDDLEWARE, meta, &Body { spec })
         .ok()
         .map(Object::Custom)
 }
@@ -352,12 +352,12 @@ fn hey(interval: &str, extra: &str, url: &str) -> String {
 #[must_use]
 pub fn grafana_canary(ctx: &Ctx<'_>, proj: &str) -> Option<Object> {
     let c = canary(ctx).filter(|c| c.grafana(proj))?;
-    let hosts = crate::ingress::project_hosts(ctx)
+    let hosts = crate::routing::ingress::project_hosts(ctx)
         .into_iter()
         .filter(|(_, p)| p == proj)
         .map(|(h, _)| h)
         .collect::<Vec<_>>();
-    let sections = crate::gateway::project_sections(ctx)
+    let sections = crate::routing::gateway::project_sections(ctx)
         .remove(proj)
         .unwrap_or_default();
     let load = hosts
@@ -370,13 +370,13 @@ pub fn grafana_canary(ctx: &Ctx<'_>, proj: &str) -> Option<Object> {
         Target {
             deployment: names::grafana(proj),
             service: names::grafana_service(proj),
-            target_port: crate::grafana::PORT,
+            target_port: crate::components::grafana::PORT,
             autoscaled: ctx.model.instance.security.autoscaling.grafana.enabled,
             hosts,
             sections,
             path: None,
             load,
-            service_labels: Some(crate::monitoring::grafana_service_labels(proj)),
+            service_labels: Some(crate::components::monitoring::grafana_service_labels(proj)),
         },
     )
 }
@@ -410,9 +410,9 @@ pub fn api_canary(ctx: &Ctx<'_>) -> Option<Object> {
         Target {
             deployment: names::API.to_owned(),
             service: names::API_SERVICE.to_owned(),
-            target_port: crate::api::PORT,
+            target_port: crate::components::api::PORT,
             autoscaled: inst.security.autoscaling.api.enabled,
-            sections: crate::gateway::site_sections(ctx),
+            sections: crate::routing::gateway::site_sections(ctx),
             hosts,
             path: Some(api_path),
             load,

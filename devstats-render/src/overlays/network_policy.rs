@@ -33,8 +33,8 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::common::{APP, chart_labels, names};
-use crate::{Ctx, Object};
+use crate::core::common::{APP, chart_labels, names};
+use crate::core::{ctx::Ctx, object::Object};
 
 /// PostgreSQL's port.
 const PG_PORT: i32 = 5432;
@@ -71,15 +71,18 @@ pub fn rendered_types(model: &Model) -> Vec<&'static str> {
     add(c.tests, &["tests"]);
     let dr = &model.instance.disaster_recovery;
     add(
-        crate::disaster_recovery::wal_archiving(model),
-        &[crate::disaster_recovery::TYPE_BASE_BACKUP],
+        crate::components::disaster_recovery::wal_archiving(model),
+        &[crate::components::disaster_recovery::TYPE_BASE_BACKUP],
     );
     add(
         dr.copies_dumps() && c.backups.enabled,
-        &[crate::disaster_recovery::TYPE_BACKUPS_COPY],
+        &[crate::components::disaster_recovery::TYPE_BACKUPS_COPY],
     );
     // The drill and `run restore` Jobs.
-    add(!dr.is_off(), &[crate::disaster_recovery::TYPE_RESTORE]);
+    add(
+        !dr.is_off(),
+        &[crate::components::disaster_recovery::TYPE_RESTORE],
+    );
     out
 }
 
@@ -96,7 +99,7 @@ const DB_CLIENTS: [&str; 12] = [
     "vacuum-sync",
     "reports",
     "tests",
-    crate::disaster_recovery::TYPE_RESTORE,
+    crate::components::disaster_recovery::TYPE_RESTORE,
 ];
 
 /// The pod types that fetch from the internet, with the ports they need (what the images
@@ -256,7 +259,7 @@ fn api_server(np: &NetworkPolicies) -> NetworkPolicyEgressRule {
 /// in the cluster or outside, on the endpoint's port), when a workload uses it.
 fn object_store(ctx: &Ctx<'_>) -> Option<NetworkPolicyEgressRule> {
     let os = ctx.model.instance.disaster_recovery.object_store.as_ref()?;
-    let port = crate::disaster_recovery::endpoint_port(&os.endpoint);
+    let port = crate::components::disaster_recovery::endpoint_port(&os.endpoint);
     Some(egress(
         vec![NetworkPolicyPeer {
             ip_block: Some(IPBlock {
@@ -330,7 +333,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
             ctx,
             "devstats-grafana",
             of_type("grafana"),
-            Some(vec![ingress(from, vec![tcp(crate::grafana::PORT)])]),
+            Some(vec![ingress(from, vec![tcp(crate::components::grafana::PORT)])]),
             Some(vec![to_postgres()]),
         ));
         let installers: Vec<String> = ctx
@@ -338,7 +341,8 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
             .projects
             .iter()
             .filter(|p| {
-                matches!(ctx.model.deployment(p), Deployment::Full) && crate::grafana::installs_plugins(p)
+                matches!(ctx.model.deployment(p), Deployment::Full)
+                    && crate::components::grafana::installs_plugins(p)
             })
             .map(|p| p.name.as_str().to_owned())
             .collect();
@@ -365,7 +369,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
             ctx,
             "devstats-api",
             of_type("api"),
-            Some(vec![ingress(web_from(), vec![tcp(crate::api::PORT)])]),
+            Some(vec![ingress(web_from(), vec![tcp(crate::components::api::PORT)])]),
             Some(vec![to_postgres()]),
         ));
     }
@@ -374,7 +378,10 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
             ctx,
             "devstats-static",
             of_type("static"),
-            Some(vec![ingress(web_from(), vec![tcp(crate::static_sites::PORT)])]),
+            Some(vec![ingress(
+                web_from(),
+                vec![tcp(crate::components::static_sites::PORT)],
+            )]),
             Some(Vec::new()),
         ));
     }
@@ -404,8 +411,8 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         ));
         if let Some(m) = &monitoring {
             let mut ports = vec![tcp(PATRONI_PORT)];
-            if crate::monitoring::exporter_enabled(ctx) {
-                ports.push(tcp(crate::monitoring::EXPORTER_PORT));
+            if crate::components::monitoring::exporter_enabled(ctx) {
+                ports.push(tcp(crate::components::monitoring::EXPORTER_PORT));
             }
             rules.push(ingress(vec![m.clone()], ports));
         }
@@ -417,7 +424,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
             ),
             api_server,
         ];
-        if crate::disaster_recovery::wal_archiving(ctx.model) {
+        if crate::components::disaster_recovery::wal_archiving(ctx.model) {
             egress_rules.extend(object_store(ctx));
         }
         out.push(policy(
@@ -428,12 +435,12 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
             Some(egress_rules),
         ));
     }
-    if has(crate::disaster_recovery::TYPE_BASE_BACKUP) {
+    if has(crate::components::disaster_recovery::TYPE_BASE_BACKUP) {
         // kubectl exec into a replica: the Kubernetes API server only.
         out.push(policy(
             ctx,
-            crate::disaster_recovery::BASE_BACKUP,
-            of_type(crate::disaster_recovery::TYPE_BASE_BACKUP),
+            crate::components::disaster_recovery::BASE_BACKUP,
+            of_type(crate::components::disaster_recovery::TYPE_BASE_BACKUP),
             Some(Vec::new()),
             Some(vec![api_server(np)]),
         ));
@@ -449,16 +456,19 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         ("reports", "devstats-reports"),
         ("tests", "devstats-tests"),
         (
-            crate::disaster_recovery::TYPE_BACKUPS_COPY,
-            crate::disaster_recovery::BACKUPS_COPY,
+            crate::components::disaster_recovery::TYPE_BACKUPS_COPY,
+            crate::components::disaster_recovery::BACKUPS_COPY,
         ),
-        (crate::disaster_recovery::TYPE_RESTORE, "devstats-restore"),
+        (
+            crate::components::disaster_recovery::TYPE_RESTORE,
+            "devstats-restore",
+        ),
     ] {
         if !has(t) {
             continue;
         }
         let mut rules = Vec::new();
-        if has("postgres") && t != crate::disaster_recovery::TYPE_BACKUPS_COPY {
+        if has("postgres") && t != crate::components::disaster_recovery::TYPE_BACKUPS_COPY {
             rules.push(to_postgres());
         }
         let ports = internet_ports(t);
@@ -467,7 +477,8 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         }
         if matches!(
             t,
-            crate::disaster_recovery::TYPE_BACKUPS_COPY | crate::disaster_recovery::TYPE_RESTORE
+            crate::components::disaster_recovery::TYPE_BACKUPS_COPY
+                | crate::components::disaster_recovery::TYPE_RESTORE
         ) {
             rules.extend(object_store(ctx));
         }
@@ -560,9 +571,9 @@ fn controller_policies(
     }
     let mut egress_rules = Vec::new();
     for (t, port) in [
-        ("grafana", crate::grafana::PORT),
-        ("api", crate::api::PORT),
-        ("static", crate::static_sites::PORT),
+        ("grafana", crate::components::grafana::PORT),
+        ("api", crate::components::api::PORT),
+        ("static", crate::components::static_sites::PORT),
     ] {
         if types.contains(&t) {
             egress_rules.push(egress(vec![pods_peer(of_type(t))], vec![tcp(port)]));

@@ -15,7 +15,7 @@ use k8s_openapi::api::autoscaling::v2::{
     ResourceMetricSource,
 };
 
-use crate::{Ctx, Object};
+use crate::core::{ctx::Ctx, object::Object};
 
 fn i32_of(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
@@ -41,8 +41,8 @@ pub fn availability(
     h: &HpaSettings,
 ) -> Vec<Object> {
     let mut out = Vec::new();
-    if crate::pdb::enabled(ctx) {
-        out.push(crate::pdb::build(
+    if crate::parts::pdb::enabled(ctx) {
+        out.push(crate::parts::pdb::build(
             ctx,
             deployment,
             component,
@@ -70,8 +70,8 @@ pub fn build(
         metadata: ctx.meta(deployment, component, labels),
         spec: HorizontalPodAutoscalerSpec {
             scale_target_ref: CrossVersionObjectReference {
-                api_version: Some(crate::Kind::DEPLOYMENT.api_version()),
-                kind: crate::Kind::DEPLOYMENT.kind.to_owned(),
+                api_version: Some(crate::core::kind::Kind::DEPLOYMENT.api_version()),
+                kind: crate::core::kind::Kind::DEPLOYMENT.kind.to_owned(),
                 name: deployment.to_owned(),
             },
             min_replicas: Some(i32_of(h.min_replicas)),

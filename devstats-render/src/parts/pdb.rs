@@ -11,7 +11,7 @@ use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec}
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::{Ctx, Object};
+use crate::core::{ctx::Ctx, object::Object};
 
 /// Whether the model asks for disruption budgets.
 #[must_use]

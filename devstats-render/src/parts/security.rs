@@ -33,8 +33,8 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::common::{mount, resources};
-use crate::{Ctx, Object};
+use crate::core::common::{mount, resources};
+use crate::core::{ctx::Ctx, object::Object};
 
 /// UID and GID of the `postgres` user of the Patroni image.
 pub const POSTGRES_UID: i64 = 999;

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
 
-use crate::security::{self, Workload};
-use crate::{Ctx, Object};
+use crate::core::{ctx::Ctx, object::Object};
+use crate::parts::security::{self, Workload};
 
 /// What differs between the task Jobs.
 pub struct TaskJob<'a> {

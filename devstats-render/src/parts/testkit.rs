@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::Object;
+use crate::core::object::Object;
 
 fn fixture(name: &str) -> String {
     format!("{}/../fixtures/helm/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -89,7 +89,7 @@ pub fn chart_object(docs: &[Value], kind: &str, name: &str) -> Value {
 /// quantities in canonical form (`1000m` → `1`), `fieldRef.apiVersion: v1`, and claim templates
 /// with the server's defaults (`apiVersion`, `kind`, `volumeMode: Filesystem`, `status.phase`).
 pub fn as_stored(v: &mut Value) {
-    crate::quantity::canonicalize_json(v);
+    crate::core::quantity::canonicalize_json(v);
     stored_defaults(v);
 }
 

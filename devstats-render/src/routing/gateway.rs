@@ -25,16 +25,16 @@ use devstats_model::hardening::Routing;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::common::{chart_labels, names};
-use crate::ingress::{DOMAINS_INGRESS, project_buckets, tls_secret};
-use crate::{Component, Ctx, Kind, Object};
+use crate::core::common::{chart_labels, names};
+use crate::core::{component::Component, ctx::Ctx, kind::Kind, object::Object};
+use crate::routing::ingress::{DOMAINS_INGRESS, project_buckets, tls_secret};
 
 /// `gateway.networking.k8s.io/v1` `Gateway`.
 pub const GATEWAY: Kind = Kind::GATEWAY;
 /// `gateway.networking.k8s.io/v1` `HTTPRoute`.
 pub const HTTP_ROUTE: Kind = Kind::HTTP_ROUTE;
 /// Name of the plain HTTP listener.
-pub use crate::facts::HTTP_LISTENER;
+pub use crate::core::facts::HTTP_LISTENER;
 /// Port of every Service the routes send to.
 const SERVICE_PORT: i32 = 80;
 
@@ -306,7 +306,7 @@ pub fn site_sections(ctx: &Ctx<'_>) -> Vec<String> {
 ///
 /// A canaried project (`instance.canary`) gets no `devstats-route-<project>`, and a canaried
 /// API no API rule in the site routes: Flagger writes the HTTPRoute of their hosts
-/// ([`crate::delivery`]).
+/// ([`crate::overlays::canary`]).
 #[must_use]
 pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
     let inst = &ctx.model.instance;
@@ -406,7 +406,9 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
                     rules: vec![Rule {
                         matches: vec![prefix("/")],
                         filters: hsts.clone(),
-                        backend_refs: backend(names::static_service(crate::static_sites::DEFAULT_SITE)),
+                        backend_refs: backend(names::static_service(
+                            crate::components::static_sites::DEFAULT_SITE,
+                        )),
                     }],
                 },
             },
@@ -417,7 +419,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
             continue;
         };
         let mut rules = Vec::new();
-        if api && !crate::facts::api_canaried(ctx) {
+        if api && !crate::core::facts::api_canaried(ctx) {
             rules.push(Rule {
                 matches: vec![prefix(&inst.ingress.api_path)],
                 filters: hsts.clone(),
@@ -453,7 +455,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         }
     }
     for (proj, hosts) in &by_project {
-        if crate::facts::grafana_canaried(ctx, proj) {
+        if crate::core::facts::grafana_canaried(ctx, proj) {
             continue;
         }
         let mut sections: Vec<String> = Vec::new();
@@ -481,7 +483,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         );
     }
     for (secret, hosts) in buckets {
-        out.extend(crate::cert_manager::certificate(ctx, &secret, hosts));
+        out.extend(crate::routing::tls::certificate(ctx, &secret, hosts));
     }
     out
 }
@@ -491,7 +493,7 @@ mod erased {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use serde::Serialize;
 
-    use crate::{CustomResource, Kind, Object};
+    use crate::core::{kind::Kind, object::CustomResource, object::Object};
 
     /// A serializable custom resource body.
     pub(super) trait Body {

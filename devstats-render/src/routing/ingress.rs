@@ -32,8 +32,8 @@ use k8s_openapi::api::networking::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::common::{chart_labels, names};
-use crate::{Component, Ctx, Object};
+use crate::core::common::{chart_labels, names};
+use crate::core::{component::Component, ctx::Ctx, object::Object};
 
 /// Number of the bare-domain Ingress; project buckets are numbered from the next one.
 pub const DOMAINS_INGRESS: usize = 1;
@@ -76,11 +76,11 @@ fn rule(host: Option<&str>, path: &str, service: &str) -> IngressRule {
 /// The controller's routing annotations (`instance.security.https`, and with `protected` the
 /// external-auth settings of `instance.authProxy`): ingress-nginx `force-ssl-redirect` (its HSTS
 /// header comes from the controller's ConfigMap, on by default) and `auth-*`; Traefik the
-/// `router.middlewares` of [`crate::cert_manager::traefik_middlewares`] and
-/// [`crate::facts::traefik_forward_auth`].
+/// `router.middlewares` of [`crate::routing::tls::traefik_middlewares`] and
+/// [`crate::core::facts::traefik_forward_auth`].
 fn routing_annotations(ctx: &Ctx<'_>, protected: bool) -> BTreeMap<String, String> {
     let https = &ctx.model.instance.security.https;
-    let auth = crate::facts::auth(ctx).filter(|_| protected);
+    let auth = crate::core::facts::auth(ctx).filter(|_| protected);
     let mut annotations = BTreeMap::new();
     match https.controller {
         IngressFlavor::IngressNginx => {
@@ -100,19 +100,19 @@ fn routing_annotations(ctx: &Ctx<'_>, protected: bool) -> BTreeMap<String, Strin
             if https.redirect {
                 middlewares.push(format!(
                     "{ns}-{}@kubernetescrd",
-                    crate::cert_manager::REDIRECT_MIDDLEWARE
+                    crate::routing::tls::REDIRECT_MIDDLEWARE
                 ));
             }
             if https.hsts.is_some() {
                 middlewares.push(format!(
                     "{ns}-{}@kubernetescrd",
-                    crate::cert_manager::HSTS_MIDDLEWARE
+                    crate::routing::tls::HSTS_MIDDLEWARE
                 ));
             }
             if auth.is_some() {
                 middlewares.push(format!(
                     "{ns}-{}@kubernetescrd",
-                    crate::facts::FORWARD_AUTH_MIDDLEWARE
+                    crate::core::facts::FORWARD_AUTH_MIDDLEWARE
                 ));
             }
             if !middlewares.is_empty() {
@@ -216,7 +216,7 @@ enum Group {
     Bucket(usize),
     /// The protected rules of bucket `i`: `devstats-ingress-<i>-auth`.
     Auth(usize),
-    /// The canaried Deployment's own Ingress ([`crate::facts::canary_ingress`]).
+    /// The canaried Deployment's own Ingress ([`crate::core::facts::canary_ingress`]).
     Canary(String),
 }
 
@@ -275,7 +275,7 @@ fn aux_ingress(ctx: &Ctx<'_>, name: &str, items: &[Item], protected: bool) -> Ob
 }
 
 /// `devstats-ingress-1` (bare domains) and one Ingress per bucket of project hosts; nothing with
-/// Gateway API routing (see [`crate::gateway`]).
+/// Gateway API routing (see [`crate::routing::gateway`]).
 ///
 /// With oauth2-proxy (`instance.authProxy`) or Flagger canaries (`instance.canary`) some rules
 /// move out of the bucket Ingresses, whose TLS sections stay as they are (the certificates never
@@ -283,14 +283,16 @@ fn aux_ingress(ctx: &Ctx<'_>, name: &str, items: &[Item], protected: bool) -> Ob
 /// - the protected rules of a bucket go to `devstats-ingress-<i>-auth`, which carries the
 ///   external-auth annotations; when every rule of a bucket is protected, the bucket Ingress
 ///   carries them itself instead;
-/// - a canaried Deployment's rules go to its own Ingress ([`crate::facts::canary_ingress`]),
+/// - a canaried Deployment's rules go to its own Ingress ([`crate::core::facts::canary_ingress`]),
 ///   which Flagger copies to `<name>-canary`;
 /// - these Ingresses have no cert-manager annotations, so ingress-shim never makes a second
 ///   Certificate for a bucket Secret they name; a bucket left with no rule at all (every host
 ///   canaried) gets an explicit cert-manager `Certificate` instead of its Ingress.
 #[must_use]
 pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
-    use crate::facts::{api_canaried, api_protected, grafana_canaried, grafana_protected, static_protected};
+    use crate::core::facts::{
+        api_canaried, api_protected, grafana_canaried, grafana_protected, static_protected,
+    };
     let inst = &ctx.model.instance;
     if inst.security.routing != Routing::Ingress {
         return Vec::new();
@@ -308,7 +310,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
     if statics {
         items.push(static_item(
             None,
-            &names::static_service(crate::static_sites::DEFAULT_SITE),
+            &names::static_service(crate::components::static_sites::DEFAULT_SITE),
         ));
     }
     for f in &foundations {
@@ -379,7 +381,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
                 let rules = its.into_iter().map(|it| it.rule).collect();
                 out.push(ingress(ctx, i, hosts, rules, fully_protected[&i]));
             }
-            None => out.extend(crate::cert_manager::certificate(ctx, &tls_secret(i), hosts)),
+            None => out.extend(crate::routing::tls::certificate(ctx, &tls_secret(i), hosts)),
         }
     }
     for (group, its) in groups {
@@ -387,7 +389,7 @@ pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
         let name = match group {
             Group::Bucket(i) => ingress_name(i),
             Group::Auth(i) => format!("{}-auth", ingress_name(i)),
-            Group::Canary(d) => crate::facts::canary_ingress(&d),
+            Group::Canary(d) => crate::core::facts::canary_ingress(&d),
         };
         out.push(aux_ingress(ctx, &name, &its, protected));
     }
@@ -421,7 +423,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::grafana::test_support::{
+    use crate::components::grafana::test_support::{
         assert_same, chart_object, ctx, full_prod, kubernetes, ours, prod_model, project, samples,
     };
 

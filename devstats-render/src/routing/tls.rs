@@ -17,8 +17,8 @@ use devstats_model::hardening::{AcmeSolver, Dns01, Hsts, Routing};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::common::chart_labels;
-use crate::{Component, Ctx, CustomResource, Kind, Object};
+use crate::core::common::chart_labels;
+use crate::core::{component::Component, ctx::Ctx, kind::Kind, object::CustomResource, object::Object};
 
 /// `cert-manager.io/v1` `Issuer`.
 pub const ISSUER: Kind = Kind::ISSUER;
@@ -101,7 +101,7 @@ fn solver(ctx: &Ctx<'_>, s: &AcmeSolver) -> Value {
                 "name": g.name.as_str(),
                 "namespace": ctx.namespace(),
                 "kind": "Gateway",
-                "sectionName": crate::facts::HTTP_LISTENER,
+                "sectionName": crate::core::facts::HTTP_LISTENER,
             }]}}}),
         },
         AcmeSolver::Dns01(Dns01::Cloudflare { api_token_secret }) => json!({"dns01": {"cloudflare": {
