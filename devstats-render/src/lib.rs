@@ -54,9 +54,9 @@ use crate::components::{
     affiliations, api, backups, bootstrap, grafana, namespace, patroni, provision, reports, secrets,
     static_sites, sync, volumes,
 };
-use crate::overlays::{canary, network_policy};
+use crate::overlays::{canary, network_policy, sign_in};
 use crate::parts::security;
-use crate::routing::{gateway, ingress, tls};
+use crate::routing::{gateway, ingress, tls, traefik};
 
 /// Render options.
 #[derive(Debug, Clone, Default)]
@@ -88,7 +88,7 @@ pub fn render(model: &Model, opts: &Options) -> Result<RenderSet, RenderError> {
     let ctx = Ctx::new(model, opts.secrets.as_ref())?;
     let (all, required_secrets) = build_all(&ctx)?;
     let database_secret = model.instance.secrets.postgres.to_string();
-    refs::check(&all, &required_secrets)?;
+    crate::check::refs::check(&all, &required_secrets)?;
     let sel = &opts.selection;
     if *sel == Selection::all() {
         return Ok(RenderSet {
@@ -206,12 +206,12 @@ fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), Rend
         if model.instance.security.routing == devstats_model::hardening::Routing::Ingress
             && https.controller == devstats_model::hardening::IngressFlavor::Traefik
         {
-            out.push(Component::Ingress, None, tls::traefik_middlewares(ctx));
+            out.push(Component::Ingress, None, traefik::traefik_middlewares(ctx));
         }
         out.push(
             Component::Ingress,
             None,
-            canary::traefik_forward_auth(ctx).into_iter().collect(),
+            sign_in::traefik_forward_auth(ctx).into_iter().collect(),
         );
     }
     if c.backups.enabled {

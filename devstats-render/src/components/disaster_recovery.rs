@@ -279,7 +279,7 @@ for f in $(find . -maxdepth 1 -name '*.dump' -type f -mmin +60 | sort); do
   if [ "$GENERATIONS" -gt 0 ]; then
     mkdir -p "dumps/$d"
     # A hard link: same volume, no second copy (the backups job writes each new dump to a new
-    # inode, see crate::components::backups). Never a copy: a full volume fails pg_dump and Grafana.
+    # inode, see crate::backups). Never a copy: a full volume fails pg_dump and Grafana.
     [ -f "dumps/$d/$f" ] || ln "$f" "dumps/$d/$f"
   fi
   if [ -n "$REMOTE" ]; then

@@ -194,12 +194,6 @@ impl Kind {
         Kind::find(group, kind)
     }
 
-    /// The kind of a rendered object.
-    #[must_use]
-    pub fn of_object(o: &crate::core::object::Object) -> Option<Kind> {
-        Some(o.typed_kind())
-    }
-
     /// `apiVersion`, e.g. `apps/v1`.
     #[must_use]
     pub fn api_version(&self) -> String {

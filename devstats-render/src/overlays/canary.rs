@@ -1,14 +1,6 @@
-//! Delivery: oauth2-proxy sign-in (`instance.authProxy`) and Flagger canaries
-//! (`instance.canary`). Both are off unless the model sets them; off, nothing here renders and no
-//! other object changes.
-//!
-//! **oauth2-proxy.** Protected hosts and paths are routed by Ingresses that carry the controller's
-//! external-auth settings: ingress-nginx `auth-url`/`auth-signin`/`auth-response-headers`
-//! annotations, or for Traefik a `forwardAuth` `Middleware` (`devstats-oauth2-proxy`) added to
-//! `router.middlewares`. Those annotations apply to a whole Ingress, so [`crate::routing::ingress`] moves
-//! protected rules into separate Ingresses without touching the certificate buckets (see there).
-//! oauth2-proxy itself runs elsewhere; the ingress controller calls it, not our pods, so no
-//! NetworkPolicy flow is needed.
+//! Flagger canaries (`instance.canary`). Off unless the model sets them; off, nothing here renders
+//! and no other object changes. oauth2-proxy sign-in is the other overlay of the routes
+//! ([`sign_in`](crate::overlays::sign_in)).
 //!
 //! **Flagger.** One `Canary` (`flagger.app/v1beta1`) per canaried Deployment (the API,
 //! project Grafanas), named like the Deployment. Flagger then owns, and we never render:
@@ -30,11 +22,11 @@
 use std::collections::BTreeMap;
 
 use devstats_model::delivery::Canary;
-use devstats_model::hardening::{IngressFlavor, Routing};
+use devstats_model::hardening::Routing;
 use serde::Serialize;
 
 use crate::core::common::{chart_labels, names};
-use crate::core::facts::{FORWARD_AUTH_MIDDLEWARE, auth, canary, canary_ingress};
+use crate::core::facts::{canary, canary_ingress};
 use crate::core::{component::Component, ctx::Ctx, kind::Kind, object::CustomResource, object::Object};
 
 /// `flagger.app/v1beta1` `Canary`.
@@ -48,46 +40,6 @@ fn nginx(ctx: &Ctx<'_>) -> bool {
 #[derive(Serialize)]
 struct Body<S: Serialize> {
     spec: S,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ForwardAuthSpec {
-    forward_auth: ForwardAuth,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ForwardAuth {
-    address: String,
-    trust_forward_header: bool,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    auth_response_headers: Vec<String>,
-}
-
-/// The Traefik `forwardAuth` Middleware the protected Ingresses reference (Traefik only).
-#[must_use]
-pub fn traefik_forward_auth(ctx: &Ctx<'_>) -> Option<Object> {
-    let a = auth(ctx)?;
-    let inst = &ctx.model.instance;
-    if inst.security.routing != Routing::Ingress || inst.security.https.controller != IngressFlavor::Traefik {
-        return None;
-    }
-    let meta = ctx.meta(
-        FORWARD_AUTH_MIDDLEWARE,
-        Component::Ingress.as_str(),
-        chart_labels("auth", None),
-    );
-    let spec = ForwardAuthSpec {
-        forward_auth: ForwardAuth {
-            address: a.auth_url.clone(),
-            trust_forward_header: true,
-            auth_response_headers: a.response_headers.clone(),
-        },
-    };
-    CustomResource::new(crate::routing::tls::MIDDLEWARE, meta, &Body { spec })
-        .ok()
-        .map(Object::Custom)
 }
 
 #[derive(Serialize)]

@@ -3,3 +3,4 @@
 
 pub mod canary;
 pub mod network_policy;
+pub mod sign_in;

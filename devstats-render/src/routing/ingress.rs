@@ -76,7 +76,7 @@ fn rule(host: Option<&str>, path: &str, service: &str) -> IngressRule {
 /// The controller's routing annotations (`instance.security.https`, and with `protected` the
 /// external-auth settings of `instance.authProxy`): ingress-nginx `force-ssl-redirect` (its HSTS
 /// header comes from the controller's ConfigMap, on by default) and `auth-*`; Traefik the
-/// `router.middlewares` of [`crate::routing::tls::traefik_middlewares`] and
+/// `router.middlewares` of [`crate::routing::traefik::traefik_middlewares`] and
 /// [`crate::core::facts::traefik_forward_auth`].
 fn routing_annotations(ctx: &Ctx<'_>, protected: bool) -> BTreeMap<String, String> {
     let https = &ctx.model.instance.security.https;
@@ -100,13 +100,13 @@ fn routing_annotations(ctx: &Ctx<'_>, protected: bool) -> BTreeMap<String, Strin
             if https.redirect {
                 middlewares.push(format!(
                     "{ns}-{}@kubernetescrd",
-                    crate::routing::tls::REDIRECT_MIDDLEWARE
+                    crate::routing::traefik::REDIRECT_MIDDLEWARE
                 ));
             }
             if https.hsts.is_some() {
                 middlewares.push(format!(
                     "{ns}-{}@kubernetescrd",
-                    crate::routing::tls::HSTS_MIDDLEWARE
+                    crate::routing::traefik::HSTS_MIDDLEWARE
                 ));
             }
             if auth.is_some() {

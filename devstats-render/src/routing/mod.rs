@@ -5,3 +5,4 @@
 pub mod gateway;
 pub mod ingress;
 pub mod tls;
+pub mod traefik;

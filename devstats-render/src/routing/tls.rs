@@ -1,4 +1,4 @@
-//! cert-manager objects (`cert-manager.io/v1`) and the HTTPS middlewares of Traefik
+//! cert-manager objects (`cert-manager.io/v1`): how the hosts get their certificates
 //! (`instance.security.https`).
 //!
 //! - The `Issuer` or `ClusterIssuer` named by `instance.ingress.issuer`, when
@@ -9,11 +9,12 @@
 //! - With Gateway API routing, one `Certificate` per TLS bucket (`devstats-tls-<i>`, the same
 //!   buckets and Secret names as the Ingresses'), since a Gateway listener names Secrets rather
 //!   than hosts.
-//! - With Traefik, the `Middleware`s (`traefik.io/v1alpha1`) the Ingresses reference for the
-//!   HTTP → HTTPS redirect and HSTS.
+//!
+//! The Traefik `Middleware`s for the HTTP → HTTPS redirect and HSTS are in
+//! [`traefik`](crate::routing::traefik).
 
 use devstats_model::IssuerKind;
-use devstats_model::hardening::{AcmeSolver, Dns01, Hsts, Routing};
+use devstats_model::hardening::{AcmeSolver, Dns01, Routing};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -26,13 +27,6 @@ pub const ISSUER: Kind = Kind::ISSUER;
 pub const CLUSTER_ISSUER: Kind = Kind::CLUSTER_ISSUER;
 /// `cert-manager.io/v1` `Certificate`.
 pub const CERTIFICATE: Kind = Kind::CERTIFICATE;
-/// `traefik.io/v1alpha1` `Middleware`.
-pub const MIDDLEWARE: Kind = Kind::MIDDLEWARE;
-
-/// Name of the Traefik redirect middleware.
-pub const REDIRECT_MIDDLEWARE: &str = "devstats-https-redirect";
-/// Name of the Traefik HSTS middleware.
-pub const HSTS_MIDDLEWARE: &str = "devstats-hsts";
 
 #[derive(Serialize)]
 struct Body<S: Serialize> {
@@ -82,7 +76,9 @@ struct PrivateKey {
     rotation_policy: &'static str,
 }
 
-fn custom<S: Serialize>(kind: Kind, ctx: &Ctx<'_>, name: &str, spec: S) -> Option<Object> {
+/// A custom object of the HTTPS setup (labelled `type: tls`, component `ingress`); `None` if the
+/// spec does not serialize.
+pub(crate) fn custom<S: Serialize>(kind: Kind, ctx: &Ctx<'_>, name: &str, spec: S) -> Option<Object> {
     let meta = ctx.meta(name, Component::Ingress.as_str(), chart_labels("tls", None));
     CustomResource::new(kind, meta, &Body { spec })
         .ok()
@@ -171,31 +167,4 @@ pub fn certificate(ctx: &Ctx<'_>, secret: &str, hosts: Vec<String>) -> Option<Ob
             },
         },
     )
-}
-
-/// The Traefik middlewares the Ingresses reference (redirect, HSTS), as configured.
-#[must_use]
-pub fn traefik_middlewares(ctx: &Ctx<'_>) -> Vec<Object> {
-    let https = &ctx.model.instance.security.https;
-    let mut out = Vec::new();
-    if https.redirect {
-        out.extend(custom(
-            MIDDLEWARE,
-            ctx,
-            REDIRECT_MIDDLEWARE,
-            json!({"redirectScheme": {"scheme": "https", "permanent": true}}),
-        ));
-    }
-    if let Some(h) = &https.hsts {
-        out.extend(custom(MIDDLEWARE, ctx, HSTS_MIDDLEWARE, traefik_hsts(h)));
-    }
-    out
-}
-
-fn traefik_hsts(h: &Hsts) -> Value {
-    json!({"headers": {
-        "stsSeconds": h.max_age_seconds,
-        "stsIncludeSubdomains": h.include_subdomains,
-        "stsPreload": h.preload,
-    }})
 }
