@@ -61,7 +61,7 @@ impl ModuleGraph {
             let code = product_code(src);
             // Children live next to a root or mod.rs file, else in a folder named like the file.
             let dir = match file.rsplit_once('/') {
-                Some((d, name)) if name == "mod.rs" => format!("{d}/"),
+                Some((d, "mod.rs")) => format!("{d}/"),
                 Some((d, name)) => format!("{d}/{}/", name.trim_end_matches(".rs")),
                 None if file == root => String::new(),
                 None => format!("{}/", file.trim_end_matches(".rs")),

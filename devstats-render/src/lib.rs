@@ -24,13 +24,13 @@
 //! and the crate's public facade below. How each object is applied, pruned and waited for is its
 //! [`ApplyPolicy`] (`core/policy.rs`), set when it is built and carried on its [`Rendered`].
 
-pub mod check;
-pub mod components;
-pub mod core;
+mod check;
+mod components;
+mod core;
 pub mod output;
-pub mod overlays;
-pub mod parts;
-pub mod routing;
+mod overlays;
+mod parts;
+mod routing;
 
 // The public facade: the paths other crates (the CLI, the tests, the benches) use, kept stable
 // whatever layer folder an item lives in.

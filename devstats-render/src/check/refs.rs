@@ -44,7 +44,7 @@ impl std::fmt::Display for Id<'_> {
 
 /// Pod labels that controllers add at runtime and that Service selectors may rely on:
 /// Patroni labels the primary `role: primary` and replicas `role: replica`.
-pub const RUNTIME_POD_LABELS: [&str; 1] = ["role"];
+pub(crate) const RUNTIME_POD_LABELS: [&str; 1] = ["role"];
 
 /// Label sets (pod templates, Service labels) indexed by each of their (key, value) pairs, so
 /// that finding the sets a selector matches costs the size of its rarest pair's list, not the

@@ -75,7 +75,7 @@ fn env(ctx: &Ctx<'_>, p: &Project) -> Env {
 
 /// The affiliations CronJob `devstats-affiliations-{proj}`.
 #[must_use]
-pub fn build(ctx: &Ctx<'_>, p: &Project) -> Object {
+pub(crate) fn build(ctx: &Ctx<'_>, p: &Project) -> Object {
     let inst = &ctx.model.instance;
     let proj = p.name.as_str();
     let name = names::affiliations(proj);
@@ -109,7 +109,7 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Object {
 /// The shared affiliations import CronJob `devstats-affiliations-import` (12 env vars, no
 /// resources, no volumes, never suspended).
 #[must_use]
-pub fn import(ctx: &Ctx<'_>) -> Object {
+pub(crate) fn import(ctx: &Ctx<'_>) -> Object {
     let inst = &ctx.model.instance;
     let t = &inst.tools;
     let job = &inst.components.affiliations_import;

@@ -22,9 +22,9 @@ use crate::core::{component::Component, ctx::Ctx, object::Object};
 use crate::parts::security::{self, Probes, Workload};
 
 /// The API's container port.
-pub const PORT: i32 = 8080;
+pub(crate) const PORT: i32 = 8080;
 /// Port of the API Service (what the Ingress routes `/api/` to).
-pub const SERVICE_PORT: i32 = 80;
+pub(crate) const SERVICE_PORT: i32 = 80;
 
 /// Pod-template metadata of a Deployment as the chart writes it: namespace and labels, no name.
 fn template_meta(ctx: &Ctx<'_>, labels: BTreeMap<String, String>) -> ObjectMeta {
@@ -36,7 +36,7 @@ fn template_meta(ctx: &Ctx<'_>, labels: BTreeMap<String, String>) -> ObjectMeta 
 
 /// The API Service and Deployment.
 #[must_use]
-pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
+pub(crate) fn build(ctx: &Ctx<'_>) -> Vec<Object> {
     let inst = &ctx.model.instance;
     let labels = chart_labels("api", None);
     let component = Component::Api.as_str();

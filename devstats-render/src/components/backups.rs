@@ -160,7 +160,7 @@ fn backups_command(ctx: &Ctx<'_>) -> Vec<String> {
 
 /// The backups CronJob `devstats-backups`.
 #[must_use]
-pub fn build(ctx: &Ctx<'_>) -> Object {
+pub(crate) fn build(ctx: &Ctx<'_>) -> Object {
     let inst = &ctx.model.instance;
     let b = &inst.components.backups;
     let pg = inst.secrets.postgres.as_str();
@@ -202,7 +202,7 @@ pub fn build(ctx: &Ctx<'_>) -> Object {
 
 /// The vacuum CronJob `devstats-vacuum`.
 #[must_use]
-pub fn vacuum(ctx: &Ctx<'_>) -> Object {
+pub(crate) fn vacuum(ctx: &Ctx<'_>) -> Object {
     let inst = &ctx.model.instance;
     let v = &inst.components.vacuum;
     let pg = inst.secrets.postgres.as_str();

@@ -52,7 +52,7 @@ fn env(ctx: &Ctx<'_>) -> Env {
 
 /// The bootstrap Job `devstats-provision-bootstrap` (the chart's Pod of that name).
 #[must_use]
-pub fn build(ctx: &Ctx<'_>) -> Object {
+pub(crate) fn build(ctx: &Ctx<'_>) -> Object {
     let inst = &ctx.model.instance;
     let template = tool_pod_template(
         ctx,

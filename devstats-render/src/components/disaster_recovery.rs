@@ -51,17 +51,17 @@ pub const RESTORE_DRILL: &str = "devstats-restore-drill";
 /// The `app.kubernetes.io/component` of every object here.
 const COMPONENT: &str = "backups";
 /// Pod `type` labels (NetworkPolicies and hardening select by them).
-pub const TYPE_BASE_BACKUP: &str = "postgres-basebackup";
+pub(crate) const TYPE_BASE_BACKUP: &str = "postgres-basebackup";
 /// Pod `type` label of the dump copy.
-pub const TYPE_BACKUPS_COPY: &str = "backups-copy";
+pub(crate) const TYPE_BACKUPS_COPY: &str = "backups-copy";
 /// Pod `type` label of the restore drill and of restore Jobs.
-pub const TYPE_RESTORE: &str = "restore";
+pub(crate) const TYPE_RESTORE: &str = "restore";
 /// The emptyDir holding `wal-g` in Patroni pods.
 const WALG_VOLUME: &str = "wal-g";
 /// Where it is mounted.
 const WALG_DIR: &str = "/walg";
 /// The binary in Patroni pods.
-pub const WALG_BIN: &str = "/walg/wal-g";
+pub(crate) const WALG_BIN: &str = "/walg/wal-g";
 /// Patroni's data directory (`PATRONI_POSTGRESQL_DATA_DIR`).
 const PGDATA: &str = "/home/postgres/pgdata/pgroot/data";
 /// The rclone remote name configured by environment (`RCLONE_CONFIG_STORE_*`).
@@ -79,7 +79,7 @@ fn dr<'a>(ctx: &Ctx<'a>) -> &'a DisasterRecovery {
 
 /// True when Patroni archives WAL with WAL-G.
 #[must_use]
-pub fn wal_archiving(model: &Model) -> bool {
+pub(crate) fn wal_archiving(model: &Model) -> bool {
     let d = &model.instance.disaster_recovery;
     d.wal_archiving.enabled
         && d.object_store.is_some()
@@ -94,7 +94,7 @@ fn uses_store(d: &DisasterRecovery) -> bool {
 
 /// The object store credentials Secret, when a rendered workload reads it.
 #[must_use]
-pub fn required_secret(ctx: &Ctx<'_>) -> Option<RequiredSecret> {
+pub(crate) fn required_secret(ctx: &Ctx<'_>) -> Option<RequiredSecret> {
     let d = dr(ctx);
     let os = d.object_store.as_ref().filter(|_| uses_store(d))?;
     let c = &os.credentials;
@@ -119,13 +119,13 @@ pub fn endpoint_port(endpoint: &str) -> i32 {
 
 /// `s3://bucket/prefix/wal-g`: where WAL-G keeps WAL and base backups.
 #[must_use]
-pub fn walg_prefix(os: &ObjectStore) -> String {
+pub(crate) fn walg_prefix(os: &ObjectStore) -> String {
     format!("s3://{}/{}/wal-g", os.bucket, os.prefix)
 }
 
 /// `store:bucket/prefix`: the rclone path of the instance's objects.
 #[must_use]
-pub fn rclone_remote(os: &ObjectStore) -> String {
+pub(crate) fn rclone_remote(os: &ObjectStore) -> String {
     format!("{REMOTE_NAME}:{}/{}", os.bucket, os.prefix)
 }
 
@@ -175,7 +175,7 @@ fn rclone_env(os: &ObjectStore) -> Env {
 
 /// What WAL archiving adds to the Patroni pod: the init container installing `wal-g`, its
 /// emptyDir, the mount, and the environment of the postgres container.
-pub struct PatroniArchiving {
+pub(crate) struct PatroniArchiving {
     /// Copies the binary into the emptyDir.
     pub init: Container,
     /// The emptyDir.
@@ -188,7 +188,7 @@ pub struct PatroniArchiving {
 
 /// The Patroni additions, when WAL archiving is on.
 #[must_use]
-pub fn patroni_archiving(ctx: &Ctx<'_>) -> Option<PatroniArchiving> {
+pub(crate) fn patroni_archiving(ctx: &Ctx<'_>) -> Option<PatroniArchiving> {
     if !wal_archiving(ctx.model) {
         return None;
     }
@@ -431,7 +431,7 @@ fn cron_job(ctx: &Ctx<'_>, name: &str, ty: &str, schedule: &str, mut pod: PodSpe
 /// The base backup CronJob with its ServiceAccount, Role (list pods, exec into them) and
 /// RoleBinding; nothing unless WAL archiving is on.
 #[must_use]
-pub fn base_backup(ctx: &Ctx<'_>) -> Vec<Object> {
+pub(crate) fn base_backup(ctx: &Ctx<'_>) -> Vec<Object> {
     if !wal_archiving(ctx.model) {
         return Vec::new();
     }
@@ -503,7 +503,7 @@ pub fn base_backup(ctx: &Ctx<'_>) -> Vec<Object> {
 
 /// The dump generations and off-site copy CronJob, when either is on.
 #[must_use]
-pub fn backups_copy(ctx: &Ctx<'_>) -> Option<Object> {
+pub(crate) fn backups_copy(ctx: &Ctx<'_>) -> Option<Object> {
     let inst = &ctx.model.instance;
     let d = &inst.disaster_recovery;
     if !d.copies_dumps() || !inst.components.backups.enabled {
@@ -663,7 +663,7 @@ fn restore_pod(ctx: &Ctx<'_>, db: &str, source: &RestoreSource, script: &str, en
 
 /// The restore drill CronJob, when enabled.
 #[must_use]
-pub fn restore_drill(ctx: &Ctx<'_>) -> Option<Object> {
+pub(crate) fn restore_drill(ctx: &Ctx<'_>) -> Option<Object> {
     let r = &dr(ctx).restore_drill;
     if !r.enabled {
         return None;

@@ -23,9 +23,9 @@ use crate::core::{component::Component, ctx::Ctx, object::Object};
 use crate::parts::security::{self, Probes, Workload};
 
 /// Grafana's container port.
-pub const PORT: i32 = 3000;
+pub(crate) const PORT: i32 = 3000;
 /// Port of the Grafana Services (what the Ingresses route to).
-pub const SERVICE_PORT: i32 = 80;
+pub(crate) const SERVICE_PORT: i32 = 80;
 /// Name of the backups volume in the pod.
 const BACKUPS_VOLUME: &str = "data-backups";
 /// Where the backups volume is mounted (the entrypoint links `/root/grafana`).
@@ -67,7 +67,7 @@ pub(crate) fn rolling_update() -> Option<DeploymentStrategy> {
 
 /// The project's Grafana Deployment and Service.
 #[must_use]
-pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
+pub(crate) fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
     let inst = &ctx.model.instance;
     let proj = p.name.as_str();
     let name = names::grafana(proj);
@@ -180,7 +180,7 @@ pub fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
 /// layer, so this happens on every start. Such a Grafana needs HTTPS egress to grafana.com
 /// (`devstats-grafana-plugins` NetworkPolicy) and a longer startup budget.
 #[must_use]
-pub fn installs_plugins(p: &Project) -> bool {
+pub(crate) fn installs_plugins(p: &Project) -> bool {
     matches!(p.name.as_str(), "cncf" | "all")
 }
 

@@ -21,11 +21,11 @@ use crate::core::common::{Env, chart_labels, mount, names, node_selector, pvc_vo
 use crate::core::{ctx::Ctx, object::Object};
 
 /// Component and pod `type` label of the Job.
-pub const TYPE: &str = "grafana-data";
+pub(crate) const TYPE: &str = "grafana-data";
 /// The container (the CLI execs into it).
 pub const CONTAINER: &str = "grafana-data";
 /// Where the upload lands (an emptyDir).
-pub const UPLOAD_DIR: &str = "/upload";
+pub(crate) const UPLOAD_DIR: &str = "/upload";
 /// The command the CLI runs in the container, the archive on its stdin.
 pub const UPLOAD_COMMAND: [&str; 3] = [
     "/bin/sh",

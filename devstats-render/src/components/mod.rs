@@ -3,20 +3,20 @@
 //! own objects. Imports from `core` and `parts`; components may use each other without forming
 //! a circle (Patroni's pod carries the monitoring exporter sidecar, so `monitoring` is here).
 
-pub mod affiliations;
-pub mod api;
-pub mod backups;
-pub mod bootstrap;
+pub(crate) mod affiliations;
+pub(crate) mod api;
+pub(crate) mod backups;
+pub(crate) mod bootstrap;
 pub mod disaster_recovery;
-pub mod grafana;
+pub(crate) mod grafana;
 pub mod grafana_data;
 pub mod monitoring;
-pub mod namespace;
+pub(crate) mod namespace;
 pub mod operator;
-pub mod patroni;
-pub mod provision;
-pub mod reports;
-pub mod secrets;
-pub mod static_sites;
-pub mod sync;
-pub mod volumes;
+pub(crate) mod patroni;
+pub(crate) mod provision;
+pub(crate) mod reports;
+pub(crate) mod secrets;
+pub(crate) mod static_sites;
+pub(crate) mod sync;
+pub(crate) mod volumes;

@@ -34,18 +34,18 @@ use crate::core::{
 };
 
 /// `monitoring.coreos.com/v1` `PodMonitor`.
-pub const POD_MONITOR: Kind = Kind::POD_MONITOR;
+pub(crate) const POD_MONITOR: Kind = Kind::POD_MONITOR;
 /// `monitoring.coreos.com/v1` `ServiceMonitor`.
-pub const SERVICE_MONITOR: Kind = Kind::SERVICE_MONITOR;
+pub(crate) const SERVICE_MONITOR: Kind = Kind::SERVICE_MONITOR;
 /// `monitoring.coreos.com/v1` `PrometheusRule`.
-pub const PROMETHEUS_RULE: Kind = Kind::PROMETHEUS_RULE;
+pub(crate) const PROMETHEUS_RULE: Kind = Kind::PROMETHEUS_RULE;
 
 /// Port of the `postgres_exporter` sidecar.
-pub const EXPORTER_PORT: i32 = 9187;
+pub(crate) const EXPORTER_PORT: i32 = 9187;
 /// Name of the exporter's container port (PodMonitor `port`).
-pub const EXPORTER_PORT_NAME: &str = "exporter";
+pub(crate) const EXPORTER_PORT_NAME: &str = "exporter";
 /// Name of Patroni's REST API container port (PodMonitor `port`).
-pub const PATRONI_PORT_NAME: &str = "patroni";
+pub(crate) const PATRONI_PORT_NAME: &str = "patroni";
 /// Name of PostgreSQL's container port.
 const POSTGRES_PORT_NAME: &str = "postgresql";
 /// Patroni's REST API port.
@@ -53,11 +53,11 @@ const PATRONI_PORT: i32 = 8008;
 /// PostgreSQL's port.
 const PG_PORT: i32 = 5432;
 /// The exporter sidecar container.
-pub const EXPORTER_CONTAINER: &str = "postgres-exporter";
+pub(crate) const EXPORTER_CONTAINER: &str = "postgres-exporter";
 /// The PodMonitor of Patroni.
-pub const POSTGRES_MONITOR: &str = "devstats-postgres";
+pub(crate) const POSTGRES_MONITOR: &str = "devstats-postgres";
 /// The ServiceMonitor of the Grafanas.
-pub const GRAFANA_MONITOR: &str = "devstats-grafana";
+pub(crate) const GRAFANA_MONITOR: &str = "devstats-grafana";
 
 /// The labels the Grafanas' ServiceMonitor selects (the chart's Service labels `name`, `type:
 /// service`, and our `app.kubernetes.io/component: grafana`).
@@ -73,20 +73,20 @@ fn grafana_monitor_selector() -> BTreeMap<String, String> {
 /// The labels a Grafana Service needs to be scraped: the monitor's selector and the target label
 /// `proj` (used for the Services Flagger generates for a canaried Grafana).
 #[must_use]
-pub fn grafana_service_labels(proj: &str) -> BTreeMap<String, String> {
+pub(crate) fn grafana_service_labels(proj: &str) -> BTreeMap<String, String> {
     let mut l = grafana_monitor_selector();
     l.insert("proj".to_owned(), proj.to_owned());
     l
 }
 /// The PrometheusRule.
-pub const RULE: &str = "devstats";
+pub(crate) const RULE: &str = "devstats";
 /// UID the exporter runs as without pod hardening (the image's `nobody`).
 const NOBODY: i64 = 65534;
 
 /// Metrics the rules and dashboards may name, per exporter. The reference check rejects any
 /// other name, so a typo or a metric no exporter serves fails the render instead of producing
 /// an alert that can never fire.
-pub const KNOWN_METRICS: &[(&str, &[&str])] = &[
+pub(crate) const KNOWN_METRICS: &[(&str, &[&str])] = &[
     (
         "kube-state-metrics",
         &[
@@ -154,13 +154,13 @@ pub fn exporter_of(metric: &str) -> Option<&'static str> {
 
 /// Whether monitoring is on.
 #[must_use]
-pub fn enabled(ctx: &Ctx<'_>) -> bool {
+pub(crate) fn enabled(ctx: &Ctx<'_>) -> bool {
     ctx.model.instance.monitoring.enabled
 }
 
 /// Whether Patroni gets the exporter sidecar.
 #[must_use]
-pub fn exporter_enabled(ctx: &Ctx<'_>) -> bool {
+pub(crate) fn exporter_enabled(ctx: &Ctx<'_>) -> bool {
     let inst = &ctx.model.instance;
     inst.monitoring.enabled && inst.monitoring.exporter.enabled && inst.components.postgres
 }
@@ -170,7 +170,7 @@ pub fn exporter_enabled(ctx: &Ctx<'_>) -> bool {
 /// copy, restore drill), each at one schedule period plus a day
 /// ([`crate::components::disaster_recovery::alerts`]), at least `alerts.backupMaxAgeHours`.
 #[must_use]
-pub fn backup_jobs(ctx: &Ctx<'_>) -> Vec<(String, u64)> {
+pub(crate) fn backup_jobs(ctx: &Ctx<'_>) -> Vec<(String, u64)> {
     let floor = u64::from(ctx.model.instance.monitoring.alerts.backup_max_age_hours) * 3600;
     crate::components::disaster_recovery::alerts(ctx.model)
         .into_iter()
@@ -182,7 +182,7 @@ pub fn backup_jobs(ctx: &Ctx<'_>) -> Vec<(String, u64)> {
 /// PodMonitor addresses ports by name) and adds the exporter sidecar when it is enabled. A no-op
 /// while monitoring is off. Called before the pod is hardened, so the sidecar gets the pod's
 /// hardening too.
-pub fn patroni_pod(ctx: &Ctx<'_>, pod: &mut PodSpec) {
+pub(crate) fn patroni_pod(ctx: &Ctx<'_>, pod: &mut PodSpec) {
     if !enabled(ctx) {
         return;
     }
@@ -286,7 +286,7 @@ struct RuleGroup {
 
 /// One alerting rule.
 #[derive(Debug, Clone, Serialize)]
-pub struct AlertRule {
+pub(crate) struct AlertRule {
     /// Alert name.
     pub alert: &'static str,
     /// PromQL expression.
@@ -415,7 +415,7 @@ fn names_by_type(objects: &[Rendered], kind: Kind, types: &[&str]) -> (BTreeSet<
 
 /// The rule groups of the PrometheusRule, from the objects rendered so far.
 #[must_use]
-pub fn rule_groups(ctx: &Ctx<'_>, objects: &[Rendered]) -> Vec<(String, Vec<AlertRule>)> {
+pub(crate) fn rule_groups(ctx: &Ctx<'_>, objects: &[Rendered]) -> Vec<(String, Vec<AlertRule>)> {
     let inst = &ctx.model.instance;
     let a = &inst.monitoring.alerts;
     let stale_hours = a.sync_stale_hours(inst.schedules.sync_every_hours);
@@ -613,7 +613,7 @@ pub fn rule_groups(ctx: &Ctx<'_>, objects: &[Rendered]) -> Vec<(String, Vec<Aler
 /// A Grafana dashboard (the fields the sidecar's provisioning needs).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Dashboard {
+pub(crate) struct Dashboard {
     /// Unique id.
     pub uid: String,
     /// Title.
@@ -638,7 +638,7 @@ pub struct Dashboard {
 
 /// A time range.
 #[derive(Debug, Clone, Serialize)]
-pub struct TimeRange {
+pub(crate) struct TimeRange {
     /// From, e.g. `now-24h`.
     pub from: &'static str,
     /// To.
@@ -647,14 +647,14 @@ pub struct TimeRange {
 
 /// Template variables.
 #[derive(Debug, Clone, Serialize)]
-pub struct Templating {
+pub(crate) struct Templating {
     /// The variables.
     pub list: Vec<Variable>,
 }
 
 /// A data source variable.
 #[derive(Debug, Clone, Serialize)]
-pub struct Variable {
+pub(crate) struct Variable {
     /// Name (`datasource`).
     pub name: &'static str,
     /// Label.
@@ -669,7 +669,7 @@ pub struct Variable {
 /// A panel.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Panel {
+pub(crate) struct Panel {
     /// Unique id in the dashboard.
     pub id: u32,
     /// Title.
@@ -691,7 +691,7 @@ pub struct Panel {
 
 /// Panel position.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct GridPos {
+pub(crate) struct GridPos {
     /// Height.
     pub h: u32,
     /// Width (of 24).
@@ -704,7 +704,7 @@ pub struct GridPos {
 
 /// A data source reference.
 #[derive(Debug, Clone, Serialize)]
-pub struct DataSource {
+pub(crate) struct DataSource {
     /// `prometheus`.
     #[serde(rename = "type")]
     pub kind: &'static str,
@@ -714,14 +714,14 @@ pub struct DataSource {
 
 /// Field config.
 #[derive(Debug, Clone, Serialize)]
-pub struct FieldConfig {
+pub(crate) struct FieldConfig {
     /// Defaults.
     pub defaults: FieldDefaults,
 }
 
 /// Field defaults.
 #[derive(Debug, Clone, Serialize)]
-pub struct FieldDefaults {
+pub(crate) struct FieldDefaults {
     /// Unit, e.g. `s`, `bytes`, `percent`.
     pub unit: &'static str,
 }
@@ -729,7 +729,7 @@ pub struct FieldDefaults {
 /// A PromQL query.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Target {
+pub(crate) struct Target {
     /// `A`, `B` …
     pub ref_id: String,
     /// PromQL.
@@ -836,7 +836,7 @@ fn dashboard(ctx: &Ctx<'_>, key: &str, title: &str, specs: Vec<PanelSpec>) -> Da
 
 /// The ops dashboards (key, dashboard).
 #[must_use]
-pub fn dashboards(ctx: &Ctx<'_>, objects: &[Rendered]) -> Vec<(&'static str, Dashboard)> {
+pub(crate) fn dashboards(ctx: &Ctx<'_>, objects: &[Rendered]) -> Vec<(&'static str, Dashboard)> {
     let inst = &ctx.model.instance;
     let ns = ctx.namespace();
     let n = format!(r#"namespace="{ns}""#);
@@ -1113,7 +1113,7 @@ fn dashboard_config_map(ctx: &Ctx<'_>, key: &str, d: &Dashboard) -> Option<Objec
 /// Every monitoring object (none while monitoring is off), built after the other components so
 /// that the rules can select exactly the rendered objects.
 #[must_use]
-pub fn build(ctx: &Ctx<'_>, objects: &[Rendered]) -> Vec<Object> {
+pub(crate) fn build(ctx: &Ctx<'_>, objects: &[Rendered]) -> Vec<Object> {
     if !enabled(ctx) {
         return Vec::new();
     }

@@ -10,7 +10,7 @@ use crate::core::{ctx::Ctx, object::Object};
 
 /// The Namespace.
 #[must_use]
-pub fn build(ctx: &Ctx<'_>) -> Object {
+pub(crate) fn build(ctx: &Ctx<'_>) -> Object {
     let ns = ctx.namespace().to_owned();
     let mut labels = BTreeMap::from([("name".to_owned(), ns.clone())]);
     let psa = &ctx.model.instance.security.pod_security;

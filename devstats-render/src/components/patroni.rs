@@ -91,7 +91,7 @@ fn port(port: i32, name: &str) -> ServicePort {
 
 /// All Patroni objects: ServiceAccount, Role, RoleBinding, Endpoints, three Services, StatefulSet.
 #[must_use]
-pub fn build(ctx: &Ctx<'_>) -> Vec<(Object, ApplyPolicy)> {
+pub(crate) fn build(ctx: &Ctx<'_>) -> Vec<(Object, ApplyPolicy)> {
     let with = |o: Object, policy: fn(ApplyPolicy) -> ApplyPolicy| {
         let p = policy(ApplyPolicy::of(Component::Postgres, &o));
         (o, p)

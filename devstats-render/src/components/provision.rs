@@ -333,7 +333,7 @@ fn env(ctx: &Ctx<'_>, p: &Project) -> Env {
 
 /// The provisioning Job `devstats-provision-{proj}` (the chart's Pod of that name).
 #[must_use]
-pub fn build(ctx: &Ctx<'_>, p: &Project) -> Object {
+pub(crate) fn build(ctx: &Ctx<'_>, p: &Project) -> Object {
     let inst = &ctx.model.instance;
     let proj = p.name.as_str();
     let name = names::provision(proj);

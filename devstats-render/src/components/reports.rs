@@ -21,7 +21,7 @@ const REPORTS_MOUNT: &str = "/data";
 
 /// The reports Pod `devstats-reports`.
 #[must_use]
-pub fn reports(ctx: &Ctx<'_>) -> Object {
+pub(crate) fn reports(ctx: &Ctx<'_>) -> Object {
     let inst = &ctx.model.instance;
     let t = &inst.tools;
     let pg = inst.secrets.postgres.as_str();
@@ -67,7 +67,7 @@ pub fn reports(ctx: &Ctx<'_>) -> Object {
 
 /// The tests Pod `devstats-tests`: the tests image with its own command, no env.
 #[must_use]
-pub fn tests(ctx: &Ctx<'_>) -> Object {
+pub(crate) fn tests(ctx: &Ctx<'_>) -> Object {
     let inst = &ctx.model.instance;
     let container = Container {
         name: names::TESTS.to_owned(),

@@ -11,10 +11,10 @@ use k8s_openapi::api::core::v1::Secret;
 
 use crate::core::{ctx::Ctx, error::RenderError, object::Object};
 
-pub use crate::core::facts::RequiredSecret;
+pub(crate) use crate::core::facts::RequiredSecret;
 
 /// Keys of the PostgreSQL Secret.
-pub const PG_KEYS: [&str; 9] = [
+pub(crate) const PG_KEYS: [&str; 9] = [
     "PG_ADMIN_USER.secret",
     "PG_HOST.secret",
     "PG_HOST_RO.secret",
@@ -26,16 +26,16 @@ pub const PG_KEYS: [&str; 9] = [
     "PG_USER_RO.secret",
 ];
 /// Key of the GitHub Secret.
-pub const GITHUB_KEYS: [&str; 1] = ["GHA2DB_GITHUB_OAUTH.secret"];
+pub(crate) const GITHUB_KEYS: [&str; 1] = ["GHA2DB_GITHUB_OAUTH.secret"];
 /// Keys of the Grafana Secret.
-pub const GRAFANA_KEYS: [&str; 2] = [
+pub(crate) const GRAFANA_KEYS: [&str; 2] = [
     "GF_SECURITY_ADMIN_USER.secret",
     "GF_SECURITY_ADMIN_PASSWORD.secret",
 ];
 
 /// The Secrets and keys this model's workloads read.
 #[must_use]
-pub fn required(ctx: &Ctx<'_>) -> Vec<RequiredSecret> {
+pub(crate) fn required(ctx: &Ctx<'_>) -> Vec<RequiredSecret> {
     let s = &ctx.model.instance.secrets;
     let keys = |k: &[&str]| k.iter().map(|k| (*k).to_owned()).collect();
     let mut out = vec![
@@ -57,7 +57,7 @@ pub fn required(ctx: &Ctx<'_>) -> Vec<RequiredSecret> {
 }
 
 /// Builds the Secrets from the supplied values; every key must be present.
-pub fn build(ctx: &Ctx<'_>) -> Result<Vec<(Object, crate::core::policy::ApplyPolicy)>, RenderError> {
+pub(crate) fn build(ctx: &Ctx<'_>) -> Result<Vec<(Object, crate::core::policy::ApplyPolicy)>, RenderError> {
     let Some(values) = ctx.secrets else {
         return Ok(Vec::new());
     };

@@ -25,9 +25,9 @@ use crate::core::{component::Component, ctx::Ctx, object::Object};
 use crate::parts::security::{self, Probes, Workload};
 
 /// Short name of the default site (`devstats-static-default`).
-pub const DEFAULT_SITE: &str = "default";
+pub(crate) const DEFAULT_SITE: &str = "default";
 /// nginx's container port and the Services' port (what the Ingresses route to).
-pub const PORT: i32 = 80;
+pub(crate) const PORT: i32 = 80;
 /// Name of the backups volume in the pod.
 const BACKUPS_VOLUME: &str = "data-backups";
 /// Where nginx serves the backups from.
@@ -142,7 +142,7 @@ fn hardened_probes() -> Probes {
 /// Static site objects, each with the foundation it belongs to (None for the default site): the
 /// default site first, then one site per served foundation in the instance's order.
 #[must_use]
-pub fn build(ctx: &Ctx<'_>) -> Vec<(Option<String>, Object)> {
+pub(crate) fn build(ctx: &Ctx<'_>) -> Vec<(Option<String>, Object)> {
     let mut out: Vec<(Option<String>, Object)> = site(
         ctx,
         DEFAULT_SITE,

@@ -29,7 +29,7 @@ use crate::core::{ctx::Ctx, object::Object};
 
 /// The fallback schedule of a project without a computed schedule or override: 0:00 on
 /// 30 February, which is valid cron syntax and never comes.
-pub const NEVER: &str = "0 0 30 2 *";
+pub(crate) const NEVER: &str = "0 0 30 2 *";
 /// The chart's `concurrencyPolicy`.
 const FORBID: &str = "Forbid";
 
@@ -129,7 +129,7 @@ fn env(ctx: &Ctx<'_>, p: &Project) -> Env {
 
 /// The sync CronJob `devstats-{proj}`.
 #[must_use]
-pub fn build(ctx: &Ctx<'_>, p: &Project) -> Object {
+pub(crate) fn build(ctx: &Ctx<'_>, p: &Project) -> Object {
     let inst = &ctx.model.instance;
     let proj = p.name.as_str();
     let name = names::sync(proj);

@@ -28,7 +28,7 @@ fn spec(class: &str, mode: AccessMode, size: &str) -> PersistentVolumeClaimSpec 
 
 /// The project's volume claim.
 #[must_use]
-pub fn project_pvc(ctx: &Ctx<'_>, p: &Project) -> Object {
+pub(crate) fn project_pvc(ctx: &Ctx<'_>, p: &Project) -> Object {
     let st = &ctx.model.instance.storage;
     let name = names::project_pvc(p.name.as_str());
     Object::from(PersistentVolumeClaim {
@@ -40,7 +40,7 @@ pub fn project_pvc(ctx: &Ctx<'_>, p: &Project) -> Object {
 
 /// The shared backups volume claim.
 #[must_use]
-pub fn backups_pvc(ctx: &Ctx<'_>) -> Object {
+pub(crate) fn backups_pvc(ctx: &Ctx<'_>) -> Object {
     let b = &ctx.model.instance.storage.backups;
     Object::from(PersistentVolumeClaim {
         metadata: ctx.meta(

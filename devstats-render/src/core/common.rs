@@ -18,11 +18,11 @@ use crate::core::ctx::Ctx;
 /// The field manager / `app.kubernetes.io/managed-by` value.
 pub const MANAGED_BY: &str = "devstats-k8s";
 /// Value of the chart's `name` label on every object.
-pub const APP: &str = "devstats";
+pub(crate) const APP: &str = "devstats";
 
 /// The chart's labels: `name: devstats`, `type: <ty>` and, for per-project objects, `proj: <proj>`.
 #[must_use]
-pub fn chart_labels(ty: &str, proj: Option<&str>) -> BTreeMap<String, String> {
+pub(crate) fn chart_labels(ty: &str, proj: Option<&str>) -> BTreeMap<String, String> {
     let mut l = BTreeMap::new();
     l.insert("name".to_owned(), APP.to_owned());
     l.insert("type".to_owned(), ty.to_owned());
@@ -94,7 +94,7 @@ impl Ctx<'_> {
 
 /// Builds an ordered env list.
 #[derive(Debug, Default, Clone)]
-pub struct Env(pub Vec<EnvVar>);
+pub(crate) struct Env(pub Vec<EnvVar>);
 
 impl Env {
     /// An empty list.
@@ -177,7 +177,7 @@ impl Env {
 
 /// A `resources` block from the model (None when the model leaves it unset).
 #[must_use]
-pub fn resources(spec: Option<&ResourceSpec>) -> Option<ResourceRequirements> {
+pub(crate) fn resources(spec: Option<&ResourceSpec>) -> Option<ResourceRequirements> {
     let spec = spec?;
     let pair = |cpu: &devstats_model::Quantity, mem: &devstats_model::Quantity| {
         BTreeMap::from([
@@ -194,13 +194,13 @@ pub fn resources(spec: Option<&ResourceSpec>) -> Option<ResourceRequirements> {
 
 /// A node selector, or None when empty.
 #[must_use]
-pub fn node_selector(sel: &BTreeMap<String, String>) -> Option<BTreeMap<String, String>> {
+pub(crate) fn node_selector(sel: &BTreeMap<String, String>) -> Option<BTreeMap<String, String>> {
     if sel.is_empty() { None } else { Some(sel.clone()) }
 }
 
 /// A volume backed by a PVC.
 #[must_use]
-pub fn pvc_volume(volume: &str, claim: &str) -> Volume {
+pub(crate) fn pvc_volume(volume: &str, claim: &str) -> Volume {
     Volume {
         name: volume.into(),
         persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
@@ -213,7 +213,7 @@ pub fn pvc_volume(volume: &str, claim: &str) -> Volume {
 
 /// A volume mount.
 #[must_use]
-pub fn mount(volume: &str, path: &str) -> VolumeMount {
+pub(crate) fn mount(volume: &str, path: &str) -> VolumeMount {
     VolumeMount {
         name: volume.into(),
         mount_path: path.into(),

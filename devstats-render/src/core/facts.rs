@@ -20,61 +20,61 @@ pub struct RequiredSecret {
 }
 
 /// Name of the Gateway's plain-HTTP listener (its redirect route attaches to it).
-pub const HTTP_LISTENER: &str = "http";
+pub(crate) const HTTP_LISTENER: &str = "http";
 
 /// The pod label Flagger selects on (the first of its default `-selector-labels`) and rewrites
 /// to `<value>-primary` on the primary pods.
-pub const SELECTOR_LABEL: &str = "app";
+pub(crate) const SELECTOR_LABEL: &str = "app";
 
 /// Name of the Traefik `forwardAuth` middleware.
-pub const FORWARD_AUTH_MIDDLEWARE: &str = "devstats-oauth2-proxy";
+pub(crate) const FORWARD_AUTH_MIDDLEWARE: &str = "devstats-oauth2-proxy";
 
 /// The oauth2-proxy settings, when on.
 #[must_use]
-pub fn auth<'a>(ctx: &Ctx<'a>) -> Option<&'a AuthProxy> {
+pub(crate) fn auth<'a>(ctx: &Ctx<'a>) -> Option<&'a AuthProxy> {
     ctx.model.instance.auth_proxy.as_ref()
 }
 
 /// The canary settings, when on.
 #[must_use]
-pub fn canary<'a>(ctx: &Ctx<'a>) -> Option<&'a Canary> {
+pub(crate) fn canary<'a>(ctx: &Ctx<'a>) -> Option<&'a Canary> {
     ctx.model.instance.canary.as_ref()
 }
 
 /// Whether project `proj`'s Grafana is canaried.
 #[must_use]
-pub fn grafana_canaried(ctx: &Ctx<'_>, proj: &str) -> bool {
+pub(crate) fn grafana_canaried(ctx: &Ctx<'_>, proj: &str) -> bool {
     canary(ctx).is_some_and(|c| c.grafana(proj))
 }
 
 /// Whether the API is canaried.
 #[must_use]
-pub fn api_canaried(ctx: &Ctx<'_>) -> bool {
+pub(crate) fn api_canaried(ctx: &Ctx<'_>) -> bool {
     canary(ctx).is_some_and(|c| c.api)
 }
 
 /// Whether project `proj`'s Grafana hosts require sign-in.
 #[must_use]
-pub fn grafana_protected(ctx: &Ctx<'_>, proj: &str) -> bool {
+pub(crate) fn grafana_protected(ctx: &Ctx<'_>, proj: &str) -> bool {
     auth(ctx).is_some_and(|a| a.protect.grafana(proj))
 }
 
 /// Whether the API path requires sign-in.
 #[must_use]
-pub fn api_protected(ctx: &Ctx<'_>) -> bool {
+pub(crate) fn api_protected(ctx: &Ctx<'_>) -> bool {
     auth(ctx).is_some_and(|a| a.protect.api)
 }
 
 /// Whether the static sites require sign-in.
 #[must_use]
-pub fn static_protected(ctx: &Ctx<'_>) -> bool {
+pub(crate) fn static_protected(ctx: &Ctx<'_>) -> bool {
     auth(ctx).is_some_and(|a| a.protect.static_sites)
 }
 
 /// The Ingress a canaried Deployment's hosts are routed by (ingress-nginx): its own, since
 /// Flagger copies it to `<ingress>-canary` and two Canaries may not share one.
 #[must_use]
-pub fn canary_ingress(deployment: &str) -> String {
+pub(crate) fn canary_ingress(deployment: &str) -> String {
     format!(
         "devstats-ingress-{}",
         deployment.strip_prefix("devstats-").unwrap_or(deployment)
@@ -84,7 +84,7 @@ pub fn canary_ingress(deployment: &str) -> String {
 /// The pod-template labels (and Deployment selector) of a Deployment: `labels`, plus
 /// `app: <deployment>` when it is canaried.
 #[must_use]
-pub fn template_labels(
+pub(crate) fn template_labels(
     labels: &BTreeMap<String, String>,
     deployment: &str,
     canaried: bool,

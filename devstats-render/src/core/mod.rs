@@ -4,14 +4,14 @@
 //! ([`ctx::Ctx`]) and result ([`ctx::Rendered`]). Imports nothing from the other layers.
 
 pub mod common;
-pub mod component;
-pub mod ctx;
-pub mod error;
-pub mod facts;
+pub(crate) mod component;
+pub(crate) mod ctx;
+pub(crate) mod error;
+pub(crate) mod facts;
 pub mod kind;
-pub mod object;
-pub mod policy;
+pub(crate) mod object;
+pub(crate) mod policy;
 pub mod quantity;
-pub mod reference;
+pub(crate) mod reference;
 pub mod resource;
-pub mod secret_value;
+pub(crate) mod secret_value;

@@ -36,7 +36,16 @@ macro_rules! objects {
             Custom(CustomResource),
         }
 
-        impl Object {
+        // Here rather than in kind.rs, which knows no objects (core::kind is below core::object).
+impl Kind {
+    /// The kind of a rendered object.
+    #[must_use]
+    pub fn of_object(o: &Object) -> Option<Kind> {
+        Some(o.typed_kind())
+    }
+}
+
+impl Object {
             /// Its row of the kind table ([`Kind`]): REST coordinates and apply-order rank.
             #[must_use]
             pub fn typed_kind(&self) -> Kind {

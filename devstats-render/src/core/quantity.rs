@@ -31,7 +31,7 @@ const NANO: i128 = 1_000_000_000;
 
 /// A parsed quantity: its value in units of 10⁻⁹ and its format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     /// The value × 10⁹.
     pub nanos: i128,
     format: Format,
@@ -44,7 +44,7 @@ fn pow10(n: u32) -> Option<i128> {
 /// Parses a quantity as apimachinery's `ParseQuantity` does. `None` for malformed input or a
 /// value out of range of this implementation (|value| ≥ ~10²⁹).
 #[must_use]
-pub fn parse(s: &str) -> Option<Parsed> {
+pub(crate) fn parse(s: &str) -> Option<Parsed> {
     let (negative, rest) = match s.as_bytes().first()? {
         b'-' => (true, &s[1..]),
         b'+' => (false, &s[1..]),
@@ -179,7 +179,7 @@ impl Parsed {
 /// reads back as `317632k`. The server stores the first text and serves the second on every read
 /// (the stored object is parsed again), so this returns the form that is stable under reading.
 #[must_use]
-pub fn canonical(s: &str) -> String {
+pub(crate) fn canonical(s: &str) -> String {
     let Some(once) = parse(s).map(|p| p.canonical()) else {
         return s.to_owned();
     };
@@ -215,7 +215,7 @@ pub fn canonicalize_json(v: &mut serde_json::Value) {
 
 /// A `k8s-openapi` quantity in canonical form.
 #[must_use]
-pub fn quantity(s: &str) -> k8s_openapi::apimachinery::pkg::api::resource::Quantity {
+pub(crate) fn quantity(s: &str) -> k8s_openapi::apimachinery::pkg::api::resource::Quantity {
     k8s_openapi::apimachinery::pkg::api::resource::Quantity(canonical(s))
 }
 

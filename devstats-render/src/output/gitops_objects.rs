@@ -10,30 +10,30 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 /// Namespace of Flux's own objects.
-pub const FLUX_NAMESPACE: &str = "flux-system";
+pub(crate) const FLUX_NAMESPACE: &str = "flux-system";
 /// `apiVersion` of `GitRepository` and `HelmRepository`.
-pub const SOURCE_API: &str = "source.toolkit.fluxcd.io/v1";
+pub(crate) const SOURCE_API: &str = "source.toolkit.fluxcd.io/v1";
 /// `apiVersion` of Flux's `Kustomization`.
-pub const KUSTOMIZE_API: &str = "kustomize.toolkit.fluxcd.io/v1";
+pub(crate) const KUSTOMIZE_API: &str = "kustomize.toolkit.fluxcd.io/v1";
 /// `apiVersion` of `HelmRelease`.
-pub const HELM_API: &str = "helm.toolkit.fluxcd.io/v2";
+pub(crate) const HELM_API: &str = "helm.toolkit.fluxcd.io/v2";
 /// `apiVersion` of kustomize's `kustomization.yaml`.
-pub const KUSTOMIZE_CONFIG_API: &str = "kustomize.config.k8s.io/v1beta1";
+pub(crate) const KUSTOMIZE_CONFIG_API: &str = "kustomize.config.k8s.io/v1beta1";
 /// `apiVersion` of `ExternalSecret`.
-pub const EXTERNAL_SECRETS_API: &str = "external-secrets.io/v1";
+pub(crate) const EXTERNAL_SECRETS_API: &str = "external-secrets.io/v1";
 /// `apiVersion` of `SealedSecret`.
-pub const SEALED_SECRETS_API: &str = "bitnami.com/v1alpha1";
+pub(crate) const SEALED_SECRETS_API: &str = "bitnami.com/v1alpha1";
 
 /// Flux annotation: how server-side apply treats an object.
-pub const SSA_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/ssa";
+pub(crate) const SSA_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/ssa";
 /// Flux annotation: whether garbage collection may delete an object.
-pub const PRUNE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/prune";
+pub(crate) const PRUNE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/prune";
 /// Flux annotation: recreate an object whose immutable fields changed.
-pub const FORCE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/force";
+pub(crate) const FORCE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/force";
 
 /// Object metadata of the GitOps objects.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Meta {
+pub(crate) struct Meta {
     /// `metadata.name`.
     pub name: String,
     /// `metadata.namespace`.
@@ -58,14 +58,14 @@ impl Meta {
 
 /// A reference to an object by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NameRef {
+pub(crate) struct NameRef {
     /// Its name.
     pub name: String,
 }
 
 /// A Flux source reference.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SourceRef {
+pub(crate) struct SourceRef {
     /// `GitRepository` or `HelmRepository`.
     pub kind: &'static str,
     /// Its name.
@@ -78,7 +78,7 @@ pub struct SourceRef {
 /// Flux `GitRepository` (`source.toolkit.fluxcd.io/v1`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GitRepository {
+pub(crate) struct GitRepository {
     /// `apiVersion`.
     pub api_version: &'static str,
     /// `kind`.
@@ -92,7 +92,7 @@ pub struct GitRepository {
 /// `GitRepository.spec`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GitRepositorySpec {
+pub(crate) struct GitRepositorySpec {
     /// Fetch interval.
     pub interval: String,
     /// Clone URL.
@@ -107,7 +107,7 @@ pub struct GitRepositorySpec {
 
 /// `GitRepository.spec.ref`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GitRef {
+pub(crate) struct GitRef {
     /// Branch name.
     pub branch: String,
 }
@@ -128,7 +128,7 @@ impl GitRepository {
 /// Flux `Kustomization` (`kustomize.toolkit.fluxcd.io/v1`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Kustomization {
+pub(crate) struct Kustomization {
     /// `apiVersion`.
     pub api_version: &'static str,
     /// `kind`.
@@ -142,7 +142,7 @@ pub struct Kustomization {
 /// `Kustomization.spec`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct KustomizationSpec {
+pub(crate) struct KustomizationSpec {
     /// Kustomizations that must be ready first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<NameRef>,
@@ -178,7 +178,7 @@ impl Kustomization {
 /// Flux `HelmRepository` (`source.toolkit.fluxcd.io/v1`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HelmRepository {
+pub(crate) struct HelmRepository {
     /// `apiVersion`.
     pub api_version: &'static str,
     /// `kind`.
@@ -191,7 +191,7 @@ pub struct HelmRepository {
 
 /// `HelmRepository.spec`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HelmRepositorySpec {
+pub(crate) struct HelmRepositorySpec {
     /// Index fetch interval.
     pub interval: String,
     /// Chart repository URL.
@@ -217,7 +217,7 @@ impl HelmRepository {
 /// Flux `HelmRelease` (`helm.toolkit.fluxcd.io/v2`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HelmRelease {
+pub(crate) struct HelmRelease {
     /// `apiVersion`.
     pub api_version: &'static str,
     /// `kind`.
@@ -231,7 +231,7 @@ pub struct HelmRelease {
 /// `HelmRelease.spec`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HelmReleaseSpec {
+pub(crate) struct HelmReleaseSpec {
     /// Reconcile interval.
     pub interval: String,
     /// Helm release name.
@@ -251,7 +251,7 @@ pub struct HelmReleaseSpec {
 
 /// `HelmRelease.spec.chart`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HelmChartTemplate {
+pub(crate) struct HelmChartTemplate {
     /// `spec`.
     pub spec: HelmChartSpec,
 }
@@ -259,7 +259,7 @@ pub struct HelmChartTemplate {
 /// `HelmRelease.spec.chart.spec`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HelmChartSpec {
+pub(crate) struct HelmChartSpec {
     /// Chart name.
     pub chart: String,
     /// Version or semver range.
@@ -271,7 +271,7 @@ pub struct HelmChartSpec {
 /// `HelmRelease.spec.install`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HelmInstall {
+pub(crate) struct HelmInstall {
     /// Create the target namespace.
     pub create_namespace: bool,
     /// CRD policy.
@@ -282,7 +282,7 @@ pub struct HelmInstall {
 
 /// `HelmRelease.spec.upgrade`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HelmUpgrade {
+pub(crate) struct HelmUpgrade {
     /// CRD policy.
     pub crds: &'static str,
     /// Retries on failure.
@@ -291,7 +291,7 @@ pub struct HelmUpgrade {
 
 /// Install/upgrade remediation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Remediation {
+pub(crate) struct Remediation {
     /// Retries.
     pub retries: u32,
 }
@@ -346,7 +346,7 @@ impl HelmRelease {
 /// kustomize's `kustomization.yaml`: the resources of one directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct KustomizeFile {
+pub(crate) struct KustomizeFile {
     /// `apiVersion`.
     pub api_version: &'static str,
     /// `kind`.
@@ -370,7 +370,7 @@ impl KustomizeFile {
 /// External Secrets Operator `ExternalSecret` (`external-secrets.io/v1`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ExternalSecret {
+pub(crate) struct ExternalSecret {
     /// `apiVersion`.
     pub api_version: &'static str,
     /// `kind`.
@@ -384,7 +384,7 @@ pub struct ExternalSecret {
 /// `ExternalSecret.spec`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ExternalSecretSpec {
+pub(crate) struct ExternalSecretSpec {
     /// How often the Secret is refreshed.
     pub refresh_interval: String,
     /// The store.
@@ -397,7 +397,7 @@ pub struct ExternalSecretSpec {
 
 /// `ExternalSecret.spec.secretStoreRef`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StoreRef {
+pub(crate) struct StoreRef {
     /// Store name.
     pub name: String,
     /// `SecretStore` or `ClusterSecretStore`.
@@ -407,7 +407,7 @@ pub struct StoreRef {
 /// `ExternalSecret.spec.target`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ExternalSecretTarget {
+pub(crate) struct ExternalSecretTarget {
     /// Secret name.
     pub name: String,
     /// `Owner`: the Secret belongs to the ExternalSecret.
@@ -417,7 +417,7 @@ pub struct ExternalSecretTarget {
 /// `ExternalSecret.spec.data[]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ExternalSecretData {
+pub(crate) struct ExternalSecretData {
     /// Key in the Secret.
     pub secret_key: String,
     /// Where its value is read.
@@ -426,7 +426,7 @@ pub struct ExternalSecretData {
 
 /// `ExternalSecret.spec.data[].remoteRef`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RemoteRef {
+pub(crate) struct RemoteRef {
     /// Remote key.
     pub key: String,
     /// Property of the remote key.
@@ -449,7 +449,7 @@ impl ExternalSecret {
 /// Bitnami `SealedSecret` (`bitnami.com/v1alpha1`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SealedSecret {
+pub(crate) struct SealedSecret {
     /// `apiVersion`.
     pub api_version: &'static str,
     /// `kind`.
@@ -463,7 +463,7 @@ pub struct SealedSecret {
 /// `SealedSecret.spec`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SealedSecretSpec {
+pub(crate) struct SealedSecretSpec {
     /// Sealed value per key.
     pub encrypted_data: BTreeMap<String, String>,
     /// The Secret it unseals to.
@@ -472,7 +472,7 @@ pub struct SealedSecretSpec {
 
 /// `SealedSecret.spec.template`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SealedSecretTemplate {
+pub(crate) struct SealedSecretTemplate {
     /// The Secret's metadata.
     pub metadata: Meta,
     /// The Secret's type.

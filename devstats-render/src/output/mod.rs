@@ -12,7 +12,7 @@
 //! against ([`object_yaml_saphyr`]).
 
 pub mod gitops;
-pub mod gitops_objects;
+pub(crate) mod gitops_objects;
 pub mod yaml;
 
 use crate::core::{ctx::Rendered, policy::Phase};

@@ -30,7 +30,7 @@ use crate::core::facts::{canary, canary_ingress};
 use crate::core::{component::Component, ctx::Ctx, kind::Kind, object::CustomResource, object::Object};
 
 /// `flagger.app/v1beta1` `Canary`.
-pub const CANARY: Kind = Kind::CANARY;
+pub(crate) const CANARY: Kind = Kind::CANARY;
 
 /// Whether Flagger shifts traffic through Ingresses (ingress-nginx) rather than HTTPRoutes.
 fn nginx(ctx: &Ctx<'_>) -> bool {
@@ -302,7 +302,7 @@ fn hey(interval: &str, extra: &str, url: &str) -> String {
 
 /// The Canary of project `proj`'s Grafana, when canaried.
 #[must_use]
-pub fn grafana_canary(ctx: &Ctx<'_>, proj: &str) -> Option<Object> {
+pub(crate) fn grafana_canary(ctx: &Ctx<'_>, proj: &str) -> Option<Object> {
     let c = canary(ctx).filter(|c| c.grafana(proj))?;
     let hosts = crate::routing::ingress::project_hosts(ctx)
         .into_iter()
@@ -335,7 +335,7 @@ pub fn grafana_canary(ctx: &Ctx<'_>, proj: &str) -> Option<Object> {
 
 /// The API's Canary, when canaried.
 #[must_use]
-pub fn api_canary(ctx: &Ctx<'_>) -> Option<Object> {
+pub(crate) fn api_canary(ctx: &Ctx<'_>) -> Option<Object> {
     let c = canary(ctx).filter(|c| c.api)?;
     let inst = &ctx.model.instance;
     let hosts: Vec<String> = ctx

@@ -1,6 +1,6 @@
 //! Layer 4, **overlays**: what is laid over components and routes when the model asks for it:
 //! Flagger canaries, oauth2-proxy sign-in and the NetworkPolicies. Imports from the layers below.
 
-pub mod canary;
-pub mod network_policy;
-pub mod sign_in;
+pub(crate) mod canary;
+pub(crate) mod network_policy;
+pub(crate) mod sign_in;

@@ -47,7 +47,7 @@ const NS_LABEL: &str = "kubernetes.io/metadata.name";
 
 /// Which DevStats workload types the instance renders, by pod `type` label.
 #[must_use]
-pub fn rendered_types(model: &Model) -> Vec<&'static str> {
+pub(crate) fn rendered_types(model: &Model) -> Vec<&'static str> {
     let c = &model.instance.components;
     let full = model
         .projects
@@ -274,7 +274,7 @@ fn object_store(ctx: &Ctx<'_>) -> Option<NetworkPolicyEgressRule> {
 
 /// Every NetworkPolicy of the instance (none unless `networkPolicies.enabled`).
 #[must_use]
-pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
+pub(crate) fn build(ctx: &Ctx<'_>) -> Vec<Object> {
     let inst = &ctx.model.instance;
     let np = &inst.security.network_policies;
     if !np.enabled {

@@ -38,7 +38,7 @@ struct ForwardAuth {
 
 /// The Traefik `forwardAuth` Middleware the protected Ingresses reference (Traefik only).
 #[must_use]
-pub fn traefik_forward_auth(ctx: &Ctx<'_>) -> Option<Object> {
+pub(crate) fn traefik_forward_auth(ctx: &Ctx<'_>) -> Option<Object> {
     let a = auth(ctx)?;
     let inst = &ctx.model.instance;
     if inst.security.routing != Routing::Ingress || inst.security.https.controller != IngressFlavor::Traefik {

@@ -33,7 +33,7 @@ fn policy(type_: &str, value: i32) -> HPAScalingPolicy {
 /// on) and its autoscaler (when `h` is enabled). `pod_labels` are both the pods' labels (the
 /// budget's selector) and the objects' labels.
 #[must_use]
-pub fn availability(
+pub(crate) fn availability(
     ctx: &Ctx<'_>,
     deployment: &str,
     component: &str,
@@ -59,7 +59,7 @@ pub fn availability(
 /// The autoscaler of Deployment `deployment`; its object labels are `labels` plus the
 /// recommended ones.
 #[must_use]
-pub fn build(
+pub(crate) fn build(
     ctx: &Ctx<'_>,
     deployment: &str,
     component: &str,

@@ -1,9 +1,9 @@
 //! Layer 1, **parts**: pieces several components build their workloads from: pod security,
 //! tool-pod Jobs, PodDisruptionBudgets and autoscalers. Imports only from `core`.
 
-pub mod hpa;
-pub mod pdb;
-pub mod security;
-pub mod task_job;
+pub(crate) mod hpa;
+pub(crate) mod pdb;
+pub(crate) mod security;
+pub(crate) mod task_job;
 #[cfg(test)]
-pub mod testkit;
+pub(crate) mod testkit;

@@ -15,14 +15,14 @@ use crate::core::{ctx::Ctx, object::Object};
 
 /// Whether the model asks for disruption budgets.
 #[must_use]
-pub fn enabled(ctx: &Ctx<'_>) -> bool {
+pub(crate) fn enabled(ctx: &Ctx<'_>) -> bool {
     ctx.model.instance.security.rollout.disruption_budgets
 }
 
 /// The budget of the workload `name` whose pods carry `pod_labels`; its object labels are
 /// `labels` plus the recommended ones.
 #[must_use]
-pub fn build(
+pub(crate) fn build(
     ctx: &Ctx<'_>,
     name: &str,
     component: &str,

@@ -37,11 +37,11 @@ use crate::core::common::{mount, resources};
 use crate::core::{ctx::Ctx, object::Object};
 
 /// UID and GID of the `postgres` user of the Patroni image.
-pub const POSTGRES_UID: i64 = 999;
+pub(crate) const POSTGRES_UID: i64 = 999;
 
 /// Which image a pod runs, and so which hardening it allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Workload {
+pub(crate) enum Workload {
     /// Grafana: root, writable root filesystem, three capabilities.
     Grafana,
     /// The API: any UID, read-only root filesystem.
@@ -149,16 +149,16 @@ impl Workload {
 }
 
 /// Reason of the CKV_K8S_35 suppression (secrets as environment variables).
-pub const SECRETS_IN_ENV: &str =
+pub(crate) const SECRETS_IN_ENV: &str =
     "the image reads its credentials only from environment variables (no file-based configuration)";
 /// Reason of the CKV_K8S_43 suppression (image without digest).
-pub const TAG_PINNED: &str = "image not pinned by digest: upstream publishes latest only and pinning is the operator's choice (security.images.require: digest and an @sha256 image drop this skip)";
+pub(crate) const TAG_PINNED: &str = "image not pinned by digest: upstream publishes latest only and pinning is the operator's choice (security.images.require: digest and an @sha256 image drop this skip)";
 /// Reason of the CKV_K8S_14 suppression (image `latest` or untagged).
-pub const UPSTREAM_LATEST: &str = "the upstream DevStats images are published as latest only (cncf/devstats-docker-images images/build_images.sh); pulled with imagePullPolicy Always as the chart does; pin a tag or digest in the model (security.images.require) to drop this skip";
+pub(crate) const UPSTREAM_LATEST: &str = "the upstream DevStats images are published as latest only (cncf/devstats-docker-images images/build_images.sh); pulled with imagePullPolicy Always as the chart does; pin a tag or digest in the model (security.images.require) to drop this skip";
 
 /// True when pod hardening (security contexts and suppressions) is on.
 #[must_use]
-pub fn hardened(ctx: &Ctx<'_>) -> bool {
+pub(crate) fn hardened(ctx: &Ctx<'_>) -> bool {
     ctx.model.instance.security.pods.security_context
 }
 
@@ -227,7 +227,7 @@ fn pod_context(ctx: &Ctx<'_>, w: Workload) -> PodSecurityContext {
 /// (`volumeOwnership: chown`): root, only the capabilities `chown -R` of another user's files
 /// needs (all in Pod Security baseline's allowed set).
 #[must_use]
-pub fn chown_context() -> SecurityContext {
+pub(crate) fn chown_context() -> SecurityContext {
     SecurityContext {
         run_as_user: Some(0),
         run_as_non_root: Some(false),
@@ -245,7 +245,7 @@ pub fn chown_context() -> SecurityContext {
 /// Applies `instance.security.pods` to a pod spec: default resources, the service-account
 /// token, security contexts and the emptyDirs of a read-only root filesystem. A no-op with the
 /// chart-compatible settings.
-pub fn harden_pod(ctx: &Ctx<'_>, spec: &mut PodSpec, w: Workload) {
+pub(crate) fn harden_pod(ctx: &Ctx<'_>, spec: &mut PodSpec, w: Workload) {
     let p = &ctx.model.instance.security.pods;
     if let Some(def) = &p.default_resources {
         for c in spec
@@ -288,7 +288,7 @@ pub fn harden_pod(ctx: &Ctx<'_>, spec: &mut PodSpec, w: Workload) {
 
 /// The readiness, liveness and startup probes of a web container (each a different check).
 #[derive(Debug, Clone)]
-pub struct Probes {
+pub(crate) struct Probes {
     /// Readiness: the pod serves.
     pub readiness: Probe,
     /// Liveness: the process is not wedged.
@@ -299,7 +299,7 @@ pub struct Probes {
 
 /// A TCP probe of `port`.
 #[must_use]
-pub fn tcp_probe(port: i32, period: i32, failures: i32) -> Probe {
+pub(crate) fn tcp_probe(port: i32, period: i32, failures: i32) -> Probe {
     Probe {
         tcp_socket: Some(TCPSocketAction {
             port: IntOrString::Int(port),
@@ -314,7 +314,7 @@ pub fn tcp_probe(port: i32, period: i32, failures: i32) -> Probe {
 
 /// An exec probe.
 #[must_use]
-pub fn exec_probe(command: Vec<String>, period: i32, failures: i32) -> Probe {
+pub(crate) fn exec_probe(command: Vec<String>, period: i32, failures: i32) -> Probe {
     Probe {
         exec: Some(ExecAction {
             command: Some(command),
@@ -328,7 +328,7 @@ pub fn exec_probe(command: Vec<String>, period: i32, failures: i32) -> Probe {
 
 /// An HTTP GET probe.
 #[must_use]
-pub fn http_probe(path: &str, port: i32, period: i32, failures: i32) -> Probe {
+pub(crate) fn http_probe(path: &str, port: i32, period: i32, failures: i32) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.to_owned()),
@@ -345,7 +345,7 @@ pub fn http_probe(path: &str, port: i32, period: i32, failures: i32) -> Probe {
 
 /// Replicas of a web Deployment: `None` when an HPA owns them.
 #[must_use]
-pub fn replicas(n: u32, autoscaled: bool) -> Option<i32> {
+pub(crate) fn replicas(n: u32, autoscaled: bool) -> Option<i32> {
     (!autoscaled).then(|| i32::try_from(n).unwrap_or(i32::MAX))
 }
 
@@ -353,7 +353,7 @@ pub fn replicas(n: u32, autoscaled: bool) -> Option<i32> {
 /// `RollingUpdate`, distinct probes, a `preStop` sleep with a longer grace period, and spreading
 /// over nodes when it runs more than one replica (or an HPA scales it). A no-op with the
 /// chart-compatible settings.
-pub fn web_rollout(ctx: &Ctx<'_>, d: &mut DeploymentSpec, probes: Probes, multi_replica: bool) {
+pub(crate) fn web_rollout(ctx: &Ctx<'_>, d: &mut DeploymentSpec, probes: Probes, multi_replica: bool) {
     let r = &ctx.model.instance.security.rollout;
     if r.strategy {
         d.strategy = Some(DeploymentStrategy {
@@ -514,7 +514,7 @@ fn fails(check: &str, spec: &PodSpec) -> bool {
 /// hardened render: the checks its image cannot pass (see [`Workload`]), secrets read from the
 /// environment, and images pinned by tag rather than digest. Only checks the object actually
 /// fails are suppressed, so a builder that loses a hardening setting is reported, not hidden.
-pub fn suppress(ctx: &Ctx<'_>, o: &mut Object) {
+pub(crate) fn suppress(ctx: &Ctx<'_>, o: &mut Object) {
     if !hardened(ctx) {
         return;
     }

@@ -10,7 +10,7 @@ use crate::core::{ctx::Ctx, object::Object};
 use crate::parts::security::{self, Workload};
 
 /// What differs between the task Jobs.
-pub struct TaskJob<'a> {
+pub(crate) struct TaskJob<'a> {
     /// The Job's name.
     pub name: &'a str,
     /// Its component (the `app.kubernetes.io/component` label).
@@ -27,7 +27,7 @@ pub struct TaskJob<'a> {
 
 /// The Job running `pod` (hardened as a tool job) for `t`.
 #[must_use]
-pub fn build(ctx: &Ctx<'_>, t: TaskJob<'_>, mut pod: PodSpec) -> Object {
+pub(crate) fn build(ctx: &Ctx<'_>, t: TaskJob<'_>, mut pod: PodSpec) -> Object {
     pod.restart_policy = Some("Never".to_owned());
     security::harden_pod(ctx, &mut pod, Workload::Tool);
     let mut labels = t.labels;

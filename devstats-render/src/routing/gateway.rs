@@ -30,11 +30,11 @@ use crate::core::{component::Component, ctx::Ctx, kind::Kind, object::Object};
 use crate::routing::ingress::{DOMAINS_INGRESS, project_buckets, tls_secret};
 
 /// `gateway.networking.k8s.io/v1` `Gateway`.
-pub const GATEWAY: Kind = Kind::GATEWAY;
+pub(crate) const GATEWAY: Kind = Kind::GATEWAY;
 /// `gateway.networking.k8s.io/v1` `HTTPRoute`.
-pub const HTTP_ROUTE: Kind = Kind::HTTP_ROUTE;
+pub(crate) const HTTP_ROUTE: Kind = Kind::HTTP_ROUTE;
 /// Name of the plain HTTP listener.
-pub use crate::core::facts::HTTP_LISTENER;
+pub(crate) use crate::core::facts::HTTP_LISTENER;
 /// Port of every Service the routes send to.
 const SERVICE_PORT: i32 = 80;
 
@@ -266,7 +266,7 @@ fn with_http(ctx: &Ctx<'_>, mut sections: Vec<String>) -> Vec<String> {
 /// Per project, the Gateway listeners its hosts attach to (in host order, then `http` when
 /// HTTP is not redirected); empty without Gateway API routing.
 #[must_use]
-pub fn project_sections(ctx: &Ctx<'_>) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn project_sections(ctx: &Ctx<'_>) -> BTreeMap<String, Vec<String>> {
     if !matches!(ctx.model.instance.security.routing, Routing::GatewayApi(_)) {
         return BTreeMap::new();
     }
@@ -288,7 +288,7 @@ pub fn project_sections(ctx: &Ctx<'_>) -> BTreeMap<String, Vec<String>> {
 /// The bare-domain listeners (the API's and static sites' routes attach to them), then `http`
 /// when HTTP is not redirected; empty without Gateway API routing.
 #[must_use]
-pub fn site_sections(ctx: &Ctx<'_>) -> Vec<String> {
+pub(crate) fn site_sections(ctx: &Ctx<'_>) -> Vec<String> {
     if !matches!(ctx.model.instance.security.routing, Routing::GatewayApi(_)) {
         return Vec::new();
     }
@@ -308,7 +308,7 @@ pub fn site_sections(ctx: &Ctx<'_>) -> Vec<String> {
 /// API no API rule in the site routes: Flagger writes the HTTPRoute of their hosts
 /// ([`crate::overlays::canary`]).
 #[must_use]
-pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
+pub(crate) fn build(ctx: &Ctx<'_>) -> Vec<Object> {
     let inst = &ctx.model.instance;
     let Routing::GatewayApi(g) = &inst.security.routing else {
         return Vec::new();

@@ -36,17 +36,17 @@ use crate::core::common::{chart_labels, names};
 use crate::core::{component::Component, ctx::Ctx, object::Object};
 
 /// Number of the bare-domain Ingress; project buckets are numbered from the next one.
-pub const DOMAINS_INGRESS: usize = 1;
+pub(crate) const DOMAINS_INGRESS: usize = 1;
 
 /// Name of Ingress number `i`.
 #[must_use]
-pub fn ingress_name(i: usize) -> String {
+pub(crate) fn ingress_name(i: usize) -> String {
     format!("devstats-ingress-{i}")
 }
 
 /// Name of the TLS Secret of Ingress number `i`.
 #[must_use]
-pub fn tls_secret(i: usize) -> String {
+pub(crate) fn tls_secret(i: usize) -> String {
     format!("devstats-tls-{i}")
 }
 
@@ -181,7 +181,7 @@ fn ingress(
 /// Every project host with the project serving it: fully deployed projects in rotation order,
 /// each project's hosts in [`devstats_model::Model::project_hosts`] order, first occurrence wins.
 #[must_use]
-pub fn project_hosts(ctx: &Ctx<'_>) -> Vec<(String, String)> {
+pub(crate) fn project_hosts(ctx: &Ctx<'_>) -> Vec<(String, String)> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for p in ctx.model.rotation_order() {
@@ -198,7 +198,7 @@ pub fn project_hosts(ctx: &Ctx<'_>) -> Vec<(String, String)> {
 /// its number (the first is 2: number 1 is the bare domains). Depends only on the model, so
 /// re-renders never reshuffle certificates.
 #[must_use]
-pub fn project_buckets(ctx: &Ctx<'_>) -> Vec<(usize, Vec<(String, String)>)> {
+pub(crate) fn project_buckets(ctx: &Ctx<'_>) -> Vec<(usize, Vec<(String, String)>)> {
     let per_cert = usize::try_from(ctx.model.instance.ingress.max_hosts_per_certificate)
         .unwrap_or(usize::MAX)
         .max(1);
@@ -289,7 +289,7 @@ fn aux_ingress(ctx: &Ctx<'_>, name: &str, items: &[Item], protected: bool) -> Ob
 ///   Certificate for a bucket Secret they name; a bucket left with no rule at all (every host
 ///   canaried) gets an explicit cert-manager `Certificate` instead of its Ingress.
 #[must_use]
-pub fn build(ctx: &Ctx<'_>) -> Vec<Object> {
+pub(crate) fn build(ctx: &Ctx<'_>) -> Vec<Object> {
     use crate::core::facts::{
         api_canaried, api_protected, grafana_canaried, grafana_protected, static_protected,
     };

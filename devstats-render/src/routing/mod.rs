@@ -2,7 +2,7 @@
 //! (cert-manager issuers and certificates) and Traefik's middlewares. Imports from the layers
 //! below.
 
-pub mod gateway;
-pub mod ingress;
-pub mod tls;
-pub mod traefik;
+pub(crate) mod gateway;
+pub(crate) mod ingress;
+pub(crate) mod tls;
+pub(crate) mod traefik;

@@ -22,11 +22,11 @@ use crate::core::common::chart_labels;
 use crate::core::{component::Component, ctx::Ctx, kind::Kind, object::CustomResource, object::Object};
 
 /// `cert-manager.io/v1` `Issuer`.
-pub const ISSUER: Kind = Kind::ISSUER;
+pub(crate) const ISSUER: Kind = Kind::ISSUER;
 /// `cert-manager.io/v1` `ClusterIssuer`.
-pub const CLUSTER_ISSUER: Kind = Kind::CLUSTER_ISSUER;
+pub(crate) const CLUSTER_ISSUER: Kind = Kind::CLUSTER_ISSUER;
 /// `cert-manager.io/v1` `Certificate`.
-pub const CERTIFICATE: Kind = Kind::CERTIFICATE;
+pub(crate) const CERTIFICATE: Kind = Kind::CERTIFICATE;
 
 #[derive(Serialize)]
 struct Body<S: Serialize> {
@@ -118,7 +118,7 @@ fn solver(ctx: &Ctx<'_>, s: &AcmeSolver) -> Value {
 
 /// The issuer named by `instance.ingress.issuer`, when `https.issuer` is set.
 #[must_use]
-pub fn issuer(ctx: &Ctx<'_>) -> Option<Object> {
+pub(crate) fn issuer(ctx: &Ctx<'_>) -> Option<Object> {
     let inst = &ctx.model.instance;
     let acme = inst.security.https.issuer.as_ref()?;
     let name = inst.ingress.issuer.name.as_str();
@@ -145,7 +145,7 @@ pub fn issuer(ctx: &Ctx<'_>) -> Option<Object> {
 
 /// The `Certificate` of TLS Secret `secret` for `hosts` (Gateway API routing).
 #[must_use]
-pub fn certificate(ctx: &Ctx<'_>, secret: &str, hosts: Vec<String>) -> Option<Object> {
+pub(crate) fn certificate(ctx: &Ctx<'_>, secret: &str, hosts: Vec<String>) -> Option<Object> {
     let issuer = &ctx.model.instance.ingress.issuer;
     custom(
         CERTIFICATE,

@@ -9,16 +9,16 @@ use crate::core::{ctx::Ctx, kind::Kind, object::Object};
 use crate::routing::tls::custom;
 
 /// `traefik.io/v1alpha1` `Middleware`.
-pub const MIDDLEWARE: Kind = Kind::MIDDLEWARE;
+pub(crate) const MIDDLEWARE: Kind = Kind::MIDDLEWARE;
 
 /// Name of the Traefik redirect middleware.
-pub const REDIRECT_MIDDLEWARE: &str = "devstats-https-redirect";
+pub(crate) const REDIRECT_MIDDLEWARE: &str = "devstats-https-redirect";
 /// Name of the Traefik HSTS middleware.
-pub const HSTS_MIDDLEWARE: &str = "devstats-hsts";
+pub(crate) const HSTS_MIDDLEWARE: &str = "devstats-hsts";
 
 /// The Traefik middlewares the Ingresses reference (redirect, HSTS), as configured.
 #[must_use]
-pub fn traefik_middlewares(ctx: &Ctx<'_>) -> Vec<Object> {
+pub(crate) fn traefik_middlewares(ctx: &Ctx<'_>) -> Vec<Object> {
     let https = &ctx.model.instance.security.https;
     let mut out = Vec::new();
     if https.redirect {
