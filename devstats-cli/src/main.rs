@@ -9,10 +9,13 @@ mod import;
 mod operator;
 mod ops;
 mod render;
+mod stdout;
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use stdout::write_stdout;
 
 use clap::{Parser, Subcommand};
 
@@ -193,14 +196,5 @@ fn run(cli: Cli) -> Result<ExitCode, miette::Report> {
             write_stdout(String::from_utf8_lossy(&out).trim_end())?;
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-pub(crate) fn write_stdout(text: &str) -> Result<(), miette::Report> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.write_all(b"\n")) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(miette::miette!("cannot write output: {e}")),
     }
 }

@@ -62,7 +62,7 @@ pub struct InstallArgs {
 fn write_out(output: Option<&Path>, text: &str) -> miette::Result<()> {
     match output {
         Some(p) => std::fs::write(p, text).map_err(|e| miette!("{}: cannot write: {e}", p.display())),
-        None => crate::write_stdout(text.trim_end()),
+        None => crate::stdout::write_stdout(text.trim_end()),
     }
 }
 
@@ -130,6 +130,6 @@ pub fn install(args: InstallArgs) -> miette::Result<ExitCode> {
     let text = install
         .yaml()
         .map_err(|e| miette!("cannot serialize the install: {e}"))?;
-    crate::write_stdout(text.trim_end())?;
+    crate::stdout::write_stdout(text.trim_end())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -493,7 +493,7 @@ pub fn diff(args: DiffArgs) -> miette::Result<ExitCode> {
     )?;
     match args.output {
         Output::Json => {
-            crate::write_stdout(&serde_json::to_string_pretty(&report).into_diagnostic()?)?;
+            crate::stdout::write_stdout(&serde_json::to_string_pretty(&report).into_diagnostic()?)?;
         }
         Output::Text => {
             let color = match args.color {
@@ -510,7 +510,7 @@ pub fn diff(args: DiffArgs) -> miette::Result<ExitCode> {
                 });
             }
             if !text.is_empty() {
-                crate::write_stdout(text.trim_end())?;
+                crate::stdout::write_stdout(text.trim_end())?;
             }
             for n in &report.notes {
                 eprintln!("note: {n}");
@@ -546,8 +546,8 @@ pub fn status(args: StatusArgs) -> miette::Result<ExitCode> {
     )?;
     let s = status::compute(&set, &ns, &snap);
     match args.output {
-        Output::Json => crate::write_stdout(&serde_json::to_string_pretty(&s).into_diagnostic()?)?,
-        Output::Text => crate::write_stdout(status::table(&s).trim_end())?,
+        Output::Json => crate::stdout::write_stdout(&serde_json::to_string_pretty(&s).into_diagnostic()?)?,
+        Output::Text => crate::stdout::write_stdout(status::table(&s).trim_end())?,
     }
     Ok(if s.findings == 0 {
         ExitCode::SUCCESS

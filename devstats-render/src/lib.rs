@@ -5,298 +5,58 @@
 //! apply order ([`Phase`], then kind, then name), maps are `BTreeMap`s, and project order in the
 //! model file does not matter.
 //!
-//! Where is X built? One hop: `grafana.rs` builds the Grafana Deployments and Services,
-//! `sync.rs` the sync CronJobs, `patroni.rs` the database, `ingress.rs` the Ingresses, and so on.
-//! How each object is applied, pruned and waited for is its [`ApplyPolicy`] (`policy.rs`), set
-//! when it is built and carried on its [`Rendered`].
+//! # Layout
+//!
+//! The sources are layered; a folder is a layer, and a module imports only from its own layer
+//! or lower ones, never in a circle (`tests/layers.rs` checks both):
+//!
+//! | layer | folder | what |
+//! |---|---|---|
+//! | 0 | `core/` | objects, kinds, apply policy and phase, names, labels, model facts, [`Ctx`], [`Rendered`] |
+//! | 1 | `parts/` | pod security, tool-pod Jobs, PodDisruptionBudgets, autoscalers |
+//! | 2 | `components/` | one file per `--only` component (`grafana.rs` builds the Grafana Deployments and Services, `sync.rs` the sync CronJobs, `patroni.rs` the database, …) |
+//! | 3 | `routing/` | Ingresses, Gateway API routes, TLS, Traefik middlewares |
+//! | 4 | `overlays/` | Flagger canaries, oauth2-proxy sign-in, NetworkPolicies |
+//! | 5 | `check/` | the cross-object reference check |
+//! | 6 | `output/` | YAML, JSON, files, the GitOps tree |
+//!
+//! This file is the assembly ([`render`] builds every component, checks references, selects)
+//! and the crate's public facade below. How each object is applied, pruned and waited for is its
+//! [`ApplyPolicy`] (`core/policy.rs`), set when it is built and carried on its [`Rendered`].
 
-pub mod affiliations;
-pub mod api;
-pub mod backups;
-pub mod bootstrap;
-pub mod cert_manager;
-pub mod common;
-pub mod delivery;
-pub mod disaster_recovery;
-pub mod facts;
-pub mod flux;
-pub mod gateway;
-pub mod gitops;
-pub mod grafana;
-pub mod grafana_data;
-pub mod hpa;
-pub mod ingress;
-pub mod kind;
-pub mod monitoring;
-pub mod namespace;
-pub mod network_policy;
-pub mod object;
-pub mod operator;
+mod check;
+mod components;
+mod core;
 pub mod output;
-pub mod patroni;
-pub mod pdb;
-pub mod policy;
-pub mod provision;
-pub mod quantity;
-pub mod reference;
-pub mod refs;
-pub mod reports;
-pub mod resource;
-pub mod secrets;
-pub mod security;
-pub mod static_sites;
-pub mod sync;
-pub mod task_job;
-#[cfg(test)]
-mod testkit;
-pub mod volumes;
+mod overlays;
+mod parts;
+mod routing;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-use std::str::FromStr;
+// The public facade: the paths other crates (the CLI, the tests, the benches) use, kept stable
+// whatever layer folder an item lives in.
+pub use crate::check::refs;
+pub use crate::components::{disaster_recovery, grafana_data, monitoring, operator};
+pub use crate::core::component::{Component, Selection};
+pub use crate::core::ctx::{Ctx, Rendered};
+pub use crate::core::error::{BrokenReference, MissingSecretKey, RenderError, SelectionProblem};
+pub use crate::core::facts::RequiredSecret;
+pub use crate::core::kind::Kind;
+pub use crate::core::object::{CustomResource, Object};
+pub use crate::core::policy::{ApplyPolicy, Phase, PruneGuard, Ready, Write};
+pub use crate::core::reference::{Reference, Via};
+pub use crate::core::secret_value::{SecretValue, SecretValues};
+pub use crate::core::{common, kind, quantity, resource};
+pub use crate::output::gitops;
 
-use devstats_model::schedule::ProjectSchedule;
-use devstats_model::{Deployment, Model, Project};
+use devstats_model::{Deployment, Model};
 
-pub use kind::Kind;
-pub use object::{CustomResource, Object};
-pub use policy::{ApplyPolicy, PruneGuard, Ready, Write};
-pub use reference::{Reference, Via};
-pub use secrets::{RequiredSecret, SecretValue, SecretValues};
-
-/// Apply phases, in order. Objects of a phase only reference objects of earlier phases (or of
-/// the same phase), so applying phase by phase never creates a dangling reference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Phase {
-    /// The namespace.
-    Namespace,
-    /// Secrets, ServiceAccount, RBAC.
-    Config,
-    /// PersistentVolumeClaims.
-    Storage,
-    /// Patroni: Endpoints, Services, StatefulSet.
-    Database,
-    /// The bootstrap Job (logs database, users, grants).
-    Bootstrap,
-    /// Per-project provisioning Jobs.
-    Provision,
-    /// CronJobs.
-    Schedules,
-    /// Deployments, their Services, helper pods.
-    Workloads,
-    /// Ingresses.
-    Routing,
-}
-
-impl Phase {
-    /// All phases in order.
-    pub const ALL: [Phase; 9] = [
-        Phase::Namespace,
-        Phase::Config,
-        Phase::Storage,
-        Phase::Database,
-        Phase::Bootstrap,
-        Phase::Provision,
-        Phase::Schedules,
-        Phase::Workloads,
-        Phase::Routing,
-    ];
-
-    /// Lowercase name, e.g. `database`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Namespace => "namespace",
-            Phase::Config => "config",
-            Phase::Storage => "storage",
-            Phase::Database => "database",
-            Phase::Bootstrap => "bootstrap",
-            Phase::Provision => "provision",
-            Phase::Schedules => "schedules",
-            Phase::Workloads => "workloads",
-            Phase::Routing => "routing",
-        }
-    }
-}
-
-macro_rules! components {
-    ($($variant:ident => $name:literal, $per_project:literal, $doc:literal;)*) => {
-        /// A DevStats component, for `--only` selection.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum Component { $(#[doc = $doc] $variant,)* }
-
-        impl Component {
-            /// Every component.
-            pub const ALL: &'static [Component] = &[$(Component::$variant,)*];
-            /// The CLI spelling.
-            #[must_use]
-            pub fn as_str(self) -> &'static str { match self { $(Component::$variant => $name,)* } }
-            /// True for components with one object (set) per project.
-            #[must_use]
-            pub fn per_project(self) -> bool { match self { $(Component::$variant => $per_project,)* } }
-            /// What it renders.
-            #[must_use]
-            pub fn description(self) -> &'static str { match self { $(Component::$variant => $doc,)* } }
-        }
-
-        impl FromStr for Component {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($name => Ok(Component::$variant),)*
-                    _ => Err(format!(
-                        "unknown component '{s}'; allowed: {}",
-                        Component::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
-                    )),
-                }
-            }
-        }
-    };
-}
-
-components! {
-    Namespace => "namespace", false, "the instance Namespace and its NetworkPolicies";
-    Secrets => "secrets", false, "the PostgreSQL, GitHub and Grafana Secrets (only with secret data)";
-    Volumes => "volumes", true, "per-project PersistentVolumeClaims";
-    BackupsVolume => "backups-volume", false, "the shared backups PersistentVolumeClaim";
-    Postgres => "postgres", false, "Patroni: ServiceAccount, Role, RoleBinding, Endpoints, Services, StatefulSet";
-    Bootstrap => "bootstrap", false, "the bootstrap Job";
-    Provision => "provision", true, "per-project provisioning Jobs";
-    Sync => "sync", true, "per-project sync CronJobs";
-    Affiliations => "affiliations", true, "per-project affiliations CronJobs";
-    AffiliationsImport => "affiliations-import", false, "the shared affiliations import CronJob";
-    Grafana => "grafana", true, "per-project Grafana Deployments and Services";
-    Api => "api", false, "the API Deployment and Service";
-    Static => "static", false, "static site Deployments and Services";
-    Ingress => "ingress", false, "Ingresses or Gateway API routes (bare domains and bucketed project hosts), and the cert-manager issuer";
-    Backups => "backups", false, "the logical backups CronJob";
-    BaseBackup => "base-backup", false, "the WAL-G base backup CronJob and its ServiceAccount, Role, RoleBinding (instance.disasterRecovery)";
-    BackupsCopy => "backups-copy", false, "the dump generations and off-site copy CronJob (instance.disasterRecovery)";
-    RestoreDrill => "restore-drill", false, "the restore drill CronJob (instance.disasterRecovery)";
-    Vacuum => "vacuum", false, "the vacuum CronJob";
-    Reports => "reports", false, "the reports pod";
-    Tests => "tests", false, "the tests pod";
-    Monitoring => "monitoring", false, "prometheus-operator PodMonitor, ServiceMonitor and PrometheusRule, and the ops dashboard ConfigMaps (with monitoring.enabled)";
-}
-
-impl fmt::Display for Component {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Which part of the deployment to render (instead of the chart's 23 skip gates and 9 index ranges).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Selection {
-    /// Only these components (all when empty).
-    pub only: BTreeSet<Component>,
-    /// Only these projects' objects (all when empty). Without `only`, selecting projects renders
-    /// just the per-project components.
-    pub projects: BTreeSet<String>,
-    /// Only projects of these foundations, and these foundations' static sites (all when empty).
-    pub foundations: BTreeSet<String>,
-}
-
-impl Selection {
-    /// Everything.
-    #[must_use]
-    pub fn all() -> Self {
-        Self::default()
-    }
-
-    fn narrowed(&self) -> bool {
-        !self.projects.is_empty() || !self.foundations.is_empty()
-    }
-
-    /// Whether a component is selected.
-    #[must_use]
-    pub fn component(&self, c: Component) -> bool {
-        if !self.only.is_empty() {
-            return self.only.contains(&c);
-        }
-        !self.narrowed() || c.per_project() || (c == Component::Static && !self.foundations.is_empty())
-    }
-
-    /// Whether a project is selected.
-    #[must_use]
-    pub fn project(&self, p: &Project) -> bool {
-        (self.projects.is_empty() || self.projects.contains(p.name.as_str()))
-            && (self.foundations.is_empty()
-                || p.foundations
-                    .iter()
-                    .any(|f| self.foundations.contains(f.as_str())))
-    }
-
-    /// Checks that every named project, foundation and component exists.
-    pub fn check(&self, model: &Model) -> Result<(), RenderError> {
-        let mut problems = Vec::new();
-        for p in &self.projects {
-            if model.project(p).is_none() {
-                problems.push(SelectionProblem::UnknownProject {
-                    name: p.clone(),
-                    suggestion: devstats_model::structure::suggest(
-                        p,
-                        model.projects.iter().map(|p| p.name.as_str()),
-                    )
-                    .map(str::to_owned),
-                });
-            }
-        }
-        for f in &self.foundations {
-            if model.foundation(f).is_none() {
-                problems.push(SelectionProblem::UnknownFoundation {
-                    name: f.clone(),
-                    defined: model.foundations.iter().map(|f| f.name.to_string()).collect(),
-                });
-            }
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(RenderError::Selection(problems))
-        }
-    }
-}
-
-/// A name in a [`Selection`] that the model does not define.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SelectionProblem {
-    /// `--project` names no project.
-    #[error("unknown project '{name}'{}", suggestion.as_ref().map(|s| format!("; did you mean '{s}'?")).unwrap_or_default())]
-    UnknownProject {
-        /// The name given.
-        name: String,
-        /// The closest project name, if one is close.
-        suggestion: Option<String>,
-    },
-    /// `--foundation` names no foundation.
-    #[error("unknown foundation '{name}'; defined: {}", defined.join(", "))]
-    UnknownFoundation {
-        /// The name given.
-        name: String,
-        /// The foundations the model defines.
-        defined: Vec<String>,
-    },
-}
-
-/// A key that secret data given to the render lacks.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{secret} needs key {key} (file {key})")]
-pub struct MissingSecretKey {
-    /// The Secret.
-    pub secret: String,
-    /// The key (and the file it is read from).
-    pub key: String,
-}
-
-/// `items` displayed, joined by `sep`.
-fn joined<T: fmt::Display>(items: &[T], sep: &str) -> String {
-    items
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(sep)
-}
+use crate::components::{
+    affiliations, api, backups, bootstrap, grafana, namespace, patroni, provision, reports, secrets,
+    static_sites, sync, volumes,
+};
+use crate::overlays::{canary, network_policy, sign_in};
+use crate::parts::security;
+use crate::routing::{gateway, ingress, tls, traefik};
 
 /// Render options.
 #[derive(Debug, Clone, Default)]
@@ -305,59 +65,6 @@ pub struct Options {
     pub selection: Selection,
     /// Secret values (files named by key); without them Secrets are left out and listed as required.
     pub secrets: Option<SecretValues>,
-}
-
-/// Why rendering failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RenderError {
-    /// The schedule parameters are unusable.
-    #[error("cannot compute schedules: {0}")]
-    Schedule(#[from] devstats_model::schedule::ScheduleError),
-    /// Secret data was given but incomplete.
-    #[error("secret data is incomplete: {}", joined(.0, "; "))]
-    Secrets(Vec<MissingSecretKey>),
-    /// The selection names things that do not exist.
-    #[error("{}", joined(.0, "; "))]
-    Selection(Vec<SelectionProblem>),
-    /// Rendered objects reference objects that do not exist.
-    #[error("{} broken reference{}:\n  {}", .0.len(), if .0.len() == 1 { "" } else { "s" }, joined(.0, "\n  "))]
-    References(Vec<refs::BrokenReference>),
-}
-
-/// Everything the builders need: the model and what is derived from it once.
-pub struct Ctx<'a> {
-    /// The model.
-    pub model: &'a Model,
-    /// Computed schedules by project name.
-    pub schedules: BTreeMap<String, ProjectSchedule>,
-    /// Secret values, when rendering Secrets.
-    pub secrets: Option<&'a SecretValues>,
-}
-
-impl<'a> Ctx<'a> {
-    /// Derives schedules etc. from a validated model.
-    pub fn new(model: &'a Model, secrets: Option<&'a SecretValues>) -> Result<Self, RenderError> {
-        Ok(Self {
-            model,
-            schedules: model.schedules()?,
-            secrets,
-        })
-    }
-}
-
-/// One rendered object with its place in the deployment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rendered {
-    /// How it is applied, pruned and waited for, and its phase (set by its builder).
-    pub policy: ApplyPolicy,
-    /// Component that built it.
-    pub component: Component,
-    /// The project it belongs to, for per-project objects.
-    pub project: Option<String>,
-    /// The foundation it belongs to, for per-foundation objects (static sites).
-    pub foundation: Option<String>,
-    /// The object.
-    pub object: Object,
 }
 
 /// The result of a render.
@@ -381,7 +88,7 @@ pub fn render(model: &Model, opts: &Options) -> Result<RenderSet, RenderError> {
     let ctx = Ctx::new(model, opts.secrets.as_ref())?;
     let (all, required_secrets) = build_all(&ctx)?;
     let database_secret = model.instance.secrets.postgres.to_string();
-    refs::check(&all, &required_secrets)?;
+    crate::check::refs::check(&all, &required_secrets)?;
     let sel = &opts.selection;
     if *sel == Selection::all() {
         return Ok(RenderSet {
@@ -472,9 +179,9 @@ fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), Rend
                 out.push(Component::Sync, name, vec![sync::build(ctx, p)]);
                 out.push(Component::Affiliations, name, vec![affiliations::build(ctx, p)]);
                 // The Flagger Canary is an overlay of the component: it belongs to it (and
-                // to `--only grafana`), but grafana.rs does not know delivery.
+                // to `--only grafana`), but grafana.rs does not know the canary overlay.
                 let mut grafana = grafana::build(ctx, p);
-                grafana.extend(delivery::grafana_canary(ctx, p.name.as_str()));
+                grafana.extend(canary::grafana_canary(ctx, p.name.as_str()));
                 out.push(Component::Grafana, name, grafana);
             }
         }
@@ -488,27 +195,23 @@ fn build_all(ctx: &Ctx<'_>) -> Result<(Vec<Rendered>, Vec<RequiredSecret>), Rend
     }
     if c.api {
         let mut api = api::build(ctx);
-        api.extend(delivery::api_canary(ctx));
+        api.extend(canary::api_canary(ctx));
         out.push(Component::Api, None, api);
     }
     if c.ingress {
         out.push(Component::Ingress, None, ingress::build(ctx));
         out.push(Component::Ingress, None, gateway::build(ctx));
-        out.push(
-            Component::Ingress,
-            None,
-            cert_manager::issuer(ctx).into_iter().collect(),
-        );
+        out.push(Component::Ingress, None, tls::issuer(ctx).into_iter().collect());
         let https = &model.instance.security.https;
         if model.instance.security.routing == devstats_model::hardening::Routing::Ingress
             && https.controller == devstats_model::hardening::IngressFlavor::Traefik
         {
-            out.push(Component::Ingress, None, cert_manager::traefik_middlewares(ctx));
+            out.push(Component::Ingress, None, traefik::traefik_middlewares(ctx));
         }
         out.push(
             Component::Ingress,
             None,
-            delivery::traefik_forward_auth(ctx).into_iter().collect(),
+            sign_in::traefik_forward_auth(ctx).into_iter().collect(),
         );
     }
     if c.backups.enabled {

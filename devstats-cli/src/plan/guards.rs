@@ -21,8 +21,8 @@
 use serde_json::Value;
 
 use crate::kinds::Kind;
-use crate::plan::DesiredSet;
-use crate::plan::decide::LiveState;
+use crate::plan::desired::DesiredSet;
+use crate::plan::live::LiveState;
 
 /// The environment variable that selects Patroni's Kubernetes DCS mode.
 const USE_ENDPOINTS: &str = "PATRONI_KUBERNETES_USE_ENDPOINTS";

@@ -1051,7 +1051,7 @@ impl<'a> ser::Serializer for Node<'a> {
 }
 
 /// A block sequence being written.
-pub struct SeqSer<'a> {
+pub(crate) struct SeqSer<'a> {
     out: &'a mut String,
     /// The dashes' depth.
     depth: usize,
@@ -1129,7 +1129,7 @@ impl ser::SerializeTupleStruct for SeqSer<'_> {
 }
 
 /// A block mapping being written.
-pub struct MapSer<'a> {
+pub(crate) struct MapSer<'a> {
     out: &'a mut String,
     /// The keys' depth.
     depth: usize,
