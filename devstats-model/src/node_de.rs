@@ -14,8 +14,7 @@
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::source::{Node, NodeKind, Pos};
-use crate::structure::{is_bool, is_null, parse_int};
+use crate::source::{Node, NodeKind, Pos, is_bool, is_null, parse_int};
 
 /// Why a tree does not deserialize, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]

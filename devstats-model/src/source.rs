@@ -83,6 +83,28 @@ pub enum NodeKind {
     Map(Vec<(Node, Node)>),
 }
 
+/// True for a plain null scalar: empty, `~`, `null`, `Null` or `NULL`.
+pub(crate) fn is_null(node: &Node) -> bool {
+    matches!(&node.kind, NodeKind::Scalar { value, quoted: false } if matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL"))
+}
+
+/// A plain scalar as a whole number: decimal, `0x` hex or `0o` octal, `_` separators allowed.
+pub(crate) fn parse_int(s: &str) -> Option<i128> {
+    let s = s.replace('_', "");
+    if let Some(hex) = s.strip_prefix("0x") {
+        return i128::from_str_radix(hex, 16).ok();
+    }
+    if let Some(oct) = s.strip_prefix("0o") {
+        return i128::from_str_radix(oct, 8).ok();
+    }
+    s.parse::<i128>().ok()
+}
+
+/// True for a plain boolean scalar: `true`/`false`, `True`/`False`, `TRUE`/`FALSE`.
+pub(crate) fn is_bool(s: &str) -> bool {
+    matches!(s, "true" | "false" | "True" | "False" | "TRUE" | "FALSE")
+}
+
 /// A YAML syntax error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {

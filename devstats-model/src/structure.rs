@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::diagnostics::Problem;
 use crate::source::{Node, NodeKind, Path};
+use crate::source::{is_bool, is_null, parse_int};
 
 /// The model's JSON Schema (draft 2020-12), as `devstats-k8s schema` prints it.
 #[must_use]
@@ -30,11 +31,6 @@ struct Checker<'s> {
     root: &'s Value,
 }
 
-/// True for a plain null scalar: empty, `~`, `null`, `Null` or `NULL`.
-pub(crate) fn is_null(node: &Node) -> bool {
-    matches!(&node.kind, NodeKind::Scalar { value, quoted: false } if matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL"))
-}
-
 fn describe(node: &Node) -> String {
     match &node.kind {
         NodeKind::Scalar { value, quoted } => {
@@ -57,23 +53,6 @@ fn truncate(s: &str) -> String {
     } else {
         s.to_owned()
     }
-}
-
-/// A plain scalar as a whole number: decimal, `0x` hex or `0o` octal, `_` separators allowed.
-pub(crate) fn parse_int(s: &str) -> Option<i128> {
-    let s = s.replace('_', "");
-    if let Some(hex) = s.strip_prefix("0x") {
-        return i128::from_str_radix(hex, 16).ok();
-    }
-    if let Some(oct) = s.strip_prefix("0o") {
-        return i128::from_str_radix(oct, 8).ok();
-    }
-    s.parse::<i128>().ok()
-}
-
-/// True for a plain boolean scalar: `true`/`false`, `True`/`False`, `TRUE`/`FALSE`.
-pub(crate) fn is_bool(s: &str) -> bool {
-    matches!(s, "true" | "false" | "True" | "False" | "TRUE" | "FALSE")
 }
 
 impl<'s> Checker<'s> {
