@@ -7,7 +7,8 @@
 //! `Stalled=True`/`InvalidSpec` with every problem's `spec.` path, and nothing is requested from
 //! the cluster. A valid spec is rendered as `apply` renders it (no `--secrets-from`: Secrets are
 //! expected to exist), applied with the CLI's phased server-side apply and waits
-//! ([`crate::apply::apply`]) as field manager `devstats-operator` (through [`AsOperator`]), with a
+//! ([`crate::apply::apply`]) as the cluster's field manager — the operator's cluster is
+//! `KubeCluster::with_field_manager("devstats-operator")` ([`resource::FIELD_MANAGER`]) — with a
 //! complete render so the inventory prune runs — with its guards always on: volume claims,
 //! run-once Job records and the database are never pruned by a reconcile (the resource has no
 //! field to ask for that; `devstats-k8s apply --prune-volumes --prune-database` remains the way).
@@ -31,10 +32,10 @@ use devstats_render::resource::{
 use serde_json::Value;
 
 use crate::apply::{ApplyConfig, ApplyError, ApplyReport};
-use crate::cluster::{ApiError, Cluster, ListOptions, LogOptions};
+use crate::cluster::{ApiError, Cluster};
 use crate::destroy::{self, DestroyReport};
 use crate::engine::Engine;
-use crate::kinds::{Kind, ObjectKey};
+use crate::kinds::Kind;
 use crate::plan::{DesiredSet, inventory};
 use crate::progress::Progress;
 use crate::retry::RetryPolicy;
@@ -49,120 +50,6 @@ pub const DEVSTATS: Kind = Kind {
     plural: resource::PLURAL,
     namespaced: true,
 };
-
-/// A cluster that can server-side apply as a named field manager (the `fieldManager` query
-/// parameter of the apply PATCH). [`Cluster::apply`] always applies as `devstats-k8s`.
-#[allow(async_fn_in_trait)] // used through generics within one task, like `Cluster`
-pub trait ApplyAs: Cluster {
-    /// Server-side apply as field manager `manager`.
-    async fn apply_as(
-        &self,
-        manager: &str,
-        key: &ObjectKey,
-        body: &Value,
-        force: bool,
-        dry_run: bool,
-    ) -> Result<Value, ApiError>;
-}
-
-impl ApplyAs for crate::cluster::KubeCluster {
-    async fn apply_as(
-        &self,
-        manager: &str,
-        key: &ObjectKey,
-        body: &Value,
-        force: bool,
-        dry_run: bool,
-    ) -> Result<Value, ApiError> {
-        crate::cluster::KubeCluster::apply_as(self, manager, key, body, force, dry_run).await
-    }
-}
-
-/// A cluster whose applies are made as field manager [`resource::FIELD_MANAGER`]
-/// (`devstats-operator`); every other request goes to the inner cluster unchanged.
-#[derive(Debug)]
-pub struct AsOperator<'a, C>(pub &'a C);
-
-impl<C: ApplyAs> Cluster for AsOperator<'_, C> {
-    async fn list(
-        &self,
-        kind: Kind,
-        namespace: Option<&str>,
-        opts: &ListOptions,
-    ) -> Result<Vec<Value>, ApiError> {
-        self.0.list(kind, namespace, opts).await
-    }
-
-    async fn get(&self, key: &ObjectKey) -> Result<Option<Value>, ApiError> {
-        self.0.get(key).await
-    }
-
-    async fn apply(
-        &self,
-        key: &ObjectKey,
-        body: &Value,
-        force: bool,
-        dry_run: bool,
-    ) -> Result<Value, ApiError> {
-        self.0
-            .apply_as(resource::FIELD_MANAGER, key, body, force, dry_run)
-            .await
-    }
-
-    async fn patch_managed_fields(
-        &self,
-        key: &ObjectKey,
-        resource_version: &str,
-        managed_fields: &Value,
-    ) -> Result<Value, ApiError> {
-        self.0
-            .patch_managed_fields(key, resource_version, managed_fields)
-            .await
-    }
-
-    async fn create(&self, key: &ObjectKey, body: &Value) -> Result<Value, ApiError> {
-        self.0.create(key, body).await
-    }
-
-    async fn delete(&self, key: &ObjectKey) -> Result<(), ApiError> {
-        self.0.delete(key).await
-    }
-
-    async fn logs(&self, namespace: &str, pod: &str, opts: &LogOptions) -> Result<String, ApiError> {
-        self.0.logs(namespace, pod, opts).await
-    }
-
-    async fn follow_logs(
-        &self,
-        namespace: &str,
-        pod: &str,
-        container: Option<&str>,
-        sink: &mut dyn FnMut(&[u8]),
-    ) -> Result<(), ApiError> {
-        self.0.follow_logs(namespace, pod, container, sink).await
-    }
-
-    async fn pod_proxy_get(
-        &self,
-        namespace: &str,
-        pod: &str,
-        port: u16,
-        path: &str,
-    ) -> Result<String, ApiError> {
-        self.0.pod_proxy_get(namespace, pod, port, path).await
-    }
-
-    async fn exec_stdin(
-        &self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
-        command: &[&str],
-        data: &std::path::Path,
-    ) -> Result<(), ApiError> {
-        self.0.exec_stdin(namespace, pod, container, command, data).await
-    }
-}
 
 /// Settings of a reconcile.
 #[derive(Debug, Clone)]
@@ -488,11 +375,12 @@ fn applied_status(report: &ApplyReport, st: &Status, spec_projects: usize) -> De
     }
 }
 
-/// Reconciles one `DevStats` resource: validate, render, apply as `devstats-operator` with
+/// Reconciles one `DevStats` resource: validate, render, apply (as the cluster's field manager,
+/// `devstats-operator` in the operator) with
 /// guarded prune and bounded waits, then compute its status. Never panics and never fails: every
 /// outcome is a status (`Stalled` for an invalid spec or a refused plan, `Degraded` for failed
 /// writes or diagnosed pods, `Progressing` while waiting, `Ready` when converged).
-pub async fn reconcile<C: ApplyAs>(
+pub async fn reconcile<C: Cluster>(
     cluster: &C,
     progress: &dyn Progress,
     resource: &DevStats,
@@ -535,8 +423,7 @@ pub async fn reconcile<C: ApplyAs>(
     cfg.plan.prune.enabled = true;
     cfg.plan.prune.volumes = false;
     cfg.plan.prune.database = false;
-    let operator = AsOperator(cluster);
-    let eng = Engine::new(&operator, opts.concurrency, opts.retry, progress);
+    let eng = Engine::new(cluster, opts.concurrency, opts.retry, progress);
     let report = match crate::apply::apply(&eng, &set, &cfg).await {
         Ok(r) => r,
         Err(ApplyError::Refused(reasons)) => {
@@ -583,7 +470,7 @@ pub async fn reconcile<C: ApplyAs>(
 /// `devstats-k8s destroy` does without `--delete-volumes` — volume claims, run-once Job records,
 /// the namespace and the database are kept. When [`FinalizeOutcome::done`], the caller removes
 /// the finalizer. A namespace without an inventory is done at once.
-pub async fn finalize<C: ApplyAs>(
+pub async fn finalize<C: Cluster>(
     cluster: &C,
     progress: &dyn Progress,
     resource: &DevStats,
@@ -594,8 +481,7 @@ pub async fn finalize<C: ApplyAs>(
         .namespace
         .clone()
         .unwrap_or_else(|| resource.spec.instance.namespace.to_string());
-    let operator = AsOperator(cluster);
-    let eng = Engine::new(&operator, opts.concurrency, opts.retry, progress);
+    let eng = Engine::new(cluster, opts.concurrency, opts.retry, progress);
     let Some(parent) = eng.get(&inventory::parent_key(&namespace)).await? else {
         return Ok(FinalizeOutcome {
             report: DestroyReport::default(),

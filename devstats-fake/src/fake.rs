@@ -118,6 +118,7 @@ struct State {
     logs: BTreeMap<String, String>,
     resource_version: u64,
     latency: std::time::Duration,
+    field_manager: Option<String>,
 }
 
 /// The in-memory cluster.
@@ -207,6 +208,23 @@ impl FakeCluster {
         let fake = Self::default();
         fake.lock().controllers = true;
         fake
+    }
+
+    /// The same cluster, its [`Cluster::apply`] and [`Cluster::create`] made as field manager
+    /// `manager` (as `KubeCluster::with_field_manager`; `devstats-k8s` by default).
+    #[must_use]
+    pub fn with_field_manager(self, manager: &str) -> Self {
+        self.lock().field_manager = Some(manager.to_owned());
+        self
+    }
+
+    /// The field manager of [`Cluster::apply`] and [`Cluster::create`].
+    #[must_use]
+    pub fn field_manager(&self) -> String {
+        self.lock()
+            .field_manager
+            .clone()
+            .unwrap_or_else(|| FIELD_MANAGER.to_owned())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -756,19 +774,6 @@ impl FakeCluster {
     }
 }
 
-impl devstats_cli::reconcile::ApplyAs for FakeCluster {
-    async fn apply_as(
-        &self,
-        manager: &str,
-        key: &ObjectKey,
-        body: &Value,
-        force: bool,
-        dry_run: bool,
-    ) -> Result<Value, ApiError> {
-        FakeCluster::apply_as(self, manager, key, body, force, dry_run).await
-    }
-}
-
 impl Cluster for FakeCluster {
     async fn list(
         &self,
@@ -804,7 +809,8 @@ impl Cluster for FakeCluster {
         force: bool,
         dry_run: bool,
     ) -> Result<Value, ApiError> {
-        self.apply_as(FIELD_MANAGER, key, body, force, dry_run).await
+        let manager = self.field_manager();
+        self.apply_as(&manager, key, body, force, dry_run).await
     }
 
     async fn patch_managed_fields(
@@ -850,7 +856,11 @@ impl Cluster for FakeCluster {
         let mut new = body.clone();
         Self::as_stored(key, &mut new);
         let set = ssa::field_set(key.kind.kind, body);
-        let entries = ownership::after_update(&[], FIELD_MANAGER, &key.kind.api_version(), &set);
+        let manager = s
+            .field_manager
+            .clone()
+            .unwrap_or_else(|| FIELD_MANAGER.to_owned());
+        let entries = ownership::after_update(&[], &manager, &key.kind.api_version(), &set);
         ownership::set_managed_fields(&mut new, &entries);
         Ok(Self::store(&mut s, key, &new))
     }
