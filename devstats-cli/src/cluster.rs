@@ -246,6 +246,10 @@ pub trait Cluster {
         resource_version: &str,
         managed_fields: &Value,
     ) -> Result<Value, ApiError>;
+    /// Replaces the status of the object at `key` through its status subresource (`PUT
+    /// …/status`); the server ignores changes outside `status` and keeps `metadata.generation`.
+    /// 404 when the object does not exist.
+    async fn replace_status(&self, key: &ObjectKey, status: &Value) -> Result<Value, ApiError>;
     /// Creates an object (POST); 409 AlreadyExists when it exists.
     async fn create(&self, key: &ObjectKey, body: &Value) -> Result<Value, ApiError>;
     /// Deletes an object (background propagation); 404 when it does not exist.
@@ -521,21 +525,6 @@ fn to_bytes(v: &Value) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(v).map_err(|e| ApiError::transport(format!("cannot serialize: {e}")))
 }
 
-impl KubeCluster {
-    /// Replaces the status of the object at `key` through its status subresource (`PUT
-    /// …/status`): reads the object, sets `status`, and sends it with the resourceVersion read, so
-    /// a concurrent write makes the server answer 409 Conflict instead of losing it. Changes
-    /// outside `status` are ignored by the server.
-    pub async fn replace_status(&self, key: &ObjectKey, status: &Value) -> Result<Value, ApiError> {
-        let get = request_of(key).get(&key.name, &kube::api::GetParams::default());
-        let mut obj = self.json_request(get).await?;
-        obj["status"] = status.clone();
-        let pp = kube::api::PostParams::default();
-        self.json_request(request_of(key).replace_subresource("status", &key.name, &pp, to_bytes(&obj)?))
-            .await
-    }
-}
-
 impl Cluster for KubeCluster {
     async fn list(
         &self,
@@ -616,6 +605,17 @@ impl Cluster for KubeCluster {
             to_bytes(&managed_fields_patch(resource_version, managed_fields))?,
         )
         .await
+    }
+
+    /// Reads the object, sets `status`, and sends it with the resourceVersion read, so a
+    /// concurrent write makes the server answer 409 Conflict instead of losing it.
+    async fn replace_status(&self, key: &ObjectKey, status: &Value) -> Result<Value, ApiError> {
+        let get = request_of(key).get(&key.name, &kube::api::GetParams::default());
+        let mut obj = self.json_request(get).await?;
+        obj["status"] = status.clone();
+        let pp = kube::api::PostParams::default();
+        self.json_request(request_of(key).replace_subresource("status", &key.name, &pp, to_bytes(&obj)?))
+            .await
     }
 
     async fn create(&self, key: &ObjectKey, body: &Value) -> Result<Value, ApiError> {

@@ -125,12 +125,15 @@ fn now_rfc3339() -> String {
 
 /// Fills in generations and transition times: a condition whose status is unchanged since the
 /// previous status keeps its `lastTransitionTime` (as `metav1.Condition` requires).
-fn finish(resource: &DevStats, mut status: DevStatsStatus, opts: &ReconcileOptions) -> DevStatsStatus {
-    let generation = resource.metadata.generation;
+fn finish(
+    generation: Option<i64>,
+    previous: Option<&DevStatsStatus>,
+    mut status: DevStatsStatus,
+    opts: &ReconcileOptions,
+) -> DevStatsStatus {
     let now = opts.now.clone().unwrap_or_else(now_rfc3339);
-    let previous: BTreeMap<ConditionType, &Condition> = resource
-        .status
-        .iter()
+    let previous: BTreeMap<ConditionType, &Condition> = previous
+        .into_iter()
         .flat_map(|s| s.conditions.iter())
         .map(|c| (c.type_, c))
         .collect();
@@ -387,7 +390,7 @@ pub async fn reconcile<C: Cluster>(
     opts: &ReconcileOptions,
 ) -> ReconcileOutcome {
     let outcome = |status: DevStatsStatus, report: Option<ApplyReport>, requeue: bool| ReconcileOutcome {
-        status: finish(resource, status, opts),
+        status: finish(resource.metadata.generation, resource.status.as_ref(), status, opts),
         report,
         requeue_after: requeue.then_some(opts.requeue),
     };
@@ -463,6 +466,66 @@ pub async fn reconcile<C: Cluster>(
         .iter()
         .any(|c| c.type_ == ConditionType::Ready && c.status == "True");
     outcome(status, Some(report), !ready)
+}
+
+/// The previous status of a resource object, when it reads as a [`DevStatsStatus`] (a status the
+/// operator did not write, e.g. from a newer version, counts as none).
+#[must_use]
+pub fn status_of(object: &Value) -> Option<DevStatsStatus> {
+    object
+        .get("status")
+        .and_then(|s| serde_json::from_value(s.clone()).ok())
+}
+
+/// Reads a `DevStats` resource as the API server returns it: `Err` with every problem (with its
+/// `spec.` path) when its spec is not a model the model's types accept. The `status` is not
+/// part of it (see [`status_of`]).
+pub fn resource_of(object: &Value) -> Result<DevStats, Vec<Problem>> {
+    let mut doc = object.clone();
+    if let Some(o) = doc.as_object_mut() {
+        o.remove("status");
+    }
+    let mut r: DevStats = match serde_json::from_value(doc.clone()) {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(match resource::parse_resource(&doc) {
+                Err(ResourceError::Invalid(ps)) => ps,
+                Err(ResourceError::NotDevStats(m)) => vec![Problem {
+                    path: String::new(),
+                    message: m,
+                }],
+                Ok(_) => vec![Problem {
+                    path: String::new(),
+                    message: format!("not a DevStats resource: {e}"),
+                }],
+            });
+        }
+    };
+    r.status = status_of(object);
+    Ok(r)
+}
+
+/// [`reconcile`] of a resource object as the API server returns it (what a controller's watch
+/// gives): a spec the model's types do not accept is `Stalled`/`InvalidSpec` with every problem,
+/// and nothing is requested from the cluster, as for a spec the model's rules reject.
+pub async fn reconcile_object<C: Cluster>(
+    cluster: &C,
+    progress: &dyn Progress,
+    object: &Value,
+    opts: &ReconcileOptions,
+) -> ReconcileOutcome {
+    match resource_of(object) {
+        Ok(r) => reconcile(cluster, progress, &r, opts).await,
+        Err(problems) => {
+            let generation = object.pointer("/metadata/generation").and_then(Value::as_i64);
+            let previous = status_of(object);
+            ReconcileOutcome {
+                status: finish(generation, previous.as_ref(), invalid_spec_status(problems), opts),
+                report: None,
+                requeue_after: None,
+            }
+        }
+    }
 }
 
 /// The deletion of a `DevStats` resource (its `metadata.deletionTimestamp` is set and it still

@@ -310,7 +310,7 @@ fn status_is_written_through_the_status_subresource_by_the_kube_client() {
         let kube = KubeCluster::connect(Some(&s.kubeconfig), None)
             .await
             .expect("connects");
-        kube.replace_status(&key, &status).await
+        devstats_cli::cluster::Cluster::replace_status(&kube, &key, &status).await
     });
     let written = written.expect("status written");
     assert_eq!(written["status"], status);
