@@ -390,7 +390,12 @@ pub async fn reconcile<C: Cluster>(
     opts: &ReconcileOptions,
 ) -> ReconcileOutcome {
     let outcome = |status: DevStatsStatus, report: Option<ApplyReport>, requeue: bool| ReconcileOutcome {
-        status: finish(resource.metadata.generation, resource.status.as_ref(), status, opts),
+        status: finish(
+            resource.metadata.generation,
+            resource.status.as_ref(),
+            status,
+            opts,
+        ),
         report,
         requeue_after: requeue.then_some(opts.requeue),
     };
