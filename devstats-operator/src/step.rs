@@ -86,7 +86,7 @@ pub enum StepError {
         /// What the step was doing.
         what: &'static str,
         /// The API error.
-        source: ApiError,
+        source: Box<ApiError>,
     },
     /// The cluster could not be read, so nothing was applied (the status says so).
     #[error("{object}: {message}")]
@@ -339,7 +339,7 @@ impl<C: Cluster, E: Events> Operator<C, E> {
             move |source: ApiError| StepError::Api {
                 object: key.to_string(),
                 what,
-                source,
+                source: Box::new(source),
             }
         };
         let what = if on {
@@ -366,7 +366,7 @@ impl<C: Cluster, E: Events> Operator<C, E> {
             move |source: ApiError| StepError::Api {
                 object: object.clone(),
                 what,
-                source,
+                source: Box::new(source),
             }
         };
         let regarding = reference(object);
