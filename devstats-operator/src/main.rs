@@ -54,6 +54,10 @@ struct Args {
     lease_name: String,
 }
 
+/// How long a stopping process waits for the reconciles in flight (inside the pod's default
+/// 30 s termination grace period).
+const GRACE: Duration = Duration::from_secs(25);
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
@@ -82,15 +86,19 @@ async fn terminated() {
 }
 
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn main() {
     let args = Args::parse();
-    match run(args).await {
-        Ok(code) => code,
+    let failed = match run(args).await {
+        Ok(code) => code != ExitCode::SUCCESS,
         Err(e) => {
             log(&format!("error: {e}"));
-            ExitCode::FAILURE
+            true
         }
-    }
+    };
+    // Exit now: a reconcile still running on a blocking thread after the grace period would
+    // otherwise hold up the runtime's shutdown.
+    log("exiting");
+    std::process::exit(i32::from(failed))
 }
 
 async fn run(args: Args) -> Result<ExitCode, String> {
@@ -146,7 +154,24 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             reconcile,
             resync: args.resync,
         },
+        in_flight: Default::default(),
     });
+    // After SIGTERM: kube-runtime starts no new reconcile (graceful shutdown of the
+    // controllers); wait for those in flight, at most GRACE.
+    let drained = {
+        let operator = operator.clone();
+        move || {
+            let operator = operator.clone();
+            async move {
+                let deadline = Instant::now() + GRACE;
+                while operator.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0
+                    && Instant::now() < deadline
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    };
     let start = |health: Arc<Health>| {
         let (client, operator, namespaces, stop) = (
             client.clone(),
@@ -164,6 +189,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
                 health,
             )
             .await;
+            log("controllers stopped");
         })
     };
     log(&format!(
@@ -179,7 +205,12 @@ async fn run(args: Args) -> Result<ExitCode, String> {
 
     if !args.leader_elect {
         metrics.set_leader(true);
-        let _ = start(health.clone()).await;
+        let mut controllers = start(health.clone());
+        let mut stop = stop_rx.clone();
+        tokio::select! {
+            _ = &mut controllers => {}
+            _ = stop.wait_for(|s| *s) => drained().await,
+        }
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -248,9 +279,9 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             }
         }
     }
-    // Graceful: the controllers finish the reconciles in flight (bounded by the pod's
-    // termination grace period), then the Lease is released for the standby.
-    let _ = tokio::time::timeout(Duration::from_secs(25), &mut controllers).await;
+    // Graceful: the reconciles in flight finish (bounded by the pod's termination grace
+    // period), then the Lease is released for the standby.
+    drained().await;
     match elector.release(&cluster, Timestamp::now()).await {
         Ok(_) => log("released the Lease"),
         Err(e) => log(&format!("releasing the Lease: {e}")),

@@ -157,6 +157,8 @@ pub struct Operator<C, E> {
     pub backoff: Backoff,
     /// Settings.
     pub settings: Settings,
+    /// Reconciles running now (a stopping process waits for them).
+    pub in_flight: std::sync::atomic::AtomicUsize,
 }
 
 fn text(v: &Value, p: &str) -> Option<String> {
@@ -299,8 +301,11 @@ impl<C: Cluster, E: Events> Operator<C, E> {
     /// on failure, published as a `Warning` event `ReconcileFailed`. A success resets the
     /// object's backoff.
     pub async fn reconcile_object(&self, object: &Value) -> Result<Action, StepError> {
+        use std::sync::atomic::Ordering;
         let started = Instant::now();
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
         let result = self.step(object).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.metrics.observe_reconcile(started.elapsed());
         let name = key_of(object).map(|k| k.to_string()).unwrap_or_default();
         match &result {

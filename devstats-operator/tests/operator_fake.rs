@@ -90,6 +90,7 @@ fn operator() -> Operator<FakeCluster, Recorded> {
             },
             resync: RESYNC,
         },
+        in_flight: Default::default(),
     }
 }
 
