@@ -246,6 +246,10 @@ pub trait Cluster {
         resource_version: &str,
         managed_fields: &Value,
     ) -> Result<Value, ApiError>;
+    /// Replaces the status of the object at `key` through its status subresource (`PUT
+    /// …/status`); the server ignores changes outside `status` and keeps `metadata.generation`.
+    /// 404 when the object does not exist.
+    async fn replace_status(&self, key: &ObjectKey, status: &Value) -> Result<Value, ApiError>;
     /// Creates an object (POST); 409 AlreadyExists when it exists.
     async fn create(&self, key: &ObjectKey, body: &Value) -> Result<Value, ApiError>;
     /// Deletes an object (background propagation); 404 when it does not exist.
@@ -294,24 +298,20 @@ pub fn encode_query(s: &str) -> String {
     out
 }
 
-/// The apply query string of the CLI (field manager `devstats-k8s`).
+/// The server-side apply parameters (kube-core's [`PatchParams`]): field manager `manager`,
+/// `force=true` only on request, `dryRun=All` for diffs.
+///
+/// [`PatchParams`]: kube::api::PatchParams
 #[must_use]
-pub fn apply_query(force: bool, dry_run: bool) -> String {
-    apply_query_as(FIELD_MANAGER, force, dry_run)
-}
-
-/// The apply query string for field manager `manager` (the operator applies as
-/// `devstats-operator`). Field manager names are plain tokens (no characters to escape).
-#[must_use]
-pub fn apply_query_as(manager: &str, force: bool, dry_run: bool) -> String {
-    let mut q = format!("fieldManager={manager}");
+pub fn apply_params(manager: &str, force: bool, dry_run: bool) -> kube::api::PatchParams {
+    let mut pp = kube::api::PatchParams::apply(manager);
     if force {
-        q.push_str("&force=true");
+        pp = pp.force();
     }
     if dry_run {
-        q.push_str("&dryRun=All");
+        pp = pp.dry_run();
     }
-    q
+    pp
 }
 
 /// The JSON patch that replaces `metadata.managedFields` only if the object is unchanged
@@ -324,17 +324,19 @@ pub fn managed_fields_patch(resource_version: &str, managed_fields: &Value) -> V
     ])
 }
 
-/// The list query string of one page.
+/// The list parameters (kube-core's [`ListParams`]) of one page.
+///
+/// [`ListParams`]: kube::api::ListParams
 #[must_use]
-pub fn list_query(opts: &ListOptions, limit: u32, continue_token: Option<&str>) -> String {
-    let mut q = format!("limit={limit}");
+pub fn list_params(opts: &ListOptions, limit: u32, continue_token: Option<&str>) -> kube::api::ListParams {
+    let mut lp = kube::api::ListParams::default().limit(limit);
     if let Some(sel) = &opts.label_selector {
-        q.push_str(&format!("&labelSelector={}", encode_query(sel)));
+        lp = lp.labels(sel);
     }
     if let Some(c) = continue_token {
-        q.push_str(&format!("&continue={}", encode_query(c)));
+        lp = lp.continue_token(c);
     }
-    q
+    lp
 }
 
 /// `Accept` for metadata-only lists (falls back to full JSON on servers without it).
@@ -366,17 +368,42 @@ pub enum ConnectError {
     Client(kube::Error),
 }
 
-/// The real cluster, over a `kube::Client`.
+/// The real cluster, over a `kube::Client`. Applies and creates as its field manager
+/// (`devstats-k8s` unless [`KubeCluster::with_field_manager`] says otherwise).
 #[derive(Clone)]
 pub struct KubeCluster {
     client: kube::Client,
+    field_manager: String,
 }
 
 impl KubeCluster {
     /// Wraps a client (built from a kubeconfig, or a mock service in tests).
     #[must_use]
     pub fn new(client: kube::Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            field_manager: FIELD_MANAGER.to_owned(),
+        }
+    }
+
+    /// The same cluster, applying and creating as field manager `manager` (the operator is
+    /// `devstats-operator`).
+    #[must_use]
+    pub fn with_field_manager(mut self, manager: &str) -> Self {
+        manager.clone_into(&mut self.field_manager);
+        self
+    }
+
+    /// The field manager of applies and creates.
+    #[must_use]
+    pub fn field_manager(&self) -> &str {
+        &self.field_manager
+    }
+
+    /// The underlying client (for kube's typed APIs, e.g. kube-runtime's controller).
+    #[must_use]
+    pub fn client(&self) -> &kube::Client {
+        &self.client
     }
 
     /// Connects with a kubeconfig file and/or context (else the default loading rules). Client
@@ -409,7 +436,7 @@ impl KubeCluster {
         config.read_timeout = Some(Duration::from_secs(60));
         config.write_timeout = Some(Duration::from_secs(60));
         let client = kube::Client::try_from(config).map_err(ConnectError::Client)?;
-        Ok(Self { client })
+        Ok(Self::new(client))
     }
 
     async fn send(
@@ -428,8 +455,19 @@ impl KubeCluster {
             builder = builder.header(http::header::CONTENT_TYPE, ct);
         }
         let req = builder
-            .body(kube::client::Body::from(body))
+            .body(body)
             .map_err(|e| ApiError::transport(format!("bad request {uri}: {e}")))?;
+        self.send_request(req, accept).await
+    }
+
+    /// Sends a request built by kube-core (its `Accept` replaced by `accept`).
+    async fn send_request(&self, req: Request<Vec<u8>>, accept: &str) -> Result<(u16, Vec<u8>), ApiError> {
+        let uri = req.uri().to_string();
+        let (mut parts, body) = req.into_parts();
+        let accept = http::HeaderValue::from_str(accept)
+            .map_err(|e| ApiError::transport(format!("bad request {uri}: {e}")))?;
+        parts.headers.insert(http::header::ACCEPT, accept);
+        let req = Request::from_parts(parts, kube::client::Body::from(body));
         let res = self
             .client
             .send(req)
@@ -465,43 +503,26 @@ impl KubeCluster {
             .await?;
         serde_json::from_slice(&bytes).map_err(|e| ApiError::transport(format!("{uri}: invalid JSON: {e}")))
     }
+
+    /// Sends a request built by kube-core and parses its JSON answer.
+    async fn json_request(
+        &self,
+        req: Result<Request<Vec<u8>>, kube::core::request::Error>,
+    ) -> Result<Value, ApiError> {
+        let req = req.map_err(|e| ApiError::transport(format!("bad request: {e}")))?;
+        let uri = req.uri().to_string();
+        let (_, bytes) = self.send_request(req, "application/json").await?;
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::transport(format!("{uri}: invalid JSON: {e}")))
+    }
+}
+
+/// kube-core's request builder for the collection of `key`.
+fn request_of(key: &ObjectKey) -> kube::core::Request {
+    kube::core::Request::new(key.kind.collection_path(key.namespace.as_deref()))
 }
 
 fn to_bytes(v: &Value) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(v).map_err(|e| ApiError::transport(format!("cannot serialize: {e}")))
-}
-
-impl KubeCluster {
-    /// Replaces the status of the object at `key` through its status subresource (`PUT
-    /// …/status`): reads the object, sets `status`, and sends it with the resourceVersion read, so
-    /// a concurrent write makes the server answer 409 Conflict instead of losing it. Changes
-    /// outside `status` are ignored by the server.
-    pub async fn replace_status(&self, key: &ObjectKey, status: &Value) -> Result<Value, ApiError> {
-        let mut obj = self.json(Method::GET, &key.path(), None, Vec::new()).await?;
-        obj["status"] = status.clone();
-        let uri = format!("{}/status", key.path());
-        self.json(Method::PUT, &uri, Some("application/json"), to_bytes(&obj)?)
-            .await
-    }
-
-    /// Server-side apply of `body` as field manager `manager`.
-    pub async fn apply_as(
-        &self,
-        manager: &str,
-        key: &ObjectKey,
-        body: &Value,
-        force: bool,
-        dry_run: bool,
-    ) -> Result<Value, ApiError> {
-        let uri = format!("{}?{}", key.path(), apply_query_as(manager, force, dry_run));
-        self.json(
-            Method::PATCH,
-            &uri,
-            Some("application/apply-patch+yaml"),
-            to_bytes(body)?,
-        )
-        .await
-    }
 }
 
 impl Cluster for KubeCluster {
@@ -520,8 +541,11 @@ impl Cluster for KubeCluster {
         let mut items = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let uri = format!("{path}?{}", list_query(opts, PAGE, token.as_deref()));
-            let (_, bytes) = self.send(Method::GET, &uri, None, accept, Vec::new()).await?;
+            let req = kube::core::Request::new(path.clone())
+                .list(&list_params(opts, PAGE, token.as_deref()))
+                .map_err(|e| ApiError::transport(format!("bad request {path}: {e}")))?;
+            let uri = req.uri().to_string();
+            let (_, bytes) = self.send_request(req, accept).await?;
             let page: Value = serde_json::from_slice(&bytes)
                 .map_err(|e| ApiError::transport(format!("{uri}: invalid JSON: {e}")))?;
             if let Some(list) = page.get("items").and_then(Value::as_array) {
@@ -548,7 +572,8 @@ impl Cluster for KubeCluster {
     }
 
     async fn get(&self, key: &ObjectKey) -> Result<Option<Value>, ApiError> {
-        match self.json(Method::GET, &key.path(), None, Vec::new()).await {
+        let get = request_of(key).get(&key.name, &kube::api::GetParams::default());
+        match self.json_request(get).await {
             Ok(v) => Ok(Some(v)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
@@ -562,7 +587,9 @@ impl Cluster for KubeCluster {
         force: bool,
         dry_run: bool,
     ) -> Result<Value, ApiError> {
-        self.apply_as(FIELD_MANAGER, key, body, force, dry_run).await
+        let pp = apply_params(&self.field_manager, force, dry_run);
+        self.json_request(request_of(key).patch(&key.name, &pp, &kube::api::Patch::Apply(body)))
+            .await
     }
 
     async fn patch_managed_fields(
@@ -580,25 +607,30 @@ impl Cluster for KubeCluster {
         .await
     }
 
+    /// Reads the object, sets `status`, and sends it with the resourceVersion read, so a
+    /// concurrent write makes the server answer 409 Conflict instead of losing it.
+    async fn replace_status(&self, key: &ObjectKey, status: &Value) -> Result<Value, ApiError> {
+        let get = request_of(key).get(&key.name, &kube::api::GetParams::default());
+        let mut obj = self.json_request(get).await?;
+        obj["status"] = status.clone();
+        let pp = kube::api::PostParams::default();
+        self.json_request(request_of(key).replace_subresource("status", &key.name, &pp, to_bytes(&obj)?))
+            .await
+    }
+
     async fn create(&self, key: &ObjectKey, body: &Value) -> Result<Value, ApiError> {
-        let uri = format!(
-            "{}?fieldManager={FIELD_MANAGER}",
-            key.kind.collection_path(key.namespace.as_deref())
-        );
-        self.json(Method::POST, &uri, Some("application/json"), to_bytes(body)?)
+        let pp = kube::api::PostParams {
+            field_manager: Some(self.field_manager.clone()),
+            ..kube::api::PostParams::default()
+        };
+        self.json_request(request_of(key).create(&pp, to_bytes(body)?))
             .await
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), ApiError> {
-        let body = serde_json::json!({"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"});
-        self.json(
-            Method::DELETE,
-            &key.path(),
-            Some("application/json"),
-            to_bytes(&body)?,
-        )
-        .await
-        .map(|_| ())
+        self.json_request(request_of(key).delete(&key.name, &kube::api::DeleteParams::background()))
+            .await
+            .map(|_| ())
     }
 
     async fn logs(&self, namespace: &str, pod: &str, opts: &LogOptions) -> Result<String, ApiError> {
@@ -761,23 +793,38 @@ mod tests {
     }
 
     #[test]
-    fn queries() {
-        assert_eq!(apply_query(false, false), "fieldManager=devstats-k8s");
+    fn requests_are_built_with_kube_core_params() {
+        let key = ObjectKey::new(Kind::CONFIG_MAP, Some("ns"), "cm");
+        let body = serde_json::json!({});
+        let uri = |pp: &kube::api::PatchParams| {
+            request_of(&key)
+                .patch(&key.name, pp, &kube::api::Patch::Apply(&body))
+                .expect("valid")
+                .uri()
+                .to_string()
+        };
         assert_eq!(
-            apply_query_as("devstats-operator", false, true),
-            "fieldManager=devstats-operator&dryRun=All"
+            uri(&apply_params(FIELD_MANAGER, false, false)),
+            "/api/v1/namespaces/ns/configmaps/cm?&fieldManager=devstats-k8s"
         );
         assert_eq!(
-            apply_query(true, true),
-            "fieldManager=devstats-k8s&force=true&dryRun=All"
+            uri(&apply_params("devstats-operator", true, true)),
+            "/api/v1/namespaces/ns/configmaps/cm?&dryRun=All&force=true&fieldManager=devstats-operator"
         );
         let opts = ListOptions {
             metadata_only: true,
             label_selector: Some("a=b,c in (d)".to_owned()),
         };
+        let list = kube::core::Request::new("/api/v1/configmaps")
+            .list(&list_params(&opts, 500, Some("t=")))
+            .expect("valid");
         assert_eq!(
-            list_query(&opts, 500, Some("t=")),
-            "limit=500&labelSelector=a%3Db%2Cc%20in%20%28d%29&continue=t%3D"
+            list.uri().to_string(),
+            "/api/v1/configmaps?&labelSelector=a%3Db%2Cc+in+%28d%29&limit=500&continue=t%3D"
         );
+        let delete = request_of(&key)
+            .delete(&key.name, &kube::api::DeleteParams::background())
+            .expect("valid");
+        assert_eq!(delete.body().as_slice(), br#"{"propagationPolicy":"Background"}"#);
     }
 }

@@ -7,7 +7,8 @@
 //! `Stalled=True`/`InvalidSpec` with every problem's `spec.` path, and nothing is requested from
 //! the cluster. A valid spec is rendered as `apply` renders it (no `--secrets-from`: Secrets are
 //! expected to exist), applied with the CLI's phased server-side apply and waits
-//! ([`crate::apply::apply`]) as field manager `devstats-operator` (through [`AsOperator`]), with a
+//! ([`crate::apply::apply`]) as the cluster's field manager — the operator's cluster is
+//! `KubeCluster::with_field_manager("devstats-operator")` ([`resource::FIELD_MANAGER`]) — with a
 //! complete render so the inventory prune runs — with its guards always on: volume claims,
 //! run-once Job records and the database are never pruned by a reconcile (the resource has no
 //! field to ask for that; `devstats-k8s apply --prune-volumes --prune-database` remains the way).
@@ -31,10 +32,10 @@ use devstats_render::resource::{
 use serde_json::Value;
 
 use crate::apply::{ApplyConfig, ApplyError, ApplyReport};
-use crate::cluster::{ApiError, Cluster, ListOptions, LogOptions};
+use crate::cluster::{ApiError, Cluster};
 use crate::destroy::{self, DestroyReport};
 use crate::engine::Engine;
-use crate::kinds::{Kind, ObjectKey};
+use crate::kinds::Kind;
 use crate::plan::{DesiredSet, inventory};
 use crate::progress::Progress;
 use crate::retry::RetryPolicy;
@@ -49,120 +50,6 @@ pub const DEVSTATS: Kind = Kind {
     plural: resource::PLURAL,
     namespaced: true,
 };
-
-/// A cluster that can server-side apply as a named field manager (the `fieldManager` query
-/// parameter of the apply PATCH). [`Cluster::apply`] always applies as `devstats-k8s`.
-#[allow(async_fn_in_trait)] // used through generics within one task, like `Cluster`
-pub trait ApplyAs: Cluster {
-    /// Server-side apply as field manager `manager`.
-    async fn apply_as(
-        &self,
-        manager: &str,
-        key: &ObjectKey,
-        body: &Value,
-        force: bool,
-        dry_run: bool,
-    ) -> Result<Value, ApiError>;
-}
-
-impl ApplyAs for crate::cluster::KubeCluster {
-    async fn apply_as(
-        &self,
-        manager: &str,
-        key: &ObjectKey,
-        body: &Value,
-        force: bool,
-        dry_run: bool,
-    ) -> Result<Value, ApiError> {
-        crate::cluster::KubeCluster::apply_as(self, manager, key, body, force, dry_run).await
-    }
-}
-
-/// A cluster whose applies are made as field manager [`resource::FIELD_MANAGER`]
-/// (`devstats-operator`); every other request goes to the inner cluster unchanged.
-#[derive(Debug)]
-pub struct AsOperator<'a, C>(pub &'a C);
-
-impl<C: ApplyAs> Cluster for AsOperator<'_, C> {
-    async fn list(
-        &self,
-        kind: Kind,
-        namespace: Option<&str>,
-        opts: &ListOptions,
-    ) -> Result<Vec<Value>, ApiError> {
-        self.0.list(kind, namespace, opts).await
-    }
-
-    async fn get(&self, key: &ObjectKey) -> Result<Option<Value>, ApiError> {
-        self.0.get(key).await
-    }
-
-    async fn apply(
-        &self,
-        key: &ObjectKey,
-        body: &Value,
-        force: bool,
-        dry_run: bool,
-    ) -> Result<Value, ApiError> {
-        self.0
-            .apply_as(resource::FIELD_MANAGER, key, body, force, dry_run)
-            .await
-    }
-
-    async fn patch_managed_fields(
-        &self,
-        key: &ObjectKey,
-        resource_version: &str,
-        managed_fields: &Value,
-    ) -> Result<Value, ApiError> {
-        self.0
-            .patch_managed_fields(key, resource_version, managed_fields)
-            .await
-    }
-
-    async fn create(&self, key: &ObjectKey, body: &Value) -> Result<Value, ApiError> {
-        self.0.create(key, body).await
-    }
-
-    async fn delete(&self, key: &ObjectKey) -> Result<(), ApiError> {
-        self.0.delete(key).await
-    }
-
-    async fn logs(&self, namespace: &str, pod: &str, opts: &LogOptions) -> Result<String, ApiError> {
-        self.0.logs(namespace, pod, opts).await
-    }
-
-    async fn follow_logs(
-        &self,
-        namespace: &str,
-        pod: &str,
-        container: Option<&str>,
-        sink: &mut dyn FnMut(&[u8]),
-    ) -> Result<(), ApiError> {
-        self.0.follow_logs(namespace, pod, container, sink).await
-    }
-
-    async fn pod_proxy_get(
-        &self,
-        namespace: &str,
-        pod: &str,
-        port: u16,
-        path: &str,
-    ) -> Result<String, ApiError> {
-        self.0.pod_proxy_get(namespace, pod, port, path).await
-    }
-
-    async fn exec_stdin(
-        &self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
-        command: &[&str],
-        data: &std::path::Path,
-    ) -> Result<(), ApiError> {
-        self.0.exec_stdin(namespace, pod, container, command, data).await
-    }
-}
 
 /// Settings of a reconcile.
 #[derive(Debug, Clone)]
@@ -238,12 +125,15 @@ fn now_rfc3339() -> String {
 
 /// Fills in generations and transition times: a condition whose status is unchanged since the
 /// previous status keeps its `lastTransitionTime` (as `metav1.Condition` requires).
-fn finish(resource: &DevStats, mut status: DevStatsStatus, opts: &ReconcileOptions) -> DevStatsStatus {
-    let generation = resource.metadata.generation;
+fn finish(
+    generation: Option<i64>,
+    previous: Option<&DevStatsStatus>,
+    mut status: DevStatsStatus,
+    opts: &ReconcileOptions,
+) -> DevStatsStatus {
     let now = opts.now.clone().unwrap_or_else(now_rfc3339);
-    let previous: BTreeMap<ConditionType, &Condition> = resource
-        .status
-        .iter()
+    let previous: BTreeMap<ConditionType, &Condition> = previous
+        .into_iter()
         .flat_map(|s| s.conditions.iter())
         .map(|c| (c.type_, c))
         .collect();
@@ -488,18 +378,24 @@ fn applied_status(report: &ApplyReport, st: &Status, spec_projects: usize) -> De
     }
 }
 
-/// Reconciles one `DevStats` resource: validate, render, apply as `devstats-operator` with
+/// Reconciles one `DevStats` resource: validate, render, apply (as the cluster's field manager,
+/// `devstats-operator` in the operator) with
 /// guarded prune and bounded waits, then compute its status. Never panics and never fails: every
 /// outcome is a status (`Stalled` for an invalid spec or a refused plan, `Degraded` for failed
 /// writes or diagnosed pods, `Progressing` while waiting, `Ready` when converged).
-pub async fn reconcile<C: ApplyAs>(
+pub async fn reconcile<C: Cluster>(
     cluster: &C,
     progress: &dyn Progress,
     resource: &DevStats,
     opts: &ReconcileOptions,
 ) -> ReconcileOutcome {
     let outcome = |status: DevStatsStatus, report: Option<ApplyReport>, requeue: bool| ReconcileOutcome {
-        status: finish(resource, status, opts),
+        status: finish(
+            resource.metadata.generation,
+            resource.status.as_ref(),
+            status,
+            opts,
+        ),
         report,
         requeue_after: requeue.then_some(opts.requeue),
     };
@@ -535,8 +431,7 @@ pub async fn reconcile<C: ApplyAs>(
     cfg.plan.prune.enabled = true;
     cfg.plan.prune.volumes = false;
     cfg.plan.prune.database = false;
-    let operator = AsOperator(cluster);
-    let eng = Engine::new(&operator, opts.concurrency, opts.retry, progress);
+    let eng = Engine::new(cluster, opts.concurrency, opts.retry, progress);
     let report = match crate::apply::apply(&eng, &set, &cfg).await {
         Ok(r) => r,
         Err(ApplyError::Refused(reasons)) => {
@@ -578,12 +473,72 @@ pub async fn reconcile<C: ApplyAs>(
     outcome(status, Some(report), !ready)
 }
 
+/// The previous status of a resource object, when it reads as a [`DevStatsStatus`] (a status the
+/// operator did not write, e.g. from a newer version, counts as none).
+#[must_use]
+pub fn status_of(object: &Value) -> Option<DevStatsStatus> {
+    object
+        .get("status")
+        .and_then(|s| serde_json::from_value(s.clone()).ok())
+}
+
+/// Reads a `DevStats` resource as the API server returns it: `Err` with every problem (with its
+/// `spec.` path) when its spec is not a model the model's types accept. The `status` is not
+/// part of it (see [`status_of`]).
+pub fn resource_of(object: &Value) -> Result<DevStats, Vec<Problem>> {
+    let mut doc = object.clone();
+    if let Some(o) = doc.as_object_mut() {
+        o.remove("status");
+    }
+    let mut r: DevStats = match serde_json::from_value(doc.clone()) {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(match resource::parse_resource(&doc) {
+                Err(ResourceError::Invalid(ps)) => ps,
+                Err(ResourceError::NotDevStats(m)) => vec![Problem {
+                    path: String::new(),
+                    message: m,
+                }],
+                Ok(_) => vec![Problem {
+                    path: String::new(),
+                    message: format!("not a DevStats resource: {e}"),
+                }],
+            });
+        }
+    };
+    r.status = status_of(object);
+    Ok(r)
+}
+
+/// [`reconcile`] of a resource object as the API server returns it (what a controller's watch
+/// gives): a spec the model's types do not accept is `Stalled`/`InvalidSpec` with every problem,
+/// and nothing is requested from the cluster, as for a spec the model's rules reject.
+pub async fn reconcile_object<C: Cluster>(
+    cluster: &C,
+    progress: &dyn Progress,
+    object: &Value,
+    opts: &ReconcileOptions,
+) -> ReconcileOutcome {
+    match resource_of(object) {
+        Ok(r) => reconcile(cluster, progress, &r, opts).await,
+        Err(problems) => {
+            let generation = object.pointer("/metadata/generation").and_then(Value::as_i64);
+            let previous = status_of(object);
+            ReconcileOutcome {
+                status: finish(generation, previous.as_ref(), invalid_spec_status(problems), opts),
+                report: None,
+                requeue_after: None,
+            }
+        }
+    }
+}
+
 /// The deletion of a `DevStats` resource (its `metadata.deletionTimestamp` is set and it still
 /// holds [`resource::FINALIZER`]): deletes what the instance namespace's inventory lists as
 /// `devstats-k8s destroy` does without `--delete-volumes` — volume claims, run-once Job records,
 /// the namespace and the database are kept. When [`FinalizeOutcome::done`], the caller removes
 /// the finalizer. A namespace without an inventory is done at once.
-pub async fn finalize<C: ApplyAs>(
+pub async fn finalize<C: Cluster>(
     cluster: &C,
     progress: &dyn Progress,
     resource: &DevStats,
@@ -594,8 +549,7 @@ pub async fn finalize<C: ApplyAs>(
         .namespace
         .clone()
         .unwrap_or_else(|| resource.spec.instance.namespace.to_string());
-    let operator = AsOperator(cluster);
-    let eng = Engine::new(&operator, opts.concurrency, opts.retry, progress);
+    let eng = Engine::new(cluster, opts.concurrency, opts.retry, progress);
     let Some(parent) = eng.get(&inventory::parent_key(&namespace)).await? else {
         return Ok(FinalizeOutcome {
             report: DestroyReport::default(),

@@ -259,7 +259,6 @@ fn cncf_apply_then_diff_is_clean_in_every_namespace() {
 #[test]
 fn the_operator_applies_as_its_own_field_manager_through_the_kube_client() {
     use devstats_cli::cluster::{Cluster, KubeCluster};
-    use devstats_cli::reconcile::AsOperator;
     let s = Session::with_crds("operator-manager", Vec::new());
     s.cluster.insert(
         serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}),
@@ -274,11 +273,9 @@ fn the_operator_applies_as_its_own_field_manager_through_the_kube_client() {
     rt.block_on(async {
         let kube = KubeCluster::connect(Some(&s.kubeconfig), None)
             .await
-            .expect("connects");
-        AsOperator(&kube)
-            .apply(&key, &body, false, false)
-            .await
-            .expect("applied");
+            .expect("connects")
+            .with_field_manager("devstats-operator");
+        kube.apply(&key, &body, false, false).await.expect("applied");
     });
     let live = s.cluster.object(&key).expect("stored");
     let managers: Vec<(&str, &str)> = live
@@ -313,7 +310,7 @@ fn status_is_written_through_the_status_subresource_by_the_kube_client() {
         let kube = KubeCluster::connect(Some(&s.kubeconfig), None)
             .await
             .expect("connects");
-        kube.replace_status(&key, &status).await
+        devstats_cli::cluster::Cluster::replace_status(&kube, &key, &status).await
     });
     let written = written.expect("status written");
     assert_eq!(written["status"], status);

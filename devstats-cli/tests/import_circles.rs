@@ -31,6 +31,8 @@ const CRATES: &[(&str, &str)] = &[
     ("devstats-fake", "lib.rs"),
     ("devstats-parity", "lib.rs"),
     ("devstats-layers", "lib.rs"),
+    ("devstats-operator", "lib.rs"),
+    ("devstats-operator", "main.rs"),
 ];
 
 /// Circles that exist and are yet to be broken: (crate, root, modules).

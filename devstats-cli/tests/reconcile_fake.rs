@@ -40,7 +40,7 @@ fn opts() -> ReconcileOptions {
 
 /// A cluster with the namespaces the resource and the CNCF ops dashboards live in.
 fn cluster() -> FakeCluster {
-    let fake = FakeCluster::new();
+    let fake = FakeCluster::new().with_field_manager(resource::FIELD_MANAGER);
     for ns in ["monitoring", NS] {
         fake.insert(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
     }

@@ -25,7 +25,10 @@
 //!
 //! Object lifecycle as the API server runs it: `metadata.generation` is 1 on create and grows only
 //! when `spec` changes; writes to a `devstats.cncf.io` custom resource (and creates) ignore
-//! `.status`, which only [`FakeCluster::write_status`] (the status subresource) changes; deleting
+//! `.status`, which only the status subresource ([`Cluster::replace_status`], or
+//! [`FakeCluster::write_status`] without a request) changes; an apply whose object carries
+//! `metadata.resourceVersion` succeeds only at that version (409 Conflict "the object has been
+//! modified" otherwise, as for an update: the leader-election Lease is renewed this way); deleting
 //! an object with `metadata.finalizers` only sets `metadata.deletionTimestamp` (which later writes
 //! keep), and the object goes when an update ([`FakeCluster::update_with`], or an apply) empties
 //! them. Custom resources such as `DevStats` are stored like any object (by [`Kind`]).
@@ -70,6 +73,8 @@ pub enum Verb {
     Exec,
     /// A JSON patch of `metadata.managedFields`.
     Patch,
+    /// A `PUT` of the status subresource.
+    Status,
 }
 
 /// One recorded request.
@@ -89,7 +94,10 @@ impl Request {
     /// Whether it changed (or tried to change) state.
     #[must_use]
     pub fn is_write(&self) -> bool {
-        matches!(self.verb, Verb::Apply | Verb::Create | Verb::Delete | Verb::Patch) && !self.dry_run
+        matches!(
+            self.verb,
+            Verb::Apply | Verb::Create | Verb::Delete | Verb::Patch | Verb::Status
+        ) && !self.dry_run
     }
 }
 
@@ -118,6 +126,7 @@ struct State {
     logs: BTreeMap<String, String>,
     resource_version: u64,
     latency: std::time::Duration,
+    field_manager: Option<String>,
 }
 
 /// The in-memory cluster.
@@ -207,6 +216,23 @@ impl FakeCluster {
         let fake = Self::default();
         fake.lock().controllers = true;
         fake
+    }
+
+    /// The same cluster, its [`Cluster::apply`] and [`Cluster::create`] made as field manager
+    /// `manager` (as `KubeCluster::with_field_manager`; `devstats-k8s` by default).
+    #[must_use]
+    pub fn with_field_manager(self, manager: &str) -> Self {
+        self.lock().field_manager = Some(manager.to_owned());
+        self
+    }
+
+    /// The field manager of [`Cluster::apply`] and [`Cluster::create`].
+    #[must_use]
+    pub fn field_manager(&self) -> String {
+        self.lock()
+            .field_manager
+            .clone()
+            .unwrap_or_else(|| FIELD_MANAGER.to_owned())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -343,7 +369,10 @@ impl FakeCluster {
                 *n -= 1;
                 e.clone()
             });
-        let write = matches!(verb, Verb::Apply | Verb::Create | Verb::Delete | Verb::Patch) && !dry_run;
+        let write = matches!(
+            verb,
+            Verb::Apply | Verb::Create | Verb::Delete | Verb::Patch | Verb::Status
+        ) && !dry_run;
         let interrupted = write && s.writes_left == Some(0);
         let outcome = match (fault, interrupted) {
             (Some(e), _) => Err(e),
@@ -407,6 +436,25 @@ impl FakeCluster {
         } else {
             ssa::strip_nulls(v);
         }
+    }
+
+    /// The optimistic-concurrency 409 of a write whose `resourceVersion` is not the live one
+    /// (apiserver `OptimisticLockErrorMsg`).
+    fn modified_error(key: &ObjectKey) -> ApiError {
+        let resource = if key.kind.group.is_empty() {
+            key.kind.plural.to_owned()
+        } else {
+            format!("{}.{}", key.kind.plural, key.kind.group)
+        };
+        ApiError::from_response(
+            409,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409,
+                   "message": format!("Operation cannot be fulfilled on {resource} \"{}\": the object has been modified; please apply your changes to the latest version and try again", key.name),
+                   "details": {"name": key.name, "group": key.kind.group, "kind": key.kind.plural}})
+            .to_string()
+            .as_bytes(),
+            None,
+        )
     }
 
     fn patch_test_failed(key: &ObjectKey) -> ApiError {
@@ -523,6 +571,23 @@ impl FakeCluster {
             ));
         }
         let live = s.objects.get(key).cloned();
+        // A `metadata.resourceVersion` in the applied object is a precondition, as for an update:
+        // the live object must be at that version, else 409 Conflict "the object has been
+        // modified" (kubernetes/website#40179: controllers applying with a resourceVersion get
+        // exactly this error). Leader election relies on it to renew its Lease.
+        if let Some(rv) = body
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .filter(|rv| !rv.is_empty())
+        {
+            let live_rv = live
+                .as_ref()
+                .and_then(|l| l.pointer("/metadata/resourceVersion"))
+                .and_then(Value::as_str);
+            if live_rv != Some(rv) {
+                return Err(Self::modified_error(key));
+            }
+        }
         let kind = key.kind.kind;
         let mut body = body.clone();
         ssa::strip_nulls(&mut body);
@@ -756,19 +821,6 @@ impl FakeCluster {
     }
 }
 
-impl devstats_cli::reconcile::ApplyAs for FakeCluster {
-    async fn apply_as(
-        &self,
-        manager: &str,
-        key: &ObjectKey,
-        body: &Value,
-        force: bool,
-        dry_run: bool,
-    ) -> Result<Value, ApiError> {
-        FakeCluster::apply_as(self, manager, key, body, force, dry_run).await
-    }
-}
-
 impl Cluster for FakeCluster {
     async fn list(
         &self,
@@ -804,7 +856,8 @@ impl Cluster for FakeCluster {
         force: bool,
         dry_run: bool,
     ) -> Result<Value, ApiError> {
-        self.apply_as(FIELD_MANAGER, key, body, force, dry_run).await
+        let manager = self.field_manager();
+        self.apply_as(&manager, key, body, force, dry_run).await
     }
 
     async fn patch_managed_fields(
@@ -834,6 +887,11 @@ impl Cluster for FakeCluster {
         Ok(obj.clone())
     }
 
+    async fn replace_status(&self, key: &ObjectKey, status: &Value) -> Result<Value, ApiError> {
+        self.begin(Verb::Status, key.to_string(), false).await?;
+        self.write_status(key, status)
+    }
+
     async fn create(&self, key: &ObjectKey, body: &Value) -> Result<Value, ApiError> {
         self.begin(Verb::Create, key.to_string(), false).await?;
         let mut s = self.lock();
@@ -850,7 +908,11 @@ impl Cluster for FakeCluster {
         let mut new = body.clone();
         Self::as_stored(key, &mut new);
         let set = ssa::field_set(key.kind.kind, body);
-        let entries = ownership::after_update(&[], FIELD_MANAGER, &key.kind.api_version(), &set);
+        let manager = s
+            .field_manager
+            .clone()
+            .unwrap_or_else(|| FIELD_MANAGER.to_owned());
+        let entries = ownership::after_update(&[], &manager, &key.kind.api_version(), &set);
         ownership::set_managed_fields(&mut new, &entries);
         Ok(Self::store(&mut s, key, &new))
     }

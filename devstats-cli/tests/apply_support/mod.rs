@@ -150,7 +150,9 @@ pub mod http_fake {
                 i += 3;
                 continue;
             }
-            out.push(bytes[i]);
+            // application/x-www-form-urlencoded: `+` is a space (Go's url.ParseQuery, which
+            // the API server uses, decodes it so; kube-core writes spaces as `+`).
+            out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
             i += 1;
         }
         String::from_utf8_lossy(&out).into_owned()

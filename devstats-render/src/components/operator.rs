@@ -824,11 +824,18 @@ pub fn install(renders: &[&[Rendered]]) -> Result<Install, SchemaError> {
         name: "operator".to_owned(),
         image: Some(image()),
         image_pull_policy: Some("IfNotPresent".to_owned()),
-        args: Some(vec![
-            format!("--metrics-address=0.0.0.0:{METRICS_PORT}"),
-            format!("--probe-address=0.0.0.0:{PROBE_PORT}"),
-            "--leader-elect".to_owned(),
-        ]),
+        // The served namespaces: the instance namespaces, where the DevStats resources live
+        // (the Roles above grant nothing elsewhere).
+        args: Some(
+            [
+                format!("--metrics-address=0.0.0.0:{METRICS_PORT}"),
+                format!("--probe-address=0.0.0.0:{PROBE_PORT}"),
+                "--leader-elect".to_owned(),
+            ]
+            .into_iter()
+            .chain(instance_namespaces.iter().map(|n| format!("--namespace={n}")))
+            .collect(),
+        ),
         // The Lease holder identity and namespace (downward API).
         env: Some(
             [
