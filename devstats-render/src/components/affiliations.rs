@@ -33,7 +33,7 @@ use crate::core::{ctx::Ctx, object::Object};
 fn env(ctx: &Ctx<'_>, p: &Project) -> Env {
     let t = &ctx.model.instance.tools;
     let a = &p.affiliations;
-    Env::new()
+    Env::with_capacity(50)
         .extend(env_identity(p))
         .flag("SKIPTEMP", a.skip_temp)
         .val("GIANT", t.giant_affiliations.env_value())

@@ -74,7 +74,7 @@ pub(crate) fn build(ctx: &Ctx<'_>, p: &Project) -> Vec<Object> {
     let pod_labels = chart_labels("grafana", Some(proj));
     let pg = inst.secrets.postgres.as_str();
     let gf = inst.secrets.grafana.as_str();
-    let env = Env::new()
+    let env = Env::with_capacity(12)
         .val("ICON", p.icon())
         .val("ORGNAME", p.display_name.as_str())
         .val("GA", p.google_analytics.clone().unwrap_or_default())

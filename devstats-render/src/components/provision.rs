@@ -277,7 +277,8 @@ fn env(ctx: &Ctx<'_>, p: &Project) -> Env {
     let g = &t.github;
     let m = &t.maintenance;
     let a = &p.affiliations;
-    env_identity(p)
+    Env::with_capacity(94)
+        .extend(env_identity(p))
         .flag("SKIPTEMP", t.skip_temp)
         .val("GIANT", t.giant_provision.env_value())
         .extend(env_no_lock_backup())

@@ -100,7 +100,7 @@ pub(crate) fn project_schedule(ctx: &Ctx<'_>, p: &Project, affiliations: bool) -
 fn env(ctx: &Ctx<'_>, p: &Project) -> Env {
     let t = &ctx.model.instance.tools;
     let (test, prod) = Ctx::server_flags(ctx.model.instance.role);
-    Env::new()
+    Env::with_capacity(45)
         .val("ONLY", p.name.as_str())
         .val("GHA2DB_PROPAGATE_ONLY_VAR", "1")
         .val("GHA2DB_CHECK_PROVISION_FLAG", "1")

@@ -67,7 +67,7 @@ pub fn yaml_stream(objects: &[Rendered]) -> Result<String, OutputError> {
 /// reused from window to window, written in order), so memory stays bounded however many
 /// objects there are. Output is byte-identical to [`yaml_stream`].
 pub fn write_yaml_stream<W: std::io::Write>(objects: &[Rendered], w: &mut W) -> Result<(), WriteError> {
-    const WINDOW: usize = 1024;
+    const WINDOW: usize = 256;
     let mut buffers: Vec<String> = (0..workers(objects.len().min(WINDOW)))
         .map(|_| String::new())
         .collect();

@@ -490,18 +490,21 @@ fn fails_high_uid(spec: &PodSpec) -> bool {
 /// Whether the pod spec fails a check this module knows how to suppress.
 fn fails(check: &str, spec: &PodSpec) -> bool {
     let containers = || spec.containers.iter();
-    let sc = |c: &Container| c.security_context.clone().unwrap_or_default();
+    // Borrowed, not cloned: this runs for every check of every workload.
+    fn sc(c: &Container) -> Option<&SecurityContext> {
+        c.security_context.as_ref()
+    }
     match check {
         "CKV_K8S_8" => containers().any(|c| c.liveness_probe.is_none()),
         "CKV_K8S_9" => containers().any(|c| c.readiness_probe.is_none()),
-        "CKV_K8S_22" => containers().any(|c| sc(c).read_only_root_filesystem != Some(true)),
+        "CKV_K8S_22" => containers().any(|c| sc(c).and_then(|s| s.read_only_root_filesystem) != Some(true)),
         "CKV_K8S_23" => fails_non_root(spec),
         "CKV_K8S_25" => containers()
             .chain(spec.init_containers.iter().flatten())
             .any(|c| {
                 sc(c)
-                    .capabilities
-                    .and_then(|k| k.add)
+                    .and_then(|s| s.capabilities.as_ref())
+                    .and_then(|k| k.add.as_ref())
                     .is_some_and(|a| !a.is_empty())
             }),
         "CKV_K8S_38" => spec.automount_service_account_token != Some(false),
@@ -518,19 +521,16 @@ pub(crate) fn suppress(ctx: &Ctx<'_>, o: &mut Object) {
     if !hardened(ctx) {
         return;
     }
-    let pod_labels = match o {
-        Object::Pod(p) => p.metadata.labels.clone(),
-        _ => None,
-    };
-    let Some((meta, spec, labels)) = pod_spec_mut(o) else {
-        return;
-    };
-    let labels = labels.cloned().or(pod_labels);
-    let mut skips: Vec<(&str, &str)> = Vec::new();
-    let workload = labels
-        .as_ref()
+    // The workload from the pod labels (a bare Pod's own, else the template's), read before
+    // the metadata is borrowed mutably, so no label map is cloned.
+    let workload = o
+        .pod_labels()
         .and_then(|l| l.get("type"))
         .and_then(|t| Workload::of_type_label(t));
+    let Some((meta, spec, _)) = pod_spec_mut(o) else {
+        return;
+    };
+    let mut skips: Vec<(&str, &str)> = Vec::new();
     if let Some(w) = workload {
         for (check, reason) in w.suppressible() {
             if fails(check, spec) {
@@ -552,17 +552,17 @@ pub(crate) fn suppress(ctx: &Ctx<'_>, o: &mut Object) {
     if secret_env {
         skips.push(("CKV_K8S_35", SECRETS_IN_ENV));
     }
-    let pins = || {
-        all().filter_map(|c| {
+    let pins: Vec<devstats_model::ImagePin> = all()
+        .filter_map(|c| {
             c.image
                 .as_deref()
                 .map(|i| devstats_model::ImageRef(i.to_owned()).pin())
         })
-    };
-    if pins().any(|p| p != devstats_model::ImagePin::Digest) {
+        .collect();
+    if pins.iter().any(|p| *p != devstats_model::ImagePin::Digest) {
         skips.push(("CKV_K8S_43", TAG_PINNED));
     }
-    if pins().any(|p| p == devstats_model::ImagePin::Latest) {
+    if pins.contains(&devstats_model::ImagePin::Latest) {
         skips.push(("CKV_K8S_14", UPSTREAM_LATEST));
     }
     skips.sort_unstable();
