@@ -326,7 +326,7 @@ pub struct DestroyArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// The task: a DevStats maintenance script (see below) or `sleep` for a shell.
-    #[arg(value_parser = run_task::parse_task)]
+    #[arg(value_parser = run_task::find)]
     pub task: &'static run_task::Task,
     /// The model file.
     pub model: PathBuf,
@@ -706,17 +706,20 @@ pub fn run(args: RunArgs) -> miette::Result<ExitCode> {
             .map(|d| d.as_secs())
             .unwrap_or(0)
     };
+    // Every task runs where the project's provisioning pod runs: without one, nothing to do.
+    let provisioning = set
+        .objects
+        .iter()
+        .find(|d| d.key.kind == Kind::JOB)
+        .ok_or_else(not_deployed)?;
     let (key, body, replace) = if let run_task::TaskRequest::Restore { from, .. } = &request {
-        if !set.objects.iter().any(|d| d.key.kind == Kind::JOB) {
-            return Err(not_deployed());
-        }
         let name = run_task::job_name(task.name, &project, stamp_now());
         let body = run_task::restore_job(&m, &project, from.as_deref(), &name, args.keep)
             .map_err(|e| miette!("{e}"))?;
         (ObjectKey::new(Kind::JOB, Some(&ns), &name), body, false)
     } else if let run_task::TaskRequest::Script { env, .. } = &request {
         // The typed Job the render built (not the planner's annotated body).
-        let provisioning = rendered
+        let typed = rendered
             .objects
             .iter()
             .find_map(|r| match &r.object {
@@ -725,16 +728,11 @@ pub fn run(args: RunArgs) -> miette::Result<ExitCode> {
             })
             .ok_or_else(not_deployed)?;
         let name = run_task::job_name(task.name, &project, stamp_now());
-        let job = run_task::build(provisioning, task, &name, args.keep, env).map_err(|e| miette!("{e}"))?;
+        let job = run_task::build(typed, task, &name, args.keep, env).map_err(|e| miette!("{e}"))?;
         let body = serde_json::to_value(&job).into_diagnostic()?;
         (ObjectKey::new(Kind::JOB, Some(&ns), &name), body, false)
     } else {
         // `run provision`: the provisioning Job itself, as rendered and annotated.
-        let provisioning = set
-            .objects
-            .iter()
-            .find(|d| d.key.kind == Kind::JOB)
-            .ok_or_else(not_deployed)?;
         (provisioning.key.clone(), provisioning.body.clone(), true)
     };
     with_engine(&args.cluster, 4, &Silent, async |eng| {

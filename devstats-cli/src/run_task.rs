@@ -69,7 +69,7 @@ pub struct UnknownTask {
     pub name: String,
 }
 
-/// Finds a task by name.
+/// Finds a task by name (`-` and `_` interchangeable); also `run`'s clap value parser.
 pub fn find(name: &str) -> Result<&'static Task, UnknownTask> {
     TASKS
         .iter()
@@ -77,12 +77,6 @@ pub fn find(name: &str) -> Result<&'static Task, UnknownTask> {
         .ok_or_else(|| UnknownTask {
             name: name.to_owned(),
         })
-}
-
-/// `run`'s task argument, parsed by clap (`value_parser = parse_task`): a name of [`TASKS`]
-/// (`-` and `_` interchangeable).
-pub fn parse_task(name: &str) -> Result<&'static Task, UnknownTask> {
-    find(name)
 }
 
 /// What `run` is asked to do: its flags checked together ([`check_flags`]) before the model
@@ -115,19 +109,6 @@ pub enum TaskRequest {
         /// `--set KEY=VALUE`, in order.
         env: Vec<(String, String)>,
     },
-}
-
-impl TaskRequest {
-    /// The task's name.
-    #[must_use]
-    pub fn task_name(&self) -> &'static str {
-        match self {
-            Self::GrafanaData { .. } => "grafana-data",
-            Self::Provision { .. } => "provision",
-            Self::Restore { .. } => "restore",
-            Self::Script { task, .. } => task.name,
-        }
-    }
 }
 
 /// A combination of `run` flags that does not go together.
