@@ -83,6 +83,13 @@ impl NodeDe<'_> {
         }
     }
 
+    /// "invalid type: …, expected …" at this node.
+    fn invalid_any<V: de::Expected>(&self, expected: &V) -> NodeError {
+        let mut e: NodeError = de::Error::invalid_type(self.unexpected(), expected);
+        e.pos = Some(self.0.pos);
+        e
+    }
+
     fn integer(&self) -> Option<i128> {
         match self.scalar() {
             Some((v, false)) => parse_int(v),
@@ -290,14 +297,6 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, NodeError> {
         visitor.visit_unit()
-    }
-}
-
-impl NodeDe<'_> {
-    fn invalid_any<V: de::Expected>(&self, expected: &V) -> NodeError {
-        let mut e: NodeError = de::Error::invalid_type(self.unexpected(), expected);
-        e.pos = Some(self.0.pos);
-        e
     }
 }
 
