@@ -192,6 +192,31 @@ pub struct GitOps {
     pub secrets: GitOpsSecrets,
     /// Third-party controllers the deployment needs, as Flux HelmReleases under `infrastructure/`.
     pub infrastructure: Infrastructure,
+    /// What Flux applies: the rendered objects (default), or the operator's install and one
+    /// `DevStats` resource that the operator in the cluster reconciles.
+    #[serde(skip_serializing_if = "GitOpsCarries::is_objects")]
+    pub carries: GitOpsCarries,
+}
+
+/// What the GitOps tree of an environment holds for Flux to apply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum GitOpsCarries {
+    /// The rendered objects, one Flux Kustomization per apply phase (`apps/<env>/<phase>/`).
+    #[default]
+    Objects,
+    /// The operator's install (`apps/<env>/operator/`) and the environment's `DevStats`
+    /// resource with its Namespace and Secrets (`apps/<env>/resource/`): Flux applies those, the
+    /// operator applies the objects.
+    Resource,
+}
+
+impl GitOpsCarries {
+    /// Whether it is [`GitOpsCarries::Objects`] (the default, left out when written).
+    #[must_use]
+    pub fn is_objects(&self) -> bool {
+        *self == GitOpsCarries::Objects
+    }
 }
 
 impl Default for GitOps {
@@ -202,6 +227,7 @@ impl Default for GitOps {
             interval: "10m".into(),
             secrets: GitOpsSecrets::Omit,
             infrastructure: Infrastructure::default(),
+            carries: GitOpsCarries::Objects,
         }
     }
 }

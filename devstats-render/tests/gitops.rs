@@ -490,3 +490,114 @@ fn kubectl_kustomize_builds_every_directory() {
         let _ = std::fs::remove_dir_all(&root);
     }
 }
+
+#[test]
+fn a_tree_that_carries_the_resource_holds_the_install_and_the_resource_only() {
+    let mut envs = environments("example.yaml");
+    for e in &mut envs {
+        e.model.instance.gitops.carries = devstats_model::GitOpsCarries::Resource;
+    }
+    let files = gitops(&envs);
+    let by_path = by_path(&files);
+    for e in &envs {
+        let env = e.name.as_str();
+        let apps = format!("apps/{env}/");
+        let dirs: BTreeSet<&str> = by_path
+            .keys()
+            .filter_map(|p| p.strip_prefix(apps.as_str()))
+            .filter_map(|p| p.split_once('/').map(|(d, _)| d))
+            .collect();
+        assert_eq!(dirs, BTreeSet::from(["operator", "resource"]), "{env}");
+
+        // The operator's install: CRD (never pruned: that would delete every resource), RBAC,
+        // Deployment; the same objects `devstats-k8s install --env` prints.
+        let operator: Vec<serde_json::Value> = by_path
+            .iter()
+            .filter(|(p, _)| p.starts_with(&format!("{apps}operator/")) && !p.ends_with("kustomization.yaml"))
+            .flat_map(|(_, t)| docs(t))
+            .collect();
+        let set = render(&e.model, &Options::default()).expect("render");
+        let install = devstats_render::operator::install(&[set.objects.as_slice()]).expect("install");
+        let mut want = install.documents().expect("documents");
+        for d in &mut want {
+            if d["kind"] == "CustomResourceDefinition" {
+                d["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"] = "disabled".into();
+            }
+        }
+        let key = |d: &serde_json::Value| {
+            format!(
+                "{}/{}/{}",
+                d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]
+            )
+        };
+        let mut got = operator.clone();
+        got.sort_by_key(key);
+        want.sort_by_key(key);
+        assert_eq!(got, want, "{env}: apps/{env}/operator/ is the install");
+        let kustomization = docs(by_path[format!("{apps}operator/kustomization.yaml").as_str()]);
+        assert_eq!(
+            kustomization[0]["resources"].as_array().map(Vec::len),
+            Some(operator.len()),
+            "{env}: every install file is listed"
+        );
+
+        // The resource: its Namespace, the Secrets' ExternalSecrets or placeholders, the
+        // DevStats resource (never pruned) whose spec is the environment's model.
+        let resource: Vec<(&str, serde_json::Value)> = by_path
+            .iter()
+            .filter(|(p, _)| p.starts_with(&format!("{apps}resource/")) && !p.ends_with("kustomization.yaml"))
+            .flat_map(|(p, t)| docs(t).into_iter().map(move |d| (*p, d)))
+            .collect();
+        let kinds: BTreeSet<&str> = resource.iter().filter_map(|(_, d)| d["kind"].as_str()).collect();
+        let secret_kind = match e.model.instance.gitops.secrets {
+            GitOpsSecrets::ExternalSecret(_) => "ExternalSecret",
+            GitOpsSecrets::SealedSecretPlaceholder => "SealedSecret",
+            GitOpsSecrets::Omit => unreachable!("the example puts Secrets in the tree"),
+        };
+        assert_eq!(
+            kinds,
+            BTreeSet::from(["DevStats", "Namespace", secret_kind]),
+            "{env}"
+        );
+        let (_, ds) = resource
+            .iter()
+            .find(|(_, d)| d["kind"] == "DevStats")
+            .expect("the resource");
+        assert_eq!(
+            ds["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"],
+            "disabled"
+        );
+        assert_eq!(ds["metadata"]["namespace"], e.model.instance.namespace.as_str());
+        let (_, model) = devstats_render::resource::parse_resource(ds).expect("the model accepts its spec");
+        assert_eq!(
+            model, e.model,
+            "{env}: the resource's spec is the environment's model"
+        );
+        let ns = resource
+            .iter()
+            .find(|(_, d)| d["kind"] == "Namespace")
+            .expect("namespace");
+        assert_eq!(
+            ns.1["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"],
+            "disabled"
+        );
+
+        // Two Kustomizations: the resource's depends on the operator's (its CRD must exist).
+        let ks = docs(by_path[format!("clusters/{env}/apps.yaml").as_str()]);
+        let names: Vec<&str> = ks.iter().filter_map(|k| k["metadata"]["name"].as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                format!("devstats-{env}-operator"),
+                format!("devstats-{env}-resource")
+            ]
+        );
+        assert_eq!(
+            ks[1]["spec"]["dependsOn"][0]["name"],
+            format!("devstats-{env}-operator")
+        );
+        assert_eq!(ks[1]["spec"]["path"], format!("./apps/{env}/resource"));
+        assert_eq!(ks[1]["spec"]["wait"], false, "the first provisioning lasts hours");
+        assert!(by_path.contains_key(format!("apps/{env}/SECRETS.md").as_str()));
+    }
+}
