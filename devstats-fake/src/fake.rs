@@ -51,6 +51,7 @@ use devstats_cli::plan::policy::immutable_paths;
 use devstats_cli::ssa;
 
 use crate::ownership;
+use crate::watch::{Store, Watch, WatchOptions};
 
 /// The verb of a recorded request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -75,6 +76,8 @@ pub enum Verb {
     Patch,
     /// A `PUT` of the status subresource.
     Status,
+    /// A watch (`GET …?watch=true`), recorded when it starts.
+    Watch,
 }
 
 /// One recorded request.
@@ -117,14 +120,14 @@ pub struct Upload {
 #[derive(Debug, Default)]
 struct State {
     uploads: Vec<Upload>,
-    objects: BTreeMap<ObjectKey, Value>,
+    objects: Store,
     requests: Vec<Request>,
     faults: Vec<(Verb, ApiError, usize)>,
     writes_left: Option<usize>,
     controllers: bool,
     failing_jobs: BTreeSet<String>,
     logs: BTreeMap<String, String>,
-    resource_version: u64,
+    bookmark_interval: Option<std::time::Duration>,
     latency: std::time::Duration,
     field_manager: Option<String>,
 }
@@ -184,7 +187,7 @@ fn selector_terms(selector: &str) -> Vec<&str> {
 }
 
 /// Equality (`k=v`), set (`k in (a,b)`) and existence (`k`) selectors.
-fn labels_match(v: &Value, selector: &str) -> bool {
+pub(crate) fn labels_match(v: &Value, selector: &str) -> bool {
     let label = |k: &str| {
         v.pointer("/metadata/labels")
             .and_then(|l| l.get(k.trim()))
@@ -247,7 +250,7 @@ impl FakeCluster {
     /// Adds or replaces a live object as is.
     pub fn insert(&self, v: Value) {
         if let Some(key) = ObjectKey::of_value(&v) {
-            self.lock().objects.insert(key, v);
+            self.lock().objects.put_raw(&key, v);
         }
     }
 
@@ -255,7 +258,7 @@ impl FakeCluster {
     /// ([`devstats_cli::cluster::EVENT`]) the kubelet, the scheduler or a controller would write.
     pub fn insert_as(&self, kind: Kind, v: Value) {
         if let Some(key) = ObjectKey::of_item(kind, &v) {
-            self.lock().objects.insert(key, v);
+            self.lock().objects.put_raw(&key, v);
         }
     }
 
@@ -273,14 +276,82 @@ impl FakeCluster {
 
     /// Mutates a live object in place.
     pub fn edit(&self, key: &ObjectKey, f: impl FnOnce(&mut Value)) {
-        if let Some(v) = self.lock().objects.get_mut(key) {
-            f(v);
-        }
+        self.lock().objects.modify(key, f);
     }
 
     /// Removes a live object without a request (a controller or a person did it).
     pub fn remove(&self, key: &ObjectKey) {
         self.lock().objects.remove(key);
+    }
+
+    /// The version of the latest change (what a list answers as its `metadata.resourceVersion`).
+    #[must_use]
+    pub fn resource_version(&self) -> u64 {
+        self.lock().objects.resource_version()
+    }
+
+    /// How often a watch with `allowWatchBookmarks` gets a `BOOKMARK` when nothing else happens
+    /// (a real server: about once a minute; the default here too).
+    pub fn set_bookmark_interval(&self, every: std::time::Duration) {
+        self.lock().bookmark_interval = Some(every);
+    }
+
+    pub(crate) fn store_notify(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        std::sync::Arc::clone(&self.lock().objects.notify)
+    }
+
+    pub(crate) fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
+        f(&self.lock().objects)
+    }
+
+    /// Starts a watch of `kind` in `namespace` (all namespaces when `None`), as `GET
+    /// …?watch=true` does on a real server (see [`crate::watch`]). Recorded as a [`Verb::Watch`]
+    /// request; scripted faults for [`Verb::Watch`] fail it. 400 for an invalid
+    /// `resourceVersion` or an unsupported field selector.
+    pub async fn watch(
+        &self,
+        kind: Kind,
+        namespace: Option<&str>,
+        opts: &WatchOptions,
+    ) -> Result<Watch<'_>, ApiError> {
+        self.begin(Verb::Watch, kind.kind.to_owned(), false).await?;
+        let s = self.lock();
+        let every = s
+            .bookmark_interval
+            .unwrap_or(std::time::Duration::from_secs(60));
+        Watch::start(self, kind, namespace, opts, &s.objects, every)
+    }
+
+    /// A list with its `resourceVersion` (read together, so a watch from it misses nothing) and
+    /// an optional field selector (`metadata.name`, `metadata.namespace`), as the HTTP server
+    /// answers it. Recorded as a [`Verb::List`] request.
+    pub async fn list_at(
+        &self,
+        kind: Kind,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+        field_selector: Option<&str>,
+    ) -> Result<(Vec<Value>, u64), ApiError> {
+        self.begin(Verb::List, kind.kind.to_owned(), false).await?;
+        if let Some(sel) = field_selector {
+            crate::watch::check_field_selector(sel)?;
+        }
+        let s = self.lock();
+        let items = s
+            .objects
+            .iter()
+            .filter(|(k, _)| k.kind == kind && (namespace.is_none() || k.namespace.as_deref() == namespace))
+            .filter(|(_, v)| opts.label_selector.as_deref().is_none_or(|sel| labels_match(v, sel)))
+            .filter(|(k, _)| field_selector.is_none_or(|sel| crate::watch::fields_match(k, sel)))
+            .map(|(_, v)| {
+                if opts.metadata_only {
+                    json!({"apiVersion": kind.api_version(), "kind": kind.kind, "metadata": v.get("metadata")})
+                } else {
+                    v.clone()
+                }
+            })
+            .collect();
+        Ok((items, s.objects.resource_version()))
     }
 
     /// The request log.
@@ -330,13 +401,12 @@ impl FakeCluster {
     /// `kubectl edit` (an `Update` entry in `metadata.managedFields`): an apply that changes its
     /// value conflicts unless forced.
     pub fn set_foreign_owner(&self, key: &ObjectKey, field: &str, manager: &str) {
-        let mut s = self.lock();
-        if let Some(v) = s.objects.get_mut(key) {
+        self.lock().objects.modify(key, |v| {
             let set: ssa::FieldSet = [ownership::parse_dotted(field)].into_iter().collect();
             let entries =
                 ownership::after_update(&ssa::managed_fields(v), manager, &key.kind.api_version(), &set);
             ownership::set_managed_fields(v, &entries);
-        }
+        });
     }
 
     /// Every request takes this long (a network round trip), without blocking other requests.
@@ -537,15 +607,10 @@ impl FakeCluster {
     /// `status` changes (metadata and spec of the request are ignored), `resourceVersion` moves,
     /// `metadata.generation` does not. 404 when the object is missing.
     pub fn write_status(&self, key: &ObjectKey, status: &Value) -> Result<Value, ApiError> {
-        let mut s = self.lock();
-        s.resource_version += 1;
-        let rv = s.resource_version;
-        let Some(obj) = s.objects.get_mut(key) else {
-            return Err(Self::not_found(key));
-        };
-        ptr_set(obj, "/status", status.clone());
-        ptr_set(obj, "/metadata/resourceVersion", Value::String(rv.to_string()));
-        Ok(obj.clone())
+        self.lock()
+            .objects
+            .modify(key, |obj| ptr_set(obj, "/status", status.clone()))
+            .ok_or_else(|| Self::not_found(key))
     }
 
     /// Server-side apply as field manager `manager` (e.g. `helm`, as Helm 4 applies a chart).
@@ -625,12 +690,9 @@ impl FakeCluster {
             // What the apply would store, computed on a scratch copy: the same merge as a real
             // apply (kept labels, server-set fields, status), nothing persisted.
             let mut scratch = State {
-                resource_version: s.resource_version,
+                objects: s.objects.scratch(key),
                 ..State::default()
             };
-            if let Some(o) = &live {
-                scratch.objects.insert(key.clone(), o.clone());
-            }
             let mut preview = Self::store(&mut scratch, key, &new);
             if let Some(rv) = live.as_ref().and_then(|o| o.pointer("/metadata/resourceVersion")) {
                 ptr_set(&mut preview, "/metadata/resourceVersion", rv.clone());
@@ -642,8 +704,7 @@ impl FakeCluster {
 
     /// Stores `body` as the new state of `key` (create or update) and runs the controllers.
     fn store(s: &mut State, key: &ObjectKey, body: &Value) -> Value {
-        s.resource_version += 1;
-        let rv = s.resource_version;
+        let rv = s.objects.next_rv();
         let old = s.objects.get(key).cloned();
         let mut new = body.clone();
         let generation = match &old {
@@ -735,15 +796,15 @@ impl FakeCluster {
                 .and_then(Value::as_array)
                 .is_none_or(Vec::is_empty);
         if finalizing {
-            // The last finalizer is gone from an object being deleted: the server deletes it.
+            // The last finalizer is gone from an object being deleted: the server deletes it
+            // (watches see MODIFIED for the deletionTimestamp earlier, then DELETED).
             s.objects.remove(key);
             return new;
         }
         if s.controllers {
             Self::reconcile(s, key, &mut new);
         }
-        s.objects.insert(key.clone(), new.clone());
-        new
+        s.objects.put(key, new)
     }
 
     /// Simulated controllers.
@@ -779,7 +840,7 @@ impl FakeCluster {
                     let pod = json!({"apiVersion": "v1", "kind": "Pod",
                         "metadata": {"name": name, "namespace": ns, "labels": labels},
                         "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
-                    s.objects.insert(ObjectKey::new(Kind::POD, Some(&ns), &name), pod);
+                    s.objects.put(&ObjectKey::new(Kind::POD, Some(&ns), &name), pod);
                 }
             }
             "Deployment" => {
@@ -814,7 +875,7 @@ impl FakeCluster {
                     "metadata": {"name": name, "namespace": ns, "labels": labels,
                                  "creationTimestamp": "2026-01-01T00:00:00Z"},
                     "status": {"phase": if failed { "Failed" } else { "Succeeded" }}});
-                s.objects.insert(ObjectKey::new(Kind::POD, Some(&ns), &name), pod);
+                s.objects.put(&ObjectKey::new(Kind::POD, Some(&ns), &name), pod);
             }
             _ => {}
         }
@@ -828,20 +889,7 @@ impl Cluster for FakeCluster {
         namespace: Option<&str>,
         opts: &ListOptions,
     ) -> Result<Vec<Value>, ApiError> {
-        self.begin(Verb::List, kind.kind.to_owned(), false).await?;
-        let s = self.lock();
-        Ok(s.objects
-            .iter()
-            .filter(|(k, _)| k.kind == kind && (namespace.is_none() || k.namespace.as_deref() == namespace))
-            .filter(|(_, v)| opts.label_selector.as_deref().is_none_or(|sel| labels_match(v, sel)))
-            .map(|(_, v)| {
-                if opts.metadata_only {
-                    json!({"apiVersion": kind.api_version(), "kind": kind.kind, "metadata": v.get("metadata")})
-                } else {
-                    v.clone()
-                }
-            })
-            .collect())
+        Ok(self.list_at(kind, namespace, opts, None).await?.0)
     }
 
     async fn get(&self, key: &ObjectKey) -> Result<Option<Value>, ApiError> {
@@ -868,9 +916,7 @@ impl Cluster for FakeCluster {
     ) -> Result<Value, ApiError> {
         self.begin(Verb::Patch, key.to_string(), false).await?;
         let mut s = self.lock();
-        s.resource_version += 1;
-        let rv = s.resource_version;
-        let Some(obj) = s.objects.get_mut(key) else {
+        let Some(obj) = s.objects.get(key) else {
             return Err(Self::not_found(key));
         };
         let live_rv = obj
@@ -880,11 +926,13 @@ impl Cluster for FakeCluster {
         if live_rv != resource_version {
             return Err(Self::patch_test_failed(key));
         }
-        ptr_set(obj, "/metadata/managedFields", managed_fields.clone());
-        let entries = ssa::managed_fields(obj);
-        ownership::set_managed_fields(obj, &entries);
-        ptr_set(obj, "/metadata/resourceVersion", Value::String(rv.to_string()));
-        Ok(obj.clone())
+        s.objects
+            .modify(key, |obj| {
+                ptr_set(obj, "/metadata/managedFields", managed_fields.clone());
+                let entries = ssa::managed_fields(obj);
+                ownership::set_managed_fields(obj, &entries);
+            })
+            .ok_or_else(|| Self::not_found(key))
     }
 
     async fn replace_status(&self, key: &ObjectKey, status: &Value) -> Result<Value, ApiError> {
@@ -931,13 +979,14 @@ impl Cluster for FakeCluster {
             .and_then(Value::as_array)
             .is_some_and(|f| !f.is_empty());
         if has_finalizers {
-            s.resource_version += 1;
-            let rv = s.resource_version;
-            if let Some(o) = s.objects.get_mut(key)
-                && o.pointer("/metadata/deletionTimestamp").is_none()
-            {
-                ptr_set(o, "/metadata/deletionTimestamp", json!("2026-01-01T00:00:01Z"));
-                ptr_set(o, "/metadata/resourceVersion", Value::String(rv.to_string()));
+            let deleting = s
+                .objects
+                .get(key)
+                .is_some_and(|o| o.pointer("/metadata/deletionTimestamp").is_some());
+            if !deleting {
+                s.objects.modify(key, |o| {
+                    ptr_set(o, "/metadata/deletionTimestamp", json!("2026-01-01T00:00:01Z"));
+                });
             }
             return Ok(());
         }

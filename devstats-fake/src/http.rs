@@ -220,8 +220,91 @@ fn api(r: Result<Response<Full<Bytes>>, ApiError>) -> Reply {
     }
 }
 
-/// Handles one request.
-async fn handle(cluster: Arc<FakeCluster>, crds: Arc<Vec<Kind>>, req: Request<Incoming>) -> Reply {
+/// A response body: whole, or a watch's stream of events.
+type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::convert::Infallible>;
+
+/// Handles one request: a watch (`GET` of a collection with `watch=true`/`watch=1`), or any
+/// other request ([`handle_plain`]).
+async fn handle(
+    cluster: Arc<FakeCluster>,
+    crds: Arc<Vec<Kind>>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Dropped> {
+    let q = query(&req);
+    let watching = matches!(param(&q, "watch"), Some("true" | "1"));
+    if req.method() == Method::GET
+        && watching
+        && let Ok(Target::Collection(kind, ns)) = target(&crds, req.uri().path())
+    {
+        return watch(cluster, kind, ns, &q).await;
+    }
+    handle_plain(cluster, crds, req)
+        .await
+        .map(|res| res.map(BodyExt::boxed_unsync))
+}
+
+/// Serves a watch: `200`, `Content-Type: application/json`, a chunked body of one
+/// `{"type":…,"object":…}` line per event (`Transfer-Encoding: chunked`, as kube-apiserver's
+/// watch handler streams it), ending when the watch ends (`timeoutSeconds`, an `ERROR` event)
+/// or the client goes away. An invalid `resourceVersion` or field selector is a plain 400.
+async fn watch(
+    cluster: Arc<FakeCluster>,
+    kind: Kind,
+    ns: Option<String>,
+    q: &[(String, String)],
+) -> Result<Response<Body>, Dropped> {
+    let opts = crate::watch::WatchOptions {
+        resource_version: param(q, "resourceVersion").map(str::to_owned),
+        label_selector: param(q, "labelSelector").map(str::to_owned),
+        field_selector: param(q, "fieldSelector").map(str::to_owned),
+        bookmarks: matches!(param(q, "allowWatchBookmarks"), Some("true" | "1")),
+        timeout: param(q, "timeoutSeconds")
+            .and_then(|t| t.parse::<u64>().ok())
+            .map(std::time::Duration::from_secs),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<Result<(), ApiError>>();
+    tokio::task::spawn_local(async move {
+        // The watch borrows the cluster: it lives in this task, which owns an `Arc` of it.
+        let mut w = match cluster.watch(kind, ns.as_deref(), &opts).await {
+            Ok(w) => {
+                let _ = started_tx.send(Ok(()));
+                w
+            }
+            Err(e) => {
+                let _ = started_tx.send(Err(e));
+                return;
+            }
+        };
+        while let Some(event) = w.next().await {
+            let mut line = event.to_json().to_string().into_bytes();
+            line.push(b'\n');
+            if tx.send(Bytes::from(line)).await.is_err() {
+                return; // the client went away
+            }
+        }
+    });
+    // Faults and bad parameters are answered as plain errors, before the 200.
+    match started_rx.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return api(Err(e)).map(|res| res.map(BodyExt::boxed_unsync)),
+        Err(_) => return Err(Dropped("the watch ended before it started".to_owned())),
+    }
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(b)), rx))
+    });
+    let mut res = Response::new(BodyExt::boxed_unsync(http_body_util::StreamBody::new(stream)));
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    Ok(res)
+}
+
+/// Handles one request other than a watch.
+async fn handle_plain(cluster: Arc<FakeCluster>, crds: Arc<Vec<Kind>>, req: Request<Incoming>) -> Reply {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let q = query(&req);
@@ -255,7 +338,8 @@ async fn handle(cluster: Arc<FakeCluster>, crds: Arc<Vec<Kind>>, req: Request<In
                 metadata_only: accept.contains("as=PartialObjectMetadataList"),
                 label_selector: param(&q, "labelSelector").map(str::to_owned),
             };
-            api(cluster.list(kind, ns.as_deref(), &opts).await.map(|items| {
+            let fields = param(&q, "fieldSelector").filter(|f| !f.is_empty());
+            api(cluster.list_at(kind, ns.as_deref(), &opts, fields).await.map(|(items, rv)| {
                 let (api_version, list_kind) = if opts.metadata_only {
                     (
                         "meta.k8s.io/v1".to_owned(),
@@ -265,7 +349,7 @@ async fn handle(cluster: Arc<FakeCluster>, crds: Arc<Vec<Kind>>, req: Request<In
                     (kind.api_version(), format!("{}List", kind.kind))
                 };
                 ok_json(&json!({"apiVersion": api_version, "kind": list_kind,
-                                "metadata": {"resourceVersion": "1"}, "items": items}))
+                                "metadata": {"resourceVersion": rv.to_string()}, "items": items}))
             }))
         }
         (Method::GET, Target::Object(key)) => api(cluster.get(&key).await.map(|o| match o {

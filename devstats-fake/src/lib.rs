@@ -10,5 +10,6 @@ pub mod http;
 pub mod kubelet;
 pub mod live;
 mod ownership;
+pub mod watch;
 
 pub use fake::{FakeCluster, Request, Upload, Verb};
