@@ -23,7 +23,7 @@ use crate::plan::inventory;
 use crate::plan::policy::needs_live_spec;
 use crate::plan::{Action, DesiredSet, LiveState, Plan, PlanOptions, live_hash};
 use crate::progress::Event;
-use crate::waits::{self, Readiness};
+use crate::waits::{self, Readiness, WaitFor, WaitOutcome};
 use devstats_render::{Ready, Write};
 
 /// Apply settings.
@@ -412,29 +412,18 @@ pub fn describe_write_error(key: &ObjectKey, e: &ApiError) -> String {
     }
 }
 
-async fn poll_readiness<C: Cluster>(
-    eng: &Engine<'_, C>,
-    set: &DesiredSet,
-    i: usize,
-) -> Result<Readiness, ApiError> {
-    let d = &set.objects[i];
-    let Some(obj) = eng.get(&d.key).await? else {
-        return Ok(Readiness::Progressing("does not exist yet".to_owned()));
+/// The readiness check of object `d` over its live state (and, for the database, its pods).
+fn readiness(d: &crate::plan::Desired, obj: Option<&Value>, pods: &[Value]) -> Readiness {
+    let Some(obj) = obj else {
+        return Readiness::Progressing("does not exist yet".to_owned());
     };
-    Ok(match d.policy.ready {
-        Ready::Primary => {
-            let opts = ListOptions {
-                metadata_only: false,
-                label_selector: Some(format!("cluster-name={}", d.key.name)),
-            };
-            let pods = eng.list(Kind::POD, d.key.namespace.as_deref(), &opts).await?;
-            waits::database(&obj, pods.iter())
-        }
-        Ready::Rollout if d.key.kind == Kind::STATEFUL_SET => waits::statefulset(&obj),
-        Ready::Rollout => waits::deployment(&obj),
-        Ready::Complete => waits::job(&obj),
+    match d.policy.ready {
+        Ready::Primary => waits::database(obj, pods.iter()),
+        Ready::Rollout if d.key.kind == Kind::STATEFUL_SET => waits::statefulset(obj),
+        Ready::Rollout => waits::deployment(obj),
+        Ready::Complete => waits::job(obj),
         Ready::Exists => Readiness::Ready,
-    })
+    }
 }
 
 /// Why writing, deleting or waiting for one object failed.
@@ -507,7 +496,6 @@ async fn wait_ready<C: Cluster>(
         phase: phase.clone(),
     });
     let started = Instant::now();
-    let mut delay = cfg.poll_initial;
     let done = |ok: bool, message: String| {
         eng.progress.event(&Event::WaitDone {
             object: object.clone(),
@@ -517,68 +505,76 @@ async fn wait_ready<C: Cluster>(
             elapsed_secs: started.elapsed().as_secs(),
         });
     };
-    loop {
-        let r = poll_readiness(eng, set, i)
-            .await
-            .map_err(|e| ObjectError::api(&d.key, e))?;
-        match r {
-            Readiness::Ready => {
-                done(true, "ready".to_owned());
-                return Ok(());
-            }
-            Readiness::Failed(m) => {
-                done(false, m.clone());
-                return Err(ObjectError::Failed {
-                    key: d.key.clone(),
-                    message: m,
-                });
-            }
-            Readiness::Progressing(m) => {
-                let elapsed = started.elapsed();
-                if elapsed >= timeout {
-                    let text = format!("timed out after {}s: {m}", timeout.as_secs());
-                    done(false, text);
-                    return Err(ObjectError::TimedOut {
-                        key: d.key.clone(),
-                        secs: timeout.as_secs(),
-                        message: m,
-                    });
-                }
-                eng.progress.event(&Event::WaitProgress {
-                    object: object.clone(),
-                    message: m,
-                    elapsed_secs: elapsed.as_secs(),
-                });
-                tokio::time::sleep(delay.min(timeout.saturating_sub(elapsed))).await;
-                delay = (delay * 2).min(cfg.poll_max);
-            }
+    let pods = (d.policy.ready == Ready::Primary).then(|| format!("cluster-name={}", d.key.name));
+    let w = WaitFor {
+        key: &d.key,
+        pods: pods.as_deref(),
+        timeout,
+        poll_initial: cfg.poll_initial,
+        poll_max: cfg.poll_max,
+    };
+    let outcome = eng
+        .cluster
+        .wait_for(&w, &mut |obj, pods| readiness(d, obj, pods), &mut |m, waited| {
+            eng.progress.event(&Event::WaitProgress {
+                object: object.clone(),
+                message: m.to_owned(),
+                elapsed_secs: waited.as_secs(),
+            });
+        })
+        .await
+        .map_err(|e| ObjectError::api(&d.key, e))?;
+    match outcome {
+        WaitOutcome::Ready => {
+            done(true, "ready".to_owned());
+            Ok(())
+        }
+        WaitOutcome::Failed(m) => {
+            done(false, m.clone());
+            Err(ObjectError::Failed {
+                key: d.key.clone(),
+                message: m,
+            })
+        }
+        WaitOutcome::TimedOut(m) => {
+            done(false, format!("timed out after {}s: {m}", timeout.as_secs()));
+            Err(ObjectError::TimedOut {
+                key: d.key.clone(),
+                secs: timeout.as_secs(),
+                message: m,
+            })
         }
     }
 }
 
-/// Polls until an object is gone (after a delete).
+/// Waits until an object is gone (after a delete), on [`Cluster::wait_for`].
 async fn wait_gone<C: Cluster>(
     eng: &Engine<'_, C>,
     key: &ObjectKey,
     cfg: &ApplyConfig,
 ) -> Result<(), ObjectError> {
-    let started = Instant::now();
-    let mut delay = cfg.poll_initial;
-    loop {
-        match eng.get(key).await {
-            Ok(None) => return Ok(()),
-            Ok(Some(_)) if started.elapsed() >= cfg.timeout => {
-                return Err(ObjectError::StillPresent {
-                    key: key.clone(),
-                    secs: cfg.timeout.as_secs(),
-                });
-            }
-            Ok(Some(_)) => {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(cfg.poll_max);
-            }
-            Err(e) => return Err(ObjectError::api(key, e)),
-        }
+    let w = WaitFor {
+        key,
+        pods: None,
+        timeout: cfg.timeout,
+        poll_initial: cfg.poll_initial,
+        poll_max: cfg.poll_max,
+    };
+    let gone = |obj: Option<&Value>, _: &[Value]| match obj {
+        None => Readiness::Ready,
+        Some(_) => Readiness::Progressing("still present".to_owned()),
+    };
+    match eng
+        .cluster
+        .wait_for(&w, &mut { gone }, &mut |_, _| {})
+        .await
+        .map_err(|e| ObjectError::api(key, e))?
+    {
+        WaitOutcome::Ready => Ok(()),
+        WaitOutcome::Failed(_) | WaitOutcome::TimedOut(_) => Err(ObjectError::StillPresent {
+            key: key.clone(),
+            secs: cfg.timeout.as_secs(),
+        }),
     }
 }
 

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::kinds::{Kind, ObjectKey};
 use crate::plan::FIELD_MANAGER;
+use crate::waits::{Check, OnProgress, WaitFor, WaitOutcome, WaitState};
 
 /// One cause of an API error (`details.causes[]` of a `Status`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -283,6 +284,114 @@ pub trait Cluster {
         command: &[&str],
         data: &std::path::Path,
     ) -> Result<(), ApiError>;
+    /// Waits until `check`, run on the live object of `w.key` (and the pods `w.pods` selects),
+    /// says ready or failed, or `w.timeout` passes; `progress` hears each new progress text.
+    /// Implementations watch (the check runs on every change: [`KubeCluster`] with kube-runtime's
+    /// `watcher`, re-listing after a 410 or a broken stream); this default polls ([`poll_for`]).
+    /// An error when a read fails for a reason retrying does not fix (403, 404 of the kind, …).
+    async fn wait_for(
+        &self,
+        w: &WaitFor<'_>,
+        check: &mut Check<'_>,
+        progress: &mut OnProgress<'_>,
+    ) -> Result<WaitOutcome, ApiError> {
+        poll_for(self, w, check, progress).await
+    }
+}
+
+/// [`Cluster::wait_for`] by polling: GET the object (and LIST the pods) with pauses from
+/// `w.poll_initial` doubling to `w.poll_max`, until the check decides or `w.timeout` passes.
+pub async fn poll_for<C: Cluster + ?Sized>(
+    cluster: &C,
+    w: &WaitFor<'_>,
+    check: &mut Check<'_>,
+    progress: &mut OnProgress<'_>,
+) -> Result<WaitOutcome, ApiError> {
+    let started = std::time::Instant::now();
+    let mut delay = w.poll_initial;
+    let mut state = WaitState::default();
+    loop {
+        state.set_object(cluster.get(w.key).await?);
+        if let Some(sel) = w.pods {
+            let opts = ListOptions {
+                metadata_only: false,
+                label_selector: Some(sel.to_owned()),
+            };
+            state.clear_pods();
+            for p in cluster.list(Kind::POD, w.key.namespace.as_deref(), &opts).await? {
+                state.pod_applied(p);
+            }
+        }
+        let elapsed = started.elapsed();
+        if elapsed >= w.timeout {
+            return Ok(state.timed_out(check));
+        }
+        if let Some(done) = state.evaluate(check, elapsed, progress) {
+            return Ok(done);
+        }
+        tokio::time::sleep(delay.min(w.timeout.saturating_sub(elapsed))).await;
+        delay = (delay * 2).min(w.poll_max);
+    }
+}
+
+/// A kube-runtime watcher error as an [`ApiError`], `None` when retrying can fix it (a 410
+/// "Expired" the watcher answers with a re-list, throttling, a server error, a broken stream).
+fn watch_error(e: &kube::runtime::watcher::Error) -> Option<ApiError> {
+    use kube::runtime::watcher::Error as W;
+    let api = |s: &kube::core::Status| ApiError {
+        code: s.code,
+        reason: s.reason.clone(),
+        message: s.message.clone(),
+        causes: Vec::new(),
+        retry_after: None,
+    };
+    let e = match e {
+        W::InitialListFailed(kube::Error::Api(s))
+        | W::WatchStartFailed(kube::Error::Api(s))
+        | W::WatchFailed(kube::Error::Api(s)) => api(s),
+        W::WatchError(s) => api(s),
+        _ => return None,
+    };
+    (!e.is_transient() && e.code != 410).then_some(e)
+}
+
+/// The kube-runtime `watcher` of `kind` in `namespace`, selected by `config`, as JSON values.
+fn watch_values(
+    client: &kube::Client,
+    kind: Kind,
+    namespace: Option<&str>,
+    config: kube::runtime::watcher::Config,
+) -> futures::stream::LocalBoxStream<'static, Result<kube::runtime::watcher::Event<Value>, kube::runtime::watcher::Error>>
+{
+    use futures::StreamExt as _;
+    use kube::runtime::WatchStreamExt as _;
+    use kube::runtime::watcher::Event;
+    let ar = kube::core::ApiResource {
+        group: kind.group.to_owned(),
+        version: kind.version.to_owned(),
+        api_version: kind.api_version(),
+        kind: kind.kind.to_owned(),
+        plural: kind.plural.to_owned(),
+    };
+    let api: kube::Api<kube::core::DynamicObject> = match namespace {
+        Some(ns) if kind.namespaced => kube::Api::namespaced_with(client.clone(), ns, &ar),
+        _ => kube::Api::all_with(client.clone(), &ar),
+    };
+    kube::runtime::watcher(api, config)
+        .default_backoff()
+        .map(|r| {
+            r.map(|e| {
+                let v = |o: kube::core::DynamicObject| serde_json::to_value(o).unwrap_or(Value::Null);
+                match e {
+                    Event::Apply(o) => Event::Apply(v(o)),
+                    Event::Delete(o) => Event::Delete(v(o)),
+                    Event::Init => Event::Init,
+                    Event::InitApply(o) => Event::InitApply(v(o)),
+                    Event::InitDone => Event::InitDone,
+                }
+            })
+        })
+        .boxed_local()
 }
 
 /// Percent-encodes a query value.
@@ -526,6 +635,63 @@ fn to_bytes(v: &Value) -> Result<Vec<u8>, ApiError> {
 }
 
 impl Cluster for KubeCluster {
+    /// Watches with kube-runtime's `watcher`: the object with `fieldSelector=metadata.name=…`,
+    /// the pods with their label selector; list, then watch from the list's resourceVersion
+    /// (bookmarks on), re-listing after 410 Expired or a broken stream, with backoff.
+    async fn wait_for(
+        &self,
+        w: &WaitFor<'_>,
+        check: &mut Check<'_>,
+        progress: &mut OnProgress<'_>,
+    ) -> Result<WaitOutcome, ApiError> {
+        use futures::StreamExt as _;
+        use kube::runtime::watcher::{Config, Event};
+        let started = tokio::time::Instant::now();
+        let deadline = started + w.timeout;
+        let ns = w.key.namespace.as_deref();
+        let mut objects = watch_values(
+            &self.client,
+            w.key.kind,
+            ns,
+            Config::default().fields(&format!("metadata.name={}", w.key.name)),
+        );
+        let mut pods = match w.pods {
+            Some(sel) => watch_values(&self.client, Kind::POD, ns, Config::default().labels(sel)),
+            None => futures::stream::pending().boxed_local(),
+        };
+        let mut state = WaitState::default();
+        // Decide only on a complete view: the object listed, and the pods when there are any.
+        let (mut objects_listed, mut pods_listed) = (false, w.pods.is_none());
+        loop {
+            let changed = tokio::select! {
+                e = objects.next() => match e {
+                    Some(Ok(Event::Apply(o) | Event::InitApply(o))) => { state.set_object(Some(o)); true }
+                    Some(Ok(Event::Delete(_))) => { state.set_object(None); true }
+                    Some(Ok(Event::Init)) => { state.set_object(None); false }
+                    Some(Ok(Event::InitDone)) => { objects_listed = true; true }
+                    Some(Err(e)) => match watch_error(&e) { Some(e) => return Err(e), None => false },
+                    None => false,
+                },
+                e = pods.next() => match e {
+                    Some(Ok(Event::Apply(p) | Event::InitApply(p))) => { state.pod_applied(p); true }
+                    Some(Ok(Event::Delete(p))) => { state.pod_deleted(&p); true }
+                    Some(Ok(Event::Init)) => { state.clear_pods(); false }
+                    Some(Ok(Event::InitDone)) => { pods_listed = true; true }
+                    Some(Err(e)) => match watch_error(&e) { Some(e) => return Err(e), None => false },
+                    None => false,
+                },
+                () = tokio::time::sleep_until(deadline) => return Ok(state.timed_out(check)),
+            };
+            if changed
+                && objects_listed
+                && pods_listed
+                && let Some(done) = state.evaluate(check, started.elapsed(), progress)
+            {
+                return Ok(done);
+            }
+        }
+    }
+
     async fn list(
         &self,
         kind: Kind,

@@ -11,10 +11,10 @@ use serde_json::Value;
 
 use crate::apply::ObjectError;
 use crate::cluster::ApiError;
-use crate::cluster::{Cluster, ListOptions};
+use crate::cluster::Cluster;
 use crate::engine::Engine;
 use crate::kinds::{Kind, ObjectKey};
-use crate::waits::{self, Readiness};
+use crate::waits::{self, Readiness, WaitFor, WaitOutcome};
 
 /// A maintenance task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -590,51 +590,73 @@ pub async fn run<C: Cluster>(
 ) -> Result<RunOutcome, RunError> {
     let err = |e| ObjectError::api(key, e);
     let started = Instant::now();
+    let ns = key.namespace.clone().unwrap_or_default();
+    let selector = format!("job-name={}", key.name);
+    let left = || cfg.timeout.saturating_sub(started.elapsed());
+    let wait = |pods: Option<&'static str>| WaitFor {
+        key,
+        pods,
+        timeout: left(),
+        poll_initial: cfg.poll,
+        poll_max: cfg.poll,
+    };
     if replace && eng.delete(key).await.map_err(err)? {
-        while eng.get(key).await.map_err(err)?.is_some() {
-            if started.elapsed() > cfg.timeout {
-                return Err(RunError::StillDeleting(key.clone()));
-            }
-            tokio::time::sleep(cfg.poll).await;
+        let mut gone = |obj: Option<&Value>, _: &[Value]| match obj {
+            None => Readiness::Ready,
+            Some(_) => Readiness::Progressing("still deleting".to_owned()),
+        };
+        let outcome = eng
+            .cluster
+            .wait_for(&wait(None), &mut gone, &mut |_, _| {})
+            .await
+            .map_err(err)?;
+        if outcome != WaitOutcome::Ready {
+            return Err(RunError::StillDeleting(key.clone()));
         }
     }
     if !eng.create(key, job).await.map_err(err)? {
         return Err(RunError::Exists(key.clone()));
     }
-    let ns = key.namespace.clone().unwrap_or_default();
-    let opts = ListOptions {
-        metadata_only: false,
-        label_selector: Some(format!("job-name={}", key.name)),
-    };
-    // Wait for the pod to start.
-    let pod = loop {
-        let pods = eng.list(Kind::POD, Some(&ns), &opts).await.map_err(err)?;
-        let started_pod = pods.iter().find(|p| {
+    // Wait for the pod to start (or the Job to fail first).
+    let mut pod = String::new();
+    let mut started_pod = |job: Option<&Value>, pods: &[Value]| {
+        let running = pods.iter().find(|p| {
             !matches!(
                 p.pointer("/status/phase").and_then(Value::as_str),
                 None | Some("Pending")
             )
         });
-        if let Some(p) = started_pod {
-            break p
-                .pointer("/metadata/name")
+        if let Some(p) = running {
+            p.pointer("/metadata/name")
                 .and_then(Value::as_str)
                 .unwrap_or_default()
-                .to_owned();
+                .clone_into(&mut pod);
+            return Readiness::Ready;
         }
-        if let Some(job) = eng.get(key).await.map_err(err)?
-            && let Readiness::Failed(r) = waits::job(&job)
-        {
-            return Ok(RunOutcome::Failed(r));
+        match job.map(waits::job) {
+            Some(Readiness::Failed(r)) => Readiness::Failed(r),
+            _ => Readiness::Progressing("waiting for the pod to start".to_owned()),
         }
-        if started.elapsed() > cfg.timeout {
+    };
+    let w = WaitFor {
+        pods: Some(&selector),
+        ..wait(None)
+    };
+    match eng
+        .cluster
+        .wait_for(&w, &mut started_pod, &mut |_, _| {})
+        .await
+        .map_err(err)?
+    {
+        WaitOutcome::Ready => {}
+        WaitOutcome::Failed(r) => return Ok(RunOutcome::Failed(r)),
+        WaitOutcome::TimedOut(_) => {
             return Err(RunError::NoPod {
                 key: key.clone(),
                 secs: cfg.timeout.as_secs(),
             });
         }
-        tokio::time::sleep(cfg.poll).await;
-    };
+    }
     if let Some(u) = &cfg.upload {
         let command: Vec<&str> = u.command.iter().map(String::as_str).collect();
         eng.cluster
@@ -654,21 +676,28 @@ pub async fn run<C: Cluster>(
         // The stream ends when the container ends; a broken stream is not the task's failure.
         let _ = eng.cluster.follow_logs(&ns, &pod, None, out).await;
     }
-    loop {
-        let live = eng.get(key).await.map_err(err)?;
-        match live.as_ref().map(waits::job) {
-            Some(Readiness::Ready) => return Ok(RunOutcome::Succeeded),
-            Some(Readiness::Failed(r)) => return Ok(RunOutcome::Failed(r)),
-            None => return Err(RunError::Disappeared(key.clone())),
-            Some(Readiness::Progressing(m)) if started.elapsed() > cfg.timeout => {
-                return Err(RunError::TimedOut {
-                    key: key.clone(),
-                    secs: cfg.timeout.as_secs(),
-                    message: m,
-                });
-            }
-            Some(Readiness::Progressing(_)) => tokio::time::sleep(cfg.poll).await,
+    let mut disappeared = false;
+    let mut outcome = |job: Option<&Value>, _: &[Value]| match job {
+        Some(j) => waits::job(j),
+        None => {
+            disappeared = true;
+            Readiness::Failed(String::new())
         }
+    };
+    match eng
+        .cluster
+        .wait_for(&wait(None), &mut outcome, &mut |_, _| {})
+        .await
+        .map_err(err)?
+    {
+        WaitOutcome::Ready => Ok(RunOutcome::Succeeded),
+        WaitOutcome::Failed(_) if disappeared => Err(RunError::Disappeared(key.clone())),
+        WaitOutcome::Failed(r) => Ok(RunOutcome::Failed(r)),
+        WaitOutcome::TimedOut(m) => Err(RunError::TimedOut {
+            key: key.clone(),
+            secs: cfg.timeout.as_secs(),
+            message: m,
+        }),
     }
 }
 

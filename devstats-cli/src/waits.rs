@@ -215,6 +215,106 @@ pub fn pod_outcome(pod: &Value) -> Readiness {
     }
 }
 
+/// What [`crate::cluster::Cluster::wait_for`] waits on: one object and, optionally, the pods of
+/// its namespace matching a label selector (the database's `cluster-name=…`, a Job's `job-name=…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitFor<'a> {
+    /// The object.
+    pub key: &'a crate::kinds::ObjectKey,
+    /// A label selector of pods (in the object's namespace) the check also looks at.
+    pub pods: Option<&'a str>,
+    /// How long to wait at most.
+    pub timeout: std::time::Duration,
+    /// The first pause between reads of the polling fallback (doubling up to `poll_max`).
+    pub poll_initial: std::time::Duration,
+    /// The longest pause between reads of the polling fallback.
+    pub poll_max: std::time::Duration,
+}
+
+/// How a wait ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitOutcome {
+    /// The check said [`Readiness::Ready`].
+    Ready,
+    /// The check said [`Readiness::Failed`], with this text.
+    Failed(String),
+    /// The timeout passed; the check's last progress text.
+    TimedOut(String),
+}
+
+/// The check of a wait: the live object (`None`: it does not exist) and the matching pods.
+pub type Check<'a> = dyn FnMut(Option<&Value>, &[Value]) -> Readiness + 'a;
+
+/// Called with the check's progress text (when it changes) and the time waited so far.
+pub type OnProgress<'a> = dyn FnMut(&str, std::time::Duration) + 'a;
+
+/// The live state a watch-driven wait keeps: the object and the pods by name, fed by watch
+/// events; [`WaitState::evaluate`] runs the check on it.
+#[derive(Debug, Default)]
+pub struct WaitState {
+    object: Option<Value>,
+    pods: std::collections::BTreeMap<String, Value>,
+    last: Option<String>,
+}
+
+fn name_of(v: &Value) -> String {
+    text(v, "/metadata/name").unwrap_or_default().to_owned()
+}
+
+impl WaitState {
+    /// The object now (`None`: deleted or absent).
+    pub fn set_object(&mut self, v: Option<Value>) {
+        self.object = v;
+    }
+
+    /// A pod added or changed.
+    pub fn pod_applied(&mut self, v: Value) {
+        self.pods.insert(name_of(&v), v);
+    }
+
+    /// A pod deleted.
+    pub fn pod_deleted(&mut self, v: &Value) {
+        self.pods.remove(&name_of(v));
+    }
+
+    /// Forgets every pod (a re-list follows).
+    pub fn clear_pods(&mut self) {
+        self.pods.clear();
+    }
+
+    /// Runs the check: `Some` outcome when it is ready or failed; on progress, calls `progress`
+    /// when the text changed since the last evaluation.
+    pub fn evaluate(
+        &mut self,
+        check: &mut Check<'_>,
+        waited: std::time::Duration,
+        progress: &mut OnProgress<'_>,
+    ) -> Option<WaitOutcome> {
+        let pods: Vec<Value> = self.pods.values().cloned().collect();
+        match check(self.object.as_ref(), &pods) {
+            Readiness::Ready => Some(WaitOutcome::Ready),
+            Readiness::Failed(m) => Some(WaitOutcome::Failed(m)),
+            Readiness::Progressing(m) => {
+                if self.last.as_deref() != Some(m.as_str()) {
+                    progress(&m, waited);
+                }
+                self.last = Some(m);
+                None
+            }
+        }
+    }
+
+    /// The outcome when the timeout passes: the check's last progress text.
+    pub fn timed_out(&mut self, check: &mut Check<'_>) -> WaitOutcome {
+        let pods: Vec<Value> = self.pods.values().cloned().collect();
+        match check(self.object.as_ref(), &pods) {
+            Readiness::Ready => WaitOutcome::Ready,
+            Readiness::Failed(m) => WaitOutcome::Failed(m),
+            Readiness::Progressing(m) => WaitOutcome::TimedOut(m),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

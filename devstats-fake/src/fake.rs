@@ -44,6 +44,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use serde_json::{Value, json};
 
 use devstats_cli::cluster::{ApiError, Cluster, ListOptions, LogOptions};
+use devstats_cli::waits::{Check, OnProgress, WaitFor, WaitOutcome, WaitState};
 use devstats_cli::kinds::{Kind, ObjectKey};
 use devstats_cli::plan::FIELD_MANAGER;
 use devstats_cli::plan::json::is_subset;
@@ -51,7 +52,7 @@ use devstats_cli::plan::policy::immutable_paths;
 use devstats_cli::ssa;
 
 use crate::ownership;
-use crate::watch::{Store, Watch, WatchOptions};
+use crate::watch::{EventType, Store, Watch, WatchOptions};
 
 /// The verb of a recorded request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -883,6 +884,77 @@ impl FakeCluster {
 }
 
 impl Cluster for FakeCluster {
+    /// On the fake's own watches ([`FakeCluster::watch`]), as a client's list-then-watch: the
+    /// state read at a resourceVersion (no request), then watches of the object
+    /// (`metadata.name=…`) and of the pods from that version; the check runs on every event;
+    /// an `ERROR` (410 Expired) or an ended stream reads the state again.
+    async fn wait_for(
+        &self,
+        w: &WaitFor<'_>,
+        check: &mut Check<'_>,
+        progress: &mut OnProgress<'_>,
+    ) -> Result<WaitOutcome, ApiError> {
+        let started = tokio::time::Instant::now();
+        let deadline = started + w.timeout;
+        let ns = w.key.namespace.as_deref();
+        let mut state = WaitState::default();
+        loop {
+            let rv = self.with_store(|s| {
+                state.set_object(s.get(w.key).cloned());
+                state.clear_pods();
+                if let Some(sel) = w.pods {
+                    for (k, v) in s.iter() {
+                        if k.kind == Kind::POD && k.namespace.as_deref() == ns && labels_match(v, sel) {
+                            state.pod_applied(v.clone());
+                        }
+                    }
+                }
+                s.resource_version().to_string()
+            });
+            if let Some(done) = state.evaluate(check, started.elapsed(), progress) {
+                return Ok(done);
+            }
+            let from = |label_selector: Option<&str>, field_selector: Option<String>| WatchOptions {
+                resource_version: Some(rv.clone()),
+                label_selector: label_selector.map(str::to_owned),
+                field_selector,
+                ..WatchOptions::default()
+            };
+            let mut objects = self
+                .watch(w.key.kind, ns, &from(None, Some(format!("metadata.name={}", w.key.name))))
+                .await?;
+            let mut pods = match w.pods {
+                Some(sel) => Some(self.watch(Kind::POD, ns, &from(Some(sel), None)).await?),
+                None => None,
+            };
+            loop {
+                let next_pod = async {
+                    match pods.as_mut() {
+                        Some(p) => p.next().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                let event = tokio::select! {
+                    e = objects.next() => e.map(|e| (false, e)),
+                    e = next_pod => e.map(|e| (true, e)),
+                    () = tokio::time::sleep_until(deadline) => return Ok(state.timed_out(check)),
+                };
+                let Some((is_pod, e)) = event else { break };
+                match (is_pod, e.kind) {
+                    (_, EventType::Error) => break,
+                    (_, EventType::Bookmark) => continue,
+                    (false, EventType::Deleted) => state.set_object(None),
+                    (false, _) => state.set_object(Some(e.object)),
+                    (true, EventType::Deleted) => state.pod_deleted(&e.object),
+                    (true, _) => state.pod_applied(e.object),
+                }
+                if let Some(done) = state.evaluate(check, started.elapsed(), progress) {
+                    return Ok(done);
+                }
+            }
+        }
+    }
+
     async fn list(
         &self,
         kind: Kind,
