@@ -44,12 +44,12 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use serde_json::{Value, json};
 
 use devstats_cli::cluster::{ApiError, Cluster, ListOptions, LogOptions};
-use devstats_cli::waits::{Check, OnProgress, WaitFor, WaitOutcome, WaitState};
 use devstats_cli::kinds::{Kind, ObjectKey};
 use devstats_cli::plan::FIELD_MANAGER;
 use devstats_cli::plan::json::is_subset;
 use devstats_cli::plan::policy::immutable_paths;
 use devstats_cli::ssa;
+use devstats_cli::waits::{Check, OnProgress, WaitFor, WaitOutcome, WaitState};
 
 use crate::ownership;
 use crate::watch::{EventType, Store, Watch, WatchOptions};
@@ -317,9 +317,7 @@ impl FakeCluster {
     ) -> Result<Watch<'_>, ApiError> {
         self.begin(Verb::Watch, kind.kind.to_owned(), false).await?;
         let s = self.lock();
-        let every = s
-            .bookmark_interval
-            .unwrap_or(std::time::Duration::from_secs(60));
+        let every = s.bookmark_interval.unwrap_or(std::time::Duration::from_secs(60));
         Watch::start(self, kind, namespace, opts, &s.objects, every)
     }
 
@@ -921,7 +919,11 @@ impl Cluster for FakeCluster {
                 ..WatchOptions::default()
             };
             let mut objects = self
-                .watch(w.key.kind, ns, &from(None, Some(format!("metadata.name={}", w.key.name))))
+                .watch(
+                    w.key.kind,
+                    ns,
+                    &from(None, Some(format!("metadata.name={}", w.key.name))),
+                )
                 .await?;
             let mut pods = match w.pods {
                 Some(sel) => Some(self.watch(Kind::POD, ns, &from(Some(sel), None)).await?),
