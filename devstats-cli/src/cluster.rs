@@ -361,8 +361,10 @@ fn watch_values(
     kind: Kind,
     namespace: Option<&str>,
     config: kube::runtime::watcher::Config,
-) -> futures::stream::LocalBoxStream<'static, Result<kube::runtime::watcher::Event<Value>, kube::runtime::watcher::Error>>
-{
+) -> futures::stream::LocalBoxStream<
+    'static,
+    Result<kube::runtime::watcher::Event<Value>, kube::runtime::watcher::Error>,
+> {
     use futures::StreamExt as _;
     use kube::runtime::WatchStreamExt as _;
     use kube::runtime::watcher::Event;

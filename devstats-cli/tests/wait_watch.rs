@@ -73,7 +73,11 @@ fn apply_with_waits_finishes_on_watch_events_without_polling() {
     })
     .expect("applies");
     assert!(report.ok(), "{:?}", report.failed);
-    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
     let waited: Vec<&ObjectKey> = set
         .objects
         .iter()
@@ -82,10 +86,18 @@ fn apply_with_waits_finishes_on_watch_events_without_polling() {
         .collect();
     assert!(!waited.is_empty());
     let watches = fake.requests().iter().filter(|r| r.verb == Verb::Watch).count();
-    assert!(watches >= waited.len(), "{watches} watches for {} waits", waited.len());
+    assert!(
+        watches >= waited.len(),
+        "{watches} watches for {} waits",
+        waited.len()
+    );
     for k in waited {
         // No GET loop: at most the one read the plan itself may make.
-        assert!(gets(&fake, &k.to_string()) <= 1, "{k}: {} GETs", gets(&fake, &k.to_string()));
+        assert!(
+            gets(&fake, &k.to_string()) <= 1,
+            "{k}: {} GETs",
+            gets(&fake, &k.to_string())
+        );
     }
 }
 
@@ -127,7 +139,11 @@ fn a_failing_job_is_reported_as_soon_as_it_fails() {
         outcome,
         RunOutcome::Failed("BackoffLimitExceeded: Job has reached the specified backoff limit".to_owned())
     );
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(gets(&fake, &key.to_string()), 0, "{:?}", fake.requests());
 }
 
@@ -144,7 +160,9 @@ fn a_wait_timeout_keeps_its_message() {
         .find(|(k, _)| k.contains("StatefulSet"))
         .expect("sts failed");
     assert!(
-        why.starts_with(&format!("{k}: timed out after 0s: waiting for the controller to observe generation 1")),
+        why.starts_with(&format!(
+            "{k}: timed out after 0s: waiting for the controller to observe generation 1"
+        )),
         "{why}"
     );
 }

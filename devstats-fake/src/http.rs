@@ -339,18 +339,21 @@ async fn handle_plain(cluster: Arc<FakeCluster>, crds: Arc<Vec<Kind>>, req: Requ
                 label_selector: param(&q, "labelSelector").map(str::to_owned),
             };
             let fields = param(&q, "fieldSelector").filter(|f| !f.is_empty());
-            api(cluster.list_at(kind, ns.as_deref(), &opts, fields).await.map(|(items, rv)| {
-                let (api_version, list_kind) = if opts.metadata_only {
-                    (
-                        "meta.k8s.io/v1".to_owned(),
-                        "PartialObjectMetadataList".to_owned(),
-                    )
-                } else {
-                    (kind.api_version(), format!("{}List", kind.kind))
-                };
-                ok_json(&json!({"apiVersion": api_version, "kind": list_kind,
+            api(cluster
+                .list_at(kind, ns.as_deref(), &opts, fields)
+                .await
+                .map(|(items, rv)| {
+                    let (api_version, list_kind) = if opts.metadata_only {
+                        (
+                            "meta.k8s.io/v1".to_owned(),
+                            "PartialObjectMetadataList".to_owned(),
+                        )
+                    } else {
+                        (kind.api_version(), format!("{}List", kind.kind))
+                    };
+                    ok_json(&json!({"apiVersion": api_version, "kind": list_kind,
                                 "metadata": {"resourceVersion": rv.to_string()}, "items": items}))
-            }))
+                }))
         }
         (Method::GET, Target::Object(key)) => api(cluster.get(&key).await.map(|o| match o {
             Some(v) => ok_json(&v),

@@ -79,28 +79,52 @@ fn added_modified_deleted_from_a_list_and_from_zero() {
         let client = connect(addr);
         let api: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
         // From "0": the objects that exist, as ADDED.
-        let mut all = api.watch(&WatchParams::default(), "0").await.expect("watch").boxed();
+        let mut all = api
+            .watch(&WatchParams::default(), "0")
+            .await
+            .expect("watch")
+            .boxed();
         let mut first = vec![described(&next(&mut all).await), described(&next(&mut all).await)];
         first.sort();
         assert_eq!(first, ["ADDED a", "ADDED b"]);
         // From a list's resourceVersion: only what changes after it.
         let list = api.list(&ListParams::default()).await.expect("list");
-        let rv = list.metadata.resource_version.clone().expect("a list has a resourceVersion");
+        let rv = list
+            .metadata
+            .resource_version
+            .clone()
+            .expect("a list has a resourceVersion");
         assert_eq!(rv, fake.resource_version().to_string());
-        let mut after = api.watch(&WatchParams::default(), &rv).await.expect("watch").boxed();
+        let mut after = api
+            .watch(&WatchParams::default(), &rv)
+            .await
+            .expect("watch")
+            .boxed();
         let mut changed = cm("a", "x");
         changed["data"]["k"] = json!("w");
-        fake.apply(&key("a"), &changed, false, false).await.expect("applies");
+        fake.apply(&key("a"), &changed, false, false)
+            .await
+            .expect("applies");
         let e = next(&mut after).await;
-        let WatchEvent::Modified(o) = &e else { panic!("{}", described(&e)) };
-        assert_eq!(o.data.as_ref().and_then(|d| d.get("k")).map(String::as_str), Some("w"));
+        let WatchEvent::Modified(o) = &e else {
+            panic!("{}", described(&e))
+        };
+        assert_eq!(
+            o.data.as_ref().and_then(|d| d.get("k")).map(String::as_str),
+            Some("w")
+        );
         let rv_a = o.metadata.resource_version.clone().expect("rv");
         assert!(rv_a.parse::<u64>().expect("numeric") > rv.parse::<u64>().expect("numeric"));
         fake.delete(&key("a")).await.expect("deletes");
         let e = next(&mut after).await;
         assert_eq!(described(&e), "DELETED a");
-        let WatchEvent::Deleted(o) = &e else { unreachable!() };
-        assert_eq!(o.metadata.resource_version, Some(fake.resource_version().to_string()));
+        let WatchEvent::Deleted(o) = &e else {
+            unreachable!()
+        };
+        assert_eq!(
+            o.metadata.resource_version,
+            Some(fake.resource_version().to_string())
+        );
         // The first watch saw the same, in order.
         assert_eq!(described(&next(&mut all).await), "MODIFIED a");
         assert_eq!(described(&next(&mut all).await), "DELETED a");
@@ -123,17 +147,25 @@ fn status_writes_and_finalized_deletion_are_events() {
         fake.apply(&dkey, &body, false, false).await.expect("applies");
         let api: Api<Deployment> = Api::namespaced(client.clone(), NS);
         let rv = fake.resource_version().to_string();
-        let mut s = api.watch(&WatchParams::default(), &rv).await.expect("watch").boxed();
+        let mut s = api
+            .watch(&WatchParams::default(), &rv)
+            .await
+            .expect("watch")
+            .boxed();
         fake.replace_status(&dkey, &json!({"observedGeneration": 1, "readyReplicas": 1}))
             .await
             .expect("status");
         let e = next(&mut s).await;
-        let WatchEvent::Modified(o) = &e else { panic!("{}", described(&e)) };
+        let WatchEvent::Modified(o) = &e else {
+            panic!("{}", described(&e))
+        };
         assert_eq!(o.status.as_ref().and_then(|st| st.ready_replicas), Some(1));
         // A delete with a finalizer only marks it; clearing the finalizer deletes it.
         fake.delete(&dkey).await.expect("deletes");
         let e = next(&mut s).await;
-        let WatchEvent::Modified(o) = &e else { panic!("{}", described(&e)) };
+        let WatchEvent::Modified(o) = &e else {
+            panic!("{}", described(&e))
+        };
         assert!(o.metadata.deletion_timestamp.is_some());
         fake.update_with(&dkey, |v| v["metadata"]["finalizers"] = json!([]))
             .expect("updates");
@@ -198,9 +230,15 @@ fn bookmarks_carry_only_the_resource_version() {
         // Changes elsewhere move the version the bookmark reports.
         fake.insert(json!({"apiVersion": "v1", "kind": "ConfigMap",
                            "metadata": {"name": "o", "namespace": "other"}}));
-        let mut s = api.watch(&WatchParams::default(), &rv).await.expect("watch").boxed();
+        let mut s = api
+            .watch(&WatchParams::default(), &rv)
+            .await
+            .expect("watch")
+            .boxed();
         let e = next(&mut s).await;
-        let WatchEvent::Bookmark(b) = &e else { panic!("{}", described(&e)) };
+        let WatchEvent::Bookmark(b) = &e else {
+            panic!("{}", described(&e))
+        };
         assert_eq!(b.metadata.resource_version, fake.resource_version().to_string());
         assert_eq!(b.types.kind, "ConfigMap");
         let mut without = api
@@ -227,12 +265,19 @@ fn a_too_old_resource_version_is_410_expired_and_ends_the_stream() {
     block_on(async {
         let client = connect(addr);
         let api: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
-        let mut s = api.watch(&WatchParams::default(), &old).await.expect("watch").boxed();
+        let mut s = api
+            .watch(&WatchParams::default(), &old)
+            .await
+            .expect("watch")
+            .boxed();
         let e = next(&mut s).await;
-        let WatchEvent::Error(st) = &e else { panic!("{}", described(&e)) };
+        let WatchEvent::Error(st) = &e else {
+            panic!("{}", described(&e))
+        };
         assert_eq!((st.code, st.reason.as_str()), (410, "Expired"));
         assert!(
-            st.message.starts_with(&format!("too old resource version: {old} (")),
+            st.message
+                .starts_with(&format!("too old resource version: {old} (")),
             "{}",
             st.message
         );
@@ -240,7 +285,11 @@ fn a_too_old_resource_version_is_410_expired_and_ends_the_stream() {
         assert!(end.expect("ends").is_none());
         // A recent version is still served.
         let recent = (fake.resource_version() - 10).to_string();
-        let mut r = api.watch(&WatchParams::default(), &recent).await.expect("watch").boxed();
+        let mut r = api
+            .watch(&WatchParams::default(), &recent)
+            .await
+            .expect("watch")
+            .boxed();
         assert_eq!(described(&next(&mut r).await), "MODIFIED a");
     });
 }
@@ -262,7 +311,11 @@ fn timeout_seconds_ends_the_stream() {
             .await
             .expect("ends in time");
         assert!(end.is_none());
-        assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "{:?}",
+            started.elapsed()
+        );
     });
 }
 
