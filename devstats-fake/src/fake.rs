@@ -890,6 +890,8 @@ impl Cluster for FakeCluster {
                 Some(sel) => Some(self.watch(Kind::POD, ns, &from(Some(sel), None)).await?),
                 None => None,
             };
+            let every = w.poll_max.max(std::time::Duration::from_millis(10));
+            let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             loop {
                 let next_pod = async {
                     match pods.as_mut() {
@@ -898,6 +900,10 @@ impl Cluster for FakeCluster {
                     }
                 };
                 let event = tokio::select! {
+                    _ = heartbeat.tick() => {
+                        state.heartbeat(started.elapsed(), progress);
+                        continue;
+                    }
                     e = objects.next() => e.map(|e| (false, e)),
                     e = next_pod => e.map(|e| (true, e)),
                     () = tokio::time::sleep_until(deadline) => return Ok(state.timed_out(check)),
