@@ -664,8 +664,11 @@ impl Cluster for KubeCluster {
         let mut state = WaitState::default();
         // Decide only on a complete view: the object listed, and the pods when there are any.
         let (mut objects_listed, mut pods_listed) = (false, w.pods.is_none());
+        let mut heartbeat =
+            tokio::time::interval_at(started + w.poll_max, w.poll_max.max(Duration::from_millis(10)));
         loop {
             let changed = tokio::select! {
+                _ = heartbeat.tick() => { state.heartbeat(started.elapsed(), progress); false }
                 e = objects.next() => match e {
                     Some(Ok(Event::Apply(o) | Event::InitApply(o))) => { state.set_object(Some(o)); true }
                     Some(Ok(Event::Delete(_))) => { state.set_object(None); true }

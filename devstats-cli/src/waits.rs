@@ -304,6 +304,14 @@ impl WaitState {
         }
     }
 
+    /// Reports the last progress text again (a watch that sees no change for a while still
+    /// tells how long it has waited).
+    pub fn heartbeat(&self, waited: std::time::Duration, progress: &mut OnProgress<'_>) {
+        if let Some(m) = &self.last {
+            progress(m, waited);
+        }
+    }
+
     /// The outcome when the timeout passes: the check's last progress text.
     pub fn timed_out(&mut self, check: &mut Check<'_>) -> WaitOutcome {
         let pods: Vec<Value> = self.pods.values().cloned().collect();

@@ -208,3 +208,28 @@ fn wait_for_sees_deletion_and_pods_on_the_watch() {
     assert_eq!(outcome, WaitOutcome::Ready);
     assert_eq!(seen, vec![(true, 0), (true, 1), (false, 1)]);
 }
+
+#[test]
+fn a_quiet_wait_still_reports_progress_and_times_out() {
+    let fake = FakeCluster::new();
+    let key = ObjectKey::new(Kind::CONFIG_MAP, Some(NS), "never");
+    let w = WaitFor {
+        key: &key,
+        pods: None,
+        timeout: Duration::from_millis(400),
+        poll_initial: Duration::from_millis(50),
+        poll_max: Duration::from_millis(50),
+    };
+    let mut reports = Vec::new();
+    let mut check = |obj: Option<&serde_json::Value>, _: &[serde_json::Value]| match obj {
+        Some(_) => waits::Readiness::Ready,
+        None => waits::Readiness::Progressing("does not exist yet".to_owned()),
+    };
+    let mut progress = |m: &str, waited: Duration| reports.push((m.to_owned(), waited));
+    let outcome = block_on(fake.wait_for(&w, &mut check, &mut progress)).expect("waits");
+    assert_eq!(outcome, WaitOutcome::TimedOut("does not exist yet".to_owned()));
+    // Nothing changed, yet the wait told how long it had waited, about every poll_max.
+    assert!(reports.len() >= 4, "{reports:?}");
+    assert!(reports.windows(2).all(|p| p[0].1 <= p[1].1), "{reports:?}");
+    assert_eq!(gets(&fake, &key.to_string()), 0);
+}

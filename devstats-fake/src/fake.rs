@@ -52,7 +52,7 @@ use devstats_cli::ssa;
 use devstats_cli::waits::{Check, OnProgress, WaitFor, WaitOutcome, WaitState};
 
 use crate::ownership;
-use crate::watch::{EventType, Store, Watch, WatchOptions};
+use crate::watch::{EventType, Source, Store, Watch, WatchOptions, labels_match};
 
 /// The verb of a recorded request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -168,51 +168,6 @@ fn int(v: &Value, path: &str) -> i64 {
 }
 
 /// Splits a selector on the commas that are not inside parentheses.
-fn selector_terms(selector: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut depth = 0usize;
-    let mut start = 0;
-    for (i, c) in selector.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth = depth.saturating_sub(1),
-            ',' if depth == 0 => {
-                out.push(selector[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(selector[start..].trim());
-    out.into_iter().filter(|t| !t.is_empty()).collect()
-}
-
-/// Equality (`k=v`), set (`k in (a,b)`) and existence (`k`) selectors.
-pub(crate) fn labels_match(v: &Value, selector: &str) -> bool {
-    let label = |k: &str| {
-        v.pointer("/metadata/labels")
-            .and_then(|l| l.get(k.trim()))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    selector_terms(selector).into_iter().all(|term| {
-        if let Some((k, set)) = term.split_once(" in ") {
-            let values: Vec<&str> = set
-                .trim()
-                .trim_start_matches('(')
-                .trim_end_matches(')')
-                .split(',')
-                .map(str::trim)
-                .collect();
-            label(k).is_some_and(|l| values.contains(&l.as_str()))
-        } else if let Some((k, val)) = term.split_once('=') {
-            label(k).as_deref() == Some(val.trim())
-        } else {
-            label(term).is_some()
-        }
-    })
-}
-
 impl FakeCluster {
     /// An empty cluster whose controllers make workloads ready and Jobs complete at once.
     #[must_use]
@@ -295,10 +250,6 @@ impl FakeCluster {
     /// (a real server: about once a minute; the default here too).
     pub fn set_bookmark_interval(&self, every: std::time::Duration) {
         self.lock().bookmark_interval = Some(every);
-    }
-
-    pub(crate) fn store_notify(&self) -> std::sync::Arc<tokio::sync::Notify> {
-        std::sync::Arc::clone(&self.lock().objects.notify)
     }
 
     pub(crate) fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
@@ -881,6 +832,16 @@ impl FakeCluster {
     }
 }
 
+impl Source for FakeCluster {
+    fn notify(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        std::sync::Arc::clone(&self.lock().objects.notify)
+    }
+
+    fn read(&self, f: &mut dyn FnMut(&Store)) {
+        f(&self.lock().objects);
+    }
+}
+
 impl Cluster for FakeCluster {
     /// On the fake's own watches ([`FakeCluster::watch`]), as a client's list-then-watch: the
     /// state read at a resourceVersion (no request), then watches of the object
@@ -929,6 +890,8 @@ impl Cluster for FakeCluster {
                 Some(sel) => Some(self.watch(Kind::POD, ns, &from(Some(sel), None)).await?),
                 None => None,
             };
+            let every = w.poll_max.max(std::time::Duration::from_millis(10));
+            let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             loop {
                 let next_pod = async {
                     match pods.as_mut() {
@@ -937,6 +900,10 @@ impl Cluster for FakeCluster {
                     }
                 };
                 let event = tokio::select! {
+                    _ = heartbeat.tick() => {
+                        state.heartbeat(started.elapsed(), progress);
+                        continue;
+                    }
                     e = objects.next() => e.map(|e| (false, e)),
                     e = next_pod => e.map(|e| (true, e)),
                     () = tokio::time::sleep_until(deadline) => return Ok(state.timed_out(check)),

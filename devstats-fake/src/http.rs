@@ -3,10 +3,12 @@
 //! `Status` error bodies, can be run end to end without a cluster: by the CLI tests
 //! (`tests/apply_http.rs`) and by hand (`cargo run -p devstats-fake --example fake-apiserver`).
 //!
-//! It speaks the subset of the API devstats-k8s uses: GET/LIST (with `labelSelector`, metadata-only
-//! `Accept`), server-side apply (`PATCH` with `application/apply-patch+yaml`, `fieldManager`,
-//! `force`, `dryRun`), `POST`, `DELETE`, pod logs (`follow`) and the pod proxy. Errors are real
-//! `Status` objects; a scripted transport error closes the connection.
+//! It speaks the subset of the API devstats-k8s uses: GET/LIST (with `labelSelector`,
+//! `fieldSelector` on `metadata.name`/`metadata.namespace`, metadata-only `Accept`, the
+//! collection's current `resourceVersion`), watches (`watch=true`, see [`crate::watch`]),
+//! server-side apply (`PATCH` with `application/apply-patch+yaml`, `fieldManager`, `force`,
+//! `dryRun`), `POST`, `DELETE`, pod logs (`follow`) and the pod proxy. Errors are real `Status`
+//! objects; a scripted transport error closes the connection.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -38,8 +38,6 @@ use tokio::sync::Notify;
 use devstats_cli::cluster::ApiError;
 use devstats_cli::kinds::{Kind, ObjectKey};
 
-use crate::FakeCluster;
-
 /// How many changes the fake remembers for watches.
 pub const HISTORY: usize = 2000;
 
@@ -255,9 +253,54 @@ impl Store {
     }
 }
 
+fn selector_terms(selector: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (i, c) in selector.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                out.push(selector[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(selector[start..].trim());
+    out.into_iter().filter(|t| !t.is_empty()).collect()
+}
+
+/// Equality (`k=v`), set (`k in (a,b)`) and existence (`k`) selectors.
+pub(crate) fn labels_match(v: &Value, selector: &str) -> bool {
+    let label = |k: &str| {
+        v.pointer("/metadata/labels")
+            .and_then(|l| l.get(k.trim()))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    selector_terms(selector).into_iter().all(|term| {
+        if let Some((k, set)) = term.split_once(" in ") {
+            let values: Vec<&str> = set
+                .trim()
+                .trim_start_matches('(')
+                .trim_end_matches(')')
+                .split(',')
+                .map(str::trim)
+                .collect();
+            label(k).is_some_and(|l| values.contains(&l.as_str()))
+        } else if let Some((k, val)) = term.split_once('=') {
+            label(k).as_deref() == Some(val.trim())
+        } else {
+            label(term).is_some()
+        }
+    })
+}
+
 /// Whether `v` (at `key`) matches a field selector of `metadata.name` / `metadata.namespace`
 /// terms (`=`, `==`, `!=`). Other fields match nothing (a real server answers 400 for fields a
-/// kind does not support; [`FakeCluster::watch`] checks them first).
+/// kind does not support; `FakeCluster::watch` checks them first).
 pub(crate) fn fields_match(key: &ObjectKey, selector: &str) -> bool {
     selector.split(',').filter(|t| !t.trim().is_empty()).all(|term| {
         let (field, value, equal) = if let Some((f, v)) = term.split_once("!=") {
@@ -296,9 +339,17 @@ pub(crate) fn check_field_selector(selector: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A running watch ([`FakeCluster::watch`]); [`Watch::next`] gives its events, `None` when it ends.
+/// Where a watch reads the store (the fake cluster, under its lock).
+pub(crate) trait Source {
+    /// Notified on every change.
+    fn notify(&self) -> Arc<Notify>;
+    /// Runs `f` on the store.
+    fn read(&self, f: &mut dyn FnMut(&Store));
+}
+
+/// A running watch (`FakeCluster::watch`); [`Watch::next`] gives its events, `None` when it ends.
 pub struct Watch<'a> {
-    cluster: &'a FakeCluster,
+    source: &'a dyn Source,
     kind: Kind,
     namespace: Option<String>,
     opts: WatchOptions,
@@ -331,7 +382,7 @@ fn expired(requested: u64, oldest: u64) -> WatchEvent {
 
 impl<'a> Watch<'a> {
     pub(crate) fn start(
-        cluster: &'a FakeCluster,
+        source: &'a dyn Source,
         kind: Kind,
         namespace: Option<&str>,
         opts: &WatchOptions,
@@ -343,7 +394,7 @@ impl<'a> Watch<'a> {
         }
         let now = tokio::time::Instant::now();
         let mut w = Self {
-            cluster,
+            source,
             kind,
             namespace: namespace.map(str::to_owned),
             opts: opts.clone(),
@@ -389,7 +440,7 @@ impl<'a> Watch<'a> {
                 .opts
                 .label_selector
                 .as_deref()
-                .is_none_or(|s| crate::fake::labels_match(v, s))
+                .is_none_or(|s| labels_match(v, s))
             && self
                 .opts
                 .field_selector
@@ -430,11 +481,12 @@ impl<'a> Watch<'a> {
             if self.done {
                 return None;
             }
-            let notify = Arc::clone(&self.cluster.store_notify());
+            let notify = self.source.notify();
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            self.cluster.with_store(|store| self.catch_up(store));
+            let source = self.source;
+            source.read(&mut |store| self.catch_up(store));
             if !self.pending.is_empty() {
                 continue;
             }
