@@ -156,7 +156,7 @@ fn run(cli: Cli) -> Result<ExitCode, miette::Report> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Schema => {
-            let schema = devstats_model::structure::json_schema();
+            let schema = devstats_model::json_schema();
             let text = serde_json::to_string_pretty(&schema).map_err(|e| miette::miette!("{e}"))?;
             write_stdout(&text)?;
             Ok(ExitCode::SUCCESS)

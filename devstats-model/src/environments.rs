@@ -749,6 +749,17 @@ pub fn located<T: Serialize>(value: &T) -> Result<Node, String> {
     }
 }
 
+/// The model's JSON Schema (draft 2020-12), as `devstats-k8s schema` prints it.
+#[must_use]
+pub fn json_schema() -> Value {
+    let mut schema = schemars::schema_for!(Model).to_value();
+    if let Some(obj) = schema.as_object_mut() {
+        obj.insert("title".into(), Value::String("devstats-k8s model".into()));
+    }
+    extend_schema(&mut schema);
+    schema
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,11 +30,10 @@ pub mod types;
 pub mod validate;
 pub mod values;
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 pub use diagnostics::{Invalid, LoadError, Problem};
-pub use environments::{EnvModel, Environments};
+pub use environments::{EnvModel, Environments, json_schema};
 pub use types::*;
 pub use values::*;
 
@@ -46,7 +45,7 @@ pub const MAX_FILE_BYTES: usize = 64 << 20;
 
 fn schema() -> &'static serde_json::Value {
     static SCHEMA: OnceLock<serde_json::Value> = OnceLock::new();
-    SCHEMA.get_or_init(structure::json_schema)
+    SCHEMA.get_or_init(environments::json_schema)
 }
 
 /// The schema of a file with environments before merging (the base instance may be partial).
@@ -286,176 +285,5 @@ fn next_tab(src: &str, from: source::Pos) -> source::Pos {
             line: from.line + between.matches('\n').count(),
             column: between[nl + 1..].chars().count() + 1,
         },
-    }
-}
-
-/// What an instance deploys for one project.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Deployment {
-    /// Nothing: not in a served foundation, or disabled.
-    None,
-    /// Archived: only its volume is kept (the database lives in Patroni).
-    VolumeOnly,
-    /// Everything: volume, provisioning, CronJobs, Grafana, Service, hosts.
-    Full,
-}
-
-/// Counts for a one-line summary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Summary {
-    /// Foundations defined.
-    pub foundations: usize,
-    /// Projects defined.
-    pub projects: usize,
-    /// GitHub selectors (orgs + repos + regexps).
-    pub repos: usize,
-    /// Projects this instance deploys fully.
-    pub served: usize,
-}
-
-impl Model {
-    /// The foundation named `name`.
-    #[must_use]
-    pub fn foundation(&self, name: &str) -> Option<&Foundation> {
-        self.foundations.iter().find(|f| f.name.as_str() == name)
-    }
-
-    /// The project named `name`.
-    #[must_use]
-    pub fn project(&self, name: &str) -> Option<&Project> {
-        self.projects.iter().find(|p| p.name.as_str() == name)
-    }
-
-    /// Foundations this instance serves, in the instance's order.
-    #[must_use]
-    pub fn served_foundations(&self) -> Vec<&Foundation> {
-        self.instance
-            .foundations
-            .iter()
-            .filter_map(|f| self.foundation(f.as_str()))
-            .collect()
-    }
-
-    /// What this instance deploys for `p`.
-    #[must_use]
-    pub fn deployment(&self, p: &Project) -> Deployment {
-        let served = self.instance.projects.includes(&p.name)
-            && p.foundations
-                .iter()
-                .any(|f| self.instance.foundations.contains(f));
-        match (served, p.status) {
-            (false, _) | (_, ProjectStatus::Disabled) => Deployment::None,
-            (true, ProjectStatus::Archived) => Deployment::VolumeOnly,
-            (true, ProjectStatus::Active) => Deployment::Full,
-        }
-    }
-
-    /// Projects in canonical order (by name), with what the instance deploys for each.
-    #[must_use]
-    pub fn projects_by_name(&self) -> Vec<&Project> {
-        let mut v: Vec<&Project> = self.projects.iter().collect();
-        v.sort_by(|a, b| a.name.cmp(&b.name));
-        v
-    }
-
-    /// Project hosts `{url}.{domain}` for each served foundation the project belongs to (in the
-    /// instance's foundation order), then its aliases when the instance serves aliases.
-    #[must_use]
-    pub fn project_hosts(&self, p: &Project) -> Vec<String> {
-        if self.deployment(p) != Deployment::Full {
-            return Vec::new();
-        }
-        let mut hosts: Vec<String> = self
-            .served_foundations()
-            .into_iter()
-            .filter(|f| p.foundations.contains(&f.name))
-            .map(|f| format!("{}.{}", p.url(), f.domain))
-            .collect();
-        if self.instance.ingress.aliases {
-            for a in &p.aliases {
-                if !hosts.iter().any(|h| h == a.as_str()) {
-                    hosts.push(a.to_string());
-                }
-            }
-        }
-        hosts
-    }
-
-    /// Projects in schedule-rotation order: by `order`, then by name (independent of file order).
-    #[must_use]
-    pub fn rotation_order(&self) -> Vec<&Project> {
-        let mut v: Vec<&Project> = self.projects.iter().collect();
-        v.sort_by(|a, b| (a.order.unwrap_or(u32::MAX), &a.name).cmp(&(b.order.unwrap_or(u32::MAX), &b.name)));
-        v
-    }
-
-    /// Sync and affiliations schedules of every fully deployed project (overrides applied).
-    ///
-    /// Suspended projects keep their slot so that suspending one project moves no other schedule.
-    pub fn schedules(&self) -> Result<BTreeMap<String, schedule::ProjectSchedule>, schedule::ScheduleError> {
-        let s = &self.instance.schedules;
-        let params = schedule::ScheduleParams {
-            period: match s.period {
-                RotationPeriod::Weekly => schedule::Period::Weekly,
-                RotationPeriod::Monthly => schedule::Period::Monthly,
-            },
-            sync_every_hours: s.sync_every_hours,
-            gha_offset_minutes: s.gha_offset_minutes,
-            offset_hours: s.offset_hours,
-            first_reserved_hours: s.first.as_ref().map_or(0, |r| r.hours),
-            last_reserved_hours: s.last.as_ref().map_or(0, |r| r.hours),
-        };
-        let order = self.rotation_order();
-        let inputs: Vec<schedule::SlotInput> = order
-            .iter()
-            .map(|p| schedule::SlotInput {
-                slot: if s.first.as_ref().is_some_and(|r| r.project == p.name) {
-                    schedule::Slot::First
-                } else if s.last.as_ref().is_some_and(|r| r.project == p.name) {
-                    schedule::Slot::Last
-                } else {
-                    schedule::Slot::Ordinary
-                },
-                eligible: self.deployment(p) == Deployment::Full,
-            })
-            .collect();
-        let phase = match self.instance.role {
-            Role::Prod => schedule::Phase::Primary,
-            Role::Test => schedule::Phase::HalfPeriod,
-        };
-        let computed = schedule::compute(&params, &inputs, phase)?;
-        let mut out = BTreeMap::new();
-        for (p, sched) in order.into_iter().zip(computed) {
-            if let Some(mut sched) = sched {
-                if let Some(sync) = &p.schedule.sync {
-                    sched.sync = sync.to_string();
-                }
-                if let Some(aff) = &p.schedule.affiliations {
-                    sched.affiliations = aff.to_string();
-                }
-                out.insert(p.name.to_string(), sched);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Counts for `validate`'s summary line.
-    #[must_use]
-    pub fn summary(&self) -> Summary {
-        Summary {
-            foundations: self.foundations.len(),
-            projects: self.projects.len(),
-            repos: self.projects.iter().map(|p| p.github.len()).sum(),
-            served: self
-                .projects
-                .iter()
-                .filter(|p| self.deployment(p) == Deployment::Full)
-                .count(),
-        }
-    }
-
-    /// Serializes the model as YAML (the model file format).
-    pub fn to_yaml(&self) -> Result<String, String> {
-        serde_saphyr::to_string(self).map_err(|e| e.to_string())
     }
 }

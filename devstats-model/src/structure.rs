@@ -8,17 +8,6 @@ use crate::diagnostics::Problem;
 use crate::source::{Node, NodeKind, Path};
 use crate::source::{is_bool, is_null, parse_int};
 
-/// The model's JSON Schema (draft 2020-12), as `devstats-k8s schema` prints it.
-#[must_use]
-pub fn json_schema() -> Value {
-    let mut schema = schemars::schema_for!(crate::Model).to_value();
-    if let Some(obj) = schema.as_object_mut() {
-        obj.insert("title".into(), Value::String("devstats-k8s model".into()));
-    }
-    crate::environments::extend_schema(&mut schema);
-    schema
-}
-
 /// Checks `root` against `schema`, returning every structural problem.
 #[must_use]
 pub fn check(root: &Node, schema: &Value) -> Vec<Problem> {

@@ -528,6 +528,26 @@ impl PgDuration {
     }
 }
 
+/// CPU and memory of one kind of pod.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResourceSpec {
+    /// Guaranteed amounts.
+    pub requests: CpuMemory,
+    /// Upper bounds.
+    pub limits: CpuMemory,
+}
+
+/// A CPU and memory pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CpuMemory {
+    /// CPU, e.g. `1000m`.
+    pub cpu: Quantity,
+    /// Memory, e.g. `4Gi`.
+    pub memory: Quantity,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -230,7 +230,7 @@ fn selecting_an_undefined_environment_lists_the_defined_ones() -> TestResult {
 
 #[test]
 fn the_schema_describes_environments_with_optional_fields() {
-    let schema = devstats_model::structure::json_schema();
+    let schema = devstats_model::json_schema();
     let env = &schema["properties"]["environments"];
     assert_eq!(env["required"][0], "default");
     let overlay = &schema["$defs"]["InstanceOverlay"];

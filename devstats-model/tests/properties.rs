@@ -63,7 +63,7 @@ fn example_round_trips() {
 
 #[test]
 fn schema_is_strict_about_unknown_fields() {
-    let schema = devstats_model::structure::json_schema();
+    let schema = devstats_model::json_schema();
     let text = serde_json::to_string(&schema).expect("json");
     assert!(text.contains("\"additionalProperties\":false"));
 }

@@ -713,7 +713,7 @@ fn operator_install_snapshot() {
 #[test]
 fn the_crd_spec_schema_is_the_model_files() {
     let crd_source = operator::model_json_schema();
-    let file = devstats_model::structure::json_schema();
+    let file = devstats_model::json_schema();
     let defs = crd_source["$defs"].as_object().cloned().unwrap_or_default();
     assert!(defs.len() > 50, "{} definitions", defs.len());
     for (name, def) in &defs {

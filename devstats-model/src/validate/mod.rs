@@ -3,9 +3,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+mod backup;
+mod delivery;
+mod hardening;
+mod monitoring;
+
 use crate::diagnostics::Problem;
 use crate::source::Path;
-use crate::types::{Model, ProjectStatus, ResourceSpec};
+use crate::types::{Model, ProjectStatus};
+use crate::values::ResourceSpec;
 use crate::values::{Name, Quantity, check_org, check_repo};
 
 /// Longest CronJob name Kubernetes accepts (the controller appends an 11-character suffix to Jobs).
@@ -616,9 +622,9 @@ pub fn validate(model: &Model) -> Vec<Problem> {
             }
         }
     }
-    v.problems.extend(crate::hardening::validate(model));
-    v.problems.extend(crate::backup::validate(model));
-    v.problems.extend(crate::monitoring::validate(model));
-    v.problems.extend(crate::delivery::validate(model));
+    v.problems.extend(hardening::validate(model));
+    v.problems.extend(backup::validate(model));
+    v.problems.extend(monitoring::validate(model));
+    v.problems.extend(delivery::validate(model));
     v.problems
 }
